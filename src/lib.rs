@@ -1,0 +1,8 @@
+//! Gauntlet: a deterministic, GPU-accelerated test harness for driving-assistance systems.
+//!
+//! This crate is the library behind the `gauntlet` binary. See `ARCHITECTURE.md` for the
+//! module map, the data flow and the invariants.
+
+pub mod diag;
+pub mod rng;
+pub mod scenario;

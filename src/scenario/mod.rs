@@ -1,0 +1,552 @@
+//! Scenario files: loading, validation, sweep expansion and the domain model of every case.
+//!
+//! Pipeline for one file: bytes → TOML with spans (`source`) → schema check as written
+//! (`schema`, expressions allowed) → sweep expansion (`sweep`) → per case: parameter
+//! resolution and `${…}` substitution (`expr`) → schema check after substitution → serde
+//! types (`format`) → domain model with semantic checks (`model`). Every problem becomes a
+//! [`Diagnostic`] with file, line, column and field path; all problems of a file are reported.
+
+pub mod expr;
+pub mod format;
+pub mod model;
+pub mod schema;
+pub mod source;
+pub mod sweep;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use expr::Param;
+use schema::{SchemaKind, field_path};
+use source::SpanMap;
+
+/// The kinds of TOML files Gauntlet reads (the top-level `kind` field).
+pub const FILE_KINDS: &[&str] = &["scenario", "thresholds", "sut", "adapter"];
+
+/// One expanded case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// `<scenario name>/<param>=<value>,...` (see `conventions.md`).
+    pub id: String,
+    /// The scenario file, as named on the command line (or found under a named directory).
+    pub scenario_path: PathBuf,
+    /// Every parameter value: swept ones and those of `[parameters]`.
+    pub params: BTreeMap<String, Param>,
+    /// Names of the swept parameters (the ones in the ID).
+    pub swept: Vec<String>,
+    /// The case, ready to simulate.
+    pub model: model::Scenario,
+}
+
+/// Everything loaded from a set of paths.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// All cases, sorted by ID.
+    pub cases: Vec<Case>,
+    /// The scenario files read, in the order found.
+    pub scenario_files: Vec<PathBuf>,
+    /// Files of other kinds that this version does not read yet.
+    pub skipped_files: Vec<(PathBuf, String)>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Finds the TOML files under `paths` (directories are searched recursively, in name order).
+pub fn discover(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(|entry| match entry {
+                    Ok(e) => Some(e),
+                    Err(e) => {
+                        diagnostics.push(Diagnostic::error(e.path().unwrap_or(path), "", format!("cannot read: {e}")));
+                        None
+                    }
+                })
+                .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml"))
+                .map(|e| e.into_path())
+                .collect();
+            if found.is_empty() {
+                diagnostics.push(Diagnostic::error(path, "", "directory contains no .toml files"));
+            }
+            files.append(&mut found);
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            diagnostics.push(Diagnostic::error(path, "", "no such file or directory"));
+        }
+    }
+    files
+}
+
+/// Loads and validates every file under `paths` and expands all scenarios into cases.
+pub fn load_paths(paths: &[PathBuf]) -> Loaded {
+    let mut loaded = Loaded::default();
+    let files = discover(paths, &mut loaded.diagnostics);
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
+    for file in files {
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => b,
+            Err(e) => {
+                loaded.diagnostics.push(Diagnostic::error(&file, "", format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        match load_bytes(&file, &bytes) {
+            FileResult::Scenario { name, cases, diagnostics, name_span_text } => {
+                loaded.diagnostics.extend(diagnostics);
+                if let Some(name) = name {
+                    if let Some(first) = names.get(&name) {
+                        let (text, span) = name_span_text;
+                        loaded.diagnostics.push(
+                            Diagnostic::error(&file, "name", format!("scenario name `{name}` is already used by {}", first.display()))
+                                .at(&text, span),
+                        );
+                        continue;
+                    }
+                    names.insert(name, file.clone());
+                }
+                loaded.scenario_files.push(file.clone());
+                loaded.cases.extend(cases);
+            }
+            FileResult::Other { kind, diagnostics } => {
+                loaded.diagnostics.extend(diagnostics);
+                loaded.skipped_files.push((file.clone(), kind));
+            }
+            FileResult::Invalid { diagnostics } => loaded.diagnostics.extend(diagnostics),
+        }
+    }
+    loaded.cases.sort_by(|a, b| a.id.cmp(&b.id));
+    loaded.diagnostics.sort();
+    loaded
+}
+
+/// What one file turned out to be.
+pub enum FileResult {
+    Scenario {
+        name: Option<String>,
+        cases: Vec<Case>,
+        diagnostics: Vec<Diagnostic>,
+        /// The text and the span of `name`, for messages about duplicate names.
+        name_span_text: (String, Option<std::ops::Range<usize>>),
+    },
+    /// A file of another known kind, not read by this version.
+    Other { kind: String, diagnostics: Vec<Diagnostic> },
+    /// Unreadable or of unknown kind.
+    Invalid { diagnostics: Vec<Diagnostic> },
+}
+
+/// Loads one file from its bytes. Never panics, whatever the bytes.
+pub fn load_bytes(file: &Path, bytes: &[u8]) -> FileResult {
+    let text = match source::decode(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let offset = match e {
+                source::SourceError::NotUtf8(o) => Some(o..o + 1),
+                _ => None,
+            };
+            let mut d = Diagnostic::error(file, "", e.to_string());
+            if let Some(o) = offset {
+                // Locate by line in the valid prefix.
+                let prefix = String::from_utf8_lossy(&bytes[..o.start]).into_owned();
+                d = d.at(&prefix, Some(prefix.len()..prefix.len()));
+            }
+            return FileResult::Invalid { diagnostics: vec![d] };
+        }
+    };
+    let (json, spans) = match source::parse(text) {
+        Ok(x) => x,
+        Err(source::SourceError::Syntax { message, span }) => {
+            return FileResult::Invalid { diagnostics: vec![Diagnostic::error(file, "", format!("TOML syntax error: {message}")).at(text, span)] };
+        }
+        Err(e) => return FileResult::Invalid { diagnostics: vec![Diagnostic::error(file, "", e.to_string())] },
+    };
+    match json.get("kind") {
+        Some(Value::String(k)) if k == "scenario" => {
+            let (name, cases, diagnostics) = load_scenario(file, text, &json, &spans);
+            FileResult::Scenario { name, cases, diagnostics, name_span_text: (text.to_string(), spans.value("/name")) }
+        }
+        Some(Value::String(k)) if FILE_KINDS.contains(&k.as_str()) => FileResult::Other {
+            kind: k.clone(),
+            diagnostics: vec![
+                Diagnostic::warning(file, "kind", format!("files of kind `{k}` are not read by this version of gauntlet; skipped"))
+                    .at(text, spans.value("/kind")),
+            ],
+        },
+        Some(other) => {
+            let known: Vec<String> = FILE_KINDS.iter().map(|s| s.to_string()).collect();
+            let hint = match other.as_str().and_then(|s| schema::suggest(s, &known)) {
+                Some(s) => format!(" (did you mean `{s}`?)"),
+                None => String::new(),
+            };
+            FileResult::Invalid {
+                diagnostics: vec![
+                    Diagnostic::error(
+                        file,
+                        "kind",
+                        format!(
+                            "expected one of {}, found {}{hint}",
+                            FILE_KINDS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+                            schema::describe_value(other)
+                        ),
+                    )
+                    .at(text, spans.value("/kind")),
+                ],
+            }
+        }
+        None => FileResult::Invalid {
+            diagnostics: vec![
+                Diagnostic::error(
+                    file,
+                    "",
+                    format!(
+                        "missing required field `kind`: every Gauntlet TOML file says what it is ({})",
+                        FILE_KINDS.iter().map(|k| format!("kind = \"{k}\"")).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .at(text, Some(0..0)),
+            ],
+        },
+    }
+}
+
+/// A problem located by JSON pointer, before it gets its place in the text.
+struct Located {
+    pointer: String,
+    message: String,
+}
+
+fn place(file: &Path, text: &str, spans: &SpanMap, l: &Located) -> Diagnostic {
+    Diagnostic::error(file, field_path(&l.pointer), l.message.clone()).at(text, spans.value(&l.pointer))
+}
+
+/// Names that cannot be parameters because expressions use them as functions or constants.
+const RESERVED_NAMES: &[&str] = &[
+    "abs", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "ln", "log", "log2", "log10",
+    "floor", "ceil", "round", "signum", "fract", "PI", "E", "TAU", "cbrt", "trunc", "pi", "e", "tau",
+];
+
+fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Option<String>, Vec<Case>, Vec<Diagnostic>) {
+    let mut diags = schema::validate(SchemaKind::Editor, json, file, text, spans);
+    let name = json.get("name").and_then(Value::as_str).map(String::from);
+    for section in ["sensors", "perturbations"] {
+        if json.get(section).is_some() {
+            diags.push(
+                Diagnostic::warning(file, section, format!("`[{section}]` is reserved for sensor work not in this version; ignored"))
+                    .at(text, spans.key(&format!("/{section}"))),
+            );
+        }
+    }
+    if diags.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+        return (name, Vec::new(), diags);
+    }
+    let name = name.unwrap_or_default();
+
+    // Sweep and parameters are literal (schema-checked above), so they deserialize directly.
+    let sweep: Option<format::Sweep> = match json.get("sweep").map(|v| serde_json::from_value(v.clone())) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            diags.push(place(file, text, spans, &Located { pointer: "/sweep".into(), message: e.to_string() }));
+            return (Some(name), Vec::new(), diags);
+        }
+    };
+    let parameters: BTreeMap<String, format::ParamValue> =
+        match json.get("parameters").map(|v| serde_json::from_value(v.clone())) {
+            None => BTreeMap::new(),
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                diags.push(place(file, text, spans, &Located { pointer: "/parameters".into(), message: e.to_string() }));
+                return (Some(name), Vec::new(), diags);
+            }
+        };
+
+    // Parameter names: identifiers, not reserved, not both swept and constant.
+    let mut swept_names: BTreeSet<String> = BTreeSet::new();
+    if let Some(s) = &sweep {
+        for (n, ptr) in s
+            .grid
+            .keys()
+            .map(|n| (n, format!("/sweep/grid/{}", source::pointer_segment(n))))
+            .chain(s.random.iter().flat_map(|r| r.params.keys().map(|n| (n, format!("/sweep/random/params/{}", source::pointer_segment(n))))))
+        {
+            swept_names.insert(n.clone());
+            check_param_name(n, &ptr, file, text, spans, &mut diags);
+            if parameters.contains_key(n) {
+                diags.push(
+                    Diagnostic::error(file, field_path(&ptr), format!("`{n}` is both swept and defined in [parameters]"))
+                        .at(text, spans.key(&ptr)),
+                );
+            }
+        }
+    }
+    for n in parameters.keys() {
+        check_param_name(n, &format!("/parameters/{}", source::pointer_segment(n)), file, text, spans, &mut diags);
+    }
+    if diags.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+        return (Some(name), Vec::new(), diags);
+    }
+
+    let swept = match sweep::expand(&name, sweep.as_ref()) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                diags.push(place(file, text, spans, &Located { pointer: e.pointer, message: e.message }));
+            }
+            return (Some(name), Vec::new(), diags);
+        }
+    };
+
+    // Per case: resolve, substitute, check, build. Problems are grouped across cases.
+    let mut grouped: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut cases = Vec::new();
+    let mut seen_ids: HashMap<String, usize> = HashMap::new();
+    for sc in swept {
+        let id = sweep::case_id(&name, &sc.values);
+        let mut problems: Vec<Located> = Vec::new();
+        match build_case(json, &parameters, &sc.values, file, text, spans) {
+            Ok((params, model)) => {
+                if seen_ids.insert(id.clone(), cases.len()).is_some() {
+                    problems.push(Located { pointer: "/sweep".into(), message: format!("two samples give the same case ID `{id}`; use a finer `round_to`") });
+                } else {
+                    cases.push(Case {
+                        id: id.clone(),
+                        scenario_path: file.to_path_buf(),
+                        params,
+                        swept: sc.values.keys().cloned().collect(),
+                        model,
+                    });
+                }
+            }
+            Err(CaseProblems::Located(p)) => problems = p,
+            Err(CaseProblems::Diagnostics(ds)) => {
+                for d in ds {
+                    let key = (d.field.clone(), d.message.clone());
+                    let ptr_key = (format!("\u{0}{}", d.span.as_ref().map_or(0, |s| s.start)), String::new());
+                    let _ = ptr_key;
+                    if !grouped.contains_key(&key) {
+                        order.push(key.clone());
+                    }
+                    grouped.entry(key).or_default().push(id.clone());
+                }
+            }
+        }
+        for p in problems {
+            let key = (p.pointer.clone(), p.message.clone());
+            if !grouped.contains_key(&key) {
+                order.push(key.clone());
+            }
+            grouped.entry(key).or_default().push(id.clone());
+        }
+    }
+    let n_cases = cases.len() + grouped.values().flatten().collect::<BTreeSet<_>>().len();
+    for key in order {
+        let ids = grouped.remove(&key).unwrap_or_default();
+        let (pointer_or_field, message) = key;
+        let mut d = if pointer_or_field.starts_with('/') || pointer_or_field.is_empty() {
+            place(file, text, spans, &Located { pointer: pointer_or_field, message })
+        } else {
+            // Already a field path (from schema validation after substitution).
+            let pointer = field_to_pointer(&pointer_or_field);
+            Diagnostic::error(file, pointer_or_field, message).at(text, spans.value(&pointer))
+        };
+        // Problems that show in every case do not depend on the sweep: no case list.
+        if n_cases > 1 && ids.len() < n_cases {
+            d.cases = ids;
+        }
+        diags.push(d);
+    }
+    if diags.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+        return (Some(name), Vec::new(), diags);
+    }
+    (Some(name), cases, diags)
+}
+
+fn check_param_name(n: &str, pointer: &str, file: &Path, text: &str, spans: &SpanMap, diags: &mut Vec<Diagnostic>) {
+    let ident = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ident {
+        diags.push(
+            Diagnostic::error(file, field_path(pointer), format!("parameter name `{n}` is not an identifier (a letter or `_`, then letters, digits or `_`)"))
+                .at(text, spans.key(pointer)),
+        );
+    } else if RESERVED_NAMES.contains(&n) {
+        diags.push(
+            Diagnostic::error(file, field_path(pointer), format!("parameter name `{n}` is reserved for expressions (a function or constant)"))
+                .at(text, spans.key(pointer)),
+        );
+    }
+}
+
+/// Turns a field path back into a JSON pointer: `actors[0].speed_kph` → `/actors/0/speed_kph`.
+fn field_to_pointer(field: &str) -> String {
+    let mut out = String::new();
+    for part in field.split('.') {
+        let (head, rest) = part.split_once('[').map_or((part, ""), |(h, r)| (h, r));
+        out += "/";
+        out += &source::pointer_segment(head);
+        for idx in rest.split('[') {
+            let idx = idx.trim_end_matches(']');
+            if !idx.is_empty() {
+                out += "/";
+                out += idx;
+            }
+        }
+    }
+    out
+}
+
+enum CaseProblems {
+    Located(Vec<Located>),
+    Diagnostics(Vec<Diagnostic>),
+}
+
+fn build_case(
+    json: &Value,
+    parameters: &BTreeMap<String, format::ParamValue>,
+    swept: &BTreeMap<String, Param>,
+    file: &Path,
+    text: &str,
+    spans: &SpanMap,
+) -> Result<(BTreeMap<String, Param>, model::Scenario), CaseProblems> {
+    let params = resolve_parameters(parameters, swept).map_err(CaseProblems::Located)?;
+    let mut doc = json.clone();
+    let mut problems = Vec::new();
+    if let Value::Object(map) = &mut doc {
+        for (key, value) in map.iter_mut() {
+            if matches!(key.as_str(), "kind" | "name" | "parameters" | "sweep") {
+                continue;
+            }
+            substitute_tree(value, &format!("/{}", source::pointer_segment(key)), &params, &mut problems);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(CaseProblems::Located(problems));
+    }
+    let diags = schema::validate(SchemaKind::Strict, &doc, file, text, spans);
+    if !diags.is_empty() {
+        return Err(CaseProblems::Diagnostics(diags));
+    }
+    let typed: format::ScenarioFile = serde_json::from_value(doc).map_err(|e| {
+        CaseProblems::Located(vec![Located { pointer: String::new(), message: format!("internal: schema and format disagree: {e}") }])
+    })?;
+    let model = model::build(&typed).map_err(|errors| {
+        CaseProblems::Located(errors.into_iter().map(|e| Located { pointer: e.pointer, message: e.message }).collect())
+    })?;
+    Ok((params, model))
+}
+
+/// Resolves `[parameters]` in dependency order, with the swept values given.
+fn resolve_parameters(
+    parameters: &BTreeMap<String, format::ParamValue>,
+    swept: &BTreeMap<String, Param>,
+) -> Result<BTreeMap<String, Param>, Vec<Located>> {
+    let mut resolved: BTreeMap<String, Param> = swept.clone();
+    let mut errors = Vec::new();
+    for name in parameters.keys() {
+        let mut stack = Vec::new();
+        if let Err(e) = resolve_one(name, parameters, &mut resolved, &mut stack) {
+            if !errors.iter().any(|x: &Located| x.pointer == e.pointer) {
+                errors.push(e);
+            }
+        }
+    }
+    if errors.is_empty() { Ok(resolved) } else { Err(errors) }
+}
+
+fn resolve_one(
+    name: &str,
+    parameters: &BTreeMap<String, format::ParamValue>,
+    resolved: &mut BTreeMap<String, Param>,
+    stack: &mut Vec<String>,
+) -> Result<(), Located> {
+    if resolved.contains_key(name) {
+        return Ok(());
+    }
+    let pointer = format!("/parameters/{}", source::pointer_segment(name));
+    if stack.iter().any(|s| s == name) {
+        stack.push(name.to_string());
+        return Err(Located { pointer, message: format!("parameters depend on each other in a cycle: {}", stack.join(" → ")) });
+    }
+    if stack.len() > 64 {
+        return Err(Located { pointer, message: "parameters nest deeper than 64 levels".into() });
+    }
+    let value = match parameters.get(name) {
+        None => return Ok(()),
+        Some(format::ParamValue::Number(x)) => Param::Number(*x),
+        Some(format::ParamValue::Text(s)) if !expr::has_substitution(s) => Param::Word(s.clone()),
+        Some(format::ParamValue::Text(s)) => {
+            // Resolve what it refers to first.
+            let exprs = expr::expressions(s).map_err(|e| Located { pointer: pointer.clone(), message: e.to_string() })?;
+            stack.push(name.to_string());
+            for e in exprs {
+                for word in identifiers(e) {
+                    if parameters.contains_key(&word) {
+                        resolve_one(&word, parameters, resolved, stack)?;
+                    }
+                }
+            }
+            stack.pop();
+            expr::substitute(s, resolved).map_err(|e| Located { pointer: pointer.clone(), message: e.to_string() })?
+        }
+    };
+    resolved.insert(name.to_string(), value);
+    Ok(())
+}
+
+fn identifiers(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_number = false;
+    for c in expr.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            if cur.is_empty() && c.is_ascii_digit() {
+                in_number = true;
+            }
+            cur.push(c);
+        } else {
+            if !cur.is_empty() && !in_number {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.clear();
+            in_number = c == '.' && in_number;
+        }
+    }
+    if !cur.is_empty() && !in_number {
+        out.push(cur);
+    }
+    out
+}
+
+fn substitute_tree(value: &mut Value, pointer: &str, params: &BTreeMap<String, Param>, problems: &mut Vec<Located>) {
+    match value {
+        Value::String(s) if expr::has_substitution(s) => match expr::substitute(s, params) {
+            Ok(Param::Number(x)) => {
+                *value = if x.fract() == 0.0 && x.abs() < 9.0e15 {
+                    Value::Number((x as i64).into())
+                } else {
+                    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+                };
+            }
+            Ok(Param::Word(w)) => *value = Value::String(w),
+            Err(e) => problems.push(Located { pointer: pointer.to_string(), message: e.to_string() }),
+        },
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                substitute_tree(item, &format!("{pointer}/{i}"), params, problems);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                substitute_tree(v, &format!("{pointer}/{}", source::pointer_segment(k)), params, problems);
+            }
+        }
+        _ => {}
+    }
+}

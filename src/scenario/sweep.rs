@@ -1,0 +1,220 @@
+//! Sweep expansion: grid × random samples → the parameter values of every case, and case IDs.
+
+use std::collections::BTreeMap;
+
+use super::expr::Param;
+use super::format::{Distribution, GridValues, ParamValue, Sweep};
+use crate::rng::{StreamKey, fnv1a64};
+
+/// Most cases one scenario file may expand to.
+pub const MAX_CASES_PER_FILE: usize = 1_000_000;
+
+/// A problem with the sweep, located by JSON pointer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepError {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// The swept values of one case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweptCase {
+    pub values: BTreeMap<String, Param>,
+}
+
+/// Expands a sweep. Grid dimensions vary in name order (the last name fastest); each grid
+/// point is crossed with every random sample.
+pub fn expand(scenario_name: &str, sweep: Option<&Sweep>) -> Result<Vec<SweptCase>, Vec<SweptError>> {
+    let Some(sweep) = sweep else { return Ok(vec![SweptCase { values: BTreeMap::new() }]) };
+    let mut errors = Vec::new();
+    let mut dims: Vec<(String, Vec<Param>)> = Vec::new();
+    for (name, values) in &sweep.grid {
+        let pointer = format!("/sweep/grid/{name}");
+        match grid_values(values) {
+            Ok(v) if v.is_empty() => errors.push(SweptError { pointer, message: "expands to no values".into() }),
+            Ok(v) => dims.push((name.clone(), v)),
+            Err(message) => errors.push(SweptError { pointer, message }),
+        }
+    }
+    let mut samples: Vec<BTreeMap<String, Param>> = vec![BTreeMap::new()];
+    if let Some(random) = &sweep.random {
+        if random.params.is_empty() {
+            errors.push(SweptError { pointer: "/sweep/random/params".into(), message: "no parameters to sample".into() });
+        }
+        for name in random.params.keys() {
+            if sweep.grid.contains_key(name) {
+                errors.push(SweptError {
+                    pointer: format!("/sweep/random/params/{name}"),
+                    message: format!("`{name}` is also a grid dimension"),
+                });
+            }
+        }
+        match sample(scenario_name, random.seed, random.count, &random.params) {
+            Ok(s) => samples = s,
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let n_grid: usize = dims.iter().map(|(_, v)| v.len()).fold(1usize, |a, b| a.saturating_mul(b));
+    let total = n_grid.saturating_mul(samples.len());
+    if total > MAX_CASES_PER_FILE {
+        return Err(vec![SweptError {
+            pointer: "/sweep".into(),
+            message: format!("expands to {total} cases; the limit is {MAX_CASES_PER_FILE} per file"),
+        }]);
+    }
+    let mut cases = Vec::with_capacity(total);
+    for index in 0..n_grid {
+        let mut point = BTreeMap::new();
+        let mut rest = index;
+        for (name, values) in dims.iter().rev() {
+            point.insert(name.clone(), values[rest % values.len()].clone());
+            rest /= values.len();
+        }
+        for s in &samples {
+            let mut values = point.clone();
+            values.extend(s.iter().map(|(k, v)| (k.clone(), v.clone())));
+            cases.push(SweptCase { values });
+        }
+    }
+    Ok(cases)
+}
+
+/// Alias kept short in signatures.
+pub type SweptError = SweepError;
+
+fn grid_values(values: &GridValues) -> Result<Vec<Param>, String> {
+    match values {
+        GridValues::List(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for v in list {
+                let p = match v {
+                    ParamValue::Number(x) => Param::Number(*x),
+                    ParamValue::Text(s) => {
+                        if !is_id_word(s) {
+                            return Err(format!(
+                                "grid value \"{s}\" is not a number or a word of letters, digits and `._+-` (it goes into case IDs)"
+                            ));
+                        }
+                        Param::Word(s.clone())
+                    }
+                };
+                if out.contains(&p) {
+                    return Err(format!("value {p} is listed twice"));
+                }
+                out.push(p);
+            }
+            Ok(out)
+        }
+        GridValues::Range(r) => {
+            if !(r.step > 0.0) {
+                return Err(format!("step must be > 0, found {}", r.step));
+            }
+            if r.to < r.from {
+                return Err(format!("range from {} to {} is empty (to < from)", r.from, r.to));
+            }
+            let n = ((r.to - r.from) / r.step + 1e-9).floor() + 1.0;
+            if n > MAX_CASES_PER_FILE as f64 {
+                return Err(format!("range has {n} values; the limit is {MAX_CASES_PER_FILE}"));
+            }
+            Ok((0..n as usize).map(|i| Param::Number(round_to(r.from + i as f64 * r.step, 1e-9))).collect())
+        }
+    }
+}
+
+/// Whether a word may appear in a case ID.
+pub fn is_id_word(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+}
+
+/// Rounds to a multiple of `quantum`, avoiding `0.30000000000000004`-style tails.
+pub fn round_to(x: f64, quantum: f64) -> f64 {
+    let r = (x / quantum).round() * quantum;
+    // Re-parse through the shortest decimal of the quantum's precision.
+    let decimals = (-quantum.log10()).ceil().clamp(0.0, 15.0) as usize;
+    let s = format!("{r:.decimals$}");
+    let v: f64 = s.parse().unwrap_or(r);
+    if v == 0.0 { 0.0 } else { v }
+}
+
+fn sample(
+    scenario_name: &str,
+    seed: u64,
+    count: u32,
+    params: &BTreeMap<String, Distribution>,
+) -> Result<Vec<BTreeMap<String, Param>>, Vec<SweptError>> {
+    let mut errors = Vec::new();
+    for (name, dist) in params {
+        let pointer = format!("/sweep/random/params/{name}");
+        match dist {
+            Distribution::Uniform { min, max, .. } if max < min => {
+                errors.push(SweptError { pointer, message: format!("max {max} is below min {min}") })
+            }
+            Distribution::Normal { min: Some(lo), max: Some(hi), .. } if hi < lo => {
+                errors.push(SweptError { pointer, message: format!("max {hi} is below min {lo}") })
+            }
+            _ => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let case_hash = fnv1a64(scenario_name.as_bytes());
+    let mut out = vec![BTreeMap::new(); count as usize];
+    for (name, dist) in params {
+        let key = StreamKey::new(seed, case_hash, &format!("sweep/{name}"), 0);
+        for (i, sample) in out.iter_mut().enumerate() {
+            let value = match dist {
+                Distribution::Uniform { min, max, round_to: q } => {
+                    round_to(min + (max - min) * key.uniform_f64(0, i as u32), *q)
+                }
+                Distribution::Normal { mean, sd, min, max, round_to: q } => {
+                    // Truncation by redrawing: draw `attempt` uses step = attempt.
+                    let mut drawn = None;
+                    for attempt in 0..1000u32 {
+                        let x = round_to(mean + sd * key.normal_f64(attempt, i as u32), *q);
+                        if min.is_none_or(|lo| x >= lo) && max.is_none_or(|hi| x <= hi) {
+                            drawn = Some(x);
+                            break;
+                        }
+                    }
+                    match drawn {
+                        Some(x) => x,
+                        None => {
+                            return Err(vec![SweptError {
+                                pointer: format!("/sweep/random/params/{name}"),
+                                message: "the truncation interval is too far from the mean to sample (1000 draws missed it)".into(),
+                            }]);
+                        }
+                    }
+                }
+            };
+            sample.insert(name.clone(), Param::Number(value));
+        }
+    }
+    Ok(out)
+}
+
+/// The case ID: `<scenario name>/<param>=<value>,...` over the swept parameters, sorted by name.
+pub fn case_id(scenario_name: &str, swept: &BTreeMap<String, Param>) -> String {
+    if swept.is_empty() {
+        return scenario_name.to_string();
+    }
+    let parts: Vec<String> = swept.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{scenario_name}/{}", parts.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_keeps_ids_short() {
+        assert_eq!(round_to(0.1 + 0.2, 1e-9), 0.3);
+        assert_eq!(round_to(12.3456, 0.1), 12.3);
+        assert_eq!(round_to(-0.0000001, 0.001), 0.0);
+        assert_eq!(format!("{}", Param::Number(round_to(10.0 + 7.0 * 5.0, 1e-9))), "45");
+    }
+}
