@@ -510,7 +510,9 @@ pub struct Actor {
     /// Unique id within the scenario (not `ego`), used by triggers.
     #[schemars(regex(pattern = IDENT_PATTERN), length(max = 64))]
     pub id: String,
-    /// What it is.
+    /// What it is: `car` (a Euro NCAP global vehicle target), `pedestrian`, `cyclist`,
+    /// `motorcycle`, or a static object: `cone`, `barrier`, `box` (the China draft's 50 cm box),
+    /// `overturned_car`.
     #[serde(rename = "type")]
     pub actor_type: ActorType,
     /// Pedestrian size: `adult` or `child` (pedestrians only).
@@ -549,14 +551,12 @@ pub struct Actor {
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorType {
-    /// A passenger car (Euro NCAP global vehicle target).
     Car,
     Pedestrian,
     Cyclist,
     Motorcycle,
     Cone,
     Barrier,
-    /// A box-shaped object (the China draft's 50 cm box).
     Box,
     OverturnedCar,
 }

@@ -243,6 +243,19 @@ fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Opt
         }
     }
     if diags.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+        // The rest needs a well-formed file, but sweep problems can still be reported now.
+        let sweep_ok = !diags.iter().any(|d| d.field.starts_with("sweep"));
+        if let (true, Some(n), Some(Ok(s))) = (
+            sweep_ok,
+            &name,
+            json.get("sweep").map(|v| serde_json::from_value::<format::Sweep>(v.clone())),
+        ) {
+            if let Err(errors) = sweep::expand(n, Some(&s)) {
+                for e in errors {
+                    diags.push(place(file, text, spans, &Located { pointer: e.pointer, message: e.message }));
+                }
+            }
+        }
         return (name, Vec::new(), diags);
     }
     let name = name.unwrap_or_default();
@@ -328,8 +341,6 @@ fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Opt
             Err(CaseProblems::Diagnostics(ds)) => {
                 for d in ds {
                     let key = (d.field.clone(), d.message.clone());
-                    let ptr_key = (format!("\u{0}{}", d.span.as_ref().map_or(0, |s| s.start)), String::new());
-                    let _ = ptr_key;
                     if !grouped.contains_key(&key) {
                         order.push(key.clone());
                     }

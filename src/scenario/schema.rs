@@ -314,12 +314,19 @@ fn describe_alternatives(
         }
         return;
     }
-    // Untagged alternatives: the one whose JSON type fits is the one meant.
+    // Untagged alternatives: the one whose JSON type fits is the one meant. A string without
+    // `${` was not meant as an expression.
+    let is_plain_string = err.instance().as_str().is_some_and(|s| !s.contains("${"));
     let meant: Vec<&Vec<ValidationError<'static>>> = context
         .iter()
         .filter(|branch| {
             !branch.iter().any(|e| {
-                e.instance_path().as_str() == pointer && matches!(e.kind(), ValidationErrorKind::Type { .. })
+                e.instance_path().as_str() == pointer
+                    && match e.kind() {
+                        ValidationErrorKind::Type { .. } => true,
+                        ValidationErrorKind::Pattern { pattern } => is_plain_string && pattern == EXPRESSION_PATTERN,
+                        _ => false,
+                    }
             })
         })
         .collect();
