@@ -45,8 +45,15 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(file: &Path, field: impl Into<String>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(file, field, message) }
+    pub fn warning(
+        file: &Path,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, field, message)
+        }
     }
 
     /// Attaches a place in `text` (the file's contents) to the diagnostic.
@@ -54,9 +61,15 @@ impl Diagnostic {
         if let Some(span) = span {
             let start = span.start.min(text.len());
             let (line, col) = line_col(text, start);
-            let line_start = text[..floor_char_boundary(text, start)].rfind('\n').map_or(0, |i| i + 1);
-            let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
-            let mut source_line = text[line_start..line_end].trim_end_matches('\r').to_string();
+            let line_start = text[..floor_char_boundary(text, start)]
+                .rfind('\n')
+                .map_or(0, |i| i + 1);
+            let line_end = text[line_start..]
+                .find('\n')
+                .map_or(text.len(), |i| line_start + i);
+            let mut source_line = text[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string();
             if source_line.chars().count() > 200 {
                 source_line = source_line.chars().take(200).collect::<String>() + "…";
             }
@@ -77,7 +90,11 @@ impl Diagnostic {
             Some((line, col)) => format!("{}:{line}:{col}", self.file.display()),
             None => self.file.display().to_string(),
         };
-        let field = if self.field.is_empty() { String::new() } else { format!("{}: ", self.field) };
+        let field = if self.field.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.field)
+        };
         let mut out = format!("{place}: {severity}: {field}{}", self.message);
         if let Some(first) = self.cases.first() {
             if self.cases.len() == 1 {
@@ -97,11 +114,17 @@ impl fmt::Display for Diagnostic {
             let gutter = line.to_string().len();
             writeln!(f, "{:gutter$} |", "")?;
             writeln!(f, "{line} | {src}")?;
-            let width = self
-                .span
-                .as_ref()
-                .map_or(1, |s| s.len().clamp(1, src.chars().count().saturating_sub(col - 1).max(1)));
-            writeln!(f, "{:gutter$} | {}{}", "", " ".repeat(col - 1), "^".repeat(width))?;
+            let width = self.span.as_ref().map_or(1, |s| {
+                s.len()
+                    .clamp(1, src.chars().count().saturating_sub(col - 1).max(1))
+            });
+            writeln!(
+                f,
+                "{:gutter$} | {}{}",
+                "",
+                " ".repeat(col - 1),
+                "^".repeat(width)
+            )?;
         }
         Ok(())
     }
@@ -138,10 +161,16 @@ impl Diagnostics {
         self.items.extend(ds);
     }
     pub fn n_errors(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Error).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
     pub fn n_warnings(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Warning).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
     pub fn has_errors(&self) -> bool {
         self.n_errors() > 0
@@ -149,12 +178,18 @@ impl Diagnostics {
     /// Sorts by file, then position, then message, and drops exact duplicates.
     pub fn sort(&mut self) {
         self.items.sort_by(|a, b| {
-            (&a.file, a.span.as_ref().map(|s| s.start), &a.field, &a.message).cmp(&(
-                &b.file,
-                b.span.as_ref().map(|s| s.start),
-                &b.field,
-                &b.message,
-            ))
+            (
+                &a.file,
+                a.span.as_ref().map(|s| s.start),
+                &a.field,
+                &a.message,
+            )
+                .cmp(&(
+                    &b.file,
+                    b.span.as_ref().map(|s| s.start),
+                    &b.field,
+                    &b.message,
+                ))
         });
         self.items.dedup();
     }

@@ -44,7 +44,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         // A closed pipe (`gauntlet list … | head`) is not an error.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -75,19 +78,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 loaded.scenario_files.len(),
                 loaded.cases.len(),
                 loaded.skipped_files.len(),
-                if strict && warnings > 0 && errors == 0 { " (--strict: warnings count as errors)" } else { "" },
+                if strict && warnings > 0 && errors == 0 {
+                    " (--strict: warnings count as errors)"
+                } else {
+                    ""
+                },
             )?;
-            Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            Ok(if failed {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::List { paths } => {
             let loaded = scenario::load_paths(&paths);
             eprint!("{}", loaded.diagnostics);
             if loaded.diagnostics.has_errors() {
-                eprintln!("gauntlet: {} error(s); nothing listed", loaded.diagnostics.n_errors());
+                eprintln!(
+                    "gauntlet: {} error(s); nothing listed",
+                    loaded.diagnostics.n_errors()
+                );
                 return Ok(ExitCode::from(2));
             }
             for case in &loaded.cases {
-                let params: Vec<String> = case.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let params: Vec<String> = case
+                    .params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 writeln!(out, "{}\t{}", case.id, params.join(" "))?;
             }
             Ok(ExitCode::SUCCESS)

@@ -65,10 +65,18 @@ impl StreamKey {
         // Mix seed and case hash into the 64-bit key with one Philox call, so that nearby seeds
         // and nearby hashes give unrelated keys.
         let mixed = philox4x32_10(
-            [case_hash as u32, (case_hash >> 32) as u32, 0x6761_756e, 0x746c_6574],
+            [
+                case_hash as u32,
+                (case_hash >> 32) as u32,
+                0x6761_756e,
+                0x746c_6574,
+            ],
             [seed as u32, (seed >> 32) as u32],
         );
-        StreamKey { key: [mixed[0], mixed[1]], stream: fnv1a32_fold(stream.as_bytes()) ^ repeat.wrapping_mul(0x9E37_79B9) }
+        StreamKey {
+            key: [mixed[0], mixed[1]],
+            stream: fnv1a32_fold(stream.as_bytes()) ^ repeat.wrapping_mul(0x9E37_79B9),
+        }
     }
 
     /// Four random words for (step, element).
@@ -86,9 +94,11 @@ impl StreamKey {
     /// A standard normal number for (step, element), by Box–Muller on two uniforms.
     pub fn normal_f64(&self, step: u32, element: u32) -> f64 {
         let w = self.words(step, element);
-        let u1 = ((u64::from(w[0]) << 21 ^ u64::from(w[1] >> 11)) & ((1u64 << 53) - 1)) as f64 + 1.0;
+        let u1 =
+            ((u64::from(w[0]) << 21 ^ u64::from(w[1] >> 11)) & ((1u64 << 53) - 1)) as f64 + 1.0;
         let u1 = u1 / ((1u64 << 53) as f64 + 1.0); // (0, 1]
-        let u2 = ((u64::from(w[2]) << 21 ^ u64::from(w[3] >> 11)) & ((1u64 << 53) - 1)) as f64 / (1u64 << 53) as f64;
+        let u2 = ((u64::from(w[2]) << 21 ^ u64::from(w[3] >> 11)) & ((1u64 << 53) - 1)) as f64
+            / (1u64 << 53) as f64;
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 }
@@ -100,13 +110,19 @@ mod tests {
     #[test]
     fn philox_known_answers() {
         // Known-answer vectors from the Random123 distribution (kat_vectors, philox4x32_10).
-        assert_eq!(philox4x32_10([0, 0, 0, 0], [0, 0]), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
+        assert_eq!(
+            philox4x32_10([0, 0, 0, 0], [0, 0]),
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
+        );
         assert_eq!(
             philox4x32_10([0xffff_ffff; 4], [0xffff_ffff; 2]),
             [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
         );
         assert_eq!(
-            philox4x32_10([0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344], [0xa409_3822, 0x299f_31d0]),
+            philox4x32_10(
+                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
+                [0xa409_3822, 0x299f_31d0]
+            ),
             [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
         );
     }
@@ -122,7 +138,11 @@ mod tests {
     fn uniform_is_in_range_and_roughly_uniform() {
         let k = StreamKey::new(7, fnv1a64(b"case"), "test", 0);
         let n = 20000;
-        let mean: f64 = (0..n).map(|i| k.uniform_f64(0, i)).inspect(|u| assert!((0.0..1.0).contains(u))).sum::<f64>() / n as f64;
+        let mean: f64 = (0..n)
+            .map(|i| k.uniform_f64(0, i))
+            .inspect(|u| assert!((0.0..1.0).contains(u)))
+            .sum::<f64>()
+            / n as f64;
         assert!((mean - 0.5).abs() < 0.01, "mean {mean}");
     }
 
@@ -133,6 +153,9 @@ mod tests {
         let xs: Vec<f64> = (0..n).map(|i| k.normal_f64(0, i)).collect();
         let mean = xs.iter().sum::<f64>() / n as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "mean {mean} var {var}"
+        );
     }
 }

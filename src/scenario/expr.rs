@@ -67,10 +67,16 @@ pub fn eval(expr: &str, params: &BTreeMap<String, Param>) -> Result<Param, ExprE
         return Ok(p.clone());
     }
     if trimmed.is_empty() {
-        return Err(ExprError::Invalid { expr: expr.into(), message: "empty expression".into() });
+        return Err(ExprError::Invalid {
+            expr: expr.into(),
+            message: "empty expression".into(),
+        });
     }
     if trimmed.len() > 500 {
-        return Err(ExprError::Invalid { expr: trimmed.chars().take(40).collect::<String>() + "…", message: "longer than 500 characters".into() });
+        return Err(ExprError::Invalid {
+            expr: trimmed.chars().take(40).collect::<String>() + "…",
+            message: "longer than 500 characters".into(),
+        });
     }
     // exmex has been robust in fuzzing, but a parser bug must never take the harness down.
     let parsed = std::panic::catch_unwind(|| exmex::parse::<f64>(trimmed));
@@ -81,29 +87,59 @@ pub fn eval(expr: &str, params: &BTreeMap<String, Param>) -> Result<Param, ExprE
             if let Some(name) = unknown_identifier(trimmed, params) {
                 return Err(unknown(&name, params));
             }
-            return Err(ExprError::Invalid { expr: trimmed.into(), message: e.msg().to_string() });
+            return Err(ExprError::Invalid {
+                expr: trimmed.into(),
+                message: clean_message(e.msg()),
+            });
         }
-        Err(_) => return Err(ExprError::Invalid { expr: trimmed.into(), message: "malformed expression".into() }),
+        Err(_) => {
+            return Err(ExprError::Invalid {
+                expr: trimmed.into(),
+                message: "malformed expression".into(),
+            });
+        }
     };
     let mut values = Vec::new();
     for name in flat.var_names() {
         match params.get(name) {
             Some(Param::Number(x)) => values.push(*x),
-            Some(Param::Word(_)) => return Err(ExprError::WordInArithmetic { expr: trimmed.into(), name: name.clone() }),
+            Some(Param::Word(_)) => {
+                return Err(ExprError::WordInArithmetic {
+                    expr: trimmed.into(),
+                    name: name.clone(),
+                });
+            }
             None => return Err(unknown(name, params)),
         }
     }
-    let value = flat.eval(&values).map_err(|e| ExprError::Invalid { expr: trimmed.into(), message: e.msg().to_string() })?;
+    let value = flat.eval(&values).map_err(|e| ExprError::Invalid {
+        expr: trimmed.into(),
+        message: clean_message(e.msg()),
+    })?;
     if !value.is_finite() {
-        return Err(ExprError::NotFinite { expr: trimmed.into(), value });
+        return Err(ExprError::NotFinite {
+            expr: trimmed.into(),
+            value,
+        });
     }
     Ok(Param::Number(value))
 }
 
+/// exmex's messages may append debug dumps of its operator tables (with function addresses);
+/// keep the sentence only, so messages are readable and identical from run to run.
+fn clean_message(msg: &str) -> String {
+    let cut = msg.find(['{', '(']).map_or(msg, |i| &msg[..i]);
+    let cut = cut.trim_end();
+    let cut = cut.strip_suffix("Operator").unwrap_or(cut);
+    cut.trim_end_matches(|c: char| c == ',' || c == ':' || c.is_whitespace())
+        .to_string()
+}
+
 fn unknown_identifier(expr: &str, params: &BTreeMap<String, Param>) -> Option<String> {
     const FUNCTIONS: &[&str] = &[
-        "abs", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "ln", "log", "log2",
-        "log10", "floor", "ceil", "round", "signum", "fract", "PI", "E", "TAU", "cbrt", "trunc",
+        "abs", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp",
+        "ln", "log", "log2", "log10", "floor", "ceil", "round", "signum", "fract", "PI", "E",
+        "TAU", "cbrt", "trunc",
     ];
     let mut chars = expr.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -140,9 +176,19 @@ fn unknown(name: &str, params: &BTreeMap<String, Param>) -> ExprError {
     let hint = match super::schema::suggest(name, &known) {
         Some(s) => format!("; did you mean `{s}`?"),
         None if known.is_empty() => "; no parameters are defined".to_string(),
-        None => format!("; defined: {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+        None => format!(
+            "; defined: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
-    ExprError::UnknownParameter { name: name.into(), hint }
+    ExprError::UnknownParameter {
+        name: name.into(),
+        hint,
+    }
 }
 
 /// Substitutes every `${…}` in `s`. A string that is exactly one `${expr}` becomes its value.
@@ -183,23 +229,51 @@ mod tests {
     fn arithmetic_and_words() {
         let p = params();
         assert_eq!(substitute("${v_kph}", &p), Ok(Param::Number(50.0)));
-        assert_eq!(substitute(" ${ v_kph / 3.6 * ttc_s } ", &p), Ok(Param::Number(50.0 / 3.6 * 4.0)));
+        assert_eq!(
+            substitute(" ${ v_kph / 3.6 * ttc_s } ", &p),
+            Ok(Param::Number(50.0 / 3.6 * 4.0))
+        );
         assert_eq!(substitute("${2^3 - 1}", &p), Ok(Param::Number(7.0)));
         assert_eq!(substitute("${light}", &p), Ok(Param::Word("night".into())));
-        assert_eq!(substitute("ccr at ${v_kph} km/h, ${light}", &p), Ok(Param::Word("ccr at 50 km/h, night".into())));
-        assert_eq!(substitute("${10/4}", &p), Ok(Param::Number(2.5)), "division is never integer division");
+        assert_eq!(
+            substitute("ccr at ${v_kph} km/h, ${light}", &p),
+            Ok(Param::Word("ccr at 50 km/h, night".into()))
+        );
+        assert_eq!(
+            substitute("${10/4}", &p),
+            Ok(Param::Number(2.5)),
+            "division is never integer division"
+        );
     }
 
     #[test]
     fn errors_name_the_problem() {
         let p = params();
-        assert!(matches!(substitute("${v_kp}", &p), Err(ExprError::UnknownParameter { .. })));
+        assert!(matches!(
+            substitute("${v_kp}", &p),
+            Err(ExprError::UnknownParameter { .. })
+        ));
         let e = substitute("${v_kp * 2}", &p).unwrap_err().to_string();
         assert!(e.contains("did you mean `v_kph`"), "{e}");
-        assert!(matches!(substitute("${1/0}", &p), Err(ExprError::NotFinite { .. })));
-        assert!(matches!(substitute("${light * 2}", &p), Err(ExprError::WordInArithmetic { .. })));
-        assert!(matches!(substitute("${v_kph", &p), Err(ExprError::Unterminated)));
-        assert!(matches!(substitute("${}", &p), Err(ExprError::Invalid { .. })));
-        assert!(matches!(substitute("${3 +* }", &p), Err(ExprError::Invalid { .. })));
+        assert!(matches!(
+            substitute("${1/0}", &p),
+            Err(ExprError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            substitute("${light * 2}", &p),
+            Err(ExprError::WordInArithmetic { .. })
+        ));
+        assert!(matches!(
+            substitute("${v_kph", &p),
+            Err(ExprError::Unterminated)
+        ));
+        assert!(matches!(
+            substitute("${}", &p),
+            Err(ExprError::Invalid { .. })
+        ));
+        assert!(matches!(
+            substitute("${3 +* }", &p),
+            Err(ExprError::Invalid { .. })
+        ));
     }
 }

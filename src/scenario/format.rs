@@ -217,7 +217,10 @@ pub struct Repeats {
 
 impl Default for Repeats {
     fn default() -> Self {
-        Repeats { runs: 1, retries: 0 }
+        Repeats {
+            runs: 1,
+            retries: 0,
+        }
     }
 }
 
@@ -367,7 +370,10 @@ pub struct RoadEdge {
 
 impl Default for RoadEdge {
     fn default() -> Self {
-        RoadEdge { kind: EdgeKind::default(), shoulder_m: default_shoulder_m() }
+        RoadEdge {
+            kind: EdgeKind::default(),
+            shoulder_m: default_shoulder_m(),
+        }
     }
 }
 

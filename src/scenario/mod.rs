@@ -64,15 +64,25 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf
                 .filter_map(|entry| match entry {
                     Ok(e) => Some(e),
                     Err(e) => {
-                        diagnostics.push(Diagnostic::error(e.path().unwrap_or(path), "", format!("cannot read: {e}")));
+                        diagnostics.push(Diagnostic::error(
+                            e.path().unwrap_or(path),
+                            "",
+                            format!("cannot read: {e}"),
+                        ));
                         None
                     }
                 })
-                .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml"))
+                .filter(|e| {
+                    e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml")
+                })
                 .map(|e| e.into_path())
                 .collect();
             if found.is_empty() {
-                diagnostics.push(Diagnostic::error(path, "", "directory contains no .toml files"));
+                diagnostics.push(Diagnostic::error(
+                    path,
+                    "",
+                    "directory contains no .toml files",
+                ));
             }
             files.append(&mut found);
         } else if path.exists() {
@@ -93,19 +103,33 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
         let bytes = match std::fs::read(&file) {
             Ok(b) => b,
             Err(e) => {
-                loaded.diagnostics.push(Diagnostic::error(&file, "", format!("cannot read: {e}")));
+                loaded
+                    .diagnostics
+                    .push(Diagnostic::error(&file, "", format!("cannot read: {e}")));
                 continue;
             }
         };
         match load_bytes(&file, &bytes) {
-            FileResult::Scenario { name, cases, diagnostics, name_span_text } => {
+            FileResult::Scenario {
+                name,
+                cases,
+                diagnostics,
+                name_span_text,
+            } => {
                 loaded.diagnostics.extend(diagnostics);
                 if let Some(name) = name {
                     if let Some(first) = names.get(&name) {
                         let (text, span) = name_span_text;
                         loaded.diagnostics.push(
-                            Diagnostic::error(&file, "name", format!("scenario name `{name}` is already used by {}", first.display()))
-                                .at(&text, span),
+                            Diagnostic::error(
+                                &file,
+                                "name",
+                                format!(
+                                    "scenario name `{name}` is already used by {}",
+                                    first.display()
+                                ),
+                            )
+                            .at(&text, span),
                         );
                         continue;
                     }
@@ -136,7 +160,10 @@ pub enum FileResult {
         name_span_text: (String, Option<std::ops::Range<usize>>),
     },
     /// A file of another known kind, not read by this version.
-    Other { kind: String, diagnostics: Vec<Diagnostic> },
+    Other {
+        kind: String,
+        diagnostics: Vec<Diagnostic>,
+    },
     /// Unreadable or of unknown kind.
     Invalid { diagnostics: Vec<Diagnostic> },
 }
@@ -156,15 +183,26 @@ pub fn load_bytes(file: &Path, bytes: &[u8]) -> FileResult {
                 let prefix = String::from_utf8_lossy(&bytes[..o.start]).into_owned();
                 d = d.at(&prefix, Some(prefix.len()..prefix.len()));
             }
-            return FileResult::Invalid { diagnostics: vec![d] };
+            return FileResult::Invalid {
+                diagnostics: vec![d],
+            };
         }
     };
     let (json, spans) = match source::parse(text) {
         Ok(x) => x,
         Err(source::SourceError::Syntax { message, span }) => {
-            return FileResult::Invalid { diagnostics: vec![Diagnostic::error(file, "", format!("TOML syntax error: {message}")).at(text, span)] };
+            return FileResult::Invalid {
+                diagnostics: vec![
+                    Diagnostic::error(file, "", format!("TOML syntax error: {message}"))
+                        .at(text, span),
+                ],
+            };
         }
-        Err(e) => return FileResult::Invalid { diagnostics: vec![Diagnostic::error(file, "", e.to_string())] },
+        Err(e) => {
+            return FileResult::Invalid {
+                diagnostics: vec![Diagnostic::error(file, "", e.to_string())],
+            };
+        }
     };
     match json.get("kind") {
         Some(Value::String(k)) if k == "scenario" => {
@@ -222,37 +260,62 @@ struct Located {
 }
 
 fn place(file: &Path, text: &str, spans: &SpanMap, l: &Located) -> Diagnostic {
-    Diagnostic::error(file, field_path(&l.pointer), l.message.clone()).at(text, spans.value(&l.pointer))
+    Diagnostic::error(file, field_path(&l.pointer), l.message.clone())
+        .at(text, spans.value(&l.pointer))
 }
 
 /// Names that cannot be parameters because expressions use them as functions or constants.
 const RESERVED_NAMES: &[&str] = &[
-    "abs", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "ln", "log", "log2", "log10",
-    "floor", "ceil", "round", "signum", "fract", "PI", "E", "TAU", "cbrt", "trunc", "pi", "e", "tau",
+    "abs", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp",
+    "ln", "log", "log2", "log10", "floor", "ceil", "round", "signum", "fract", "PI", "E", "TAU",
+    "cbrt", "trunc", "pi", "e", "tau",
 ];
 
-fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Option<String>, Vec<Case>, Vec<Diagnostic>) {
+fn load_scenario(
+    file: &Path,
+    text: &str,
+    json: &Value,
+    spans: &SpanMap,
+) -> (Option<String>, Vec<Case>, Vec<Diagnostic>) {
     let mut diags = schema::validate(SchemaKind::Editor, json, file, text, spans);
     let name = json.get("name").and_then(Value::as_str).map(String::from);
     for section in ["sensors", "perturbations"] {
         if json.get(section).is_some() {
             diags.push(
-                Diagnostic::warning(file, section, format!("`[{section}]` is reserved for sensor work not in this version; ignored"))
-                    .at(text, spans.key(&format!("/{section}"))),
+                Diagnostic::warning(
+                    file,
+                    section,
+                    format!(
+                        "`[{section}]` is reserved for sensor work not in this version; ignored"
+                    ),
+                )
+                .at(text, spans.key(&format!("/{section}"))),
             );
         }
     }
-    if diags.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+    if diags
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error)
+    {
         // The rest needs a well-formed file, but sweep problems can still be reported now.
         let sweep_ok = !diags.iter().any(|d| d.field.starts_with("sweep"));
         if let (true, Some(n), Some(Ok(s))) = (
             sweep_ok,
             &name,
-            json.get("sweep").map(|v| serde_json::from_value::<format::Sweep>(v.clone())),
+            json.get("sweep")
+                .map(|v| serde_json::from_value::<format::Sweep>(v.clone())),
         ) {
             if let Err(errors) = sweep::expand(n, Some(&s)) {
                 for e in errors {
-                    diags.push(place(file, text, spans, &Located { pointer: e.pointer, message: e.message }));
+                    diags.push(place(
+                        file,
+                        text,
+                        spans,
+                        &Located {
+                            pointer: e.pointer,
+                            message: e.message,
+                        },
+                    ));
                 }
             }
         }
@@ -261,23 +324,42 @@ fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Opt
     let name = name.unwrap_or_default();
 
     // Sweep and parameters are literal (schema-checked above), so they deserialize directly.
-    let sweep: Option<format::Sweep> = match json.get("sweep").map(|v| serde_json::from_value(v.clone())) {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
-            diags.push(place(file, text, spans, &Located { pointer: "/sweep".into(), message: e.to_string() }));
-            return (Some(name), Vec::new(), diags);
-        }
-    };
-    let parameters: BTreeMap<String, format::ParamValue> =
-        match json.get("parameters").map(|v| serde_json::from_value(v.clone())) {
-            None => BTreeMap::new(),
-            Some(Ok(p)) => p,
+    let sweep: Option<format::Sweep> =
+        match json.get("sweep").map(|v| serde_json::from_value(v.clone())) {
+            None => None,
+            Some(Ok(s)) => Some(s),
             Some(Err(e)) => {
-                diags.push(place(file, text, spans, &Located { pointer: "/parameters".into(), message: e.to_string() }));
+                diags.push(place(
+                    file,
+                    text,
+                    spans,
+                    &Located {
+                        pointer: "/sweep".into(),
+                        message: e.to_string(),
+                    },
+                ));
                 return (Some(name), Vec::new(), diags);
             }
         };
+    let parameters: BTreeMap<String, format::ParamValue> = match json
+        .get("parameters")
+        .map(|v| serde_json::from_value(v.clone()))
+    {
+        None => BTreeMap::new(),
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            diags.push(place(
+                file,
+                text,
+                spans,
+                &Located {
+                    pointer: "/parameters".into(),
+                    message: e.to_string(),
+                },
+            ));
+            return (Some(name), Vec::new(), diags);
+        }
+    };
 
     // Parameter names: identifiers, not reserved, not both swept and constant.
     let mut swept_names: BTreeSet<String> = BTreeSet::new();
@@ -286,22 +368,43 @@ fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Opt
             .grid
             .keys()
             .map(|n| (n, format!("/sweep/grid/{}", source::pointer_segment(n))))
-            .chain(s.random.iter().flat_map(|r| r.params.keys().map(|n| (n, format!("/sweep/random/params/{}", source::pointer_segment(n))))))
+            .chain(s.random.iter().flat_map(|r| {
+                r.params.keys().map(|n| {
+                    (
+                        n,
+                        format!("/sweep/random/params/{}", source::pointer_segment(n)),
+                    )
+                })
+            }))
         {
             swept_names.insert(n.clone());
             check_param_name(n, &ptr, file, text, spans, &mut diags);
             if parameters.contains_key(n) {
                 diags.push(
-                    Diagnostic::error(file, field_path(&ptr), format!("`{n}` is both swept and defined in [parameters]"))
-                        .at(text, spans.key(&ptr)),
+                    Diagnostic::error(
+                        file,
+                        field_path(&ptr),
+                        format!("`{n}` is both swept and defined in [parameters]"),
+                    )
+                    .at(text, spans.key(&ptr)),
                 );
             }
         }
     }
     for n in parameters.keys() {
-        check_param_name(n, &format!("/parameters/{}", source::pointer_segment(n)), file, text, spans, &mut diags);
+        check_param_name(
+            n,
+            &format!("/parameters/{}", source::pointer_segment(n)),
+            file,
+            text,
+            spans,
+            &mut diags,
+        );
     }
-    if diags.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+    if diags
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error)
+    {
         return (Some(name), Vec::new(), diags);
     }
 
@@ -309,7 +412,15 @@ fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Opt
         Ok(s) => s,
         Err(errors) => {
             for e in errors {
-                diags.push(place(file, text, spans, &Located { pointer: e.pointer, message: e.message }));
+                diags.push(place(
+                    file,
+                    text,
+                    spans,
+                    &Located {
+                        pointer: e.pointer,
+                        message: e.message,
+                    },
+                ));
             }
             return (Some(name), Vec::new(), diags);
         }
@@ -326,7 +437,12 @@ fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Opt
         match build_case(json, &parameters, &sc.values, file, text, spans) {
             Ok((params, model)) => {
                 if seen_ids.insert(id.clone(), cases.len()).is_some() {
-                    problems.push(Located { pointer: "/sweep".into(), message: format!("two samples give the same case ID `{id}`; use a finer `round_to`") });
+                    problems.push(Located {
+                        pointer: "/sweep".into(),
+                        message: format!(
+                            "two samples give the same case ID `{id}`; use a finer `round_to`"
+                        ),
+                    });
                 } else {
                     cases.push(Case {
                         id: id.clone(),
@@ -361,7 +477,15 @@ fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Opt
         let ids = grouped.remove(&key).unwrap_or_default();
         let (pointer_or_field, message) = key;
         let mut d = if pointer_or_field.starts_with('/') || pointer_or_field.is_empty() {
-            place(file, text, spans, &Located { pointer: pointer_or_field, message })
+            place(
+                file,
+                text,
+                spans,
+                &Located {
+                    pointer: pointer_or_field,
+                    message,
+                },
+            )
         } else {
             // Already a field path (from schema validation after substitution).
             let pointer = field_to_pointer(&pointer_or_field);
@@ -373,14 +497,27 @@ fn load_scenario(file: &Path, text: &str, json: &Value, spans: &SpanMap) -> (Opt
         }
         diags.push(d);
     }
-    if diags.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+    if diags
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error)
+    {
         return (Some(name), Vec::new(), diags);
     }
     (Some(name), cases, diags)
 }
 
-fn check_param_name(n: &str, pointer: &str, file: &Path, text: &str, spans: &SpanMap, diags: &mut Vec<Diagnostic>) {
-    let ident = n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+fn check_param_name(
+    n: &str,
+    pointer: &str,
+    file: &Path,
+    text: &str,
+    spans: &SpanMap,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let ident = n
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !ident {
         diags.push(
@@ -389,8 +526,14 @@ fn check_param_name(n: &str, pointer: &str, file: &Path, text: &str, spans: &Spa
         );
     } else if RESERVED_NAMES.contains(&n) {
         diags.push(
-            Diagnostic::error(file, field_path(pointer), format!("parameter name `{n}` is reserved for expressions (a function or constant)"))
-                .at(text, spans.key(pointer)),
+            Diagnostic::error(
+                file,
+                field_path(pointer),
+                format!(
+                    "parameter name `{n}` is reserved for expressions (a function or constant)"
+                ),
+            )
+            .at(text, spans.key(pointer)),
         );
     }
 }
@@ -434,7 +577,12 @@ fn build_case(
             if matches!(key.as_str(), "kind" | "name" | "parameters" | "sweep") {
                 continue;
             }
-            substitute_tree(value, &format!("/{}", source::pointer_segment(key)), &params, &mut problems);
+            substitute_tree(
+                value,
+                &format!("/{}", source::pointer_segment(key)),
+                &params,
+                &mut problems,
+            );
         }
     }
     if !problems.is_empty() {
@@ -445,10 +593,21 @@ fn build_case(
         return Err(CaseProblems::Diagnostics(diags));
     }
     let typed: format::ScenarioFile = serde_json::from_value(doc).map_err(|e| {
-        CaseProblems::Located(vec![Located { pointer: String::new(), message: format!("internal: schema and format disagree: {e}") }])
+        CaseProblems::Located(vec![Located {
+            pointer: String::new(),
+            message: format!("internal: schema and format disagree: {e}"),
+        }])
     })?;
     let model = model::build(&typed).map_err(|errors| {
-        CaseProblems::Located(errors.into_iter().map(|e| Located { pointer: e.pointer, message: e.message }).collect())
+        CaseProblems::Located(
+            errors
+                .into_iter()
+                .map(|e| Located {
+                    pointer: e.pointer,
+                    message: e.message,
+                })
+                .collect(),
+        )
     })?;
     Ok((params, model))
 }
@@ -468,7 +627,11 @@ fn resolve_parameters(
             }
         }
     }
-    if errors.is_empty() { Ok(resolved) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(errors)
+    }
 }
 
 fn resolve_one(
@@ -483,10 +646,19 @@ fn resolve_one(
     let pointer = format!("/parameters/{}", source::pointer_segment(name));
     if stack.iter().any(|s| s == name) {
         stack.push(name.to_string());
-        return Err(Located { pointer, message: format!("parameters depend on each other in a cycle: {}", stack.join(" → ")) });
+        return Err(Located {
+            pointer,
+            message: format!(
+                "parameters depend on each other in a cycle: {}",
+                stack.join(" → ")
+            ),
+        });
     }
     if stack.len() > 64 {
-        return Err(Located { pointer, message: "parameters nest deeper than 64 levels".into() });
+        return Err(Located {
+            pointer,
+            message: "parameters nest deeper than 64 levels".into(),
+        });
     }
     let value = match parameters.get(name) {
         None => return Ok(()),
@@ -494,7 +666,10 @@ fn resolve_one(
         Some(format::ParamValue::Text(s)) if !expr::has_substitution(s) => Param::Word(s.clone()),
         Some(format::ParamValue::Text(s)) => {
             // Resolve what it refers to first.
-            let exprs = expr::expressions(s).map_err(|e| Located { pointer: pointer.clone(), message: e.to_string() })?;
+            let exprs = expr::expressions(s).map_err(|e| Located {
+                pointer: pointer.clone(),
+                message: e.to_string(),
+            })?;
             stack.push(name.to_string());
             for e in exprs {
                 for word in identifiers(e) {
@@ -504,7 +679,10 @@ fn resolve_one(
                 }
             }
             stack.pop();
-            expr::substitute(s, resolved).map_err(|e| Located { pointer: pointer.clone(), message: e.to_string() })?
+            expr::substitute(s, resolved).map_err(|e| Located {
+                pointer: pointer.clone(),
+                message: e.to_string(),
+            })?
         }
     };
     resolved.insert(name.to_string(), value);
@@ -535,7 +713,12 @@ fn identifiers(expr: &str) -> Vec<String> {
     out
 }
 
-fn substitute_tree(value: &mut Value, pointer: &str, params: &BTreeMap<String, Param>, problems: &mut Vec<Located>) {
+fn substitute_tree(
+    value: &mut Value,
+    pointer: &str,
+    params: &BTreeMap<String, Param>,
+    problems: &mut Vec<Located>,
+) {
     match value {
         Value::String(s) if expr::has_substitution(s) => match expr::substitute(s, params) {
             Ok(Param::Number(x)) => {
@@ -546,7 +729,10 @@ fn substitute_tree(value: &mut Value, pointer: &str, params: &BTreeMap<String, P
                 };
             }
             Ok(Param::Word(w)) => *value = Value::String(w),
-            Err(e) => problems.push(Located { pointer: pointer.to_string(), message: e.to_string() }),
+            Err(e) => problems.push(Located {
+                pointer: pointer.to_string(),
+                message: e.to_string(),
+            }),
         },
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
@@ -555,7 +741,12 @@ fn substitute_tree(value: &mut Value, pointer: &str, params: &BTreeMap<String, P
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                substitute_tree(v, &format!("{pointer}/{}", source::pointer_segment(k)), params, problems);
+                substitute_tree(
+                    v,
+                    &format!("{pointer}/{}", source::pointer_segment(k)),
+                    params,
+                    problems,
+                );
             }
         }
         _ => {}

@@ -15,7 +15,10 @@ pub struct ModelError {
 }
 
 fn err(pointer: impl Into<String>, message: impl Into<String>) -> ModelError {
-    ModelError { pointer: pointer.into(), message: message.into() }
+    ModelError {
+        pointer: pointer.into(),
+        message: message.into(),
+    }
 }
 
 const KPH: f64 = 1.0 / 3.6;
@@ -150,7 +153,10 @@ impl ActorKind {
         }
     }
     pub fn is_static_object(self) -> bool {
-        matches!(self, ActorKind::Cone | ActorKind::Barrier | ActorKind::Box | ActorKind::OverturnedCar)
+        matches!(
+            self,
+            ActorKind::Cone | ActorKind::Barrier | ActorKind::Box | ActorKind::OverturnedCar
+        )
     }
 }
 
@@ -182,7 +188,12 @@ pub enum Trigger {
 pub enum Behaviour {
     Stationary,
     ConstantSpeed,
-    Braking { trigger: Trigger, decel_mps2: f64, jerk_mps3: Option<f64>, to_speed_mps: f64 },
+    Braking {
+        trigger: Trigger,
+        decel_mps2: f64,
+        jerk_mps3: Option<f64>,
+        to_speed_mps: f64,
+    },
     LaneChange {
         trigger: Trigger,
         /// Lateral position at the end, road frame.
@@ -194,7 +205,13 @@ pub enum Behaviour {
     },
     /// Walks or rides at right angles to the road towards `to_y_m` at `speed_mps`,
     /// accelerating from rest over `accel_distance_m`.
-    Crossing { direction_y: f64, speed_mps: f64, accel_distance_m: f64, impact_y_m: f64, impact_time_s: f64 },
+    Crossing {
+        direction_y: f64,
+        speed_mps: f64,
+        accel_distance_m: f64,
+        impact_y_m: f64,
+        impact_time_s: f64,
+    },
 }
 
 /// Duration of a lateral move of `distance_m` with a sinusoidal lateral-acceleration profile
@@ -236,11 +253,11 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         errors.push(err(
             "/timing/sut_rate_hz",
             format!(
-                "{} Hz does not divide the physics rate of {} Hz (step {} s); use a rate such as {} Hz",
+                "{} Hz does not divide the physics rate of {} Hz (step {} s){}",
                 t.sut_rate_hz,
                 round6(physics_hz),
                 t.step_s,
-                round6(physics_hz / every.round().max(1.0))
+                dividing_rates_hint(physics_hz, t.sut_rate_hz)
             ),
         ));
     }
@@ -248,7 +265,10 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     if (latency_steps - latency_steps.round()).abs() > 1e-6 {
         errors.push(err(
             "/timing/sut_latency_s",
-            format!("{} s is not a whole number of physics steps of {} s", t.sut_latency_s, t.step_s),
+            format!(
+                "{} s is not a whole number of physics steps of {} s",
+                t.sut_latency_s, t.step_s
+            ),
         ));
     }
     let n_steps = (t.duration_s / t.step_s - 1e-9).ceil().max(1.0) as u64;
@@ -265,8 +285,15 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     let curvature_per_m = match (r.shape, r.radius_m, r.turn) {
         (f::RoadShape::Straight, None, None) => 0.0,
         (f::RoadShape::Straight, _, _) => {
-            let field = if r.radius_m.is_some() { "/road/radius_m" } else { "/road/turn" };
-            errors.push(err(field, "a straight road has no radius or turn; set `shape = \"curve\"` or remove it"));
+            let field = if r.radius_m.is_some() {
+                "/road/radius_m"
+            } else {
+                "/road/turn"
+            };
+            errors.push(err(
+                field,
+                "a straight road has no radius or turn; set `shape = \"curve\"` or remove it",
+            ));
             0.0
         }
         (f::RoadShape::Curve, Some(radius), Some(turn)) => match turn {
@@ -296,7 +323,13 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     }
     let ego_lane = file.ego.lane as usize;
     if ego_lane == 0 || ego_lane > r.lanes.len() {
-        errors.push(err("/ego/lane", format!("lane {ego_lane} does not exist; the road has lanes 1 to {}", r.lanes.len())));
+        errors.push(err(
+            "/ego/lane",
+            format!(
+                "lane {ego_lane} does not exist; the road has lanes 1 to {}",
+                r.lanes.len()
+            ),
+        ));
         return Err(errors);
     }
     // The reference line (y = 0) is the centre of the ego's lane.
@@ -308,16 +341,28 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     let mut boundaries = vec![right_edge_y];
     let mut y = right_edge_y;
     for lane in &r.lanes {
-        lanes.push(Lane { width_m: lane.width_m, centre_y_m: y + lane.width_m / 2.0, oncoming: lane.direction == f::LaneDirection::Oncoming });
+        lanes.push(Lane {
+            width_m: lane.width_m,
+            centre_y_m: y + lane.width_m / 2.0,
+            oncoming: lane.direction == f::LaneDirection::Oncoming,
+        });
         y += lane.width_m;
         boundaries.push(y);
     }
-    let markings = boundaries.iter().zip(&r.markings).map(|(&y_m, &kind)| MarkingLine { y_m, kind }).collect();
+    let markings = boundaries
+        .iter()
+        .zip(&r.markings)
+        .map(|(&y_m, &kind)| MarkingLine { y_m, kind })
+        .collect();
     if curvature_per_m != 0.0 {
         let radius = 1.0 / curvature_per_m.abs();
-        let outer = boundaries.iter().map(|b| b.abs()).fold(0.0, f64::max) + r.edge_left.shoulder_m.max(r.edge_right.shoulder_m);
+        let outer = boundaries.iter().map(|b| b.abs()).fold(0.0, f64::max)
+            + r.edge_left.shoulder_m.max(r.edge_right.shoulder_m);
         if outer >= radius {
-            errors.push(err("/road/radius_m", format!("radius {radius} m is smaller than the road's half-width {outer} m")));
+            errors.push(err(
+                "/road/radius_m",
+                format!("radius {radius} m is smaller than the road's half-width {outer} m"),
+            ));
         }
     }
     let road = Road {
@@ -327,14 +372,24 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         lanes,
         markings,
         marking_width_m: r.marking_width_m,
-        edge_right: Edge { kind: r.edge_right.kind, y_m: boundaries[0] - r.edge_right.shoulder_m },
-        edge_left: Edge { kind: r.edge_left.kind, y_m: boundaries[boundaries.len() - 1] + r.edge_left.shoulder_m },
+        edge_right: Edge {
+            kind: r.edge_right.kind,
+            y_m: boundaries[0] - r.edge_right.shoulder_m,
+        },
+        edge_left: Edge {
+            kind: r.edge_left.kind,
+            y_m: boundaries[boundaries.len() - 1] + r.edge_left.shoulder_m,
+        },
     };
 
     // Ego.
     let e = &file.ego;
     let ego = Ego {
-        pose: RoadPose { station_m: e.station_m, y_m: e.lateral_offset_m, heading_rad: 0.0 },
+        pose: RoadPose {
+            station_m: e.station_m,
+            y_m: e.lateral_offset_m,
+            heading_rad: 0.0,
+        },
         speed_mps: e.speed_kph * KPH,
         lane: ego_lane,
         length_m: e.length_m,
@@ -349,10 +404,22 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         actuator_lag_s: e.actuator_lag_s,
     };
     if e.wheelbase_m >= e.length_m {
-        errors.push(err("/ego/wheelbase_m", format!("wheelbase {} m is not shorter than the length {} m", e.wheelbase_m, e.length_m)));
+        errors.push(err(
+            "/ego/wheelbase_m",
+            format!(
+                "wheelbase {} m is not shorter than the length {} m",
+                e.wheelbase_m, e.length_m
+            ),
+        ));
     }
     if e.station_m > road.length_m {
-        errors.push(err("/ego/station_m", format!("station {} m is beyond the road's end at {} m", e.station_m, road.length_m)));
+        errors.push(err(
+            "/ego/station_m",
+            format!(
+                "station {} m is beyond the road's end at {} m",
+                e.station_m, road.length_m
+            ),
+        ));
     }
     let ego_front_m = ego.pose.station_m + ego.length_m / 2.0;
 
@@ -360,9 +427,15 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     let ids: Vec<&str> = file.actors.iter().map(|a| a.id.as_str()).collect();
     for (i, a) in file.actors.iter().enumerate() {
         if a.id == "ego" {
-            errors.push(err(format!("/actors/{i}/id"), "`ego` is reserved for the vehicle under test"));
+            errors.push(err(
+                format!("/actors/{i}/id"),
+                "`ego` is reserved for the vehicle under test",
+            ));
         } else if ids[..i].contains(&a.id.as_str()) {
-            errors.push(err(format!("/actors/{i}/id"), format!("actor id `{}` is used twice", a.id)));
+            errors.push(err(
+                format!("/actors/{i}/id"),
+                format!("actor id `{}` is used twice", a.id),
+            ));
         }
     }
     let mut actors = Vec::new();
@@ -382,7 +455,12 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     }
     let mut odd_tags = Vec::new();
     if let Some(odd) = &file.odd {
-        for tag in odd.scenery.iter().chain(&odd.environment).chain(&odd.dynamic) {
+        for tag in odd
+            .scenery
+            .iter()
+            .chain(&odd.environment)
+            .chain(&odd.dynamic)
+        {
             odd_tags.push(tag.0.clone());
         }
     }
@@ -390,7 +468,10 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         name: file.name.clone(),
         description: file.description.clone(),
         protocol: file.protocol.clone(),
-        judge: file.judge.as_ref().map(|j| JudgeRef { pack: j.pack.clone(), rule: j.rule.clone() }),
+        judge: file.judge.as_ref().map(|j| JudgeRef {
+            pack: j.pack.clone(),
+            rule: j.rule.clone(),
+        }),
         odd_tags,
         runs: file.repeats.runs,
         retries: file.repeats.retries,
@@ -401,6 +482,34 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     })
 }
 
+/// "; the nearest that do: 25 Hz, 50 Hz" — whole-number rates that divide the physics rate.
+fn dividing_rates_hint(physics_hz: f64, wanted_hz: f64) -> String {
+    let mut below = None;
+    let mut above = None;
+    for k in 1..=10_000u32 {
+        let rate = physics_hz / f64::from(k);
+        if (rate - rate.round()).abs() > 1e-9 {
+            continue;
+        }
+        if rate > wanted_hz {
+            above = Some(rate);
+        } else {
+            below = Some(rate);
+            break;
+        }
+    }
+    let found: Vec<String> = [below, above]
+        .into_iter()
+        .flatten()
+        .map(|r| format!("{} Hz", round6(r)))
+        .collect();
+    if found.is_empty() {
+        String::new()
+    } else {
+        format!("; the nearest that do: {}", found.join(", "))
+    }
+}
+
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
@@ -408,7 +517,9 @@ fn round6(x: f64) -> f64 {
 fn actor_kind(a: &f::Actor, p: &str, errors: &mut Vec<ModelError>) -> ActorKind {
     let kind = match a.actor_type {
         f::ActorType::Car => ActorKind::Car,
-        f::ActorType::Pedestrian => ActorKind::Pedestrian { child: a.variant == Some(f::PedestrianVariant::Child) },
+        f::ActorType::Pedestrian => ActorKind::Pedestrian {
+            child: a.variant == Some(f::PedestrianVariant::Child),
+        },
         f::ActorType::Cyclist => ActorKind::Cyclist,
         f::ActorType::Motorcycle => ActorKind::Motorcycle,
         f::ActorType::Cone => ActorKind::Cone,
@@ -417,7 +528,10 @@ fn actor_kind(a: &f::Actor, p: &str, errors: &mut Vec<ModelError>) -> ActorKind 
         f::ActorType::OverturnedCar => ActorKind::OverturnedCar,
     };
     if a.variant.is_some() && !matches!(kind, ActorKind::Pedestrian { .. }) {
-        errors.push(err(format!("{p}/variant"), "only pedestrians have a variant (`adult` or `child`)"));
+        errors.push(err(
+            format!("{p}/variant"),
+            "only pedestrians have a variant (`adult` or `child`)",
+        ));
     }
     kind
 }
@@ -435,39 +549,63 @@ fn build_actor(
     let mut errors = Vec::new();
     let kind = actor_kind(a, p, &mut errors);
     let (dl, dw, dh) = kind.default_size_m();
-    let (length_m, width_m, height_m) = (a.length_m.unwrap_or(dl), a.width_m.unwrap_or(dw), a.height_m.unwrap_or(dh));
+    let (length_m, width_m, height_m) = (
+        a.length_m.unwrap_or(dl),
+        a.width_m.unwrap_or(dw),
+        a.height_m.unwrap_or(dh),
+    );
     let speed_mps = a.speed_kph * KPH;
     if kind.is_static_object() && a.speed_kph != 0.0 {
-        errors.push(err(format!("{p}/speed_kph"), format!("a {:?} cannot move; found {} km/h", a.actor_type, a.speed_kph).to_lowercase()));
+        errors.push(err(
+            format!("{p}/speed_kph"),
+            format!(
+                "a {:?} cannot move; found {} km/h",
+                a.actor_type, a.speed_kph
+            )
+            .to_lowercase(),
+        ));
     }
-    let resolve = |actor: &Option<String>, pointer: String, errors: &mut Vec<ModelError>| -> usize {
-        match actor {
-            None => index,
-            Some(name) => match ids.iter().position(|id| id == name) {
-                Some(i) => i,
-                None => {
-                    let known: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-                    let hint = match super::schema::suggest(name, &known) {
-                        Some(s) => format!("; did you mean `{s}`?"),
-                        None => format!("; actors: {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
-                    };
-                    errors.push(err(pointer, format!("no actor with id `{name}`{hint}")));
-                    index
-                }
-            },
-        }
-    };
+    let resolve =
+        |actor: &Option<String>, pointer: String, errors: &mut Vec<ModelError>| -> usize {
+            match actor {
+                None => index,
+                Some(name) => match ids.iter().position(|id| id == name) {
+                    Some(i) => i,
+                    None => {
+                        let known: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+                        let hint = match super::schema::suggest(name, &known) {
+                            Some(s) => format!("; did you mean `{s}`?"),
+                            None => format!(
+                                "; actors: {}",
+                                known
+                                    .iter()
+                                    .map(|k| format!("`{k}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        };
+                        errors.push(err(pointer, format!("no actor with id `{name}`{hint}")));
+                        index
+                    }
+                },
+            }
+        };
     let trigger = |t: &f::Trigger, tp: String, errors: &mut Vec<ModelError>| -> Trigger {
         match t {
             f::Trigger::Time { at_s } => Trigger::Time { at_s: *at_s },
             f::Trigger::EgoStation { at_m } => Trigger::EgoStation { at_m: *at_m },
-            f::Trigger::Distance { below_m, actor } => {
-                Trigger::Distance { below_m: *below_m, actor: resolve(actor, format!("{tp}/actor"), errors) }
-            }
-            f::Trigger::Ttc { below_s, actor } => Trigger::Ttc { below_s: *below_s, actor: resolve(actor, format!("{tp}/actor"), errors) },
-            f::Trigger::Headway { below_s, actor } => {
-                Trigger::Headway { below_s: *below_s, actor: resolve(actor, format!("{tp}/actor"), errors) }
-            }
+            f::Trigger::Distance { below_m, actor } => Trigger::Distance {
+                below_m: *below_m,
+                actor: resolve(actor, format!("{tp}/actor"), errors),
+            },
+            f::Trigger::Ttc { below_s, actor } => Trigger::Ttc {
+                below_s: *below_s,
+                actor: resolve(actor, format!("{tp}/actor"), errors),
+            },
+            f::Trigger::Headway { below_s, actor } => Trigger::Headway {
+                below_s: *below_s,
+                actor: resolve(actor, format!("{tp}/actor"), errors),
+            },
         }
     };
 
@@ -476,7 +614,13 @@ fn build_actor(
         match road.lanes.get((lane as usize).wrapping_sub(1)) {
             Some(l) => l.centre_y_m,
             None => {
-                errors.push(err(pointer, format!("lane {lane} does not exist; the road has lanes 1 to {}", road.lanes.len())));
+                errors.push(err(
+                    pointer,
+                    format!(
+                        "lane {lane} does not exist; the road has lanes 1 to {}",
+                        road.lanes.len()
+                    ),
+                ));
                 0.0
             }
         }
@@ -485,18 +629,30 @@ fn build_actor(
     // Crossing actors are placed by their crossing; everyone else by `placement`.
     if let f::Behaviour::Crossing(c) = &a.behaviour {
         if a.placement.is_some() {
-            errors.push(err(format!("{p}/placement"), "a crossing actor is placed by its crossing; remove `placement`"));
+            errors.push(err(
+                format!("{p}/placement"),
+                "a crossing actor is placed by its crossing; remove `placement`",
+            ));
         }
         if speed_mps <= 0.0 {
-            errors.push(err(format!("{p}/speed_kph"), "a crossing actor needs a speed above 0"));
+            errors.push(err(
+                format!("{p}/speed_kph"),
+                "a crossing actor needs a speed above 0",
+            ));
         }
         if ego.speed_mps <= 0.0 {
-            errors.push(err("/ego/speed_kph", "a crossing needs a moving ego (the impact point is placed from its speed)"));
+            errors.push(err(
+                "/ego/speed_kph",
+                "a crossing needs a moving ego (the impact point is placed from its speed)",
+            ));
         }
         if c.accel_distance_m > c.start_distance_m {
             errors.push(err(
                 format!("{p}/behaviour/accel_distance_m"),
-                format!("acceleration distance {} m is longer than the start distance {} m", c.accel_distance_m, c.start_distance_m),
+                format!(
+                    "acceleration distance {} m is longer than the start distance {} m",
+                    c.accel_distance_m, c.start_distance_m
+                ),
             ));
         }
         if !errors.is_empty() {
@@ -508,12 +664,21 @@ fn build_actor(
         };
         let from_edge = ego.pose.y_m - direction_y * ego.width_m / 2.0;
         let impact_y_m = from_edge + direction_y * ego.width_m * c.impact_point_pct / 100.0;
-        let t_accel = if c.accel_distance_m > 0.0 { 2.0 * c.accel_distance_m / speed_mps } else { 0.0 };
+        let t_accel = if c.accel_distance_m > 0.0 {
+            2.0 * c.accel_distance_m / speed_mps
+        } else {
+            0.0
+        };
         let impact_time_s = t_accel + (c.start_distance_m - c.accel_distance_m) / speed_mps;
         let heading = direction_y * std::f64::consts::FRAC_PI_2;
         // At impact the ego's front touches the actor, whose extent along x is its width.
-        let station_m = ego_front_m + ego.speed_mps * impact_time_s + half_extent_x(length_m, width_m, heading);
-        let pose = RoadPose { station_m, y_m: impact_y_m - direction_y * c.start_distance_m, heading_rad: heading };
+        let station_m =
+            ego_front_m + ego.speed_mps * impact_time_s + half_extent_x(length_m, width_m, heading);
+        let pose = RoadPose {
+            station_m,
+            y_m: impact_y_m - direction_y * c.start_distance_m,
+            heading_rad: heading,
+        };
         if station_m > road.length_m {
             errors.push(err(format!("{p}/behaviour"), format!("the crossing point at station {station_m:.1} m lies beyond the road's end at {} m", road.length_m)));
             return Err(errors);
@@ -525,8 +690,18 @@ fn build_actor(
             width_m,
             height_m,
             pose,
-            speed_mps: if c.accel_distance_m > 0.0 { 0.0 } else { speed_mps },
-            behaviour: Behaviour::Crossing { direction_y, speed_mps, accel_distance_m: c.accel_distance_m, impact_y_m, impact_time_s },
+            speed_mps: if c.accel_distance_m > 0.0 {
+                0.0
+            } else {
+                speed_mps
+            },
+            behaviour: Behaviour::Crossing {
+                direction_y,
+                speed_mps,
+                accel_distance_m: c.accel_distance_m,
+                impact_y_m,
+                impact_time_s,
+            },
         });
     }
 
@@ -539,13 +714,23 @@ fn build_actor(
     let y_m = match (pl.overlap_pct, pl.lane, pl.lateral_offset_m) {
         (Some(o), lane, off) => {
             if lane.is_some() || off.is_some() {
-                errors.push(err(&pp, "give either `overlap_pct` or `lane`/`lateral_offset_m`, not both"));
+                errors.push(err(
+                    &pp,
+                    "give either `overlap_pct` or `lane`/`lateral_offset_m`, not both",
+                ));
             }
             if o == 0.0 {
-                errors.push(err(format!("{pp}/overlap_pct"), "0 % overlap means no overlap; use a value in ±(0, 100]"));
+                errors.push(err(
+                    format!("{pp}/overlap_pct"),
+                    "0 % overlap means no overlap; use a value in ±(0, 100]",
+                ));
             }
             let sign = if o < 0.0 { -1.0 } else { 1.0 };
-            let offset = if o.abs() >= 100.0 { 0.0 } else { sign * (width_m / 2.0 - ego.width_m * (o.abs() - 50.0) / 100.0) };
+            let offset = if o.abs() >= 100.0 {
+                0.0
+            } else {
+                sign * (width_m / 2.0 - ego.width_m * (o.abs() - 50.0) / 100.0)
+            };
             ego.pose.y_m + offset
         }
         (None, lane, off) => {
@@ -598,7 +783,10 @@ fn build_actor(
         } else {
             let h = pl.headway_s.unwrap_or(0.0);
             if ego.speed_mps <= 0.0 {
-                errors.push(err(format!("{pp}/headway_s"), "time headway is undefined for a stationary ego"));
+                errors.push(err(
+                    format!("{pp}/headway_s"),
+                    "time headway is undefined for a stationary ego",
+                ));
             }
             h * ego.speed_mps
         };
@@ -607,25 +795,49 @@ fn build_actor(
     if station_m - half_x < 0.0 || station_m > road.length_m {
         errors.push(err(
             &pp,
-            format!("places the actor at station {:.2} m, outside the road (0 to {} m)", station_m, road.length_m),
+            format!(
+                "places the actor at station {:.2} m, outside the road (0 to {} m)",
+                station_m, road.length_m
+            ),
         ));
     }
-    let pose = RoadPose { station_m, y_m, heading_rad };
+    let pose = RoadPose {
+        station_m,
+        y_m,
+        heading_rad,
+    };
 
     let behaviour = match &a.behaviour {
         f::Behaviour::Stationary {} => {
-            if a.speed_kph != 0.0 {
-                errors.push(err(format!("{p}/speed_kph"), format!("a stationary actor has speed 0, found {} km/h", a.speed_kph)));
+            if a.speed_kph != 0.0 && !kind.is_static_object() {
+                errors.push(err(
+                    format!("{p}/speed_kph"),
+                    format!("a stationary actor has speed 0, found {} km/h", a.speed_kph),
+                ));
             }
             Behaviour::Stationary
         }
         f::Behaviour::ConstantSpeed {} => Behaviour::ConstantSpeed,
-        f::Behaviour::Braking { trigger: t, decel_mps2, jerk_mps3, to_speed_kph } => {
+        f::Behaviour::Braking {
+            trigger: t,
+            decel_mps2,
+            jerk_mps3,
+            to_speed_kph,
+        } => {
             if *to_speed_kph >= a.speed_kph && a.speed_kph > 0.0 {
-                errors.push(err(format!("{p}/behaviour/to_speed_kph"), format!("braking to {to_speed_kph} km/h from {} km/h is not braking", a.speed_kph)));
+                errors.push(err(
+                    format!("{p}/behaviour/to_speed_kph"),
+                    format!(
+                        "braking to {to_speed_kph} km/h from {} km/h is not braking",
+                        a.speed_kph
+                    ),
+                ));
             }
             if a.speed_kph == 0.0 {
-                errors.push(err(format!("{p}/behaviour"), "a braking actor needs an initial speed above 0"));
+                errors.push(err(
+                    format!("{p}/behaviour"),
+                    "a braking actor needs an initial speed above 0",
+                ));
             }
             Behaviour::Braking {
                 trigger: trigger(t, format!("{p}/behaviour/trigger"), &mut errors),
@@ -640,7 +852,11 @@ fn build_actor(
                 .lanes
                 .iter()
                 .enumerate()
-                .min_by(|(_, l1), (_, l2)| (l1.centre_y_m - y_m).abs().total_cmp(&(l2.centre_y_m - y_m).abs()))
+                .min_by(|(_, l1), (_, l2)| {
+                    (l1.centre_y_m - y_m)
+                        .abs()
+                        .total_cmp(&(l2.centre_y_m - y_m).abs())
+                })
                 .map_or(1, |(i, _)| i + 1);
             let to_lane = match (&a.behaviour, lc.to_lane) {
                 (_, Some(l)) => l as usize,
@@ -660,33 +876,51 @@ fn build_actor(
             match &a.behaviour {
                 f::Behaviour::CutIn(_) if to_lane != ego.lane => errors.push(err(
                     format!("{bp}/to_lane"),
-                    format!("a cut-in ends in the ego's lane {}, found lane {to_lane}", ego.lane),
+                    format!(
+                        "a cut-in ends in the ego's lane {}, found lane {to_lane}",
+                        ego.lane
+                    ),
                 )),
                 f::Behaviour::CutIn(_) if from_lane == ego.lane => errors.push(err(
-                    format!("{pp}"),
+                    pp.clone(),
                     "a cut-in starts outside the ego's lane; place the actor in an adjacent lane",
                 )),
                 f::Behaviour::CutOut(_) if from_lane != ego.lane => errors.push(err(
-                    format!("{pp}"),
-                    format!("a cut-out starts in the ego's lane {}, found lane {from_lane}", ego.lane),
+                    pp.clone(),
+                    format!(
+                        "a cut-out starts in the ego's lane {}, found lane {from_lane}",
+                        ego.lane
+                    ),
                 )),
                 _ => {}
             }
             let to_y_m = match road.lanes.get(to_lane.wrapping_sub(1)) {
                 Some(l) => l.centre_y_m,
                 None => {
-                    errors.push(err(format!("{bp}/to_lane"), format!("lane {to_lane} does not exist; the road has lanes 1 to {}", road.lanes.len())));
+                    errors.push(err(
+                        format!("{bp}/to_lane"),
+                        format!(
+                            "lane {to_lane} does not exist; the road has lanes 1 to {}",
+                            road.lanes.len()
+                        ),
+                    ));
                     y_m
                 }
             };
             if to_lane == from_lane && errors.is_empty() {
-                errors.push(err(format!("{bp}/to_lane"), format!("the actor is already in lane {to_lane}")));
+                errors.push(err(
+                    format!("{bp}/to_lane"),
+                    format!("the actor is already in lane {to_lane}"),
+                ));
             }
             let duration_s = match (lc.lateral_accel_mps2, lc.duration_s) {
                 (Some(acc), None) => lane_change_duration_s(to_y_m - y_m, acc),
                 (None, Some(d)) => d,
                 _ => {
-                    errors.push(err(&bp, "give exactly one of `lateral_accel_mps2` and `duration_s`"));
+                    errors.push(err(
+                        &bp,
+                        "give exactly one of `lateral_accel_mps2` and `duration_s`",
+                    ));
                     1.0
                 }
             };
@@ -714,7 +948,9 @@ fn build_actor(
                                 ),
                             ));
                         }
-                        Trigger::Time { at_s: round6(t_start.max(0.0)) }
+                        Trigger::Time {
+                            at_s: round6(t_start.max(0.0)),
+                        }
                     }
                 }
                 _ => {
@@ -722,14 +958,29 @@ fn build_actor(
                     Trigger::Time { at_s: 0.0 }
                 }
             };
-            Behaviour::LaneChange { trigger, to_y_m, to_lane, duration_s, target_speed_mps }
+            Behaviour::LaneChange {
+                trigger,
+                to_y_m,
+                to_lane,
+                duration_s,
+                target_speed_mps,
+            }
         }
         f::Behaviour::Crossing(_) => unreachable!("handled above"),
     };
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Actor { id: a.id.clone(), kind, length_m, width_m, height_m, pose, speed_mps, behaviour })
+    Ok(Actor {
+        id: a.id.clone(),
+        kind,
+        length_m,
+        width_m,
+        height_m,
+        pose,
+        speed_mps,
+        behaviour,
+    })
 }
 
 /// Corners of a footprint in the world frame.
@@ -738,7 +989,8 @@ fn corners(road: &Road, pose: RoadPose, length_m: f64, width_m: f64) -> [(f64, f
     let h = road_heading + pose.heading_rad;
     let (c, s) = (h.cos(), h.sin());
     let (hl, hw) = (length_m / 2.0, width_m / 2.0);
-    [(hl, hw), (-hl, hw), (-hl, -hw), (hl, -hw)].map(|(dx, dy)| (x + c * dx - s * dy, y + s * dx + c * dy))
+    [(hl, hw), (-hl, hw), (-hl, -hw), (hl, -hw)]
+        .map(|(dx, dy)| (x + c * dx - s * dy, y + s * dx + c * dy))
 }
 
 /// Whether two convex quadrilaterals overlap (separating-axis test; touching is not overlap).
@@ -749,7 +1001,11 @@ pub fn footprints_overlap(a: &[(f64, f64); 4], b: &[(f64, f64); 4]) -> bool {
             let (x2, y2) = poly[(i + 1) % 4];
             let axis = (y1 - y2, x2 - x1);
             let project = |p: &[(f64, f64); 4]| {
-                p.iter().map(|(x, y)| x * axis.0 + y * axis.1).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+                p.iter()
+                    .map(|(x, y)| x * axis.0 + y * axis.1)
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                        (lo.min(v), hi.max(v))
+                    })
             };
             let (amin, amax) = project(a);
             let (bmin, bmax) = project(b);
@@ -762,9 +1018,17 @@ pub fn footprints_overlap(a: &[(f64, f64); 4], b: &[(f64, f64); 4]) -> bool {
 }
 
 fn check_overlaps(road: &Road, ego: &Ego, actors: &[Actor], errors: &mut Vec<ModelError>) {
-    let mut shapes = vec![("ego".to_string(), "/ego".to_string(), corners(road, ego.pose, ego.length_m, ego.width_m))];
+    let mut shapes = vec![(
+        "ego".to_string(),
+        "/ego".to_string(),
+        corners(road, ego.pose, ego.length_m, ego.width_m),
+    )];
     for (i, a) in actors.iter().enumerate() {
-        shapes.push((a.id.clone(), format!("/actors/{i}"), corners(road, a.pose, a.length_m, a.width_m)));
+        shapes.push((
+            a.id.clone(),
+            format!("/actors/{i}"),
+            corners(road, a.pose, a.length_m, a.width_m),
+        ));
     }
     for j in 1..shapes.len() {
         for i in 0..j {

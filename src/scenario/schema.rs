@@ -19,14 +19,23 @@ use crate::diag::Diagnostic;
 pub const EXPRESSION_PATTERN: &str = r"^\s*\$\{[^{}]*\}\s*$";
 
 /// Definitions whose values are never substituted (the sweep itself).
-const LITERAL_DEFS: &[&str] = &["Sweep", "GridValues", "GridRange", "RandomSweep", "Distribution", "ParamValue"];
+const LITERAL_DEFS: &[&str] = &[
+    "Sweep",
+    "GridValues",
+    "GridRange",
+    "RandomSweep",
+    "Distribution",
+    "ParamValue",
+];
 
 /// The schema of a scenario after substitution: numbers are numbers.
 pub fn strict_schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let settings = schemars::generate::SchemaSettings::draft2020_12();
-        let schema = settings.into_generator().into_root_schema_for::<ScenarioFile>();
+        let schema = settings
+            .into_generator()
+            .into_root_schema_for::<ScenarioFile>();
         schema.to_value()
     })
 }
@@ -38,7 +47,10 @@ pub fn editor_schema() -> &'static Value {
     SCHEMA.get_or_init(|| {
         let mut schema = strict_schema().clone();
         if let Some(obj) = schema.as_object_mut() {
-            obj.insert("$id".into(), json!("https://gauntlet.dev/schema/scenario.schema.json"));
+            obj.insert(
+                "$id".into(),
+                json!("https://gauntlet.dev/schema/scenario.schema.json"),
+            );
             if let Some(props) = obj.get_mut("properties") {
                 allow_expressions(props);
             }
@@ -56,7 +68,8 @@ pub fn editor_schema() -> &'static Value {
 
 /// The editor schema as pretty JSON, as `gauntlet schema` prints it.
 pub fn editor_schema_text() -> String {
-    let mut s = serde_json::to_string_pretty(editor_schema()).expect("a JSON value always serialises");
+    let mut s =
+        serde_json::to_string_pretty(editor_schema()).expect("a JSON value always serialises");
     s.push('\n');
     s
 }
@@ -104,7 +117,11 @@ fn allow_expressions(node: &mut Value) {
 fn validator(schema: &'static Value) -> &'static Validator {
     static EDITOR: OnceLock<Validator> = OnceLock::new();
     static STRICT: OnceLock<Validator> = OnceLock::new();
-    let cell = if std::ptr::eq(schema, editor_schema()) { &EDITOR } else { &STRICT };
+    let cell = if std::ptr::eq(schema, editor_schema()) {
+        &EDITOR
+    } else {
+        &STRICT
+    };
     cell.get_or_init(|| jsonschema::validator_for(schema).expect("the generated schema is valid"))
 }
 
@@ -118,7 +135,13 @@ pub enum SchemaKind {
 }
 
 /// Validates `instance` and returns one diagnostic per problem, located with `spans` in `text`.
-pub fn validate(kind: SchemaKind, instance: &Value, file: &Path, text: &str, spans: &SpanMap) -> Vec<Diagnostic> {
+pub fn validate(
+    kind: SchemaKind,
+    instance: &Value,
+    file: &Path,
+    text: &str,
+    spans: &SpanMap,
+) -> Vec<Diagnostic> {
     let schema = match kind {
         SchemaKind::Editor => editor_schema(),
         SchemaKind::Strict => strict_schema(),
@@ -153,6 +176,12 @@ pub fn describe_value(v: &Value) -> String {
         Value::Null => "nothing".into(),
         Value::Bool(b) => format!("boolean {b}"),
         Value::Number(n) => format!("{n}"),
+        Value::String(s) if s.starts_with(super::source::NON_FINITE_MARK) => {
+            format!(
+                "{} (not a finite number)",
+                &s[super::source::NON_FINITE_MARK.len()..]
+            )
+        }
         Value::String(s) => {
             let shown: String = s.chars().take(60).collect();
             let ellipsis = if s.chars().count() > 60 { "…" } else { "" };
@@ -186,7 +215,9 @@ fn describe(
 ) {
     let pointer = err.instance_path().as_str().to_string();
     let found = describe_value(err.instance());
-    let at_value = |msg: String| Diagnostic::error(file, field_path(&pointer), msg).at(text, spans.value(&pointer));
+    let at_value = |msg: String| {
+        Diagnostic::error(file, field_path(&pointer), msg).at(text, spans.value(&pointer))
+    };
     match err.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
@@ -199,8 +230,12 @@ fn describe(
                     None => format!("; expected one of {}", list(&known)),
                 };
                 out.push(
-                    Diagnostic::error(file, field_path(&child), format!("unknown field `{name}`{hint}"))
-                        .at(text, spans.key(&child)),
+                    Diagnostic::error(
+                        file,
+                        field_path(&child),
+                        format!("unknown field `{name}`{hint}"),
+                    )
+                    .at(text, spans.key(&child)),
                 );
             }
         }
@@ -215,47 +250,66 @@ fn describe(
             };
             let mut names: Vec<&str> = types.iter().map(|t| type_name(t)).collect();
             // In the editor schema, "number or string" means "a number or a ${…} expression".
-            if names.contains(&"a string") && (names.contains(&"a number") || names.contains(&"a whole number")) {
+            if names.contains(&"a string")
+                && (names.contains(&"a number") || names.contains(&"a whole number"))
+            {
                 names.retain(|n| *n != "a string");
                 names.push("a `${…}` expression");
             }
-            out.push(at_value(format!("expected {}, found {found}", names.join(" or "))));
+            out.push(at_value(format!(
+                "expected {}, found {found}",
+                names.join(" or ")
+            )));
         }
         ValidationErrorKind::Enum { options } => {
-            let opts: Vec<String> =
-                options.as_array().into_iter().flatten().filter_map(|o| o.as_str().map(String::from)).collect();
+            let opts: Vec<String> = options
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o.as_str().map(String::from))
+                .collect();
             let hint = match err.instance().as_str().and_then(|s| suggest(s, &opts)) {
                 Some(s) => format!(" (did you mean `{s}`?)"),
                 None => String::new(),
             };
-            out.push(at_value(format!("expected one of {}, found {found}{hint}", list(&opts))));
+            out.push(at_value(format!(
+                "expected one of {}, found {found}{hint}",
+                list(&opts)
+            )));
         }
         ValidationErrorKind::Constant { expected_value } => {
-            out.push(at_value(format!("expected {expected_value}, found {found}")));
+            out.push(at_value(format!(
+                "expected {expected_value}, found {found}"
+            )));
         }
-        ValidationErrorKind::Minimum { limit } => out.push(at_value(format!("expected a value ≥ {limit}, found {found}"))),
-        ValidationErrorKind::Maximum { limit } => out.push(at_value(format!("expected a value ≤ {limit}, found {found}"))),
-        ValidationErrorKind::ExclusiveMinimum { limit } => {
-            out.push(at_value(format!("expected a value > {limit}, found {found}")))
-        }
-        ValidationErrorKind::ExclusiveMaximum { limit } => {
-            out.push(at_value(format!("expected a value < {limit}, found {found}")))
-        }
-        ValidationErrorKind::MinItems { limit } => {
-            out.push(at_value(format!("expected at least {limit} item(s), found {found}")))
-        }
-        ValidationErrorKind::MaxItems { limit } => {
-            out.push(at_value(format!("expected at most {limit} item(s), found {found}")))
-        }
-        ValidationErrorKind::MinLength { limit } => {
-            out.push(at_value(format!("expected at least {limit} character(s), found {found}")))
-        }
-        ValidationErrorKind::MaxLength { limit } => {
-            out.push(at_value(format!("expected at most {limit} character(s), found {found}")))
-        }
-        ValidationErrorKind::Pattern { pattern } => {
-            out.push(at_value(format!("expected {}, found {found}", pattern_meaning(pattern))))
-        }
+        ValidationErrorKind::Minimum { limit } => out.push(at_value(format!(
+            "expected a value ≥ {limit}, found {found}"
+        ))),
+        ValidationErrorKind::Maximum { limit } => out.push(at_value(format!(
+            "expected a value ≤ {limit}, found {found}"
+        ))),
+        ValidationErrorKind::ExclusiveMinimum { limit } => out.push(at_value(format!(
+            "expected a value > {limit}, found {found}"
+        ))),
+        ValidationErrorKind::ExclusiveMaximum { limit } => out.push(at_value(format!(
+            "expected a value < {limit}, found {found}"
+        ))),
+        ValidationErrorKind::MinItems { limit } => out.push(at_value(format!(
+            "expected at least {limit} item(s), found {found}"
+        ))),
+        ValidationErrorKind::MaxItems { limit } => out.push(at_value(format!(
+            "expected at most {limit} item(s), found {found}"
+        ))),
+        ValidationErrorKind::MinLength { limit } => out.push(at_value(format!(
+            "expected at least {limit} character(s), found {found}"
+        ))),
+        ValidationErrorKind::MaxLength { limit } => out.push(at_value(format!(
+            "expected at most {limit} character(s), found {found}"
+        ))),
+        ValidationErrorKind::Pattern { pattern } => out.push(at_value(format!(
+            "expected {}, found {found}",
+            pattern_meaning(pattern)
+        ))),
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
             describe_alternatives(err, context, schema, file, text, spans, out);
         }
@@ -287,8 +341,12 @@ fn describe_alternatives(
         let tag_pointer = format!("{pointer}/{}", super::source::pointer_segment(&tag));
         match err.instance().get(&tag) {
             None => out.push(
-                Diagnostic::error(file, field_path(&pointer), format!("missing required field `{tag}` (one of {})", list(&values)))
-                    .at(text, spans.value(&pointer)),
+                Diagnostic::error(
+                    file,
+                    field_path(&pointer),
+                    format!("missing required field `{tag}` (one of {})", list(&values)),
+                )
+                .at(text, spans.value(&pointer)),
             ),
             Some(v) => match values.iter().position(|x| Some(x.as_str()) == v.as_str()) {
                 Some(i) if i < context.len() => {
@@ -305,7 +363,11 @@ fn describe_alternatives(
                         Diagnostic::error(
                             file,
                             field_path(&tag_pointer),
-                            format!("expected one of {}, found {}{hint}", list(&values), describe_value(v)),
+                            format!(
+                                "expected one of {}, found {}{hint}",
+                                list(&values),
+                                describe_value(v)
+                            ),
                         )
                         .at(text, spans.value(&tag_pointer)),
                     );
@@ -324,7 +386,9 @@ fn describe_alternatives(
                 e.instance_path().as_str() == pointer
                     && match e.kind() {
                         ValidationErrorKind::Type { .. } => true,
-                        ValidationErrorKind::Pattern { pattern } => is_plain_string && pattern == EXPRESSION_PATTERN,
+                        ValidationErrorKind::Pattern { pattern } => {
+                            is_plain_string && pattern == EXPRESSION_PATTERN
+                        }
                         _ => false,
                     }
             })
@@ -338,8 +402,15 @@ fn describe_alternatives(
     }
     let found = describe_value(err.instance());
     out.push(
-        Diagnostic::error(file, field_path(&pointer), format!("expected {}, found {found}", alternatives_meaning(err, schema)))
-            .at(text, spans.value(&pointer)),
+        Diagnostic::error(
+            file,
+            field_path(&pointer),
+            format!(
+                "expected {}, found {found}",
+                alternatives_meaning(err, schema)
+            ),
+        )
+        .at(text, spans.value(&pointer)),
     );
 }
 
@@ -347,7 +418,12 @@ fn describe_alternatives(
 fn tag_of(alt: &Value) -> Option<(String, String)> {
     let props = alt.get("properties")?.as_object()?;
     props.iter().find_map(|(k, v)| {
-        let c = v.get("const").or_else(|| v.get("enum").and_then(|e| e.as_array()).filter(|e| e.len() == 1).and_then(|e| e.first()))?;
+        let c = v.get("const").or_else(|| {
+            v.get("enum")
+                .and_then(|e| e.as_array())
+                .filter(|e| e.len() == 1)
+                .and_then(|e| e.first())
+        })?;
         Some((k.clone(), c.as_str()?.to_string()))
     })
 }
@@ -368,10 +444,17 @@ fn alternatives_meaning(err: &ValidationError<'_>, schema: &Value) -> String {
                     .unwrap_or_default();
                 format!("a table with {}", list(&keys))
             }
-            Some(Value::String(t)) if t == "string" && alt.get("pattern").is_some() => "a `${…}` expression".to_string(),
+            Some(Value::String(t)) if t == "string" && alt.get("pattern").is_some() => {
+                "a `${…}` expression".to_string()
+            }
             Some(Value::String(t)) => type_name(t).to_string(),
             _ if alt.get("enum").is_some() => {
-                let opts: Vec<String> = alt["enum"].as_array().into_iter().flatten().filter_map(|o| o.as_str().map(String::from)).collect();
+                let opts: Vec<String> = alt["enum"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o.as_str().map(String::from))
+                    .collect();
                 format!("one of {}", list(&opts))
             }
             _ => "a value".to_string(),
@@ -380,22 +463,36 @@ fn alternatives_meaning(err: &ValidationError<'_>, schema: &Value) -> String {
             names.push(name);
         }
     }
-    if names.is_empty() { "a valid value".into() } else { names.join(" or ") }
+    if names.is_empty() {
+        "a valid value".into()
+    } else {
+        names.join(" or ")
+    }
 }
 
 fn pattern_meaning(pattern: &str) -> String {
     match pattern {
-        p if p == format::NAME_PATTERN => "a name of letters, digits and `._+-`, parts separated by `/`".into(),
-        p if p == format::IDENT_PATTERN => "an identifier (a letter or `_`, then letters, digits or `_`)".into(),
+        p if p == format::NAME_PATTERN => {
+            "a name of letters, digits and `._+-`, parts separated by `/`".into()
+        }
+        p if p == format::IDENT_PATTERN => {
+            "an identifier (a letter or `_`, then letters, digits or `_`)".into()
+        }
         p if p == format::PACK_ID_PATTERN => "an id of lower-case letters, digits and `._-`".into(),
-        p if p == format::ODD_TAG_PATTERN => "a dotted lower-case tag such as `scenery.road.motorway`".into(),
+        p if p == format::ODD_TAG_PATTERN => {
+            "a dotted lower-case tag such as `scenery.road.motorway`".into()
+        }
         p if p == EXPRESSION_PATTERN => "a number or a `${…}` expression".into(),
         p => format!("text matching `{p}`"),
     }
 }
 
 fn list(items: &[String]) -> String {
-    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The closest known name to a misspelt one, if close enough.
@@ -443,7 +540,9 @@ fn resolve<'a>(root: &'a Value, schema_path: &str) -> Option<&'a Value> {
 /// The fields a table may have, from the schema node that reported unknown fields.
 fn known_fields(root: &Value, schema_path: &str) -> Vec<String> {
     let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
-    let Some(node) = resolve(root, parent) else { return Vec::new() };
+    let Some(node) = resolve(root, parent) else {
+        return Vec::new();
+    };
     let node = follow_ref(root, node);
     node.get("properties")
         .and_then(|p| p.as_object())

@@ -12,6 +12,10 @@ use toml_edit::{Document, Item, Key, Table, TableLike};
 /// Largest input file accepted, in bytes. Scenario files are a few kilobytes.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Prefix of the string that stands in for a non-finite TOML float (`inf`, `nan`), which JSON
+/// cannot hold; messages show it as the number it was.
+pub const NON_FINITE_MARK: &str = "\u{1}non-finite:";
+
 /// Where a value and its key are in the file, by JSON pointer (`/actors/0/speed_kph`).
 #[derive(Clone, Debug, Default)]
 pub struct SpanMap {
@@ -35,7 +39,10 @@ impl SpanMap {
     }
     /// The span of the key naming `pointer` (falls back to the value's span).
     pub fn key(&self, pointer: &str) -> Option<Range<usize>> {
-        self.keys.get(pointer).cloned().or_else(|| self.value(pointer))
+        self.keys
+            .get(pointer)
+            .cloned()
+            .or_else(|| self.value(pointer))
     }
 }
 
@@ -47,7 +54,10 @@ pub enum SourceError {
     #[error("file is not UTF-8 text (invalid byte at offset {0})")]
     NotUtf8(usize),
     #[error("TOML syntax error: {message}")]
-    Syntax { message: String, span: Option<Range<usize>> },
+    Syntax {
+        message: String,
+        span: Option<Range<usize>>,
+    },
 }
 
 /// Checks size and encoding.
@@ -128,7 +138,7 @@ fn value_to_json(v: &toml_edit::Value, pointer: &str, spans: &mut SpanMap) -> Va
         // schema rejects them with a type error instead of silently accepting them.
         T::Float(f) => Number::from_f64(*f.value())
             .map(Value::Number)
-            .unwrap_or_else(|| Value::String(f.value().to_string())),
+            .unwrap_or_else(|| Value::String(format!("{NON_FINITE_MARK}{}", f.value()))),
         T::Boolean(b) => Value::Bool(*b.value()),
         T::Datetime(d) => Value::String(d.value().to_string()),
         T::Array(a) => Value::Array(

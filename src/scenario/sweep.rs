@@ -24,14 +24,24 @@ pub struct SweptCase {
 
 /// Expands a sweep. Grid dimensions vary in name order (the last name fastest); each grid
 /// point is crossed with every random sample.
-pub fn expand(scenario_name: &str, sweep: Option<&Sweep>) -> Result<Vec<SweptCase>, Vec<SweptError>> {
-    let Some(sweep) = sweep else { return Ok(vec![SweptCase { values: BTreeMap::new() }]) };
+pub fn expand(
+    scenario_name: &str,
+    sweep: Option<&Sweep>,
+) -> Result<Vec<SweptCase>, Vec<SweptError>> {
+    let Some(sweep) = sweep else {
+        return Ok(vec![SweptCase {
+            values: BTreeMap::new(),
+        }]);
+    };
     let mut errors = Vec::new();
     let mut dims: Vec<(String, Vec<Param>)> = Vec::new();
     for (name, values) in &sweep.grid {
         let pointer = format!("/sweep/grid/{name}");
         match grid_values(values) {
-            Ok(v) if v.is_empty() => errors.push(SweptError { pointer, message: "expands to no values".into() }),
+            Ok(v) if v.is_empty() => errors.push(SweptError {
+                pointer,
+                message: "expands to no values".into(),
+            }),
             Ok(v) => dims.push((name.clone(), v)),
             Err(message) => errors.push(SweptError { pointer, message }),
         }
@@ -39,7 +49,10 @@ pub fn expand(scenario_name: &str, sweep: Option<&Sweep>) -> Result<Vec<SweptCas
     let mut samples: Vec<BTreeMap<String, Param>> = vec![BTreeMap::new()];
     if let Some(random) = &sweep.random {
         if random.params.is_empty() {
-            errors.push(SweptError { pointer: "/sweep/random/params".into(), message: "no parameters to sample".into() });
+            errors.push(SweptError {
+                pointer: "/sweep/random/params".into(),
+                message: "no parameters to sample".into(),
+            });
         }
         for name in random.params.keys() {
             if sweep.grid.contains_key(name) {
@@ -57,12 +70,17 @@ pub fn expand(scenario_name: &str, sweep: Option<&Sweep>) -> Result<Vec<SweptCas
     if !errors.is_empty() {
         return Err(errors);
     }
-    let n_grid: usize = dims.iter().map(|(_, v)| v.len()).fold(1usize, |a, b| a.saturating_mul(b));
+    let n_grid: usize = dims
+        .iter()
+        .map(|(_, v)| v.len())
+        .fold(1usize, |a, b| a.saturating_mul(b));
     let total = n_grid.saturating_mul(samples.len());
     if total > MAX_CASES_PER_FILE {
         return Err(vec![SweptError {
             pointer: "/sweep".into(),
-            message: format!("expands to {total} cases; the limit is {MAX_CASES_PER_FILE} per file"),
+            message: format!(
+                "expands to {total} cases; the limit is {MAX_CASES_PER_FILE} per file"
+            ),
         }]);
     }
     let mut cases = Vec::with_capacity(total);
@@ -109,24 +127,33 @@ fn grid_values(values: &GridValues) -> Result<Vec<Param>, String> {
             Ok(out)
         }
         GridValues::Range(r) => {
-            if !(r.step > 0.0) {
+            if r.step.is_nan() || r.step <= 0.0 {
                 return Err(format!("step must be > 0, found {}", r.step));
             }
             if r.to < r.from {
-                return Err(format!("range from {} to {} is empty (to < from)", r.from, r.to));
+                return Err(format!(
+                    "range from {} to {} is empty (to < from)",
+                    r.from, r.to
+                ));
             }
             let n = ((r.to - r.from) / r.step + 1e-9).floor() + 1.0;
             if n > MAX_CASES_PER_FILE as f64 {
-                return Err(format!("range has {n} values; the limit is {MAX_CASES_PER_FILE}"));
+                return Err(format!(
+                    "range has {n} values; the limit is {MAX_CASES_PER_FILE}"
+                ));
             }
-            Ok((0..n as usize).map(|i| Param::Number(round_to(r.from + i as f64 * r.step, 1e-9))).collect())
+            Ok((0..n as usize)
+                .map(|i| Param::Number(round_to(r.from + i as f64 * r.step, 1e-9)))
+                .collect())
         }
     }
 }
 
 /// Whether a word may appear in a case ID.
 pub fn is_id_word(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
 }
 
 /// Rounds to a multiple of `quantum`, avoiding `0.30000000000000004`-style tails.
@@ -149,12 +176,18 @@ fn sample(
     for (name, dist) in params {
         let pointer = format!("/sweep/random/params/{name}");
         match dist {
-            Distribution::Uniform { min, max, .. } if max < min => {
-                errors.push(SweptError { pointer, message: format!("max {max} is below min {min}") })
-            }
-            Distribution::Normal { min: Some(lo), max: Some(hi), .. } if hi < lo => {
-                errors.push(SweptError { pointer, message: format!("max {hi} is below min {lo}") })
-            }
+            Distribution::Uniform { min, max, .. } if max < min => errors.push(SweptError {
+                pointer,
+                message: format!("max {max} is below min {min}"),
+            }),
+            Distribution::Normal {
+                min: Some(lo),
+                max: Some(hi),
+                ..
+            } if hi < lo => errors.push(SweptError {
+                pointer,
+                message: format!("max {hi} is below min {lo}"),
+            }),
             _ => {}
         }
     }
@@ -167,10 +200,18 @@ fn sample(
         let key = StreamKey::new(seed, case_hash, &format!("sweep/{name}"), 0);
         for (i, sample) in out.iter_mut().enumerate() {
             let value = match dist {
-                Distribution::Uniform { min, max, round_to: q } => {
-                    round_to(min + (max - min) * key.uniform_f64(0, i as u32), *q)
-                }
-                Distribution::Normal { mean, sd, min, max, round_to: q } => {
+                Distribution::Uniform {
+                    min,
+                    max,
+                    round_to: q,
+                } => round_to(min + (max - min) * key.uniform_f64(0, i as u32), *q),
+                Distribution::Normal {
+                    mean,
+                    sd,
+                    min,
+                    max,
+                    round_to: q,
+                } => {
                     // Truncation by redrawing: draw `attempt` uses step = attempt.
                     let mut drawn = None;
                     for attempt in 0..1000u32 {
@@ -215,6 +256,9 @@ mod tests {
         assert_eq!(round_to(0.1 + 0.2, 1e-9), 0.3);
         assert_eq!(round_to(12.3456, 0.1), 12.3);
         assert_eq!(round_to(-0.0000001, 0.001), 0.0);
-        assert_eq!(format!("{}", Param::Number(round_to(10.0 + 7.0 * 5.0, 1e-9))), "45");
+        assert_eq!(
+            format!("{}", Param::Number(round_to(10.0 + 7.0 * 5.0, 1e-9))),
+            "45"
+        );
     }
 }
