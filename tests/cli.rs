@@ -59,7 +59,7 @@ fn strict_turns_warnings_into_errors() {
     assert_eq!(code(&lenient), 0);
     assert!(
         String::from_utf8_lossy(&lenient.stderr)
-            .contains("warning: sensors: `[sensors]` is reserved")
+            .contains("warning: sensors.camera: `[sensors.camera]` is reserved")
     );
     assert_eq!(code(&gauntlet(&["validate", "--strict", path])), 2);
 }

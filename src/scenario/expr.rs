@@ -27,6 +27,11 @@ impl fmt::Display for Param {
     }
 }
 
+/// Names of exmex's functions and constants: they cannot be parameter names.
+pub const RESERVED_NAMES: &[&str] = &[
+    "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "cos", "cosh", "exp", "floor", "fract", "ln", "log", "log10", "log2", "max", "min", "round", "signum", "sin", "sinh", "sqrt", "tan", "tanh", "trunc", "E", "PI", "TAU", "e", "pi", "tau", "π", "τ",
+];
+
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExprError {
@@ -40,7 +45,16 @@ pub enum ExprError {
     WordInArithmetic { expr: String, name: String },
     #[error("unterminated `${{` (missing `}}`)")]
     Unterminated,
+    #[error("substitution makes the text more than {MAX_GROWTH_BYTES} bytes longer")]
+    TooLong,
 }
+
+/// Most parameters an unknown name is compared with for a "did you mean" hint.
+const MAX_HINT_NAMES: usize = 100;
+
+/// Most bytes one substitution may add to its text (word parameters that repeat each other
+/// would otherwise double the text with every level).
+pub const MAX_GROWTH_BYTES: usize = 64 * 1024;
 
 /// Whether a string contains a `${…}` substitution.
 pub fn has_substitution(s: &str) -> bool {
@@ -136,11 +150,7 @@ fn clean_message(msg: &str) -> String {
 }
 
 fn unknown_identifier(expr: &str, params: &BTreeMap<String, Param>) -> Option<String> {
-    const FUNCTIONS: &[&str] = &[
-        "abs", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp",
-        "ln", "log", "log2", "log10", "floor", "ceil", "round", "signum", "fract", "PI", "E",
-        "TAU", "cbrt", "trunc",
-    ];
+    const FUNCTIONS: &[&str] = RESERVED_NAMES;
     let mut chars = expr.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if c.is_alphabetic() || c == '_' {
@@ -172,6 +182,13 @@ fn unknown_identifier(expr: &str, params: &BTreeMap<String, Param>) -> Option<St
 }
 
 fn unknown(name: &str, params: &BTreeMap<String, Param>) -> ExprError {
+    // Every unknown name against every parameter is quadratic: no hint in very large files.
+    if params.len() > MAX_HINT_NAMES {
+        return ExprError::UnknownParameter {
+            name: name.into(),
+            hint: format!("; {} parameters are defined", params.len()),
+        };
+    }
     let known: Vec<String> = params.keys().cloned().collect();
     let hint = match super::schema::suggest(name, &known) {
         Some(s) => format!("; did you mean `{s}`?"),
@@ -207,6 +224,9 @@ pub fn substitute(s: &str, params: &BTreeMap<String, Param>) -> Result<Param, Ex
         let after = &rest[start + 2..];
         let end = after.find('}').ok_or(ExprError::Unterminated)?;
         out += &eval(&after[..end], params)?.to_string();
+        if out.len() > s.len() + MAX_GROWTH_BYTES {
+            return Err(ExprError::TooLong);
+        }
         rest = &after[end + 1..];
     }
     out.push_str(rest);

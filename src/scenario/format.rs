@@ -65,14 +65,69 @@ pub struct ScenarioFile {
     /// Other road users and obstacles.
     #[serde(default)]
     pub actors: Vec<Actor>,
-    /// Sensors of the vehicle under test (cameras, object list, satellite positioning).
-    /// Reserved: the sections are defined by the sensor features; this version accepts and
-    /// ignores them with a warning.
+    /// Sensors of the vehicle under test. `object_list` is read; `camera` and `gnss` are
+    /// reserved for the sensor features still to come (accepted with a warning).
     #[serde(default)]
-    pub sensors: Option<BTreeMap<String, serde_json::Value>>,
+    pub sensors: Option<Sensors>,
     /// Image perturbations applied to camera frames. Reserved like `sensors`.
     #[serde(default)]
     pub perturbations: Option<serde_json::Value>,
+}
+
+/// Sensors of the vehicle under test.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sensors {
+    /// The object list a radar/fusion stage delivers. Omitted: a perfect sensor.
+    #[serde(default)]
+    pub object_list: Option<ObjectListSensor>,
+    /// Reserved for the camera renderer.
+    #[serde(default)]
+    pub camera: Option<serde_json::Value>,
+    /// Reserved for satellite positioning.
+    #[serde(default)]
+    pub gnss: Option<serde_json::Value>,
+}
+
+/// An object-list sensor model. Defaults describe a perfect sensor.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectListSensor {
+    /// Full horizontal field of view, degrees.
+    #[serde(default = "default_fov_deg")]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 360))]
+    pub fov_deg: f64,
+    /// Range, metres.
+    #[serde(default = "default_range_m")]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1000))]
+    pub range_m: f64,
+    /// Age of a measurement when the system receives it, seconds (whole physics steps).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 2))]
+    pub latency_s: f64,
+    /// Update rate, Hz (must divide the physics rate); omitted: every physics step.
+    #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1000))]
+    pub rate_hz: Option<f64>,
+    /// Standard deviation of position noise, metres.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 10))]
+    pub pos_noise_sd_m: f64,
+    /// Standard deviation of velocity noise, m/s.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 10))]
+    pub vel_noise_sd_mps: f64,
+    /// Probability that an object is missing from one measurement.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
+    pub dropout_probability: f64,
+}
+
+fn default_fov_deg() -> f64 {
+    360.0
+}
+fn default_range_m() -> f64 {
+    250.0
 }
 
 /// The `kind` of a scenario file.
@@ -540,8 +595,9 @@ pub struct Actor {
     #[serde(default)]
     #[schemars(range(min = 0, max = 250))]
     pub speed_kph: f64,
-    /// Heading relative to the road direction at its station, in degrees (positive to the left).
-    /// Crossing actors get theirs from the crossing.
+    /// Heading relative to the road direction at its station, in degrees (positive to the left);
+    /// 180 for a vehicle coming the other way. Crossing actors get theirs from the crossing
+    /// (giving one is an error).
     #[serde(default)]
     #[schemars(range(min = -180, max = 180))]
     pub heading_deg: f64,
@@ -638,7 +694,7 @@ pub enum Behaviour {
     /// collision with the ego reaches this value, as UN R157 and the China draft define
     /// cut-ins); shape by `lateral_accel_mps2` or `duration_s`.
     LaneChange(LaneChange),
-    /// A lane change into the ego's lane from an adjacent lane.
+    /// A lane change into the ego's lane from another lane.
     CutIn(LaneChange),
     /// A lane change out of the ego's lane.
     CutOut(LaneChange),
@@ -657,7 +713,8 @@ impl Default for Behaviour {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LaneChange {
-    /// Target lane; a cut-in defaults to the ego's lane, a cut-out to the free adjacent lane.
+    /// Target lane; a cut-in defaults to the ego's lane, a cut-out to the adjacent lane on the
+    /// left if there is one, else on the right.
     #[serde(default)]
     #[schemars(range(min = 1, max = 8))]
     pub to_lane: Option<u32>,

@@ -13,7 +13,7 @@ pub mod schema;
 pub mod source;
 pub mod sweep;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -59,8 +59,11 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf
     for path in paths {
         if path.is_dir() {
             let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
+                .follow_links(true)
                 .sort_by_file_name()
                 .into_iter()
+                // Hidden directories (`.git`, editor folders) are not searched.
+                .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
                 .filter_map(|entry| match entry {
                     Ok(e) => Some(e),
                     Err(e) => {
@@ -73,7 +76,8 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf
                     }
                 })
                 .filter(|e| {
-                    e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml")
+                    e.file_type().is_file()
+                        && e.path().extension().is_some_and(|x| x.eq_ignore_ascii_case("toml"))
                 })
                 .map(|e| e.into_path())
                 .collect();
@@ -91,6 +95,9 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf
             diagnostics.push(Diagnostic::error(path, "", "no such file or directory"));
         }
     }
+    // A file named twice (directly and through its directory) is read once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     files
 }
 
@@ -265,11 +272,7 @@ fn place(file: &Path, text: &str, spans: &SpanMap, l: &Located) -> Diagnostic {
 }
 
 /// Names that cannot be parameters because expressions use them as functions or constants.
-const RESERVED_NAMES: &[&str] = &[
-    "abs", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp",
-    "ln", "log", "log2", "log10", "floor", "ceil", "round", "signum", "fract", "PI", "E", "TAU",
-    "cbrt", "trunc", "pi", "e", "tau",
-];
+const RESERVED_NAMES: &[&str] = expr::RESERVED_NAMES;
 
 fn load_scenario(
     file: &Path,
@@ -279,17 +282,15 @@ fn load_scenario(
 ) -> (Option<String>, Vec<Case>, Vec<Diagnostic>) {
     let mut diags = schema::validate(SchemaKind::Editor, json, file, text, spans);
     let name = json.get("name").and_then(Value::as_str).map(String::from);
-    for section in ["sensors", "perturbations"] {
-        if json.get(section).is_some() {
+    for (pointer, name) in [("/sensors/camera", "[sensors.camera]"), ("/sensors/gnss", "[sensors.gnss]"), ("/perturbations", "[perturbations]")] {
+        if json.pointer(pointer).is_some() {
             diags.push(
                 Diagnostic::warning(
                     file,
-                    section,
-                    format!(
-                        "`[{section}]` is reserved for sensor work not in this version; ignored"
-                    ),
+                    field_path(pointer),
+                    format!("`{name}` is reserved for sensor work not in this version; ignored"),
                 )
-                .at(text, spans.key(&format!("/{section}"))),
+                .at(text, spans.key(pointer)),
             );
         }
     }
@@ -303,7 +304,7 @@ fn load_scenario(
             sweep_ok,
             &name,
             json.get("sweep")
-                .map(|v| serde_json::from_value::<format::Sweep>(v.clone())),
+                .map(|v| serde_json::from_value::<format::Sweep>(integral(v))),
         ) {
             if let Err(errors) = sweep::expand(n, Some(&s)) {
                 for e in errors {
@@ -325,7 +326,7 @@ fn load_scenario(
 
     // Sweep and parameters are literal (schema-checked above), so they deserialize directly.
     let sweep: Option<format::Sweep> =
-        match json.get("sweep").map(|v| serde_json::from_value(v.clone())) {
+        match json.get("sweep").map(|v| serde_json::from_value(integral(v))) {
             None => None,
             Some(Ok(s)) => Some(s),
             Some(Err(e)) => {
@@ -426,6 +427,22 @@ fn load_scenario(
         }
     };
 
+    // Every case holds its own copy of what the file says: bound cases × file size.
+    if let Err(e) = sweep::check_expansion_size(swept.len(), text.len()) {
+        diags.push(place(
+            file,
+            text,
+            spans,
+            &Located {
+                pointer: e.pointer,
+                message: e.message,
+            },
+        ));
+        return (Some(name), Vec::new(), diags);
+    }
+    // Text made by `${…}` substitution, over all cases, is bounded the same way.
+    let mut text_budget = sweep::MAX_EXPANSION_BYTES;
+
     // Per case: resolve, substitute, check, build. Problems are grouped across cases.
     let mut grouped: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut order: Vec<(String, String)> = Vec::new();
@@ -434,7 +451,7 @@ fn load_scenario(
     for sc in swept {
         let id = sweep::case_id(&name, &sc.values);
         let mut problems: Vec<Located> = Vec::new();
-        match build_case(json, &parameters, &sc.values, file, text, spans) {
+        match build_case(json, &parameters, &sc.values, file, text, spans, &mut text_budget) {
             Ok((params, model)) => {
                 if seen_ids.insert(id.clone(), cases.len()).is_some() {
                     problems.push(Located {
@@ -568,13 +585,24 @@ fn build_case(
     file: &Path,
     text: &str,
     spans: &SpanMap,
+    text_budget: &mut usize,
 ) -> Result<(BTreeMap<String, Param>, model::Scenario), CaseProblems> {
-    let params = resolve_parameters(parameters, swept).map_err(CaseProblems::Located)?;
+    let params =
+        resolve_parameters(parameters, swept, text_budget).map_err(CaseProblems::Located)?;
     let mut doc = json.clone();
     let mut problems = Vec::new();
     if let Value::Object(map) = &mut doc {
         for (key, value) in map.iter_mut() {
-            if matches!(key.as_str(), "kind" | "name" | "parameters" | "sweep") {
+            // Literal sections, and the reserved ones this version does not read.
+            if matches!(key.as_str(), "kind" | "name" | "parameters" | "sweep" | "perturbations") {
+                continue;
+            }
+            if key == "sensors" {
+                if let Value::Object(sensors) = value {
+                    if let Some(o) = sensors.get_mut("object_list") {
+                        substitute_tree(o, "/sensors/object_list", &params, &mut problems, text_budget);
+                    }
+                }
                 continue;
             }
             substitute_tree(
@@ -582,6 +610,7 @@ fn build_case(
                 &format!("/{}", source::pointer_segment(key)),
                 &params,
                 &mut problems,
+                text_budget,
             );
         }
     }
@@ -592,7 +621,7 @@ fn build_case(
     if !diags.is_empty() {
         return Err(CaseProblems::Diagnostics(diags));
     }
-    let typed: format::ScenarioFile = serde_json::from_value(doc).map_err(|e| {
+    let typed: format::ScenarioFile = serde_json::from_value(integral(&doc)).map_err(|e| {
         CaseProblems::Located(vec![Located {
             pointer: String::new(),
             message: format!("internal: schema and format disagree: {e}"),
@@ -616,13 +645,15 @@ fn build_case(
 fn resolve_parameters(
     parameters: &BTreeMap<String, format::ParamValue>,
     swept: &BTreeMap<String, Param>,
+    text_budget: &mut usize,
 ) -> Result<BTreeMap<String, Param>, Vec<Located>> {
     let mut resolved: BTreeMap<String, Param> = swept.clone();
     let mut errors = Vec::new();
+    let mut reported = HashSet::new();
     for name in parameters.keys() {
         let mut stack = Vec::new();
-        if let Err(e) = resolve_one(name, parameters, &mut resolved, &mut stack) {
-            if !errors.iter().any(|x: &Located| x.pointer == e.pointer) {
+        if let Err(e) = resolve_one(name, parameters, &mut resolved, &mut stack, text_budget) {
+            if reported.insert(e.pointer.clone()) {
                 errors.push(e);
             }
         }
@@ -639,6 +670,7 @@ fn resolve_one(
     parameters: &BTreeMap<String, format::ParamValue>,
     resolved: &mut BTreeMap<String, Param>,
     stack: &mut Vec<String>,
+    text_budget: &mut usize,
 ) -> Result<(), Located> {
     if resolved.contains_key(name) {
         return Ok(());
@@ -663,6 +695,12 @@ fn resolve_one(
     let value = match parameters.get(name) {
         None => return Ok(()),
         Some(format::ParamValue::Number(x)) => Param::Number(*x),
+        Some(format::ParamValue::Text(s)) if s.starts_with(source::NON_FINITE_MARK) => {
+            return Err(Located {
+                pointer,
+                message: format!("{} is not a finite number", &s[source::NON_FINITE_MARK.len()..]),
+            });
+        }
         Some(format::ParamValue::Text(s)) if !expr::has_substitution(s) => Param::Word(s.clone()),
         Some(format::ParamValue::Text(s)) => {
             // Resolve what it refers to first.
@@ -674,15 +712,21 @@ fn resolve_one(
             for e in exprs {
                 for word in identifiers(e) {
                     if parameters.contains_key(&word) {
-                        resolve_one(&word, parameters, resolved, stack)?;
+                        resolve_one(&word, parameters, resolved, stack, text_budget)?;
                     }
                 }
             }
             stack.pop();
-            expr::substitute(s, resolved).map_err(|e| Located {
+            let value = expr::substitute(s, resolved).map_err(|e| Located {
                 pointer: pointer.clone(),
                 message: e.to_string(),
-            })?
+            })?;
+            let len = if let Param::Word(w) = &value { w.len() } else { 0 };
+            spend_text(text_budget, len).map_err(|message| Located {
+                pointer: pointer.clone(),
+                message,
+            })?;
+            value
         }
     };
     resolved.insert(name.to_string(), value);
@@ -718,6 +762,7 @@ fn substitute_tree(
     pointer: &str,
     params: &BTreeMap<String, Param>,
     problems: &mut Vec<Located>,
+    text_budget: &mut usize,
 ) {
     match value {
         Value::String(s) if expr::has_substitution(s) => match expr::substitute(s, params) {
@@ -728,7 +773,13 @@ fn substitute_tree(
                     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
                 };
             }
-            Ok(Param::Word(w)) => *value = Value::String(w),
+            Ok(Param::Word(w)) => match spend_text(text_budget, w.len()) {
+                Ok(()) => *value = Value::String(w),
+                Err(message) => problems.push(Located {
+                    pointer: pointer.to_string(),
+                    message,
+                }),
+            },
             Err(e) => problems.push(Located {
                 pointer: pointer.to_string(),
                 message: e.to_string(),
@@ -736,7 +787,7 @@ fn substitute_tree(
         },
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                substitute_tree(item, &format!("{pointer}/{i}"), params, problems);
+                substitute_tree(item, &format!("{pointer}/{i}"), params, problems, text_budget);
             }
         }
         Value::Object(map) => {
@@ -746,9 +797,35 @@ fn substitute_tree(
                     &format!("{pointer}/{}", source::pointer_segment(k)),
                     params,
                     problems,
+                    text_budget,
                 );
             }
         }
         _ => {}
+    }
+}
+
+/// Takes `len` bytes of substituted text from the file's budget (see `sweep::MAX_EXPANSION_BYTES`).
+fn spend_text(text_budget: &mut usize, len: usize) -> Result<(), String> {
+    *text_budget = text_budget.checked_sub(len).ok_or_else(|| {
+        format!(
+            "substitution makes more than {} MiB of text over the cases of this file",
+            sweep::MAX_EXPANSION_BYTES >> 20
+        )
+    })?;
+    Ok(())
+}
+
+/// A copy in which floats with no fractional part are integers: the schema accepts `2.0` where
+/// a whole number goes (JSON Schema's rule), and serde then needs an integer for `u32` fields.
+fn integral(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if n.is_f64() && x.fract() == 0.0 && x.abs() < 9.0e15 => Value::Number((x as i64).into()),
+            _ => v.clone(),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(integral).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), integral(x))).collect()),
+        _ => v.clone(),
     }
 }

@@ -23,6 +23,9 @@ fn err(pointer: impl Into<String>, message: impl Into<String>) -> ModelError {
 
 const KPH: f64 = 1.0 / 3.6;
 
+/// Most actors in one scenario: placement checks compare every pair (protocols use a handful).
+pub const MAX_ACTORS: usize = 256;
+
 /// One case, ready to simulate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -31,12 +34,45 @@ pub struct Scenario {
     pub protocol: Option<String>,
     pub judge: Option<JudgeRef>,
     pub odd_tags: Vec<String>,
+    /// The object-list sensor (perfect unless the scenario says otherwise).
+    pub object_sensor: ObjectSensor,
     pub runs: u32,
     pub retries: u32,
     pub timing: Timing,
     pub road: Road,
     pub ego: Ego,
     pub actors: Vec<Actor>,
+}
+
+/// The object-list sensor model: what a radar/fusion stage delivers to the system under test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectSensor {
+    /// Full horizontal field of view, rad.
+    pub fov_rad: f64,
+    pub range_m: f64,
+    /// Age of a measurement when it reaches the system, in physics steps.
+    pub latency_steps: u32,
+    /// A new measurement every this many physics steps (sample and hold in between).
+    pub every_n_steps: u32,
+    pub pos_noise_sd_m: f64,
+    pub vel_noise_sd_mps: f64,
+    /// Probability that an object is missing from one measurement.
+    pub dropout_probability: f64,
+}
+
+impl ObjectSensor {
+    /// A perfect sensor: everything within 250 m, all around, no delay, no noise.
+    pub fn perfect() -> ObjectSensor {
+        ObjectSensor {
+            fov_rad: std::f64::consts::TAU,
+            range_m: 250.0,
+            latency_steps: 0,
+            every_n_steps: 1,
+            pos_noise_sd_m: 0.0,
+            vel_noise_sd_mps: 0.0,
+            dropout_probability: 0.0,
+        }
+    }
 }
 
 /// The pack and rule that judge a case.
@@ -240,6 +276,35 @@ impl Road {
     }
 }
 
+impl Road {
+    /// Road-frame coordinates (station, lateral y) of a world point, and the road heading there.
+    pub fn road_from_world(&self, x_m: f64, y_m: f64) -> (f64, f64, f64) {
+        let k = self.curvature_per_m;
+        if k.abs() < 1e-12 {
+            return (x_m, y_m, 0.0);
+        }
+        let r = 1.0 / k;
+        // Angle around the centre (0, r), measured so that station 0 is at the origin.
+        let dx = x_m;
+        let dy = y_m - r;
+        let theta = if r > 0.0 { dx.atan2(-dy) } else { dx.atan2(dy) };
+        let rho = (dx * dx + dy * dy).sqrt();
+        let lateral = if r > 0.0 { r - rho } else { r + rho };
+        (theta / k.abs(), lateral, theta * k.signum())
+    }
+
+    /// Curvature of the line at lateral offset `y_m` from the reference line (1/m, signed).
+    pub fn curvature_at(&self, y_m: f64) -> f64 {
+        let k = self.curvature_per_m;
+        if k.abs() < 1e-12 { 0.0 } else { k / (1.0 - k * y_m) }
+    }
+
+    /// The lane (0-based index) whose span contains lateral position `y_m`, if any.
+    pub fn lane_at(&self, y_m: f64) -> Option<usize> {
+        self.lanes.iter().position(|l| (y_m - l.centre_y_m).abs() <= l.width_m / 2.0)
+    }
+}
+
 /// Converts a substituted, schema-valid file into the model of one case.
 pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     let mut errors = Vec::new();
@@ -412,6 +477,9 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
             ),
         ));
     }
+    if e.station_m - e.length_m / 2.0 < 0.0 {
+        errors.push(err("/ego/station_m", format!("the ego's rear at station {} m is before the road's start at 0 m", e.station_m - e.length_m / 2.0)));
+    }
     if e.station_m > road.length_m {
         errors.push(err(
             "/ego/station_m",
@@ -424,6 +492,13 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     let ego_front_m = ego.pose.station_m + ego.length_m / 2.0;
 
     // Actors: ids first, so triggers can refer to any of them.
+    if file.actors.len() > MAX_ACTORS {
+        errors.push(err(
+            "/actors",
+            format!("{} actors; the limit is {MAX_ACTORS}", file.actors.len()),
+        ));
+        return Err(errors);
+    }
     let ids: Vec<&str> = file.actors.iter().map(|a| a.id.as_str()).collect();
     for (i, a) in file.actors.iter().enumerate() {
         if a.id == "ego" {
@@ -453,6 +528,37 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
+    let object_sensor = match file.sensors.as_ref().and_then(|s| s.object_list.as_ref()) {
+        None => ObjectSensor::perfect(),
+        Some(o) => {
+            let every = o.rate_hz.map_or(1.0, |hz| 1.0 / (hz * timing.dt_s));
+            if (every - every.round()).abs() > 1e-6 || every.round() < 1.0 {
+                errors.push(err(
+                    "/sensors/object_list/rate_hz",
+                    format!("{} Hz does not divide the physics rate of {} Hz", o.rate_hz.unwrap_or(0.0), round6(1.0 / timing.dt_s)),
+                ));
+            }
+            let latency = o.latency_s / timing.dt_s;
+            if (latency - latency.round()).abs() > 1e-6 {
+                errors.push(err(
+                    "/sensors/object_list/latency_s",
+                    format!("{} s is not a whole number of physics steps of {} s", o.latency_s, timing.dt_s),
+                ));
+            }
+            ObjectSensor {
+                fov_rad: o.fov_deg.to_radians(),
+                range_m: o.range_m,
+                latency_steps: latency.round().max(0.0) as u32,
+                every_n_steps: every.round().max(1.0) as u32,
+                pos_noise_sd_m: o.pos_noise_sd_m,
+                vel_noise_sd_mps: o.vel_noise_sd_mps,
+                dropout_probability: o.dropout_probability,
+            }
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let mut odd_tags = Vec::new();
     if let Some(odd) = &file.odd {
         for tag in odd
@@ -473,6 +579,7 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
             rule: j.rule.clone(),
         }),
         odd_tags,
+        object_sensor,
         runs: file.repeats.runs,
         retries: file.repeats.retries,
         timing,
@@ -645,6 +752,9 @@ fn build_actor(
                 "/ego/speed_kph",
                 "a crossing needs a moving ego (the impact point is placed from its speed)",
             ));
+        }
+        if a.heading_deg != 0.0 {
+            errors.push(err(format!("{p}/heading_deg"), "a crossing actor's heading comes from its crossing; remove `heading_deg`"));
         }
         if c.accel_distance_m > c.start_distance_m {
             errors.push(err(

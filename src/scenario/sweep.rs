@@ -1,13 +1,37 @@
 //! Sweep expansion: grid × random samples → the parameter values of every case, and case IDs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::expr::Param;
 use super::format::{Distribution, GridValues, ParamValue, Sweep};
 use crate::rng::{StreamKey, fnv1a64};
 
-/// Most cases one scenario file may expand to.
-pub const MAX_CASES_PER_FILE: usize = 1_000_000;
+/// Most cases one scenario file may expand to. Fuzzing (`cfg(fuzzing)`, see `fuzz/README.md`)
+/// uses small limits here and below, so that the fuzzer explores instead of waiting on big,
+/// valid sweeps.
+#[allow(unexpected_cfgs)]
+pub const MAX_CASES_PER_FILE: usize = if cfg!(fuzzing) { 1_000 } else { 1_000_000 };
+
+/// Most bytes one file may expand to: each case holds its own copy of what the file says, so
+/// the cases of a file times the bytes of each are bounded (256 MiB: 250 000 cases of a 1 KiB
+/// file).
+#[allow(unexpected_cfgs)]
+pub const MAX_EXPANSION_BYTES: usize = if cfg!(fuzzing) { 1 << 20 } else { 256 << 20 };
+
+/// Checks that `n_cases` cases of `bytes_per_case` bytes each stay within [`MAX_EXPANSION_BYTES`].
+pub fn check_expansion_size(n_cases: usize, bytes_per_case: usize) -> Result<(), SweepError> {
+    let total = n_cases.saturating_mul(bytes_per_case);
+    if total > MAX_EXPANSION_BYTES {
+        return Err(SweepError {
+            pointer: "/sweep".into(),
+            message: format!(
+                "expands to {n_cases} cases of about {bytes_per_case} bytes each; the limit is {} MiB per file",
+                MAX_EXPANSION_BYTES >> 20
+            ),
+        });
+    }
+    Ok(())
+}
 
 /// A problem with the sweep, located by JSON pointer.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +59,7 @@ pub fn expand(
     };
     let mut errors = Vec::new();
     let mut dims: Vec<(String, Vec<Param>)> = Vec::new();
+    let mut n_grid: usize = 1;
     for (name, values) in &sweep.grid {
         let pointer = format!("/sweep/grid/{name}");
         match grid_values(values) {
@@ -42,8 +67,21 @@ pub fn expand(
                 pointer,
                 message: "expands to no values".into(),
             }),
-            Ok(v) => dims.push((name.clone(), v)),
+            Ok(v) => {
+                n_grid = n_grid.saturating_mul(v.len());
+                dims.push((name.clone(), v));
+            }
             Err(message) => errors.push(SweptError { pointer, message }),
+        }
+        // Stop before the values of further dimensions take memory for nothing.
+        if n_grid > MAX_CASES_PER_FILE {
+            errors.push(SweptError {
+                pointer: "/sweep/grid".into(),
+                message: format!(
+                    "expands to more than {MAX_CASES_PER_FILE} cases; the limit is {MAX_CASES_PER_FILE} per file"
+                ),
+            });
+            break;
         }
     }
     let mut samples: Vec<BTreeMap<String, Param>> = vec![BTreeMap::new()];
@@ -62,7 +100,11 @@ pub fn expand(
                 });
             }
         }
-        match sample(scenario_name, random.seed, random.count, &random.params) {
+        let sample_bytes = random.params.keys().map(|n| n.len() + 64).sum::<usize>();
+        let size = check_expansion_size(random.count as usize, sample_bytes);
+        match size.map_err(|e| vec![e]).and_then(|()| {
+            sample(scenario_name, random.seed, random.count, &random.params)
+        }) {
             Ok(s) => samples = s,
             Err(mut e) => errors.append(&mut e),
         }
@@ -70,10 +112,6 @@ pub fn expand(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let n_grid: usize = dims
-        .iter()
-        .map(|(_, v)| v.len())
-        .fold(1usize, |a, b| a.saturating_mul(b));
     let total = n_grid.saturating_mul(samples.len());
     if total > MAX_CASES_PER_FILE {
         return Err(vec![SweptError {
@@ -83,6 +121,10 @@ pub fn expand(
             ),
         }]);
     }
+    // Each case holds every swept name and value (long names make big cases).
+    let names = dims.iter().map(|(n, _)| n).chain(samples[0].keys());
+    let case_bytes = names.map(|n| n.len() + 64).sum::<usize>() + scenario_name.len();
+    check_expansion_size(total, case_bytes).map_err(|e| vec![e])?;
     let mut cases = Vec::with_capacity(total);
     for index in 0..n_grid {
         let mut point = BTreeMap::new();
@@ -107,6 +149,8 @@ fn grid_values(values: &GridValues) -> Result<Vec<Param>, String> {
     match values {
         GridValues::List(list) => {
             let mut out = Vec::with_capacity(list.len());
+            // Words and numbers as written in case IDs (`Param` is not `Hash`).
+            let mut seen: HashSet<(bool, String)> = HashSet::with_capacity(list.len());
             for v in list {
                 let p = match v {
                     ParamValue::Number(x) => Param::Number(*x),
@@ -119,7 +163,7 @@ fn grid_values(values: &GridValues) -> Result<Vec<Param>, String> {
                         Param::Word(s.clone())
                     }
                 };
-                if out.contains(&p) {
+                if !seen.insert((matches!(p, Param::Word(_)), p.to_string())) {
                     return Err(format!("value {p} is listed twice"));
                 }
                 out.push(p);
@@ -159,8 +203,10 @@ pub fn is_id_word(s: &str) -> bool {
 /// Rounds to a multiple of `quantum`, avoiding `0.30000000000000004`-style tails.
 pub fn round_to(x: f64, quantum: f64) -> f64 {
     let r = (x / quantum).round() * quantum;
-    // Re-parse through the shortest decimal of the quantum's precision.
-    let decimals = (-quantum.log10()).ceil().clamp(0.0, 15.0) as usize;
+    // Print with as many decimals as the quantum has in its shortest form (0.25 → 2,
+    // 2.5 → 1, 1e-9 → 9), so that 0.30000000000000004 becomes 0.3.
+    let shown = format!("{quantum}");
+    let decimals = shown.split_once('.').map_or(0, |(_, frac)| frac.len()).min(15);
     let s = format!("{r:.decimals$}");
     let v: f64 = s.parse().unwrap_or(r);
     if v == 0.0 { 0.0 } else { v }
@@ -198,13 +244,16 @@ fn sample(
     let mut out = vec![BTreeMap::new(); count as usize];
     for (name, dist) in params {
         let key = StreamKey::new(seed, case_hash, &format!("sweep/{name}"), 0);
+        // Redraws are bounded per parameter too, not only per sample: at least 1 draw in 20
+        // must fall in a truncation interval.
+        let mut draws_left = 1000 + 20 * u64::from(count);
         for (i, sample) in out.iter_mut().enumerate() {
             let value = match dist {
                 Distribution::Uniform {
                     min,
                     max,
                     round_to: q,
-                } => round_to(min + (max - min) * key.uniform_f64(0, i as u32), *q),
+                } => round_to(min + (max - min) * key.uniform_f64(0, i as u32), *q).clamp(*min, *max),
                 Distribution::Normal {
                     mean,
                     sd,
@@ -215,6 +264,10 @@ fn sample(
                     // Truncation by redrawing: draw `attempt` uses step = attempt.
                     let mut drawn = None;
                     for attempt in 0..1000u32 {
+                        if draws_left == 0 {
+                            break;
+                        }
+                        draws_left -= 1;
                         let x = round_to(mean + sd * key.normal_f64(attempt, i as u32), *q);
                         if min.is_none_or(|lo| x >= lo) && max.is_none_or(|hi| x <= hi) {
                             drawn = Some(x);
@@ -226,7 +279,11 @@ fn sample(
                         None => {
                             return Err(vec![SweptError {
                                 pointer: format!("/sweep/random/params/{name}"),
-                                message: "the truncation interval is too far from the mean to sample (1000 draws missed it)".into(),
+                                message: if draws_left == 0 {
+                                    "the truncation interval is too far from the mean to sample (fewer than 1 draw in 20 falls in it)".into()
+                                } else {
+                                    "the truncation interval is too far from the mean to sample (1000 draws missed it)".into()
+                                },
                             }]);
                         }
                     }
@@ -256,6 +313,10 @@ mod tests {
         assert_eq!(round_to(0.1 + 0.2, 1e-9), 0.3);
         assert_eq!(round_to(12.3456, 0.1), 12.3);
         assert_eq!(round_to(-0.0000001, 0.001), 0.0);
+        assert_eq!(round_to(0.75, 0.25), 0.75);
+        assert_eq!(round_to(3.7, 2.5), 2.5);
+        assert_eq!(round_to(0.1 + 0.2, 0.025), 0.3);
+        assert_eq!(round_to(17.0, 5.0), 15.0);
         assert_eq!(
             format!("{}", Param::Number(round_to(10.0 + 7.0 * 5.0, 1e-9))),
             "45"
