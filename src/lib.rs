@@ -4,5 +4,10 @@
 //! module map, the data flow and the invariants.
 
 pub mod diag;
+pub mod report;
 pub mod rng;
+pub mod run;
 pub mod scenario;
+pub mod sensor;
+pub mod sim;
+pub mod sut;

@@ -37,6 +37,33 @@ enum Command {
     },
     /// Print the JSON Schema of scenario files (for editor completion).
     Schema,
+    /// Run scenarios in closed loop against a system under test and write reports.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Scenario files or directories (searched recursively for .toml files).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, careful-driver, rss).
+    #[arg(long, default_value = "builtin:none")]
+    sut: String,
+    /// Output directory.
+    #[arg(long, default_value = "gauntlet-out")]
+    out: PathBuf,
+    /// Seed of all noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Keep the cases whose ID matches this case-insensitive glob (`*` any run, `?` one char).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Write `traces/<case-id>.csv` for every case.
+    #[arg(long)]
+    traces: bool,
 }
 
 fn main() -> ExitCode {
@@ -90,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Run(args) => run_command(args),
         Command::List { paths } => {
             let loaded = scenario::load_paths(&paths);
             eprint!("{}", loaded.diagnostics);
@@ -111,4 +139,161 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
+    use gauntlet::{report, run, sim, sut};
+    use std::io::IsTerminal;
+    use std::sync::Mutex;
+
+    let started = std::time::SystemTime::now();
+    let clock = std::time::Instant::now();
+    let sut_spec = match sut::SutSpec::parse(&args.sut) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gauntlet: error: --sut: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let loaded = scenario::load_paths(&args.paths);
+    eprint!("{}", loaded.diagnostics);
+    if loaded.diagnostics.has_errors() {
+        eprintln!("gauntlet: {} error(s) in the inputs; nothing was run", loaded.diagnostics.n_errors());
+        return Ok(ExitCode::from(2));
+    }
+    let mut cases = loaded.cases;
+    if let Some(pattern) = &args.filter {
+        let glob = globset::GlobBuilder::new(pattern)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| anyhow::anyhow!("--filter {pattern:?}: {e}"));
+        let matcher = match glob {
+            Ok(g) => g.compile_matcher(),
+            Err(e) => {
+                eprintln!("gauntlet: error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+        cases.retain(|c| matcher.is_match(&c.id));
+        if cases.is_empty() {
+            eprintln!("gauntlet: error: --filter {pattern:?} matches no case");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    if cases.is_empty() {
+        eprintln!("gauntlet: error: no cases to run");
+        return Ok(ExitCode::from(2));
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let jobs = args.jobs.unwrap_or(0);
+    let config = run::RunConfig {
+        sut: sut_spec.clone(),
+        sim: sim::SimOptions { seed: args.seed, record_trace: args.traces, ..sim::SimOptions::default() },
+        jobs,
+        batch_size: 16,
+    };
+    let sut_name = sut_spec.to_string();
+    eprintln!("gauntlet: running {} case(s) with {sut_name} on cpu", cases.len());
+
+    let log = Mutex::new(report::CasesLog::create(&args.out)?);
+    let log_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
+    let terminal = std::io::stderr().is_terminal();
+    let bar = if terminal {
+        let bar = indicatif::ProgressBar::new(cases.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases  {elapsed} elapsed, {eta} left  {msg}") {
+            bar.set_style(style);
+        }
+        Some(bar)
+    } else {
+        None
+    };
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let n_cases = cases.len();
+    let on_done = |r: &run::CaseResult| {
+        let case = &cases[r.case_index];
+        let entry = report::case_entry(case, r, &sut_name);
+        if let Ok(mut log) = log.lock() {
+            if let Err(e) = log.append(&entry) {
+                if let Ok(mut slot) = log_error.lock() {
+                    slot.get_or_insert(e);
+                }
+            }
+        }
+        if args.traces {
+            if let Err(e) = report::write_trace(&args.out, case, r) {
+                if let Ok(mut slot) = log_error.lock() {
+                    slot.get_or_insert(e);
+                }
+            }
+        }
+        let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        match &bar {
+            Some(bar) => {
+                bar.inc(1);
+                if r.verdict != run::Verdict::Pass {
+                    bar.set_message(format!("last {}: {}", r.verdict.as_str(), case.id));
+                }
+            }
+            None => eprintln!("[{k}/{n_cases}] {} {}", r.verdict.as_str(), case.id),
+        }
+    };
+    let results = run::run_suite(&cases, &config, &on_done);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if let Some(e) = log_error.into_inner().ok().flatten() {
+        return Err(anyhow::anyhow!("writing results to {}: {e}", args.out.display()));
+    }
+
+    let entries: Vec<report::CaseEntry> = results.iter().map(|r| report::case_entry(&cases[r.case_index], r, &sut_name)).collect();
+    let report_file = report::build_report(args.seed, &sut_name, entries);
+    report::write_report(&args.out, &report_file)?;
+    let wall_s = clock.elapsed().as_secs_f64();
+    report::write_run_info(
+        &args.out,
+        &report::RunInfo {
+            harness_version: report::HARNESS_VERSION,
+            git_commit: env!("GAUNTLET_GIT_COMMIT"),
+            device: "cpu".into(),
+            host: report::host_name(),
+            jobs: if jobs == 0 { rayon::current_num_threads() } else { jobs },
+            started_utc: report::utc_string(started),
+            finished_utc: report::utc_string(std::time::SystemTime::now()),
+            wall_s: (wall_s * 1000.0).round() / 1000.0,
+            command_line: std::env::args().collect(),
+        },
+    )?;
+    print_summary(&report_file, wall_s);
+    writeln!(std::io::stdout(), "reports in {}", args.out.display())?;
+    Ok(if report::all_passed(&results) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The summary table: per scenario file and in total, then the failing cases with reasons.
+fn print_summary(report: &gauntlet::report::ReportFile<'_>, wall_s: f64) {
+    use std::collections::BTreeMap;
+    let mut per: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    for c in &report.cases {
+        let slot = per.entry(c.scenario.as_str()).or_default();
+        match c.verdict {
+            "pass" => slot[0] += 1,
+            "fail" => slot[1] += 1,
+            _ => slot[2] += 1,
+        }
+    }
+    let width = per.keys().map(|k| k.len()).max().unwrap_or(8).max(8);
+    println!("{:width$}  {:>6} {:>6} {:>6}", "scenario", "pass", "fail", "error");
+    for (k, [p, f, e]) in &per {
+        println!("{k:width$}  {p:>6} {f:>6} {e:>6}");
+    }
+    let s = &report.summary;
+    println!("{:width$}  {:>6} {:>6} {:>6}", "total", s.pass, s.fail, s.error);
+    let failing: Vec<_> = report.cases.iter().filter(|c| c.verdict != "pass").collect();
+    for c in failing.iter().take(20) {
+        println!("{} {}: {}", c.verdict, c.id, c.reasons.join("; "));
+    }
+    if failing.len() > 20 {
+        println!("… and {} more (see report.json)", failing.len() - 20);
+    }
+    println!("{} case(s) in {:.2} s", s.cases, wall_s);
 }

@@ -1,0 +1,535 @@
+//! Deterministic closed-loop simulation: the world of one run, stepped at a fixed step, with
+//! the system under test in the loop; runs are stepped in lockstep batches.
+//!
+//! A physics step has three phases, in this order, for every run of a batch:
+//! 1. *sense*: runs whose system is due this step take a measurement (object list, lane), the
+//!    stage where camera frames of the whole batch will be rendered at once;
+//! 2. *decide*: each due system turns its observation into a command (queued for latency);
+//! 3. *act*: the applied commands, the test driver, the actors and the ego advance by one
+//!    step; contact and end conditions are checked.
+//! Results depend only on the case, the seed and the run index, never on batch composition or
+//! thread count. This module does no I/O.
+
+pub mod actors;
+pub mod collision;
+pub mod vehicle;
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::rng::{StreamKey, fnv1a64};
+use crate::scenario::model::{Actor, ActorKind, Scenario};
+use crate::sensor::object_list::{self, ActorTruth, EgoTruth};
+use crate::sut::{self, Command, EgoSignals, LaneObservation, Observation, RunSetup, System, TrackedObject};
+use actors::{ActorState, Relation};
+use collision::Footprint;
+use vehicle::{DriverConfig, EgoState};
+
+/// Options shared by every run of a suite.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimOptions {
+    /// `--seed`: drives all noise.
+    pub seed: u64,
+    /// Keep a per-step trace of every run.
+    pub record_trace: bool,
+    pub driver: DriverConfig,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions { seed: 0, record_trace: false, driver: DriverConfig::default() }
+    }
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Collision,
+    EgoStopped,
+    /// The ego became slower than the target ahead and the two separate.
+    EgoSlowerAndSeparating,
+    TimeOut,
+    /// The system under test misbehaved.
+    SutError,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Collision => "collision",
+            EndReason::EgoStopped => "ego_stopped",
+            EndReason::EgoSlowerAndSeparating => "ego_slower_and_separating",
+            EndReason::TimeOut => "time_out",
+            EndReason::SutError => "sut_error",
+        }
+    }
+}
+
+/// First contact between the ego and an actor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Collision {
+    pub time_s: f64,
+    pub actor_id: String,
+    /// Contact point in the ego frame: x forward from the front bumper's centre, y left.
+    pub impact_point_in_ego_m: (f64, f64),
+    pub ego_speed_mps: f64,
+    /// Closing speed along the ego's heading: ego speed minus the actor's speed component
+    /// along the ego's heading (Euro NCAP's relative impact speed).
+    pub relative_speed_mps: f64,
+}
+
+/// The outcome of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    pub run_index: u32,
+    pub end_reason: EndReason,
+    pub end_time_s: f64,
+    pub collision: Option<Collision>,
+    pub sut_error: Option<String>,
+    /// Smallest time to collision with an in-path actor ahead.
+    pub min_ttc_s: Option<f64>,
+    /// Smallest bumper-to-bumper gap to an in-path actor ahead.
+    pub min_gap_m: Option<f64>,
+    pub first_warning_s: Option<f64>,
+    /// First step at which the system's braking request took effect.
+    pub first_brake_s: Option<f64>,
+    /// Largest deceleration of the ego (positive).
+    pub max_decel_mps2: f64,
+    pub ego_speed_end_mps: f64,
+    pub trace: Option<Trace>,
+}
+
+/// Per-step record of a run (for `--traces`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    pub actor_ids: Vec<String>,
+    pub rows: Vec<TraceRow>,
+}
+
+/// One step of a trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceRow {
+    pub time_s: f64,
+    pub ego_station_m: f64,
+    pub ego_y_m: f64,
+    pub ego_heading_rad: f64,
+    pub ego_speed_mps: f64,
+    pub ego_accel_mps2: f64,
+    pub ego_steer_rad: f64,
+    /// Per actor: station, lateral position, speed.
+    pub actors: Vec<(f64, f64, f64)>,
+    pub gap_m: Option<f64>,
+    pub ttc_s: Option<f64>,
+    pub cmd_accel_mps2: Option<f64>,
+    pub cmd_steer_rad: Option<f64>,
+    pub warning: bool,
+}
+
+/// One run in progress.
+struct World<'a> {
+    scenario: &'a Scenario,
+    run_index: u32,
+    key: StreamKey,
+    system: Box<dyn System>,
+    ego: EgoState,
+    actors: Vec<ActorState>,
+    step: u64,
+    /// Commands waiting for their latency: (step at which they apply, command).
+    pending: VecDeque<(u64, Command)>,
+    applied: Command,
+    /// Past ground truth for sensor latency (newest last).
+    history: VecDeque<(EgoTruth, Vec<ActorTruth>)>,
+    objects: Vec<TrackedObject>,
+    last_measurement_step: Option<u64>,
+    result: Option<RunResult>,
+    min_ttc_s: Option<f64>,
+    min_gap_m: Option<f64>,
+    first_warning_s: Option<f64>,
+    first_brake_s: Option<f64>,
+    max_decel_mps2: f64,
+    trace: Option<Trace>,
+}
+
+fn kph(x: f64) -> f64 {
+    x * 3.6
+}
+
+impl<'a> World<'a> {
+    fn new(scenario: &'a Scenario, case_id: &str, run_index: u32, system: Box<dyn System>, options: &SimOptions) -> World<'a> {
+        let mut world = World {
+            scenario,
+            run_index,
+            key: StreamKey::new(options.seed, fnv1a64(case_id.as_bytes()), "object_list", run_index),
+            system,
+            ego: EgoState::initial(&scenario.ego, &scenario.road),
+            actors: scenario.actors.iter().map(ActorState::initial).collect(),
+            step: 0,
+            pending: VecDeque::new(),
+            applied: Command::default(),
+            history: VecDeque::new(),
+            objects: Vec::new(),
+            last_measurement_step: None,
+            result: None,
+            min_ttc_s: None,
+            min_gap_m: None,
+            first_warning_s: None,
+            first_brake_s: None,
+            max_decel_mps2: 0.0,
+            trace: options.record_trace.then(|| Trace { actor_ids: scenario.actors.iter().map(|a| a.id.clone()).collect(), rows: Vec::new() }),
+        };
+        let e = &scenario.ego;
+        world.system.reset(&RunSetup {
+            dt_s: scenario.timing.dt_s * f64::from(scenario.timing.sut_every_n_steps),
+            ego_length_m: e.length_m,
+            ego_width_m: e.width_m,
+            ego_wheelbase_m: e.wheelbase_m,
+            ego_max_decel_mps2: e.max_decel_mps2,
+        });
+        world.record_truth();
+        world
+    }
+
+    fn time_s(&self) -> f64 {
+        self.step as f64 * self.scenario.timing.dt_s
+    }
+
+    fn ego_footprint(&self) -> Footprint {
+        Footprint {
+            x_m: self.ego.x_m,
+            y_m: self.ego.y_m,
+            heading_rad: self.ego.heading_rad,
+            length_m: self.scenario.ego.length_m,
+            width_m: self.scenario.ego.width_m,
+        }
+    }
+
+    fn actor_footprint(&self, i: usize) -> Footprint {
+        let (x, y, h) = self.actors[i].world(&self.scenario.road);
+        let a = &self.scenario.actors[i];
+        Footprint { x_m: x, y_m: y, heading_rad: h, length_m: a.length_m, width_m: a.width_m }
+    }
+
+    fn record_truth(&mut self) {
+        let ego = EgoTruth {
+            footprint: self.ego_footprint(),
+            vel_world_mps: (self.ego.speed_mps * self.ego.heading_rad.cos(), self.ego.speed_mps * self.ego.heading_rad.sin()),
+        };
+        let truths = (0..self.actors.len())
+            .map(|i| {
+                let fp = self.actor_footprint(i);
+                let v = self.actors[i].speed_mps;
+                ActorTruth { footprint: fp, vel_world_mps: (v * fp.heading_rad.cos(), v * fp.heading_rad.sin()) }
+            })
+            .collect();
+        self.history.push_back((ego, truths));
+        let keep = self.scenario.object_sensor.latency_steps as usize + 1;
+        while self.history.len() > keep {
+            self.history.pop_front();
+        }
+    }
+
+    /// Road-frame relations between the ego and every actor.
+    fn relations(&self) -> Vec<Relation> {
+        let road = &self.scenario.road;
+        let e = self.ego.in_road(road);
+        let ego_vx = self.ego.speed_mps * e.heading_rad.cos();
+        let ego_front = e.station_m + self.scenario.ego.length_m / 2.0;
+        self.scenario
+            .actors
+            .iter()
+            .zip(&self.actors)
+            .map(|(a, s)| {
+                let half = 0.5 * (a.length_m * s.heading_rad.cos().abs() + a.width_m * s.heading_rad.sin().abs());
+                let (vx, _) = s.road_velocity_mps();
+                Relation { gap_m: s.station_m - half - ego_front, closing_mps: ego_vx - vx, ego_speed_mps: self.ego.speed_mps }
+            })
+            .collect()
+    }
+
+    /// Whether an actor's footprint overlaps the ego's lateral span (in the road frame).
+    fn in_path(&self, a: &Actor, s: &ActorState, ego_y_m: f64) -> bool {
+        let half = 0.5 * (a.length_m * s.heading_rad.sin().abs() + a.width_m * s.heading_rad.cos().abs());
+        (s.y_m - ego_y_m).abs() < half + self.scenario.ego.width_m / 2.0
+    }
+
+    fn lane_observation(&self) -> Option<LaneObservation> {
+        let road = &self.scenario.road;
+        let pos = self.ego.in_road(road);
+        let lane_idx = road.lane_at(pos.y_m)?;
+        let lane = &road.lanes[lane_idx];
+        let half_w = self.scenario.ego.width_m / 2.0;
+        let left_line = lane.centre_y_m + lane.width_m / 2.0;
+        let right_line = lane.centre_y_m - lane.width_m / 2.0;
+        Some(LaneObservation {
+            offset_m: pos.y_m - lane.centre_y_m,
+            heading_rad: pos.heading_rad,
+            curvature_per_m: road.curvature_at(lane.centre_y_m),
+            width_m: lane.width_m,
+            left_boundary_m: left_line - (pos.y_m + half_w),
+            right_boundary_m: (pos.y_m - half_w) - right_line,
+            right_road_edge_m: (pos.y_m - half_w) - road.edge_right.y_m,
+            left_road_edge_m: road.edge_left.y_m - (pos.y_m + half_w),
+        })
+    }
+
+    fn finish(&mut self, end_reason: EndReason, end_time_s: f64, collision: Option<Collision>, sut_error: Option<String>) {
+        self.result = Some(RunResult {
+            run_index: self.run_index,
+            end_reason,
+            end_time_s,
+            collision,
+            sut_error,
+            min_ttc_s: self.min_ttc_s,
+            min_gap_m: self.min_gap_m,
+            first_warning_s: self.first_warning_s,
+            first_brake_s: self.first_brake_s,
+            max_decel_mps2: self.max_decel_mps2,
+            ego_speed_end_mps: self.ego.speed_mps,
+            trace: self.trace.take(),
+        });
+    }
+
+    /// Phase 1 and 2: sense and decide, if the system is due this step.
+    fn sense_and_decide(&mut self) {
+        let timing = &self.scenario.timing;
+        if self.step % u64::from(timing.sut_every_n_steps) != 0 {
+            return;
+        }
+        let sensor = &self.scenario.object_sensor;
+        if self.last_measurement_step.is_none_or(|s| self.step >= s + u64::from(sensor.every_n_steps)) {
+            let (ego_truth, truths) = &self.history[0];
+            let measured_step = self.step.saturating_sub(self.history.len() as u64 - 1);
+            let mut objects = std::mem::take(&mut self.objects);
+            object_list::object_list(
+                sensor,
+                &self.key,
+                measured_step as u32,
+                measured_step as f64 * timing.dt_s,
+                ego_truth,
+                &self.scenario.actors,
+                truths,
+                &mut objects,
+            );
+            self.objects = objects;
+            self.last_measurement_step = Some(self.step);
+        }
+        let obs = Observation {
+            time_s: self.time_s(),
+            ego: EgoSignals {
+                speed_mps: self.ego.speed_mps,
+                accel_mps2: self.ego.accel_mps2,
+                yaw_rate_radps: self.ego.yaw_rate_radps,
+                steer_rad: self.ego.steer_rad,
+                length_m: self.scenario.ego.length_m,
+                width_m: self.scenario.ego.width_m,
+                wheelbase_m: self.scenario.ego.wheelbase_m,
+            },
+            objects: &self.objects,
+            lane: self.lane_observation(),
+            set_speed_mps: self.scenario.ego.speed_mps,
+        };
+        // A system that panics or returns nonsense ends its own run, never the harness.
+        let answer = catch_unwind(AssertUnwindSafe(|| self.system.step(&obs)));
+        let command = match answer {
+            Ok(Ok(cmd)) => match sut::check_command(&cmd) {
+                Ok(()) => cmd,
+                Err(e) => return self.finish(EndReason::SutError, self.time_s(), None, Some(e.to_string())),
+            },
+            Ok(Err(e)) => return self.finish(EndReason::SutError, self.time_s(), None, Some(e.to_string())),
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                return self.finish(EndReason::SutError, self.time_s(), None, Some(format!("system panicked: {msg}")));
+            }
+        };
+        if command.warning && self.first_warning_s.is_none() {
+            self.first_warning_s = Some(self.time_s());
+        }
+        self.pending.push_back((self.step + u64::from(timing.sut_latency_steps), command));
+    }
+
+    /// Phase 3: act. Advances the world by one step and checks contact and end conditions.
+    fn act(&mut self, options: &SimOptions) {
+        let scenario = self.scenario;
+        let dt = scenario.timing.dt_s;
+        let t0 = self.time_s();
+        while self.pending.front().is_some_and(|(at, _)| *at <= self.step) {
+            if let Some((_, c)) = self.pending.pop_front() {
+                self.applied = c;
+            }
+        }
+        let (drv_accel, drv_steer) = vehicle::driver_command(
+            &options.driver,
+            &scenario.ego,
+            &scenario.road,
+            &self.ego,
+            scenario.ego.pose.y_m,
+            scenario.ego.speed_mps,
+        );
+        let accel_req = self.applied.accel_mps2.unwrap_or(drv_accel);
+        let steer_req = self.applied.steer_rad.unwrap_or(drv_steer);
+        if self.first_brake_s.is_none() && self.applied.accel_mps2.is_some_and(|a| a < 0.0) {
+            self.first_brake_s = Some(t0);
+        }
+
+        // Triggers are evaluated on the state at the start of the step.
+        let relations = self.relations();
+        let ego_station = self.ego.in_road(&scenario.road).station_m;
+        let fires: Vec<bool> = scenario
+            .actors
+            .iter()
+            .map(|a| match &a.behaviour {
+                crate::scenario::model::Behaviour::Braking { trigger, .. }
+                | crate::scenario::model::Behaviour::LaneChange { trigger, .. } => {
+                    actors::trigger_fires(trigger, t0, ego_station, &relations)
+                }
+                _ => false,
+            })
+            .collect();
+
+        let ego_before = self.ego_footprint();
+        let actors_before: Vec<Footprint> = (0..self.actors.len()).map(|i| self.actor_footprint(i)).collect();
+        let speeds_before: Vec<f64> = self.actors.iter().map(|s| s.speed_mps).collect();
+        let ego_speed_before = self.ego.speed_mps;
+
+        vehicle::step_ego(&scenario.ego, &scenario.road, &mut self.ego, accel_req, steer_req, dt);
+        for (i, actor) in scenario.actors.iter().enumerate() {
+            actors::step_actor(actor, &mut self.actors[i], t0, dt, fires[i]);
+        }
+        self.step += 1;
+        let t1 = self.time_s();
+        self.max_decel_mps2 = self.max_decel_mps2.max(-self.ego.accel_mps2);
+        self.record_truth();
+
+        // Contact: the earliest actor to touch within the step, at its exact time.
+        let ego_after = self.ego_footprint();
+        let mut first: Option<(f64, usize)> = None;
+        for i in 0..self.actors.len() {
+            let after = self.actor_footprint(i);
+            if collision::overlap(&ego_after, &after) {
+                let f = if collision::overlap(&ego_before, &actors_before[i]) {
+                    0.0
+                } else {
+                    collision::first_contact_fraction(&ego_before, &ego_after, &actors_before[i], &after)
+                };
+                if first.is_none_or(|(g, _)| f < g) {
+                    first = Some((f, i));
+                }
+            }
+        }
+
+        // Gap and TTC to the nearest in-path actor ahead.
+        let relations = self.relations();
+        let ego_y = self.ego.in_road(&scenario.road).y_m;
+        let mut nearest: Option<Relation> = None;
+        for (i, r) in relations.iter().enumerate() {
+            if r.gap_m >= 0.0 && self.in_path(&scenario.actors[i], &self.actors[i], ego_y) && nearest.is_none_or(|n| r.gap_m < n.gap_m) {
+                nearest = Some(*r);
+            }
+        }
+        if let Some(n) = nearest {
+            self.min_gap_m = Some(self.min_gap_m.map_or(n.gap_m, |m| m.min(n.gap_m)));
+            if let Some(ttc) = n.ttc_s() {
+                self.min_ttc_s = Some(self.min_ttc_s.map_or(ttc, |m| m.min(ttc)));
+            }
+        }
+        if let Some(trace) = &mut self.trace {
+            let pos = self.ego.in_road(&scenario.road);
+            trace.rows.push(TraceRow {
+                time_s: t1,
+                ego_station_m: pos.station_m,
+                ego_y_m: pos.y_m,
+                ego_heading_rad: pos.heading_rad,
+                ego_speed_mps: self.ego.speed_mps,
+                ego_accel_mps2: self.ego.accel_mps2,
+                ego_steer_rad: self.ego.steer_rad,
+                actors: self.actors.iter().map(|s| (s.station_m, s.y_m, s.speed_mps)).collect(),
+                gap_m: nearest.map(|n| n.gap_m),
+                ttc_s: nearest.and_then(|n| n.ttc_s()),
+                cmd_accel_mps2: self.applied.accel_mps2,
+                cmd_steer_rad: self.applied.steer_rad,
+                warning: self.applied.warning,
+            });
+        }
+
+        if let Some((f, i)) = first {
+            let ego_at = ego_before.lerp(&ego_after, f);
+            let actor_after = self.actor_footprint(i);
+            let actor_at = actors_before[i].lerp(&actor_after, f);
+            let p = collision::contact_point(&ego_at, &actor_at);
+            let local = ego_at.to_local(p);
+            let ego_speed = ego_speed_before + (self.ego.speed_mps - ego_speed_before) * f;
+            let actor_speed = speeds_before[i] + (self.actors[i].speed_mps - speeds_before[i]) * f;
+            let along = (actor_at.heading_rad - ego_at.heading_rad).cos();
+            let collision = Collision {
+                time_s: t0 + f * dt,
+                actor_id: scenario.actors[i].id.clone(),
+                impact_point_in_ego_m: (local.0 - scenario.ego.length_m / 2.0, local.1),
+                ego_speed_mps: ego_speed,
+                relative_speed_mps: ego_speed - actor_speed * along,
+            };
+            return self.finish(EndReason::Collision, t0 + f * dt, Some(collision), None);
+        }
+        if scenario.ego.speed_mps > 0.0 && self.ego.speed_mps <= 0.0 {
+            return self.finish(EndReason::EgoStopped, t1, None, None);
+        }
+        if let Some(n) = nearest {
+            let slowed = self.ego.speed_mps < scenario.ego.speed_mps - 0.5;
+            if slowed && n.closing_mps < 0.0 && relations.iter().all(|r| r.gap_m < 0.0 || r.closing_mps <= 0.0 || r.gap_m > 100.0) {
+                return self.finish(EndReason::EgoSlowerAndSeparating, t1, None, None);
+            }
+        }
+        if self.step >= scenario.timing.n_steps {
+            self.finish(EndReason::TimeOut, t1, None, None);
+        }
+    }
+}
+
+/// One run to simulate: a case, its run index and a fresh system.
+pub struct RunSpec<'a> {
+    pub scenario: &'a Scenario,
+    pub case_id: &'a str,
+    pub run_index: u32,
+    pub system: Box<dyn System>,
+}
+
+/// Simulates a batch of runs in lockstep until every run has ended.
+pub fn run_batch(specs: Vec<RunSpec<'_>>, options: &SimOptions) -> Vec<RunResult> {
+    let mut worlds: Vec<World<'_>> =
+        specs.into_iter().map(|s| World::new(s.scenario, s.case_id, s.run_index, s.system, options)).collect();
+    loop {
+        let mut active = false;
+        // Phases 1–2 for the whole batch (the place where camera frames will be rendered
+        // for all due runs at once), then phase 3.
+        for w in worlds.iter_mut().filter(|w| w.result.is_none()) {
+            w.sense_and_decide();
+        }
+        for w in worlds.iter_mut().filter(|w| w.result.is_none()) {
+            w.act(options);
+            active |= w.result.is_none();
+        }
+        if !active {
+            break;
+        }
+    }
+    worlds
+        .into_iter()
+        .map(|w| match w.result {
+            Some(r) => r,
+            None => unreachable!("the loop ends only when every run has a result"),
+        })
+        .collect()
+}
+
+/// Relative and ego impact speeds in km/h, as the protocols state them.
+pub fn impact_speeds_kph(c: &Collision) -> (f64, f64) {
+    (kph(c.ego_speed_mps), kph(c.relative_speed_mps))
+}
+
+/// Whether an actor kind is a vulnerable road user (for reports).
+pub fn is_vru(kind: ActorKind) -> bool {
+    matches!(kind, ActorKind::Pedestrian { .. } | ActorKind::Cyclist | ActorKind::Motorcycle)
+}
