@@ -524,7 +524,7 @@ pub struct EgoLimits {
     pub max_decel_mps2: f64,
     /// Largest rate of change of acceleration, m/s³.
     #[serde(default = "default_max_jerk_mps3")]
-    #[schemars(extend("exclusiveMinimum" = 0), range(max = 500))]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 10000))]
     pub max_jerk_mps3: f64,
     /// Largest road-wheel steering angle, rad.
     #[serde(default = "default_max_steer_rad")]
