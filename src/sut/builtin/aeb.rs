@@ -10,7 +10,7 @@
 //! keeps the brakes on while the obstacle stays in front.
 
 use super::common::{
-    Corridor, STANDSTILL_SPEED_MPS, StepClock, TrackMemory, default_setup, ego_speed_mps, most_urgent_threat,
+    Corridor, STANDSTILL_SPEED_MPS, TrackMemory, default_setup, ego_speed_mps, most_urgent_threat,
     standstill_hold_needed,
 };
 use crate::sut::{Command, Observation, RunSetup, SutError, System};
@@ -82,7 +82,6 @@ pub enum AebStage {
 pub struct Aeb {
     cfg: AebConfig,
     setup: RunSetup,
-    clock: StepClock,
     tracks: TrackMemory,
     /// When the current warning came on.
     warning_since_s: Option<f64>,
@@ -94,7 +93,6 @@ impl Aeb {
         Aeb {
             cfg,
             setup: default_setup(),
-            clock: StepClock::default(),
             tracks: TrackMemory::default(),
             warning_since_s: None,
             stage: AebStage::Off,
@@ -123,7 +121,6 @@ impl System for Aeb {
 
     fn reset(&mut self, setup: &RunSetup) {
         self.setup = setup.clone();
-        self.clock = StepClock::default();
         self.tracks.clear();
         self.warning_since_s = None;
         self.stage = AebStage::Off;
@@ -131,7 +128,6 @@ impl System for Aeb {
 
     fn step(&mut self, obs: &Observation<'_>) -> Result<Command, SutError> {
         let cfg = &self.cfg;
-        let _ = self.clock.dt_s(obs.time_s, self.setup.dt_s);
         self.tracks.update(obs, cfg.accel_filter_tau_s);
         let v_mps = ego_speed_mps(obs);
         let corridor = Corridor::new(obs, self.setup.ego_width_m, cfg.path_margin_m);

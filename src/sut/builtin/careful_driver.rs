@@ -66,8 +66,10 @@ pub struct CarefulDriverConfig {
     pub accel_filter_tau_s: f64,
     /// Lane width assumed when the lane is not observed, m.
     pub assumed_lane_width_m: f64,
-    /// R157 minimum following distance: time gap = base + per_kph · v[km/h] (v taken ≥ 10 km/h) ...
+    /// R157 minimum following distance: time gap = base + per_kph · v[km/h] (v taken ≥ 10 km/h),
+    /// the base part in s ...
     pub min_time_gap_base_s: f64,
+    /// ... and the part per km/h of the ego's speed, s per km/h ...
     pub min_time_gap_per_kph_s: f64,
     /// ... and never less than this distance, m.
     pub min_following_distance_m: f64,

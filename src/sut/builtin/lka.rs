@@ -331,24 +331,4 @@ mod tests {
         assert_eq!(lka.step(&obs_with(0.05, 25.0, &[], None)).expect("steps"), Command::default());
         assert!(!lka.is_active());
     }
-
-    #[test]
-    fn zz_survey() {
-        for speed_kph in [30.0, 50.0, 72.0, 100.0, 130.0] {
-            for drift in [0.2, 0.5, 1.0] {
-                let mut lka = Lka::new(LkaConfig::default());
-                lka.reset(&setup());
-                let mut world = drifting(speed_kph / 3.6, drift);
-                let mut min_b = f64::INFINITY;
-                let mut max_s: f64 = 0.0;
-                let mut steps = 0;
-                for _ in 0..400 {
-                    let c = world.step(&mut lka);
-                    min_b = min_b.min(world.lane().left_boundary_m);
-                    if let Some(s) = c.steer_rad { max_s = max_s.max(s.abs()); steps += 1; }
-                }
-                eprintln!("LKA {speed_kph} drift {drift}: min boundary {min_b:.2} max steer {max_s:.4} active steps {steps} final offset {:.2}", world.offset_m);
-            }
-        }
-    }
 }
