@@ -1,5 +1,6 @@
 //! Diagnostics: problems found in input files, located by file, line and column, and rendered for people.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -59,20 +60,14 @@ impl Diagnostic {
     /// Attaches a place in `text` (the file's contents) to the diagnostic.
     pub fn at(mut self, text: &str, span: Option<Range<usize>>) -> Diagnostic {
         if let Some(span) = span {
-            let start = span.start.min(text.len());
-            let (line, col) = line_col(text, start);
-            let line_start = text[..floor_char_boundary(text, start)]
-                .rfind('\n')
-                .map_or(0, |i| i + 1);
-            let line_end = text[line_start..]
-                .find('\n')
-                .map_or(text.len(), |i| line_start + i);
-            let mut source_line = text[line_start..line_end]
-                .trim_end_matches('\r')
-                .to_string();
-            if source_line.chars().count() > 200 {
-                source_line = source_line.chars().take(200).collect::<String>() + "…";
-            }
+            let (line, col) = line_col(text, span.start);
+            let (_, range) = line_of(text, floor_char_boundary(text, span.start.min(text.len())));
+            // Long lines are cut at 200 characters, without copying them whole first.
+            let whole = text[range].trim_end_matches('\r');
+            let source_line = match whole.char_indices().nth(200) {
+                Some((cut, _)) => format!("{}…", &whole[..cut]),
+                None => whole.to_string(),
+            };
             self.line_col = Some((line, col));
             self.source_line = Some(source_line);
             self.span = Some(span);
@@ -137,13 +132,56 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
+thread_local! {
+    /// Address, length and line starts of the text that [`with_line_index`] indexes.
+    static LINE_INDEX: RefCell<Option<(usize, usize, Vec<usize>)>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with an index of the lines of `text`: diagnostics located in `text` meanwhile find
+/// their line by binary search instead of counting from the start, which for a file with many
+/// problems would take time quadratic in its size. The borrow of `text` keeps it alive and
+/// unchanged while the index is in place, so address and length identify it.
+pub fn with_line_index<R>(text: &str, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<(usize, usize, Vec<usize>)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LINE_INDEX.set(self.0.take());
+        }
+    }
+    let starts = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let _restore = Restore(LINE_INDEX.replace(Some((text.as_ptr() as usize, text.len(), starts))));
+    f()
+}
+
+/// 1-based line of byte offset `offset` (a char boundary), and the byte range of that line
+/// without its `\n`.
+fn line_of(text: &str, offset: usize) -> (usize, Range<usize>) {
+    let indexed = LINE_INDEX.with_borrow(|index| match index {
+        Some((address, len, starts))
+            if *address == text.as_ptr() as usize && *len == text.len() =>
+        {
+            let line = starts.partition_point(|&s| s <= offset);
+            let start = starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+            let end = starts.get(line).map_or(text.len(), |next| next - 1);
+            Some((line, start..end))
+        }
+        _ => None,
+    });
+    indexed.unwrap_or_else(|| {
+        let before = &text[..offset];
+        let start = before.rfind('\n').map_or(0, |i| i + 1);
+        let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+        (before.matches('\n').count() + 1, start..end)
+    })
+}
+
 /// 1-based line and column (counted in characters) of byte offset `offset`.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = floor_char_boundary(text, offset.min(text.len()));
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() + 1;
+    let (line, range) = line_of(text, offset);
+    let col = text[range.start..offset].chars().count() + 1;
     (line, col)
 }
 

@@ -158,7 +158,10 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = scenario::load_paths(&args.paths);
     eprint!("{}", loaded.diagnostics);
     if loaded.diagnostics.has_errors() {
-        eprintln!("gauntlet: {} error(s) in the inputs; nothing was run", loaded.diagnostics.n_errors());
+        eprintln!(
+            "gauntlet: {} error(s) in the inputs; nothing was run",
+            loaded.diagnostics.n_errors()
+        );
         return Ok(ExitCode::from(2));
     }
     let mut cases = loaded.cases;
@@ -189,19 +192,28 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     let jobs = args.jobs.unwrap_or(0);
     let config = run::RunConfig {
         sut: sut_spec.clone(),
-        sim: sim::SimOptions { seed: args.seed, record_trace: args.traces, ..sim::SimOptions::default() },
+        sim: sim::SimOptions {
+            seed: args.seed,
+            record_trace: args.traces,
+            ..sim::SimOptions::default()
+        },
         jobs,
         batch_size: 16,
     };
     let sut_name = sut_spec.to_string();
-    eprintln!("gauntlet: running {} case(s) with {sut_name} on cpu", cases.len());
+    eprintln!(
+        "gauntlet: running {} case(s) with {sut_name} on cpu",
+        cases.len()
+    );
 
     let log = Mutex::new(report::CasesLog::create(&args.out)?);
     let log_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let terminal = std::io::stderr().is_terminal();
     let bar = if terminal {
         let bar = indicatif::ProgressBar::new(cases.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases  {elapsed} elapsed, {eta} left  {msg}") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} cases  {elapsed} elapsed, {eta} left  {msg}",
+        ) {
             bar.set_style(style);
         }
         Some(bar)
@@ -243,10 +255,16 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
     if let Some(e) = log_error.into_inner().ok().flatten() {
-        return Err(anyhow::anyhow!("writing results to {}: {e}", args.out.display()));
+        return Err(anyhow::anyhow!(
+            "writing results to {}: {e}",
+            args.out.display()
+        ));
     }
 
-    let entries: Vec<report::CaseEntry> = results.iter().map(|r| report::case_entry(&cases[r.case_index], r, &sut_name)).collect();
+    let entries: Vec<report::CaseEntry> = results
+        .iter()
+        .map(|r| report::case_entry(&cases[r.case_index], r, &sut_name))
+        .collect();
     let report_file = report::build_report(args.seed, &sut_name, entries);
     report::write_report(&args.out, &report_file)?;
     let wall_s = clock.elapsed().as_secs_f64();
@@ -257,7 +275,11 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
             git_commit: env!("GAUNTLET_GIT_COMMIT"),
             device: "cpu".into(),
             host: report::host_name(),
-            jobs: if jobs == 0 { rayon::current_num_threads() } else { jobs },
+            jobs: if jobs == 0 {
+                rayon::current_num_threads()
+            } else {
+                jobs
+            },
             started_utc: report::utc_string(started),
             finished_utc: report::utc_string(std::time::SystemTime::now()),
             wall_s: (wall_s * 1000.0).round() / 1000.0,
@@ -266,7 +288,11 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     print_summary(&report_file, wall_s);
     writeln!(std::io::stdout(), "reports in {}", args.out.display())?;
-    Ok(if report::all_passed(&results) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report::all_passed(&results) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The summary table: per scenario file and in total, then the failing cases with reasons.
@@ -282,13 +308,23 @@ fn print_summary(report: &gauntlet::report::ReportFile<'_>, wall_s: f64) {
         }
     }
     let width = per.keys().map(|k| k.len()).max().unwrap_or(8).max(8);
-    println!("{:width$}  {:>6} {:>6} {:>6}", "scenario", "pass", "fail", "error");
+    println!(
+        "{:width$}  {:>6} {:>6} {:>6}",
+        "scenario", "pass", "fail", "error"
+    );
     for (k, [p, f, e]) in &per {
         println!("{k:width$}  {p:>6} {f:>6} {e:>6}");
     }
     let s = &report.summary;
-    println!("{:width$}  {:>6} {:>6} {:>6}", "total", s.pass, s.fail, s.error);
-    let failing: Vec<_> = report.cases.iter().filter(|c| c.verdict != "pass").collect();
+    println!(
+        "{:width$}  {:>6} {:>6} {:>6}",
+        "total", s.pass, s.fail, s.error
+    );
+    let failing: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| c.verdict != "pass")
+        .collect();
     for c in failing.iter().take(20) {
         println!("{} {}: {}", c.verdict, c.id, c.reasons.join("; "));
     }

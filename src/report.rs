@@ -94,7 +94,10 @@ fn metrics_of(r: &RunResult) -> Metrics {
         collision_time_s: r.collision.as_ref().map(|c| r6(c.time_s)),
         impact_speed_kph: speeds.map(|s| r6(s.0)),
         relative_impact_speed_kph: speeds.map(|s| r6(s.1)),
-        impact_point_in_ego_m: r.collision.as_ref().map(|c| [r6(c.impact_point_in_ego_m.0), r6(c.impact_point_in_ego_m.1)]),
+        impact_point_in_ego_m: r
+            .collision
+            .as_ref()
+            .map(|c| [r6(c.impact_point_in_ego_m.0), r6(c.impact_point_in_ego_m.1)]),
         end_reason: r.end_reason.as_str(),
         end_time_s: r6(r.end_time_s),
         min_ttc_s: r.min_ttc_s.map(r6),
@@ -109,30 +112,48 @@ fn metrics_of(r: &RunResult) -> Metrics {
 
 fn param_json(p: &Param) -> serde_json::Value {
     match p {
-        Param::Number(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Param::Number(x) => serde_json::Number::from_f64(*x)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
         Param::Word(w) => serde_json::Value::String(w.clone()),
     }
 }
 
 /// The path of a scenario as reports show it: relative to the working directory when possible.
 pub fn display_path(path: &Path) -> String {
-    let rel = std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
-    rel.unwrap_or_else(|| path.to_path_buf()).to_string_lossy().replace('\\', "/")
+    let rel = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
+    rel.unwrap_or_else(|| path.to_path_buf())
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 fn run_entry(r: &JudgedRun) -> RunEntry {
-    RunEntry { run: r.result.run_index, verdict: r.verdict.as_str(), reasons: r.reasons.clone(), metrics: metrics_of(&r.result) }
+    RunEntry {
+        run: r.result.run_index,
+        verdict: r.verdict.as_str(),
+        reasons: r.reasons.clone(),
+        metrics: metrics_of(&r.result),
+    }
 }
 
 pub fn case_entry(case: &Case, result: &CaseResult, sut: &str) -> CaseEntry {
     CaseEntry {
         id: case.id.clone(),
         scenario: display_path(&case.scenario_path),
-        params: case.params.iter().map(|(k, v)| (k.clone(), param_json(v))).collect(),
+        params: case
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), param_json(v)))
+            .collect(),
         sut: sut.to_string(),
         verdict: result.verdict.as_str(),
         reasons: result.reasons.clone(),
-        metrics: result.runs.first().map(|r| metrics_of(&r.result)).unwrap_or_else(|| metrics_of(&empty_run())),
+        metrics: result
+            .runs
+            .first()
+            .map(|r| metrics_of(&r.result))
+            .unwrap_or_else(|| metrics_of(&empty_run())),
         runs: result.runs.iter().map(run_entry).collect(),
     }
 }
@@ -155,7 +176,10 @@ fn empty_run() -> RunResult {
 }
 
 pub fn summarize(entries: &[CaseEntry]) -> Summary {
-    let mut s = Summary { cases: entries.len(), ..Summary::default() };
+    let mut s = Summary {
+        cases: entries.len(),
+        ..Summary::default()
+    };
     for e in entries {
         match e.verdict {
             "pass" => s.pass += 1,
@@ -170,7 +194,14 @@ pub fn summarize(entries: &[CaseEntry]) -> Summary {
 pub fn build_report(seed: u64, sut: &str, mut entries: Vec<CaseEntry>) -> ReportFile<'static> {
     entries.sort_by(|a, b| a.id.cmp(&b.id));
     let summary = summarize(&entries);
-    ReportFile { schema_version: SCHEMA_VERSION, harness_version: HARNESS_VERSION, seed, sut: sut.to_string(), cases: entries, summary }
+    ReportFile {
+        schema_version: SCHEMA_VERSION,
+        harness_version: HARNESS_VERSION,
+        seed,
+        sut: sut.to_string(),
+        cases: entries,
+        summary,
+    }
 }
 
 /// Writes `report.json` atomically (temporary file, then rename).
@@ -191,7 +222,11 @@ pub struct CasesLog {
 
 impl CasesLog {
     pub fn create(dir: &Path) -> io::Result<CasesLog> {
-        let file = OpenOptions::new().create(true).write(true).truncate(true).open(dir.join("cases.jsonl"))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(dir.join("cases.jsonl"))?;
         Ok(CasesLog { file })
     }
     pub fn append(&mut self, entry: &CaseEntry) -> io::Result<()> {
@@ -234,7 +269,9 @@ pub fn host_name() -> String {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a time since the Unix epoch.
 pub fn utc_string(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
     let z = days + 719_468;
@@ -246,7 +283,12 @@ pub fn utc_string(t: std::time::SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Writes `traces/<case-id>.csv` with every run of the case.
@@ -257,14 +299,19 @@ pub fn write_trace(dir: &Path, case: &Case, result: &CaseResult) -> io::Result<(
     }
     let mut w = BufWriter::new(File::create(path)?);
     let actor_ids: Vec<String> = case.model.actors.iter().map(|a| a.id.clone()).collect();
-    write!(w, "run,time_s,ego_station_m,ego_y_m,ego_heading_rad,ego_speed_mps,ego_accel_mps2,ego_steer_rad")?;
+    write!(
+        w,
+        "run,time_s,ego_station_m,ego_y_m,ego_heading_rad,ego_speed_mps,ego_accel_mps2,ego_steer_rad"
+    )?;
     for id in &actor_ids {
         write!(w, ",{id}_station_m,{id}_y_m,{id}_speed_mps")?;
     }
     writeln!(w, ",gap_m,ttc_s,cmd_accel_mps2,cmd_steer_rad,warning")?;
     let opt = |x: Option<f64>| x.map(|v| format!("{}", r6(v))).unwrap_or_default();
     for run in &result.runs {
-        let Some(trace) = &run.result.trace else { continue };
+        let Some(trace) = &run.result.trace else {
+            continue;
+        };
         for row in &trace.rows {
             write!(
                 w,

@@ -94,9 +94,11 @@ impl StreamKey {
     /// Two independent standard normal numbers for (step, element) (both Box–Muller outputs).
     pub fn normal_pair_f64(&self, step: u32, element: u32) -> (f64, f64) {
         let w = self.words(step, element);
-        let u1 = ((u64::from(w[0]) << 21 ^ u64::from(w[1] >> 11)) & ((1u64 << 53) - 1)) as f64 + 1.0;
+        let u1 =
+            ((u64::from(w[0]) << 21 ^ u64::from(w[1] >> 11)) & ((1u64 << 53) - 1)) as f64 + 1.0;
         let u1 = u1 / ((1u64 << 53) as f64 + 1.0);
-        let u2 = ((u64::from(w[2]) << 21 ^ u64::from(w[3] >> 11)) & ((1u64 << 53) - 1)) as f64 / (1u64 << 53) as f64;
+        let u2 = ((u64::from(w[2]) << 21 ^ u64::from(w[3] >> 11)) & ((1u64 << 53) - 1)) as f64
+            / (1u64 << 53) as f64;
         let r = (-2.0 * u1.ln()).sqrt();
         let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
         (r * c, r * s)

@@ -62,7 +62,11 @@ pub fn judge_run(result: RunResult) -> JudgedRun {
     let mut reasons = Vec::new();
     let verdict = match (&result.end_reason, &result.collision, &result.sut_error) {
         (EndReason::SutError, _, err) => {
-            reasons.push(format!("system under test error at {:.2} s: {}", result.end_time_s, err.as_deref().unwrap_or("unknown")));
+            reasons.push(format!(
+                "system under test error at {:.2} s: {}",
+                result.end_time_s,
+                err.as_deref().unwrap_or("unknown")
+            ));
             Verdict::Error
         }
         (_, Some(c), _) => {
@@ -75,19 +79,31 @@ pub fn judge_run(result: RunResult) -> JudgedRun {
         }
         _ => Verdict::Pass,
     };
-    JudgedRun { result, verdict, reasons }
+    JudgedRun {
+        result,
+        verdict,
+        reasons,
+    }
 }
 
 fn specs<'a>(cases: &'a [Case], sut: &SutSpec, wanted: &[(usize, u32)]) -> Vec<RunSpec<'a>> {
     wanted
         .iter()
-        .map(|&(i, run_index)| RunSpec { scenario: &cases[i].model, case_id: &cases[i].id, run_index, system: sut.instantiate() })
+        .map(|&(i, run_index)| RunSpec {
+            scenario: &cases[i].model,
+            case_id: &cases[i].id,
+            run_index,
+            system: sut.instantiate(),
+        })
         .collect()
 }
 
 /// Runs one batch of cases to their verdicts, retries included.
 fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseResult> {
-    let first: Vec<(usize, u32)> = indices.iter().flat_map(|&i| (0..cases[i].model.runs).map(move |r| (i, r))).collect();
+    let first: Vec<(usize, u32)> = indices
+        .iter()
+        .flat_map(|&i| (0..cases[i].model.runs).map(move |r| (i, r)))
+        .collect();
     let results = sim::run_batch(specs(cases, &config.sut, &first), &config.sim);
     let mut per_case: Vec<Vec<JudgedRun>> = vec![Vec::new(); indices.len()];
     for ((i, _), r) in first.iter().zip(results) {
@@ -98,7 +114,10 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
     let mut retry: Vec<(usize, u32)> = Vec::new();
     for (slot, &i) in indices.iter().enumerate() {
         let m = &cases[i].model;
-        let failed = per_case[slot].iter().filter(|r| r.verdict == Verdict::Fail).count() as u32;
+        let failed = per_case[slot]
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .count() as u32;
         let errored = per_case[slot].iter().any(|r| r.verdict == Verdict::Error);
         if !errored {
             for k in 0..failed.min(m.retries) {
@@ -129,20 +148,36 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
             let mut reasons = Vec::new();
             for r in runs.iter().filter(|r| r.verdict != Verdict::Pass) {
                 for reason in &r.reasons {
-                    reasons.push(if runs.len() > 1 { format!("run {}: {reason}", r.result.run_index + 1) } else { reason.clone() });
+                    reasons.push(if runs.len() > 1 {
+                        format!("run {}: {reason}", r.result.run_index + 1)
+                    } else {
+                        reason.clone()
+                    });
                 }
             }
             if verdict == Verdict::Pass && !reasons.is_empty() {
-                reasons.insert(0, format!("passed {passes} of {} runs ({needed} required)", runs.len()));
+                reasons.insert(
+                    0,
+                    format!("passed {passes} of {} runs ({needed} required)", runs.len()),
+                );
             }
-            CaseResult { case_index: i, verdict, reasons, runs }
+            CaseResult {
+                case_index: i,
+                verdict,
+                reasons,
+                runs,
+            }
         })
         .collect()
 }
 
 /// Runs every case; `on_done` is called as each batch of cases finishes (from worker threads).
 /// The returned results are in case order whatever the thread count.
-pub fn run_suite(cases: &[Case], config: &RunConfig, on_done: &(dyn Fn(&CaseResult) + Sync)) -> Vec<CaseResult> {
+pub fn run_suite(
+    cases: &[Case],
+    config: &RunConfig,
+    on_done: &(dyn Fn(&CaseResult) + Sync),
+) -> Vec<CaseResult> {
     let indices: Vec<usize> = (0..cases.len()).collect();
     let batch = config.batch_size.max(1);
     let work = || -> Vec<CaseResult> {
@@ -159,7 +194,10 @@ pub fn run_suite(cases: &[Case], config: &RunConfig, on_done: &(dyn Fn(&CaseResu
         all.sort_by_key(|r| r.case_index);
         all
     };
-    match rayon::ThreadPoolBuilder::new().num_threads(config.jobs).build() {
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(config.jobs)
+        .build()
+    {
         Ok(pool) => pool.install(work),
         Err(_) => work(),
     }

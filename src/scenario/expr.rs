@@ -29,7 +29,9 @@ impl fmt::Display for Param {
 
 /// Names of exmex's functions and constants: they cannot be parameter names.
 pub const RESERVED_NAMES: &[&str] = &[
-    "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "cos", "cosh", "exp", "floor", "fract", "ln", "log", "log10", "log2", "max", "min", "round", "signum", "sin", "sinh", "sqrt", "tan", "tanh", "trunc", "E", "PI", "TAU", "e", "pi", "tau", "π", "τ",
+    "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "cos",
+    "cosh", "exp", "floor", "fract", "ln", "log", "log10", "log2", "max", "min", "round", "signum",
+    "sin", "sinh", "sqrt", "tan", "tanh", "trunc", "E", "PI", "TAU", "e", "pi", "tau", "π", "τ",
 ];
 
 /// Why an expression could not be evaluated.

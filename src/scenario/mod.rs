@@ -63,7 +63,9 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf
                 .sort_by_file_name()
                 .into_iter()
                 // Hidden directories (`.git`, editor folders) are not searched.
-                .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+                })
                 .filter_map(|entry| match entry {
                     Ok(e) => Some(e),
                     Err(e) => {
@@ -77,7 +79,9 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf
                 })
                 .filter(|e| {
                     e.file_type().is_file()
-                        && e.path().extension().is_some_and(|x| x.eq_ignore_ascii_case("toml"))
+                        && e.path()
+                            .extension()
+                            .is_some_and(|x| x.eq_ignore_ascii_case("toml"))
                 })
                 .map(|e| e.into_path())
                 .collect();
@@ -213,7 +217,10 @@ pub fn load_bytes(file: &Path, bytes: &[u8]) -> FileResult {
     };
     match json.get("kind") {
         Some(Value::String(k)) if k == "scenario" => {
-            let (name, cases, diagnostics) = load_scenario(file, text, &json, &spans);
+            // Files with many problems locate many diagnostics: index the lines once.
+            let (name, cases, diagnostics) = crate::diag::with_line_index(text, || {
+                load_scenario(file, text, &json, &spans)
+            });
             FileResult::Scenario { name, cases, diagnostics, name_span_text: (text.to_string(), spans.value("/name")) }
         }
         Some(Value::String(k)) if FILE_KINDS.contains(&k.as_str()) => FileResult::Other {
@@ -282,7 +289,11 @@ fn load_scenario(
 ) -> (Option<String>, Vec<Case>, Vec<Diagnostic>) {
     let mut diags = schema::validate(SchemaKind::Editor, json, file, text, spans);
     let name = json.get("name").and_then(Value::as_str).map(String::from);
-    for (pointer, name) in [("/sensors/camera", "[sensors.camera]"), ("/sensors/gnss", "[sensors.gnss]"), ("/perturbations", "[perturbations]")] {
+    for (pointer, name) in [
+        ("/sensors/camera", "[sensors.camera]"),
+        ("/sensors/gnss", "[sensors.gnss]"),
+        ("/perturbations", "[perturbations]"),
+    ] {
         if json.pointer(pointer).is_some() {
             diags.push(
                 Diagnostic::warning(
@@ -306,7 +317,7 @@ fn load_scenario(
             json.get("sweep")
                 .map(|v| serde_json::from_value::<format::Sweep>(integral(v))),
         ) {
-            if let Err(errors) = sweep::expand(n, Some(&s)) {
+            if let Err(errors) = sweep::expand(n, Some(&s), text.len()) {
                 for e in errors {
                     diags.push(place(
                         file,
@@ -325,23 +336,25 @@ fn load_scenario(
     let name = name.unwrap_or_default();
 
     // Sweep and parameters are literal (schema-checked above), so they deserialize directly.
-    let sweep: Option<format::Sweep> =
-        match json.get("sweep").map(|v| serde_json::from_value(integral(v))) {
-            None => None,
-            Some(Ok(s)) => Some(s),
-            Some(Err(e)) => {
-                diags.push(place(
-                    file,
-                    text,
-                    spans,
-                    &Located {
-                        pointer: "/sweep".into(),
-                        message: e.to_string(),
-                    },
-                ));
-                return (Some(name), Vec::new(), diags);
-            }
-        };
+    let sweep: Option<format::Sweep> = match json
+        .get("sweep")
+        .map(|v| serde_json::from_value(integral(v)))
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            diags.push(place(
+                file,
+                text,
+                spans,
+                &Located {
+                    pointer: "/sweep".into(),
+                    message: e.to_string(),
+                },
+            ));
+            return (Some(name), Vec::new(), diags);
+        }
+    };
     let parameters: BTreeMap<String, format::ParamValue> = match json
         .get("parameters")
         .map(|v| serde_json::from_value(v.clone()))
@@ -409,7 +422,7 @@ fn load_scenario(
         return (Some(name), Vec::new(), diags);
     }
 
-    let swept = match sweep::expand(&name, sweep.as_ref()) {
+    let swept = match sweep::expand(&name, sweep.as_ref(), text.len()) {
         Ok(s) => s,
         Err(errors) => {
             for e in errors {
@@ -427,20 +440,8 @@ fn load_scenario(
         }
     };
 
-    // Every case holds its own copy of what the file says: bound cases × file size.
-    if let Err(e) = sweep::check_expansion_size(swept.len(), text.len()) {
-        diags.push(place(
-            file,
-            text,
-            spans,
-            &Located {
-                pointer: e.pointer,
-                message: e.message,
-            },
-        ));
-        return (Some(name), Vec::new(), diags);
-    }
-    // Text made by `${…}` substitution, over all cases, is bounded the same way.
+    // `sweep::expand` bounded cases × file size; text made by `${…}` substitution, over all
+    // cases, is bounded the same way.
     let mut text_budget = sweep::MAX_EXPANSION_BYTES;
 
     // Per case: resolve, substitute, check, build. Problems are grouped across cases.
@@ -451,7 +452,15 @@ fn load_scenario(
     for sc in swept {
         let id = sweep::case_id(&name, &sc.values);
         let mut problems: Vec<Located> = Vec::new();
-        match build_case(json, &parameters, &sc.values, file, text, spans, &mut text_budget) {
+        match build_case(
+            json,
+            &parameters,
+            &sc.values,
+            file,
+            text,
+            spans,
+            &mut text_budget,
+        ) {
             Ok((params, model)) => {
                 if seen_ids.insert(id.clone(), cases.len()).is_some() {
                     problems.push(Located {
@@ -594,13 +603,22 @@ fn build_case(
     if let Value::Object(map) = &mut doc {
         for (key, value) in map.iter_mut() {
             // Literal sections, and the reserved ones this version does not read.
-            if matches!(key.as_str(), "kind" | "name" | "parameters" | "sweep" | "perturbations") {
+            if matches!(
+                key.as_str(),
+                "kind" | "name" | "parameters" | "sweep" | "perturbations"
+            ) {
                 continue;
             }
             if key == "sensors" {
                 if let Value::Object(sensors) = value {
                     if let Some(o) = sensors.get_mut("object_list") {
-                        substitute_tree(o, "/sensors/object_list", &params, &mut problems, text_budget);
+                        substitute_tree(
+                            o,
+                            "/sensors/object_list",
+                            &params,
+                            &mut problems,
+                            text_budget,
+                        );
                     }
                 }
                 continue;
@@ -698,7 +716,10 @@ fn resolve_one(
         Some(format::ParamValue::Text(s)) if s.starts_with(source::NON_FINITE_MARK) => {
             return Err(Located {
                 pointer,
-                message: format!("{} is not a finite number", &s[source::NON_FINITE_MARK.len()..]),
+                message: format!(
+                    "{} is not a finite number",
+                    &s[source::NON_FINITE_MARK.len()..]
+                ),
             });
         }
         Some(format::ParamValue::Text(s)) if !expr::has_substitution(s) => Param::Word(s.clone()),
@@ -721,7 +742,11 @@ fn resolve_one(
                 pointer: pointer.clone(),
                 message: e.to_string(),
             })?;
-            let len = if let Param::Word(w) = &value { w.len() } else { 0 };
+            let len = if let Param::Word(w) = &value {
+                w.len()
+            } else {
+                0
+            };
             spend_text(text_budget, len).map_err(|message| Located {
                 pointer: pointer.clone(),
                 message,
@@ -787,7 +812,13 @@ fn substitute_tree(
         },
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                substitute_tree(item, &format!("{pointer}/{i}"), params, problems, text_budget);
+                substitute_tree(
+                    item,
+                    &format!("{pointer}/{i}"),
+                    params,
+                    problems,
+                    text_budget,
+                );
             }
         }
         Value::Object(map) => {
@@ -821,11 +852,15 @@ fn spend_text(text_budget: &mut usize, len: usize) -> Result<(), String> {
 fn integral(v: &Value) -> Value {
     match v {
         Value::Number(n) => match n.as_f64() {
-            Some(x) if n.is_f64() && x.fract() == 0.0 && x.abs() < 9.0e15 => Value::Number((x as i64).into()),
+            Some(x) if n.is_f64() && x.fract() == 0.0 && x.abs() < 9.0e15 => {
+                Value::Number((x as i64).into())
+            }
             _ => v.clone(),
         },
         Value::Array(a) => Value::Array(a.iter().map(integral).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), integral(x))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), integral(x))).collect())
+        }
         _ => v.clone(),
     }
 }

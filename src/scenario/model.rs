@@ -296,12 +296,18 @@ impl Road {
     /// Curvature of the line at lateral offset `y_m` from the reference line (1/m, signed).
     pub fn curvature_at(&self, y_m: f64) -> f64 {
         let k = self.curvature_per_m;
-        if k.abs() < 1e-12 { 0.0 } else { k / (1.0 - k * y_m) }
+        if k.abs() < 1e-12 {
+            0.0
+        } else {
+            k / (1.0 - k * y_m)
+        }
     }
 
     /// The lane (0-based index) whose span contains lateral position `y_m`, if any.
     pub fn lane_at(&self, y_m: f64) -> Option<usize> {
-        self.lanes.iter().position(|l| (y_m - l.centre_y_m).abs() <= l.width_m / 2.0)
+        self.lanes
+            .iter()
+            .position(|l| (y_m - l.centre_y_m).abs() <= l.width_m / 2.0)
     }
 }
 
@@ -478,7 +484,13 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         ));
     }
     if e.station_m - e.length_m / 2.0 < 0.0 {
-        errors.push(err("/ego/station_m", format!("the ego's rear at station {} m is before the road's start at 0 m", e.station_m - e.length_m / 2.0)));
+        errors.push(err(
+            "/ego/station_m",
+            format!(
+                "the ego's rear at station {} m is before the road's start at 0 m",
+                e.station_m - e.length_m / 2.0
+            ),
+        ));
     }
     if e.station_m > road.length_m {
         errors.push(err(
@@ -535,14 +547,21 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
             if (every - every.round()).abs() > 1e-6 || every.round() < 1.0 {
                 errors.push(err(
                     "/sensors/object_list/rate_hz",
-                    format!("{} Hz does not divide the physics rate of {} Hz", o.rate_hz.unwrap_or(0.0), round6(1.0 / timing.dt_s)),
+                    format!(
+                        "{} Hz does not divide the physics rate of {} Hz",
+                        o.rate_hz.unwrap_or(0.0),
+                        round6(1.0 / timing.dt_s)
+                    ),
                 ));
             }
             let latency = o.latency_s / timing.dt_s;
             if (latency - latency.round()).abs() > 1e-6 {
                 errors.push(err(
                     "/sensors/object_list/latency_s",
-                    format!("{} s is not a whole number of physics steps of {} s", o.latency_s, timing.dt_s),
+                    format!(
+                        "{} s is not a whole number of physics steps of {} s",
+                        o.latency_s, timing.dt_s
+                    ),
                 ));
             }
             ObjectSensor {
@@ -754,7 +773,10 @@ fn build_actor(
             ));
         }
         if a.heading_deg != 0.0 {
-            errors.push(err(format!("{p}/heading_deg"), "a crossing actor's heading comes from its crossing; remove `heading_deg`"));
+            errors.push(err(
+                format!("{p}/heading_deg"),
+                "a crossing actor's heading comes from its crossing; remove `heading_deg`",
+            ));
         }
         if c.accel_distance_m > c.start_distance_m {
             errors.push(err(

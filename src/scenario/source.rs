@@ -9,8 +9,9 @@ use std::ops::Range;
 use serde_json::{Map, Number, Value};
 use toml_edit::{Document, Item, Key, Table, TableLike};
 
-/// Largest input file accepted, in bytes. Scenario files are a few kilobytes.
-pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest input file accepted, in bytes. Scenario files are a few kilobytes; the limit also
+/// bounds the work of files with very many problems (each diagnostic finds its line).
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 
 /// Prefix of the string that stands in for a non-finite TOML float (`inf`, `nan`), which JSON
 /// cannot hold; messages show it as the number it was.

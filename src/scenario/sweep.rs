@@ -19,7 +19,7 @@ pub const MAX_CASES_PER_FILE: usize = if cfg!(fuzzing) { 1_000 } else { 1_000_00
 pub const MAX_EXPANSION_BYTES: usize = if cfg!(fuzzing) { 1 << 20 } else { 256 << 20 };
 
 /// Checks that `n_cases` cases of `bytes_per_case` bytes each stay within [`MAX_EXPANSION_BYTES`].
-pub fn check_expansion_size(n_cases: usize, bytes_per_case: usize) -> Result<(), SweepError> {
+fn check_expansion_size(n_cases: usize, bytes_per_case: usize) -> Result<(), SweepError> {
     let total = n_cases.saturating_mul(bytes_per_case);
     if total > MAX_EXPANSION_BYTES {
         return Err(SweepError {
@@ -47,10 +47,12 @@ pub struct SweptCase {
 }
 
 /// Expands a sweep. Grid dimensions vary in name order (the last name fastest); each grid
-/// point is crossed with every random sample.
+/// point is crossed with every random sample. `file_bytes`, the size of the scenario file,
+/// counts towards the size of each case (see [`MAX_EXPANSION_BYTES`]).
 pub fn expand(
     scenario_name: &str,
     sweep: Option<&Sweep>,
+    file_bytes: usize,
 ) -> Result<Vec<SweptCase>, Vec<SweptError>> {
     let Some(sweep) = sweep else {
         return Ok(vec![SweptCase {
@@ -102,9 +104,10 @@ pub fn expand(
         }
         let sample_bytes = random.params.keys().map(|n| n.len() + 64).sum::<usize>();
         let size = check_expansion_size(random.count as usize, sample_bytes);
-        match size.map_err(|e| vec![e]).and_then(|()| {
-            sample(scenario_name, random.seed, random.count, &random.params)
-        }) {
+        match size
+            .map_err(|e| vec![e])
+            .and_then(|()| sample(scenario_name, random.seed, random.count, &random.params))
+        {
             Ok(s) => samples = s,
             Err(mut e) => errors.append(&mut e),
         }
@@ -121,9 +124,10 @@ pub fn expand(
             ),
         }]);
     }
-    // Each case holds every swept name and value (long names make big cases).
+    // Each case holds every swept name and value (long names make big cases) and its own copy
+    // of what the file says.
     let names = dims.iter().map(|(n, _)| n).chain(samples[0].keys());
-    let case_bytes = names.map(|n| n.len() + 64).sum::<usize>() + scenario_name.len();
+    let case_bytes = names.map(|n| n.len() + 64).sum::<usize>() + file_bytes;
     check_expansion_size(total, case_bytes).map_err(|e| vec![e])?;
     let mut cases = Vec::with_capacity(total);
     for index in 0..n_grid {
@@ -206,7 +210,10 @@ pub fn round_to(x: f64, quantum: f64) -> f64 {
     // Print with as many decimals as the quantum has in its shortest form (0.25 → 2,
     // 2.5 → 1, 1e-9 → 9), so that 0.30000000000000004 becomes 0.3.
     let shown = format!("{quantum}");
-    let decimals = shown.split_once('.').map_or(0, |(_, frac)| frac.len()).min(15);
+    let decimals = shown
+        .split_once('.')
+        .map_or(0, |(_, frac)| frac.len())
+        .min(15);
     let s = format!("{r:.decimals$}");
     let v: f64 = s.parse().unwrap_or(r);
     if v == 0.0 { 0.0 } else { v }
@@ -253,7 +260,9 @@ fn sample(
                     min,
                     max,
                     round_to: q,
-                } => round_to(min + (max - min) * key.uniform_f64(0, i as u32), *q).clamp(*min, *max),
+                } => {
+                    round_to(min + (max - min) * key.uniform_f64(0, i as u32), *q).clamp(*min, *max)
+                }
                 Distribution::Normal {
                     mean,
                     sd,

@@ -30,11 +30,14 @@ pub fn class_of(kind: ActorKind) -> ObjectClass {
         ActorKind::Pedestrian { .. } => ObjectClass::Pedestrian,
         ActorKind::Cyclist => ObjectClass::Cyclist,
         ActorKind::Motorcycle => ObjectClass::Motorcycle,
-        ActorKind::Cone | ActorKind::Barrier | ActorKind::Box | ActorKind::OverturnedCar => ObjectClass::StaticObstacle,
+        ActorKind::Cone | ActorKind::Barrier | ActorKind::Box | ActorKind::OverturnedCar => {
+            ObjectClass::StaticObstacle
+        }
     }
 }
 
 /// One measurement of all actors, taken at `measured_step` (time `measured_at_s`).
+#[allow(clippy::too_many_arguments)] // Bindings in the order of the data flow, as a shader would take them.
 pub fn object_list(
     sensor: &ObjectSensor,
     key: &StreamKey,
@@ -57,10 +60,15 @@ pub fn object_list(
             continue;
         }
         let element = 4 * i as u32;
-        if sensor.dropout_probability > 0.0 && key.uniform_f64(measured_step, element) < sensor.dropout_probability {
+        if sensor.dropout_probability > 0.0
+            && key.uniform_f64(measured_step, element) < sensor.dropout_probability
+        {
             continue;
         }
-        let dv = (truth.vel_world_mps.0 - ego.vel_world_mps.0, truth.vel_world_mps.1 - ego.vel_world_mps.1);
+        let dv = (
+            truth.vel_world_mps.0 - ego.vel_world_mps.0,
+            truth.vel_world_mps.1 - ego.vel_world_mps.1,
+        );
         let mut rel_vel = [c * dv.0 + s * dv.1, -s * dv.0 + c * dv.1];
         let mut pos = pos;
         if sensor.pos_noise_sd_m > 0.0 {
@@ -78,7 +86,9 @@ pub fn object_list(
             class: class_of(actor.kind),
             pos_in_ego_m: pos,
             rel_vel_in_ego_mps: rel_vel,
-            heading_in_ego_rad: crate::sim::vehicle::wrap_angle(truth.footprint.heading_rad - e.heading_rad),
+            heading_in_ego_rad: crate::sim::vehicle::wrap_angle(
+                truth.footprint.heading_rad - e.heading_rad,
+            ),
             length_m: actor.length_m,
             width_m: actor.width_m,
             measured_at_s,

@@ -42,7 +42,10 @@ impl ActorState {
 
     /// Velocity in the road frame (along the station, lateral).
     pub fn road_velocity_mps(&self) -> (f64, f64) {
-        (self.speed_mps * self.heading_rad.cos(), self.speed_mps * self.heading_rad.sin())
+        (
+            self.speed_mps * self.heading_rad.cos(),
+            self.speed_mps * self.heading_rad.sin(),
+        )
     }
 }
 
@@ -63,27 +66,48 @@ impl Relation {
 }
 
 /// Whether a trigger fires now.
-pub fn trigger_fires(trigger: &Trigger, time_s: f64, ego_station_m: f64, relations: &[Relation]) -> bool {
+pub fn trigger_fires(
+    trigger: &Trigger,
+    time_s: f64,
+    ego_station_m: f64,
+    relations: &[Relation],
+) -> bool {
     match *trigger {
         Trigger::Time { at_s } => time_s >= at_s - 1e-9,
         Trigger::EgoStation { at_m } => ego_station_m >= at_m,
-        Trigger::Distance { below_m, actor } => relations.get(actor).is_some_and(|r| r.gap_m < below_m),
-        Trigger::Ttc { below_s, actor } => relations.get(actor).and_then(Relation::ttc_s).is_some_and(|t| t < below_s),
-        Trigger::Headway { below_s, actor } => {
-            relations.get(actor).is_some_and(|r| r.ego_speed_mps > 1e-9 && r.gap_m / r.ego_speed_mps < below_s)
+        Trigger::Distance { below_m, actor } => {
+            relations.get(actor).is_some_and(|r| r.gap_m < below_m)
         }
+        Trigger::Ttc { below_s, actor } => relations
+            .get(actor)
+            .and_then(Relation::ttc_s)
+            .is_some_and(|t| t < below_s),
+        Trigger::Headway { below_s, actor } => relations
+            .get(actor)
+            .is_some_and(|r| r.ego_speed_mps > 1e-9 && r.gap_m / r.ego_speed_mps < below_s),
     }
 }
 
 /// Advances one actor by one step. `time_s` is the time at the start of the step.
-pub fn step_actor(actor: &Actor, state: &mut ActorState, time_s: f64, dt_s: f64, trigger_now: bool) {
+pub fn step_actor(
+    actor: &Actor,
+    state: &mut ActorState,
+    time_s: f64,
+    dt_s: f64,
+    trigger_now: bool,
+) {
     match &actor.behaviour {
         Behaviour::Stationary => {
             state.speed_mps = 0.0;
             state.accel_mps2 = 0.0;
         }
         Behaviour::ConstantSpeed => advance(state, dt_s),
-        Behaviour::Braking { decel_mps2, jerk_mps3, to_speed_mps, .. } => {
+        Behaviour::Braking {
+            decel_mps2,
+            jerk_mps3,
+            to_speed_mps,
+            ..
+        } => {
             if state.triggered_at_s.is_none() && trigger_now {
                 state.triggered_at_s = Some(time_s);
             }
@@ -104,13 +128,21 @@ pub fn step_actor(actor: &Actor, state: &mut ActorState, time_s: f64, dt_s: f64,
                 advance(state, dt_s);
             }
         }
-        Behaviour::LaneChange { to_y_m, duration_s, target_speed_mps, .. } => {
+        Behaviour::LaneChange {
+            to_y_m,
+            duration_s,
+            target_speed_mps,
+            ..
+        } => {
             if state.triggered_at_s.is_none() && trigger_now {
                 state.triggered_at_s = Some(time_s);
                 state.y_start_m = state.y_m;
             }
             // Speed change towards the target.
-            let dv = (target_speed_mps - state.speed_mps).clamp(-ACTOR_SPEED_CHANGE_MPS2 * dt_s, ACTOR_SPEED_CHANGE_MPS2 * dt_s);
+            let dv = (target_speed_mps - state.speed_mps).clamp(
+                -ACTOR_SPEED_CHANGE_MPS2 * dt_s,
+                ACTOR_SPEED_CHANGE_MPS2 * dt_s,
+            );
             let v_old = state.speed_mps;
             if state.triggered_at_s.is_some() {
                 state.speed_mps += dv;
@@ -127,14 +159,27 @@ pub fn step_actor(actor: &Actor, state: &mut ActorState, time_s: f64, dt_s: f64,
                     let ds = (mean * dt_s).powi(2) - dy * dy;
                     state.station_m += ds.max(0.0).sqrt();
                     state.y_m = y_new;
-                    state.heading_rad = if mean * dt_s > 1e-12 { (dy / (mean * dt_s)).clamp(-1.0, 1.0).asin() } else { 0.0 };
+                    state.heading_rad = if mean * dt_s > 1e-12 {
+                        (dy / (mean * dt_s)).clamp(-1.0, 1.0).asin()
+                    } else {
+                        0.0
+                    };
                 }
                 None => advance(state, dt_s),
             }
         }
-        Behaviour::Crossing { direction_y, speed_mps, accel_distance_m, .. } => {
+        Behaviour::Crossing {
+            direction_y,
+            speed_mps,
+            accel_distance_m,
+            ..
+        } => {
             // Accelerate from rest over accel_distance_m, then walk at constant speed.
-            let accel = if *accel_distance_m > 0.0 { speed_mps * speed_mps / (2.0 * accel_distance_m) } else { f64::INFINITY };
+            let accel = if *accel_distance_m > 0.0 {
+                speed_mps * speed_mps / (2.0 * accel_distance_m)
+            } else {
+                f64::INFINITY
+            };
             let v_old = state.speed_mps;
             let v_new = (v_old + accel * dt_s).min(*speed_mps);
             // Exact distance: the accelerating part, then the constant-speed part.

@@ -15,7 +15,8 @@ impl Footprint {
     pub fn corners(&self) -> [(f64, f64); 4] {
         let (c, s) = (self.heading_rad.cos(), self.heading_rad.sin());
         let (hl, hw) = (self.length_m / 2.0, self.width_m / 2.0);
-        [(hl, hw), (-hl, hw), (-hl, -hw), (hl, -hw)].map(|(dx, dy)| (self.x_m + c * dx - s * dy, self.y_m + s * dx + c * dy))
+        [(hl, hw), (-hl, hw), (-hl, -hw), (hl, -hw)]
+            .map(|(dx, dy)| (self.x_m + c * dx - s * dy, self.y_m + s * dx + c * dy))
     }
 
     /// Whether a world point lies inside (or on) the footprint.
@@ -57,7 +58,9 @@ pub fn overlap(a: &Footprint, b: &Footprint) -> bool {
             let project = |p: &[(f64, f64); 4]| {
                 p.iter()
                     .map(|(x, y)| x * axis.0 + y * axis.1)
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                        (lo.min(v), hi.max(v))
+                    })
             };
             let (amin, amax) = project(&ca);
             let (bmin, bmax) = project(&cb);
@@ -74,7 +77,12 @@ pub fn overlap(a: &Footprint, b: &Footprint) -> bool {
 pub fn contact_point(a: &Footprint, b: &Footprint) -> (f64, f64) {
     let mut sum = (0.0, 0.0);
     let mut n = 0.0;
-    for p in a.corners().into_iter().filter(|p| b.contains(*p)).chain(b.corners().into_iter().filter(|p| a.contains(*p))) {
+    for p in a
+        .corners()
+        .into_iter()
+        .filter(|p| b.contains(*p))
+        .chain(b.corners().into_iter().filter(|p| a.contains(*p)))
+    {
         sum.0 += p.0;
         sum.1 += p.1;
         n += 1.0;
@@ -89,7 +97,12 @@ pub fn contact_point(a: &Footprint, b: &Footprint) -> (f64, f64) {
 
 /// The fraction in [0, 1] of a step at which two linearly moving footprints first touch,
 /// given that they do not overlap at 0 and do at 1 (bisection to 1e-9 of the step).
-pub fn first_contact_fraction(a0: &Footprint, a1: &Footprint, b0: &Footprint, b1: &Footprint) -> f64 {
+pub fn first_contact_fraction(
+    a0: &Footprint,
+    a1: &Footprint,
+    b0: &Footprint,
+    b1: &Footprint,
+) -> f64 {
     let (mut lo, mut hi) = (0.0, 1.0);
     for _ in 0..32 {
         let mid = 0.5 * (lo + hi);
@@ -107,7 +120,13 @@ mod tests {
     use super::*;
 
     fn fp(x: f64, y: f64, h: f64) -> Footprint {
-        Footprint { x_m: x, y_m: y, heading_rad: h, length_m: 4.0, width_m: 2.0 }
+        Footprint {
+            x_m: x,
+            y_m: y,
+            heading_rad: h,
+            length_m: 4.0,
+            width_m: 2.0,
+        }
     }
 
     #[test]
@@ -116,8 +135,14 @@ mod tests {
         assert!(overlap(&fp(0.0, 0.0, 0.0), &fp(3.9, 0.0, 0.0)));
         assert!(!overlap(&fp(0.0, 0.0, 0.0), &fp(0.0, 2.01, 0.0)));
         // A car turned 90° in front: its half-width is 1 m along x.
-        assert!(!overlap(&fp(0.0, 0.0, 0.0), &fp(3.01, 0.0, std::f64::consts::FRAC_PI_2)));
-        assert!(overlap(&fp(0.0, 0.0, 0.0), &fp(2.99, 0.0, std::f64::consts::FRAC_PI_2)));
+        assert!(!overlap(
+            &fp(0.0, 0.0, 0.0),
+            &fp(3.01, 0.0, std::f64::consts::FRAC_PI_2)
+        ));
+        assert!(overlap(
+            &fp(0.0, 0.0, 0.0),
+            &fp(2.99, 0.0, std::f64::consts::FRAC_PI_2)
+        ));
         // Diagonal: corner-to-corner clearance.
         let d = fp(4.0, 2.0 + 1e-3, 0.0);
         assert!(!overlap(&fp(0.0, 0.0, 0.0), &d));

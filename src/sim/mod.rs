@@ -7,6 +7,7 @@
 //! 2. *decide*: each due system turns its observation into a command (queued for latency);
 //! 3. *act*: the applied commands, the test driver, the actors and the ego advance by one
 //!    step; contact and end conditions are checked.
+//!
 //! Results depend only on the case, the seed and the run index, never on batch composition or
 //! thread count. This module does no I/O.
 
@@ -20,25 +21,21 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::rng::{StreamKey, fnv1a64};
 use crate::scenario::model::{Actor, ActorKind, Scenario};
 use crate::sensor::object_list::{self, ActorTruth, EgoTruth};
-use crate::sut::{self, Command, EgoSignals, LaneObservation, Observation, RunSetup, System, TrackedObject};
+use crate::sut::{
+    self, Command, EgoSignals, LaneObservation, Observation, RunSetup, System, TrackedObject,
+};
 use actors::{ActorState, Relation};
 use collision::Footprint;
 use vehicle::{DriverConfig, EgoState};
 
 /// Options shared by every run of a suite.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SimOptions {
     /// `--seed`: drives all noise.
     pub seed: u64,
     /// Keep a per-step trace of every run.
     pub record_trace: bool,
     pub driver: DriverConfig,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        SimOptions { seed: 0, record_trace: false, driver: DriverConfig::default() }
-    }
 }
 
 /// Why a run ended.
@@ -155,11 +152,22 @@ fn kph(x: f64) -> f64 {
 }
 
 impl<'a> World<'a> {
-    fn new(scenario: &'a Scenario, case_id: &str, run_index: u32, system: Box<dyn System>, options: &SimOptions) -> World<'a> {
+    fn new(
+        scenario: &'a Scenario,
+        case_id: &str,
+        run_index: u32,
+        system: Box<dyn System>,
+        options: &SimOptions,
+    ) -> World<'a> {
         let mut world = World {
             scenario,
             run_index,
-            key: StreamKey::new(options.seed, fnv1a64(case_id.as_bytes()), "object_list", run_index),
+            key: StreamKey::new(
+                options.seed,
+                fnv1a64(case_id.as_bytes()),
+                "object_list",
+                run_index,
+            ),
             system,
             ego: EgoState::initial(&scenario.ego, &scenario.road),
             actors: scenario.actors.iter().map(ActorState::initial).collect(),
@@ -175,7 +183,10 @@ impl<'a> World<'a> {
             first_warning_s: None,
             first_brake_s: None,
             max_decel_mps2: 0.0,
-            trace: options.record_trace.then(|| Trace { actor_ids: scenario.actors.iter().map(|a| a.id.clone()).collect(), rows: Vec::new() }),
+            trace: options.record_trace.then(|| Trace {
+                actor_ids: scenario.actors.iter().map(|a| a.id.clone()).collect(),
+                rows: Vec::new(),
+            }),
         };
         let e = &scenario.ego;
         world.system.reset(&RunSetup {
@@ -206,19 +217,31 @@ impl<'a> World<'a> {
     fn actor_footprint(&self, i: usize) -> Footprint {
         let (x, y, h) = self.actors[i].world(&self.scenario.road);
         let a = &self.scenario.actors[i];
-        Footprint { x_m: x, y_m: y, heading_rad: h, length_m: a.length_m, width_m: a.width_m }
+        Footprint {
+            x_m: x,
+            y_m: y,
+            heading_rad: h,
+            length_m: a.length_m,
+            width_m: a.width_m,
+        }
     }
 
     fn record_truth(&mut self) {
         let ego = EgoTruth {
             footprint: self.ego_footprint(),
-            vel_world_mps: (self.ego.speed_mps * self.ego.heading_rad.cos(), self.ego.speed_mps * self.ego.heading_rad.sin()),
+            vel_world_mps: (
+                self.ego.speed_mps * self.ego.heading_rad.cos(),
+                self.ego.speed_mps * self.ego.heading_rad.sin(),
+            ),
         };
         let truths = (0..self.actors.len())
             .map(|i| {
                 let fp = self.actor_footprint(i);
                 let v = self.actors[i].speed_mps;
-                ActorTruth { footprint: fp, vel_world_mps: (v * fp.heading_rad.cos(), v * fp.heading_rad.sin()) }
+                ActorTruth {
+                    footprint: fp,
+                    vel_world_mps: (v * fp.heading_rad.cos(), v * fp.heading_rad.sin()),
+                }
             })
             .collect();
         self.history.push_back((ego, truths));
@@ -239,16 +262,23 @@ impl<'a> World<'a> {
             .iter()
             .zip(&self.actors)
             .map(|(a, s)| {
-                let half = 0.5 * (a.length_m * s.heading_rad.cos().abs() + a.width_m * s.heading_rad.sin().abs());
+                let half = 0.5
+                    * (a.length_m * s.heading_rad.cos().abs()
+                        + a.width_m * s.heading_rad.sin().abs());
                 let (vx, _) = s.road_velocity_mps();
-                Relation { gap_m: s.station_m - half - ego_front, closing_mps: ego_vx - vx, ego_speed_mps: self.ego.speed_mps }
+                Relation {
+                    gap_m: s.station_m - half - ego_front,
+                    closing_mps: ego_vx - vx,
+                    ego_speed_mps: self.ego.speed_mps,
+                }
             })
             .collect()
     }
 
     /// Whether an actor's footprint overlaps the ego's lateral span (in the road frame).
     fn in_path(&self, a: &Actor, s: &ActorState, ego_y_m: f64) -> bool {
-        let half = 0.5 * (a.length_m * s.heading_rad.sin().abs() + a.width_m * s.heading_rad.cos().abs());
+        let half =
+            0.5 * (a.length_m * s.heading_rad.sin().abs() + a.width_m * s.heading_rad.cos().abs());
         (s.y_m - ego_y_m).abs() < half + self.scenario.ego.width_m / 2.0
     }
 
@@ -272,7 +302,13 @@ impl<'a> World<'a> {
         })
     }
 
-    fn finish(&mut self, end_reason: EndReason, end_time_s: f64, collision: Option<Collision>, sut_error: Option<String>) {
+    fn finish(
+        &mut self,
+        end_reason: EndReason,
+        end_time_s: f64,
+        collision: Option<Collision>,
+        sut_error: Option<String>,
+    ) {
         self.result = Some(RunResult {
             run_index: self.run_index,
             end_reason,
@@ -296,7 +332,13 @@ impl<'a> World<'a> {
             return;
         }
         let sensor = &self.scenario.object_sensor;
-        if self.last_measurement_step.is_none_or(|s| self.step >= s + u64::from(sensor.every_n_steps)) {
+        if self.step < u64::from(sensor.latency_steps) {
+            // The first object list arrives one latency after the start.
+            self.objects.clear();
+        } else if self
+            .last_measurement_step
+            .is_none_or(|s| self.step >= s + u64::from(sensor.every_n_steps))
+        {
             let (ego_truth, truths) = &self.history[0];
             let measured_step = self.step.saturating_sub(self.history.len() as u64 - 1);
             let mut objects = std::mem::take(&mut self.objects);
@@ -333,22 +375,42 @@ impl<'a> World<'a> {
         let command = match answer {
             Ok(Ok(cmd)) => match sut::check_command(&cmd) {
                 Ok(()) => cmd,
-                Err(e) => return self.finish(EndReason::SutError, self.time_s(), None, Some(e.to_string())),
+                Err(e) => {
+                    return self.finish(
+                        EndReason::SutError,
+                        self.time_s(),
+                        None,
+                        Some(e.to_string()),
+                    );
+                }
             },
-            Ok(Err(e)) => return self.finish(EndReason::SutError, self.time_s(), None, Some(e.to_string())),
+            Ok(Err(e)) => {
+                return self.finish(
+                    EndReason::SutError,
+                    self.time_s(),
+                    None,
+                    Some(e.to_string()),
+                );
+            }
             Err(panic) => {
                 let msg = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                return self.finish(EndReason::SutError, self.time_s(), None, Some(format!("system panicked: {msg}")));
+                return self.finish(
+                    EndReason::SutError,
+                    self.time_s(),
+                    None,
+                    Some(format!("system panicked: {msg}")),
+                );
             }
         };
         if command.warning && self.first_warning_s.is_none() {
             self.first_warning_s = Some(self.time_s());
         }
-        self.pending.push_back((self.step + u64::from(timing.sut_latency_steps), command));
+        self.pending
+            .push_back((self.step + u64::from(timing.sut_latency_steps), command));
     }
 
     /// Phase 3: act. Advances the world by one step and checks contact and end conditions.
@@ -391,11 +453,20 @@ impl<'a> World<'a> {
             .collect();
 
         let ego_before = self.ego_footprint();
-        let actors_before: Vec<Footprint> = (0..self.actors.len()).map(|i| self.actor_footprint(i)).collect();
+        let actors_before: Vec<Footprint> = (0..self.actors.len())
+            .map(|i| self.actor_footprint(i))
+            .collect();
         let speeds_before: Vec<f64> = self.actors.iter().map(|s| s.speed_mps).collect();
         let ego_speed_before = self.ego.speed_mps;
 
-        vehicle::step_ego(&scenario.ego, &scenario.road, &mut self.ego, accel_req, steer_req, dt);
+        vehicle::step_ego(
+            &scenario.ego,
+            &scenario.road,
+            &mut self.ego,
+            accel_req,
+            steer_req,
+            dt,
+        );
         for (i, actor) in scenario.actors.iter().enumerate() {
             actors::step_actor(actor, &mut self.actors[i], t0, dt, fires[i]);
         }
@@ -407,13 +478,18 @@ impl<'a> World<'a> {
         // Contact: the earliest actor to touch within the step, at its exact time.
         let ego_after = self.ego_footprint();
         let mut first: Option<(f64, usize)> = None;
-        for i in 0..self.actors.len() {
+        for (i, before) in actors_before.iter().enumerate() {
             let after = self.actor_footprint(i);
             if collision::overlap(&ego_after, &after) {
-                let f = if collision::overlap(&ego_before, &actors_before[i]) {
+                let f = if collision::overlap(&ego_before, before) {
                     0.0
                 } else {
-                    collision::first_contact_fraction(&ego_before, &ego_after, &actors_before[i], &after)
+                    collision::first_contact_fraction(
+                        &ego_before,
+                        &ego_after,
+                        before,
+                        &after,
+                    )
                 };
                 if first.is_none_or(|(g, _)| f < g) {
                     first = Some((f, i));
@@ -426,7 +502,10 @@ impl<'a> World<'a> {
         let ego_y = self.ego.in_road(&scenario.road).y_m;
         let mut nearest: Option<Relation> = None;
         for (i, r) in relations.iter().enumerate() {
-            if r.gap_m >= 0.0 && self.in_path(&scenario.actors[i], &self.actors[i], ego_y) && nearest.is_none_or(|n| r.gap_m < n.gap_m) {
+            if r.gap_m >= 0.0
+                && self.in_path(&scenario.actors[i], &self.actors[i], ego_y)
+                && nearest.is_none_or(|n| r.gap_m < n.gap_m)
+            {
                 nearest = Some(*r);
             }
         }
@@ -446,7 +525,11 @@ impl<'a> World<'a> {
                 ego_speed_mps: self.ego.speed_mps,
                 ego_accel_mps2: self.ego.accel_mps2,
                 ego_steer_rad: self.ego.steer_rad,
-                actors: self.actors.iter().map(|s| (s.station_m, s.y_m, s.speed_mps)).collect(),
+                actors: self
+                    .actors
+                    .iter()
+                    .map(|s| (s.station_m, s.y_m, s.speed_mps))
+                    .collect(),
                 gap_m: nearest.map(|n| n.gap_m),
                 ttc_s: nearest.and_then(|n| n.ttc_s()),
                 cmd_accel_mps2: self.applied.accel_mps2,
@@ -478,7 +561,12 @@ impl<'a> World<'a> {
         }
         if let Some(n) = nearest {
             let slowed = self.ego.speed_mps < scenario.ego.speed_mps - 0.5;
-            if slowed && n.closing_mps < 0.0 && relations.iter().all(|r| r.gap_m < 0.0 || r.closing_mps <= 0.0 || r.gap_m > 100.0) {
+            if slowed
+                && n.closing_mps < 0.0
+                && relations
+                    .iter()
+                    .all(|r| r.gap_m < 0.0 || r.closing_mps <= 0.0 || r.gap_m > 100.0)
+            {
                 return self.finish(EndReason::EgoSlowerAndSeparating, t1, None, None);
             }
         }
@@ -498,8 +586,10 @@ pub struct RunSpec<'a> {
 
 /// Simulates a batch of runs in lockstep until every run has ended.
 pub fn run_batch(specs: Vec<RunSpec<'_>>, options: &SimOptions) -> Vec<RunResult> {
-    let mut worlds: Vec<World<'_>> =
-        specs.into_iter().map(|s| World::new(s.scenario, s.case_id, s.run_index, s.system, options)).collect();
+    let mut worlds: Vec<World<'_>> = specs
+        .into_iter()
+        .map(|s| World::new(s.scenario, s.case_id, s.run_index, s.system, options))
+        .collect();
     loop {
         let mut active = false;
         // Phases 1–2 for the whole batch (the place where camera frames will be rendered
@@ -531,5 +621,8 @@ pub fn impact_speeds_kph(c: &Collision) -> (f64, f64) {
 
 /// Whether an actor kind is a vulnerable road user (for reports).
 pub fn is_vru(kind: ActorKind) -> bool {
-    matches!(kind, ActorKind::Pedestrian { .. } | ActorKind::Cyclist | ActorKind::Motorcycle)
+    matches!(
+        kind,
+        ActorKind::Pedestrian { .. } | ActorKind::Cyclist | ActorKind::Motorcycle
+    )
 }

@@ -37,7 +37,12 @@ pub struct DriverConfig {
 
 impl Default for DriverConfig {
     fn default() -> Self {
-        DriverConfig { speed_gain_per_s: 1.5, max_accel_mps2: 2.0, lateral_gain_rad_per_m: 0.05, heading_gain: 0.8 }
+        DriverConfig {
+            speed_gain_per_s: 1.5,
+            max_accel_mps2: 2.0,
+            lateral_gain_rad_per_m: 0.05,
+            heading_gain: 0.8,
+        }
     }
 }
 
@@ -66,7 +71,11 @@ impl EgoState {
 
     pub fn in_road(&self, road: &Road) -> EgoInRoad {
         let (station_m, y_m, road_heading) = road.road_from_world(self.x_m, self.y_m);
-        EgoInRoad { station_m, y_m, heading_rad: wrap_angle(self.heading_rad - road_heading) }
+        EgoInRoad {
+            station_m,
+            y_m,
+            heading_rad: wrap_angle(self.heading_rad - road_heading),
+        }
     }
 }
 
@@ -90,7 +99,8 @@ pub fn driver_command(
     target_y_m: f64,
     set_speed_mps: f64,
 ) -> (f64, f64) {
-    let accel = (cfg.speed_gain_per_s * (set_speed_mps - state.speed_mps)).clamp(-cfg.max_accel_mps2, cfg.max_accel_mps2);
+    let accel = (cfg.speed_gain_per_s * (set_speed_mps - state.speed_mps))
+        .clamp(-cfg.max_accel_mps2, cfg.max_accel_mps2);
     let pos = state.in_road(road);
     // Curvature feed-forward plus lateral and heading feedback.
     let kappa = road.curvature_at(pos.y_m);
@@ -101,10 +111,18 @@ pub fn driver_command(
 }
 
 /// Advances the ego one step towards the requested acceleration and steering angle.
-pub fn step_ego(ego: &Ego, road: &Road, state: &mut EgoState, accel_request_mps2: f64, steer_request_rad: f64, dt_s: f64) {
+pub fn step_ego(
+    ego: &Ego,
+    road: &Road,
+    state: &mut EgoState,
+    accel_request_mps2: f64,
+    steer_request_rad: f64,
+    dt_s: f64,
+) {
     let mu_g = road.friction * G_MPS2;
     // Longitudinal: limits, first-order lag, jerk limit, friction.
-    let request = accel_request_mps2.clamp(-ego.max_decel_mps2.min(mu_g), ego.max_accel_mps2.min(mu_g));
+    let request =
+        accel_request_mps2.clamp(-ego.max_decel_mps2.min(mu_g), ego.max_accel_mps2.min(mu_g));
     let lagged = if ego.actuator_lag_s > 0.0 {
         state.accel_mps2 + (request - state.accel_mps2) * (dt_s / ego.actuator_lag_s).min(1.0)
     } else {
@@ -115,7 +133,8 @@ pub fn step_ego(ego: &Ego, road: &Road, state: &mut EgoState, accel_request_mps2
     // Steering: rate limit, angle limit, then the lateral friction left over by braking.
     let max_dsteer = ego.max_steer_rate_radps * dt_s;
     let steer_target = steer_request_rad.clamp(-ego.max_steer_rad, ego.max_steer_rad);
-    let mut steer = state.steer_rad + (steer_target - state.steer_rad).clamp(-max_dsteer, max_dsteer);
+    let mut steer =
+        state.steer_rad + (steer_target - state.steer_rad).clamp(-max_dsteer, max_dsteer);
     let lat_budget = (mu_g * mu_g - accel * accel).max(0.0).sqrt();
     let v = state.speed_mps;
     if v > 0.1 {

@@ -99,7 +99,10 @@ mod tests {
     fn names_round_trip_and_parse() {
         for &kind in BuiltinKind::ALL {
             assert_eq!(BuiltinKind::from_name(kind.name()), Some(kind));
-            assert_eq!(SutSpec::parse(&format!("builtin:{}", kind.name())), Ok(SutSpec::Builtin(kind)));
+            assert_eq!(
+                SutSpec::parse(&format!("builtin:{}", kind.name())),
+                Ok(SutSpec::Builtin(kind))
+            );
             assert_eq!(make(kind).name(), kind.name());
         }
         assert_eq!(BuiltinKind::from_name("careful_driver"), None);
@@ -125,10 +128,22 @@ mod tests {
     fn mixed_sequence(step: usize) -> (f64, Vec<TrackedObject>, Option<LaneObservation>) {
         let t = step as f64 * 0.05;
         let speed_mps = (20.0 - 0.2 * t).max(0.0);
-        let mut target = car(1, 40.0 - 6.0 * t, (3.5 - 0.8 * t).max(0.0), -6.0 - 0.5 * t, if t < 4.4 { -0.8 } else { 0.0 });
+        let mut target = car(
+            1,
+            40.0 - 6.0 * t,
+            (3.5 - 0.8 * t).max(0.0),
+            -6.0 - 0.5 * t,
+            if t < 4.4 { -0.8 } else { 0.0 },
+        );
         target.measured_at_s = t;
         let mut objects = vec![target];
-        let mut pedestrian = car(2, 25.0 - speed_mps * t * 0.5, -4.0 + 1.4 * t, -speed_mps, 1.4);
+        let mut pedestrian = car(
+            2,
+            25.0 - speed_mps * t * 0.5,
+            -4.0 + 1.4 * t,
+            -speed_mps,
+            1.4,
+        );
         pedestrian.class = ObjectClass::Pedestrian;
         pedestrian.length_m = 0.5;
         pedestrian.width_m = 0.6;
@@ -138,7 +153,11 @@ mod tests {
             objects[0].pos_in_ego_m[0] = f64::NAN;
             objects[1].rel_vel_in_ego_mps[1] = f64::INFINITY;
         }
-        let lane = if step % 17 == 5 { None } else { Some(lane(0.3 + 0.01 * t, 0.01)) };
+        let lane = if step % 17 == 5 {
+            None
+        } else {
+            Some(lane(0.3 + 0.01 * t, 0.01))
+        };
         (speed_mps, objects, lane)
     }
 
@@ -154,7 +173,12 @@ mod tests {
                 o.set_speed_mps = f64::NAN;
             }
             let cmd = system.step(&o).expect("built-in systems do not fail");
-            assert_eq!(check_command(&cmd), Ok(()), "{} step {step}: {cmd:?}", system.name());
+            assert_eq!(
+                check_command(&cmd),
+                Ok(()),
+                "{} step {step}: {cmd:?}",
+                system.name()
+            );
             out.push(cmd);
         }
         out
@@ -167,10 +191,20 @@ mod tests {
             let first = run_mixed(a.as_mut());
             // The same instance after `reset` repeats the run exactly.
             let again = run_mixed(a.as_mut());
-            assert_eq!(first, again, "{}: reset did not give a clean run", kind.name());
+            assert_eq!(
+                first,
+                again,
+                "{}: reset did not give a clean run",
+                kind.name()
+            );
             // A fresh instance gives the same run too.
             let mut b = make(kind);
-            assert_eq!(first, run_mixed(b.as_mut()), "{}: not deterministic", kind.name());
+            assert_eq!(
+                first,
+                run_mixed(b.as_mut()),
+                "{}: not deterministic",
+                kind.name()
+            );
         }
     }
 }

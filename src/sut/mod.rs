@@ -44,12 +44,18 @@ impl TrackedObject {
     /// Longitudinal distance from the ego's front bumper to the nearest point of the object's
     /// footprint along x (negative if the footprint reaches behind the bumper).
     pub fn gap_m(&self) -> f64 {
-        let (c, s) = (self.heading_in_ego_rad.cos().abs(), self.heading_in_ego_rad.sin().abs());
+        let (c, s) = (
+            self.heading_in_ego_rad.cos().abs(),
+            self.heading_in_ego_rad.sin().abs(),
+        );
         self.pos_in_ego_m[0] - 0.5 * (self.length_m * c + self.width_m * s)
     }
     /// Lateral extent of the footprint in the ego frame: (right-most y, left-most y).
     pub fn lateral_extent_m(&self) -> (f64, f64) {
-        let (c, s) = (self.heading_in_ego_rad.cos().abs(), self.heading_in_ego_rad.sin().abs());
+        let (c, s) = (
+            self.heading_in_ego_rad.cos().abs(),
+            self.heading_in_ego_rad.sin().abs(),
+        );
         let half = 0.5 * (self.length_m * s + self.width_m * c);
         (self.pos_in_ego_m[1] - half, self.pos_in_ego_m[1] + half)
     }
@@ -167,19 +173,25 @@ impl fmt::Display for SutSpec {
 pub enum SutSpecError {
     #[error("unknown built-in system `{name}`; built-in systems: {known}")]
     UnknownBuiltin { name: String, known: String },
-    #[error("`{0}`: systems are given as `builtin:NAME` in this version (process, manifest and ONNX systems come later)")]
+    #[error(
+        "`{0}`: systems are given as `builtin:NAME` in this version (process, manifest and ONNX systems come later)"
+    )]
     Unsupported(String),
 }
 
 impl SutSpec {
     pub fn parse(s: &str) -> Result<SutSpec, SutSpecError> {
         match s.strip_prefix("builtin:") {
-            Some(name) => builtin::BuiltinKind::from_name(name).map(SutSpec::Builtin).ok_or_else(|| {
-                SutSpecError::UnknownBuiltin {
+            Some(name) => builtin::BuiltinKind::from_name(name)
+                .map(SutSpec::Builtin)
+                .ok_or_else(|| SutSpecError::UnknownBuiltin {
                     name: name.to_string(),
-                    known: builtin::BuiltinKind::ALL.iter().map(|k| format!("builtin:{}", k.name())).collect::<Vec<_>>().join(", "),
-                }
-            }),
+                    known: builtin::BuiltinKind::ALL
+                        .iter()
+                        .map(|k| format!("builtin:{}", k.name()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
             None => Err(SutSpecError::Unsupported(s.to_string())),
         }
     }
@@ -196,12 +208,18 @@ impl SutSpec {
 pub fn check_command(cmd: &Command) -> Result<(), SutError> {
     if let Some(a) = cmd.accel_mps2 {
         if !a.is_finite() {
-            return Err(SutError::NonFinite { what: "acceleration request", value: a });
+            return Err(SutError::NonFinite {
+                what: "acceleration request",
+                value: a,
+            });
         }
     }
     if let Some(s) = cmd.steer_rad {
         if !s.is_finite() {
-            return Err(SutError::NonFinite { what: "steering request", value: s });
+            return Err(SutError::NonFinite {
+                what: "steering request",
+                value: s,
+            });
         }
     }
     Ok(())

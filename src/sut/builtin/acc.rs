@@ -63,7 +63,10 @@ pub struct Acc {
 
 impl Acc {
     pub fn new(cfg: AccConfig) -> Acc {
-        Acc { cfg, setup: default_setup() }
+        Acc {
+            cfg,
+            setup: default_setup(),
+        }
     }
 
     /// The acceleration the system asks for in this observation, m/s².
@@ -82,14 +85,22 @@ impl Acc {
                     && v_mps + o.rel_vel_in_ego_mps[0] >= cfg.min_lead_speed_mps
                     && corridor.overlaps_at(o, 0.0)
             })
-            .min_by(|a, b| a.gap_m().total_cmp(&b.gap_m()).then(a.track_id.cmp(&b.track_id)));
+            .min_by(|a, b| {
+                a.gap_m()
+                    .total_cmp(&b.gap_m())
+                    .then(a.track_id.cmp(&b.track_id))
+            });
         if let Some(lead) = lead {
             let desired_gap_m = cfg.standstill_gap_m + cfg.time_gap_s * v_mps;
             let follow_mps2 = cfg.gap_gain_per_s2 * (lead.gap_m() - desired_gap_m)
                 + cfg.speed_difference_gain_per_s * lead.rel_vel_in_ego_mps[0];
             accel_mps2 = accel_mps2.min(follow_mps2);
         }
-        finite_or(accel_mps2, 0.0).clamp(-cfg.max_decel_mps2.min(self.setup.ego_max_decel_mps2.max(0.0)), cfg.max_accel_mps2)
+        finite_or(accel_mps2, 0.0).clamp(
+            -cfg.max_decel_mps2
+                .min(self.setup.ego_max_decel_mps2.max(0.0)),
+            cfg.max_accel_mps2,
+        )
     }
 }
 
@@ -103,7 +114,12 @@ impl System for Acc {
     }
 
     fn step(&mut self, obs: &Observation<'_>) -> Result<Command, SutError> {
-        Ok(Command { accel_mps2: Some(self.accel_mps2(obs)), steer_rad: None, warning: false, detections: Vec::new() })
+        Ok(Command {
+            accel_mps2: Some(self.accel_mps2(obs)),
+            steer_rad: None,
+            warning: false,
+            detections: Vec::new(),
+        })
     }
 }
 
@@ -121,8 +137,15 @@ mod tests {
         assert_eq!(world.impact_speed_mps, None);
         let gap_m = world.actors[0].x_m - 2.25 - world.ego_x_m;
         let desired_m = 4.0 + 1.8 * 20.0;
-        assert!((gap_m - desired_m).abs() < 0.02 * desired_m, "gap {gap_m:.2} m, desired {desired_m} m");
-        assert!((world.ego_speed_mps - 20.0).abs() < 0.05, "{}", world.ego_speed_mps);
+        assert!(
+            (gap_m - desired_m).abs() < 0.02 * desired_m,
+            "gap {gap_m:.2} m, desired {desired_m} m"
+        );
+        assert!(
+            (world.ego_speed_mps - 20.0).abs() < 0.05,
+            "{}",
+            world.ego_speed_mps
+        );
         // Always in control of the longitudinal axis, never of steering, within comfort limits.
         for (_, c) in &log {
             let a = c.accel_mps2.expect("ACC always commands an acceleration");
@@ -141,7 +164,10 @@ mod tests {
         assert!(log.iter().any(|(_, c)| c.accel_mps2 == Some(2.0)));
         let desired_m = 4.0 + 1.8 * 25.0;
         let gap_m = world.actors[0].x_m - 2.25 - world.ego_x_m;
-        assert!((gap_m - desired_m).abs() < 0.02 * desired_m, "gap {gap_m:.2} m");
+        assert!(
+            (gap_m - desired_m).abs() < 0.02 * desired_m,
+            "gap {gap_m:.2} m"
+        );
     }
 
     #[test]

@@ -131,15 +131,23 @@ impl System for Aeb {
         self.tracks.update(obs, cfg.accel_filter_tau_s);
         let v_mps = ego_speed_mps(obs);
         let corridor = Corridor::new(obs, self.setup.ego_width_m, cfg.path_margin_m);
-        let ttc_s = most_urgent_threat(obs, &corridor, &self.tracks, |_| cfg.prediction_horizon_s).map_or(f64::INFINITY, |t| t.ttc_s);
+        let ttc_s = most_urgent_threat(obs, &corridor, &self.tracks, |_| cfg.prediction_horizon_s)
+            .map_or(f64::INFINITY, |t| t.ttc_s);
 
         if self.stage != AebStage::Off {
             if v_mps < STANDSTILL_SPEED_MPS {
                 // Standstill: keep the car where it is while the obstacle is still there.
-                if !standstill_hold_needed(obs, &corridor, cfg.hold_gap_m, cfg.hold_recede_speed_mps) {
+                if !standstill_hold_needed(
+                    obs,
+                    &corridor,
+                    cfg.hold_gap_m,
+                    cfg.hold_recede_speed_mps,
+                ) {
                     self.stage = AebStage::Off;
                 }
-            } else if !ttc_s.is_finite() || (ttc_s > cfg.release_ttc_s && v_mps > cfg.release_min_speed_mps) {
+            } else if !ttc_s.is_finite()
+                || (ttc_s > cfg.release_ttc_s && v_mps > cfg.release_min_speed_mps)
+            {
                 // The threat is gone: no longer in the path, no longer closing, or far enough.
                 self.stage = AebStage::Off;
             } else if ttc_s <= cfg.full_brake_ttc_s {
@@ -149,13 +157,15 @@ impl System for Aeb {
             let warned_s = self.warning_since_s.map_or(0.0, |since| obs.time_s - since);
             if ttc_s <= cfg.full_brake_ttc_s {
                 self.stage = AebStage::Full;
-            } else if ttc_s <= cfg.partial_brake_ttc_s && warned_s >= cfg.min_warning_lead_s - 1e-9 {
+            } else if ttc_s <= cfg.partial_brake_ttc_s && warned_s >= cfg.min_warning_lead_s - 1e-9
+            {
                 self.stage = AebStage::Partial;
             }
         }
 
         // The warning accompanies every braking stage and otherwise follows the TTC.
-        let warn = self.stage != AebStage::Off || (v_mps >= cfg.min_speed_mps && ttc_s <= cfg.warning_ttc_s);
+        let warn = self.stage != AebStage::Off
+            || (v_mps >= cfg.min_speed_mps && ttc_s <= cfg.warning_ttc_s);
         if warn {
             self.warning_since_s.get_or_insert(obs.time_s);
         } else {
@@ -166,7 +176,12 @@ impl System for Aeb {
             AebStage::Off => None,
             stage => Some(-self.decel_mps2(stage)),
         };
-        Ok(Command { accel_mps2, steer_rad: None, warning: warn, detections: Vec::new() })
+        Ok(Command {
+            accel_mps2,
+            steer_rad: None,
+            warning: warn,
+            detections: Vec::new(),
+        })
     }
 }
 
@@ -198,16 +213,36 @@ mod tests {
         let warn = first_time(&log, |c| c.warning).expect("warns");
         let partial = first_time(&log, |c| c.accel_mps2.is_some()).expect("brakes");
         let full = first_time(&log, |c| c.accel_mps2 == Some(-9.0)).expect("brakes fully");
-        assert_eq!(log.iter().find(|(t, _)| *t == partial).and_then(|(_, c)| c.accel_mps2), Some(-4.0));
-        assert!(warn < partial && partial < full, "warn {warn} partial {partial} full {full}");
+        assert_eq!(
+            log.iter()
+                .find(|(t, _)| *t == partial)
+                .and_then(|(_, c)| c.accel_mps2),
+            Some(-4.0)
+        );
+        assert!(
+            warn < partial && partial < full,
+            "warn {warn} partial {partial} full {full}"
+        );
         // UN R152: the warning comes at least 0.8 s before emergency braking.
-        assert!(partial - warn >= 0.8 - 1e-9, "warning only {} s ahead", partial - warn);
+        assert!(
+            partial - warn >= 0.8 - 1e-9,
+            "warning only {} s ahead",
+            partial - warn
+        );
         // Warning at TTC 2.6 s of the 4 s start: within one step of 1.4 s.
         assert!((warn - 1.4).abs() <= 0.05 + 1e-9, "{warn}");
         // Once braking, the stage never drops until the stop, and the warning stays on.
         let braking: Vec<_> = log.iter().filter(|(t, _)| *t >= partial).collect();
-        assert!(braking.iter().all(|(_, c)| c.accel_mps2.is_some() && c.warning));
-        assert!(braking.windows(2).all(|w| w[1].1.accel_mps2 <= w[0].1.accel_mps2));
+        assert!(
+            braking
+                .iter()
+                .all(|(_, c)| c.accel_mps2.is_some() && c.warning)
+        );
+        assert!(
+            braking
+                .windows(2)
+                .all(|w| w[1].1.accel_mps2 <= w[0].1.accel_mps2)
+        );
         assert_eq!(world.impact_speed_mps, None);
     }
 
@@ -216,8 +251,14 @@ mod tests {
         for speed_kph in [10.0, 20.0, 30.0, 40.0, 45.0, 50.0] {
             let mut world = ccrs(speed_kph);
             let log = world.run(&mut Aeb::new(AebConfig::default()), 12.0);
-            assert_eq!(world.impact_speed_mps, None, "collision at {speed_kph} km/h");
-            assert!(world.ego_speed_mps == 0.0, "not stopped at {speed_kph} km/h");
+            assert_eq!(
+                world.impact_speed_mps, None,
+                "collision at {speed_kph} km/h"
+            );
+            assert!(
+                world.ego_speed_mps == 0.0,
+                "not stopped at {speed_kph} km/h"
+            );
             assert!(log.iter().any(|(_, c)| c.warning));
         }
     }
@@ -232,7 +273,11 @@ mod tests {
                 collided_at.push(speed_kph);
                 // Mitigation: the impact speed is at most 60 % of the initial speed, and within
                 // UN R152's limit where it has one (60 km/h: 35 km/h).
-                assert!(impact_mps < 0.6 * kph(speed_kph), "{speed_kph} km/h: impact {:.1} km/h", impact_mps * 3.6);
+                assert!(
+                    impact_mps < 0.6 * kph(speed_kph),
+                    "{speed_kph} km/h: impact {:.1} km/h",
+                    impact_mps * 3.6
+                );
                 if speed_kph == 60.0 {
                     assert!(impact_mps <= kph(35.0));
                 }
@@ -248,7 +293,11 @@ mod tests {
         for y_m in [3.5, -3.5, 2.2] {
             let mut world = World::new(v, vec![Actor::car(4.0 * v, y_m, 0.0)]);
             let log = world.run(&mut Aeb::new(AebConfig::default()), 6.0);
-            assert!(log.iter().all(|(_, c)| !c.warning && c.accel_mps2.is_none()), "y = {y_m}");
+            assert!(
+                log.iter()
+                    .all(|(_, c)| !c.warning && c.accel_mps2.is_none()),
+                "y = {y_m}"
+            );
         }
         // A car half overlapping the ego (Euro NCAP −50 % overlap) is a threat.
         let mut world = World::new(v, vec![Actor::car(4.0 * v, 0.9, 0.0)]);
@@ -291,10 +340,15 @@ mod tests {
         let log = world.run(&mut Aeb::new(AebConfig::default()), 10.0);
         let with_estimate = world.impact_speed_mps.unwrap_or(0.0);
         // Without the deceleration estimate (an extremely slow filter) the system reacts later.
-        let slow = AebConfig { accel_filter_tau_s: 1e6, ..AebConfig::default() };
+        let slow = AebConfig {
+            accel_filter_tau_s: 1e6,
+            ..AebConfig::default()
+        };
         let mut world2 = World::new(v, vec![lead]);
         let log2 = world2.run(&mut Aeb::new(slow), 10.0);
-        let first_brake = |log: &[(f64, Command)]| first_time(log, |c| c.accel_mps2.is_some()).unwrap_or(f64::INFINITY);
+        let first_brake = |log: &[(f64, Command)]| {
+            first_time(log, |c| c.accel_mps2.is_some()).unwrap_or(f64::INFINITY)
+        };
         assert!(first_brake(&log) < first_brake(&log2));
         assert!(with_estimate <= world2.impact_speed_mps.unwrap_or(0.0));
     }
@@ -302,9 +356,14 @@ mod tests {
     #[test]
     fn aeb_never_exceeds_the_ego_maximum_deceleration() {
         let mut aeb = Aeb::new(AebConfig::default());
-        aeb.reset(&RunSetup { ego_max_decel_mps2: 6.5, ..setup() });
+        aeb.reset(&RunSetup {
+            ego_max_decel_mps2: 6.5,
+            ..setup()
+        });
         let objects = [car(1, 5.0, 0.0, -14.0, 0.0)];
-        let cmd = aeb.step(&obs_with(0.0, 14.0, &objects, None)).expect("steps");
+        let cmd = aeb
+            .step(&obs_with(0.0, 14.0, &objects, None))
+            .expect("steps");
         assert_eq!(cmd.accel_mps2, Some(-6.5));
         assert_eq!(aeb.stage(), AebStage::Full);
         assert!(cmd.warning);
@@ -317,13 +376,22 @@ mod tests {
         let mut aeb = Aeb::new(AebConfig::default());
         aeb.reset(&setup());
         let objects = [car(1, 2.25 + 13.0, 0.0, -10.0, 0.0)];
-        let cmd = aeb.step(&obs_with(0.0, 10.0, &objects, None)).expect("steps");
+        let cmd = aeb
+            .step(&obs_with(0.0, 10.0, &objects, None))
+            .expect("steps");
         assert!(cmd.warning && cmd.accel_mps2.is_none());
         let objects = [car(1, 2.25 + 8.5, 0.0, -10.0, 0.0)];
-        let cmd = aeb.step(&obs_with(0.45, 10.0, &objects, None)).expect("steps");
-        assert!(cmd.warning && cmd.accel_mps2.is_none(), "TTC 0.85 s: warning only");
+        let cmd = aeb
+            .step(&obs_with(0.45, 10.0, &objects, None))
+            .expect("steps");
+        assert!(
+            cmd.warning && cmd.accel_mps2.is_none(),
+            "TTC 0.85 s: warning only"
+        );
         let objects = [car(1, 2.25 + 7.5, 0.0, -10.0, 0.0)];
-        let cmd = aeb.step(&obs_with(0.55, 10.0, &objects, None)).expect("steps");
+        let cmd = aeb
+            .step(&obs_with(0.55, 10.0, &objects, None))
+            .expect("steps");
         assert_eq!(cmd.accel_mps2, Some(-9.0));
     }
 
@@ -332,10 +400,13 @@ mod tests {
         let mut aeb = Aeb::new(AebConfig::default());
         aeb.reset(&setup());
         let objects = [car(1, 2.25 + 8.0, 0.0, -10.0, 0.0)];
-        aeb.step(&obs_with(0.0, 20.0, &objects, None)).expect("steps");
+        aeb.step(&obs_with(0.0, 20.0, &objects, None))
+            .expect("steps");
         assert_eq!(aeb.stage(), AebStage::Full);
         let objects = [car(1, 2.25 + 7.5, 3.5, -10.0, 0.0)];
-        let cmd = aeb.step(&obs_with(0.05, 20.0, &objects, None)).expect("steps");
+        let cmd = aeb
+            .step(&obs_with(0.05, 20.0, &objects, None))
+            .expect("steps");
         assert_eq!(aeb.stage(), AebStage::Off);
         assert_eq!(cmd, Command::default());
     }

@@ -27,8 +27,9 @@
 //! not braking, and the gap is at least R157's minimum following distance.
 
 use super::common::{
-    Corridor, G_MPS2, STANDSTILL_SPEED_MPS, StepClock, Threat, TrackMemory, default_setup, ego_speed_mps, finite_or,
-    most_urgent_threat, nearest_in_path, object_is_usable, required_decel_mps2, standstill_hold_needed,
+    Corridor, G_MPS2, STANDSTILL_SPEED_MPS, StepClock, Threat, TrackMemory, default_setup,
+    ego_speed_mps, finite_or, most_urgent_threat, nearest_in_path, object_is_usable,
+    required_decel_mps2, standstill_hold_needed,
 };
 use crate::sut::{Command, ObjectClass, Observation, RunSetup, SutError, System, TrackedObject};
 
@@ -155,13 +156,20 @@ impl CarefulDriver {
         let cfg = &self.cfg;
         let v_mps = ego_speed_mps(obs);
         let (offset_m, heading_rad, curvature_per_m, width_m) = match &obs.lane {
-            Some(l) if l.width_m.is_finite() && l.width_m > 0.0 => {
-                (finite_or(l.offset_m, 0.0), finite_or(l.heading_rad, 0.0), finite_or(l.curvature_per_m, 0.0), l.width_m)
-            }
+            Some(l) if l.width_m.is_finite() && l.width_m > 0.0 => (
+                finite_or(l.offset_m, 0.0),
+                finite_or(l.heading_rad, 0.0),
+                finite_or(l.curvature_per_m, 0.0),
+                l.width_m,
+            ),
             _ => (0.0, 0.0, 0.0, cfg.assumed_lane_width_m),
         };
         let mut onset: Option<f64> = None;
-        for o in obs.objects.iter().filter(|o| object_is_usable(o) && is_vehicle(o.class) && o.gap_m() > 0.0) {
+        for o in obs
+            .objects
+            .iter()
+            .filter(|o| object_is_usable(o) && is_vehicle(o.class) && o.gap_m() > 0.0)
+        {
             if corridor.overlaps_at(o, 0.0) {
                 continue;
             }
@@ -173,11 +181,14 @@ impl CarefulDriver {
                 continue;
             }
             let side = y_lane_m.signum();
-            let lat_speed_lane_mps = o.rel_vel_in_ego_mps[1] + (v_mps + o.rel_vel_in_ego_mps[0]) * heading_rad;
+            let lat_speed_lane_mps =
+                o.rel_vel_in_ego_mps[1] + (v_mps + o.rel_vel_in_ego_mps[0]) * heading_rad;
             let towards_mps = -side * lat_speed_lane_mps;
             // How far the centre is from its own lane's centre, towards the ego lane.
             let wander_m = width_m - y_lane_m.abs();
-            if towards_mps >= cfg.min_cut_in_lateral_speed_mps && wander_m > cfg.wandering_threshold_m {
+            if towards_mps >= cfg.min_cut_in_lateral_speed_mps
+                && wander_m > cfg.wandering_threshold_m
+            {
                 let since_s = ((wander_m - cfg.wandering_threshold_m) / towards_mps).min(dt_s);
                 let t = obs.time_s - since_s;
                 onset = Some(onset.map_or(t, |e: f64| e.min(t)));
@@ -194,21 +205,26 @@ impl CarefulDriver {
     fn is_critical(&self, threat: Option<&Threat>, v_mps: f64) -> bool {
         threat.is_some_and(|t| {
             t.ttc_s < self.cfg.critical_ttc_s
-                || required_decel_mps2(t.gap_m, v_mps, t.obj_speed_mps, -t.obj_accel_mps2) >= self.cfg.critical_required_decel_mps2
+                || required_decel_mps2(t.gap_m, v_mps, t.obj_speed_mps, -t.obj_accel_mps2)
+                    >= self.cfg.critical_required_decel_mps2
         })
     }
 
     /// R157 minimum following distance at speed `v_mps`, m.
     fn min_following_distance_m(&self, v_mps: f64) -> f64 {
         let cfg = &self.cfg;
-        let time_gap_s = cfg.min_time_gap_base_s + cfg.min_time_gap_per_kph_s * (v_mps * 3.6).max(10.0);
+        let time_gap_s =
+            cfg.min_time_gap_base_s + cfg.min_time_gap_per_kph_s * (v_mps * 3.6).max(10.0);
         (v_mps * time_gap_s).max(cfg.min_following_distance_m)
     }
 }
 
 /// Vehicles change lanes; pedestrians and obstacles do not.
 fn is_vehicle(class: ObjectClass) -> bool {
-    matches!(class, ObjectClass::Car | ObjectClass::Motorcycle | ObjectClass::Cyclist)
+    matches!(
+        class,
+        ObjectClass::Car | ObjectClass::Motorcycle | ObjectClass::Cyclist
+    )
 }
 
 /// Vulnerable road users whose crossing a driver anticipates from their motion.
@@ -241,15 +257,19 @@ impl System for CarefulDriver {
         // What catches an inattentive driver's eye: objects in the path now, and pedestrians and
         // cyclists heading into it.
         let horizon = cfg.prediction_horizon_s;
-        let hazard = most_urgent_threat(obs, &corridor, &self.tracks, |o| if is_vulnerable(o.class) { horizon } else { 0.0 })
-            .filter(|h| h.ttc_s <= cfg.hazard_ttc_s);
+        let hazard = most_urgent_threat(obs, &corridor, &self.tracks, |o| {
+            if is_vulnerable(o.class) { horizon } else { 0.0 }
+        })
+        .filter(|h| h.ttc_s <= cfg.hazard_ttc_s);
         let lead = nearest_in_path(obs, &corridor);
         let lead_decelerating = self.lead_decelerating(lead);
         let cut_in_onset_s = self.cut_in_onset_s(obs, &corridor, dt_s);
         let danger = hazard.is_some() || lead_decelerating || cut_in_onset_s.is_some();
 
         if self.phase == CarefulDriverPhase::Idle && danger {
-            self.phase = CarefulDriverPhase::Perceiving { onset_s: cut_in_onset_s.unwrap_or(t).min(t) };
+            self.phase = CarefulDriverPhase::Perceiving {
+                onset_s: cut_in_onset_s.unwrap_or(t).min(t),
+            };
         }
         if let CarefulDriverPhase::Perceiving { onset_s } = self.phase {
             if t >= onset_s + cfg.perception_time_s - TIME_EPS_S {
@@ -280,14 +300,19 @@ impl System for CarefulDriver {
                 }
             }
         }
-        if self.phase == CarefulDriverPhase::Holding && !standstill_hold_needed(obs, &corridor, cfg.hold_gap_m, cfg.hold_recede_speed_mps) {
+        if self.phase == CarefulDriverPhase::Holding
+            && !standstill_hold_needed(obs, &corridor, cfg.hold_gap_m, cfg.hold_recede_speed_mps)
+        {
             self.phase = CarefulDriverPhase::Idle;
         }
 
-        let max_decel_mps2 = cfg.brake_decel_mps2.min(self.setup.ego_max_decel_mps2.max(0.0));
+        let max_decel_mps2 = cfg
+            .brake_decel_mps2
+            .min(self.setup.ego_max_decel_mps2.max(0.0));
         let accel_mps2 = match self.phase {
             CarefulDriverPhase::Braking => {
-                self.brake_accel_mps2 = (self.brake_accel_mps2 - cfg.brake_jerk_mps3 * dt_s).max(-max_decel_mps2);
+                self.brake_accel_mps2 =
+                    (self.brake_accel_mps2 - cfg.brake_jerk_mps3 * dt_s).max(-max_decel_mps2);
                 Some(finite_or(self.brake_accel_mps2, -max_decel_mps2))
             }
             CarefulDriverPhase::Holding => Some(-max_decel_mps2),
@@ -296,7 +321,12 @@ impl System for CarefulDriver {
                 None
             }
         };
-        Ok(Command { accel_mps2, steer_rad: None, warning: false, detections: Vec::new() })
+        Ok(Command {
+            accel_mps2,
+            steer_rad: None,
+            warning: false,
+            detections: Vec::new(),
+        })
     }
 }
 
@@ -310,7 +340,12 @@ mod tests {
     }
 
     /// Steps the world with the driver until `until_s`, calling `at` before each step.
-    fn drive(world: &mut World, driver: &mut CarefulDriver, until_s: f64, mut at: impl FnMut(&mut World)) -> Vec<(f64, Command)> {
+    fn drive(
+        world: &mut World,
+        driver: &mut CarefulDriver,
+        until_s: f64,
+        mut at: impl FnMut(&mut World),
+    ) -> Vec<(f64, Command)> {
         driver.reset(&setup());
         let mut log = Vec::new();
         while world.time_s < until_s - 1e-9 && world.impact_speed_mps.is_none() {
@@ -325,7 +360,9 @@ mod tests {
     }
 
     fn first_brake_s(log: &[(f64, Command)]) -> Option<f64> {
-        log.iter().find(|(_, c)| c.accel_mps2.is_some()).map(|(t, _)| *t)
+        log.iter()
+            .find(|(_, c)| c.accel_mps2.is_some())
+            .map(|(t, _)| *t)
     }
 
     /// A car in the left lane (centre at 3.5 m) starts moving into the ego lane at 1 m/s at t = 1 s.
@@ -345,7 +382,10 @@ mod tests {
         // The car leaves its wandering band (0.375 m) at t = 1.375 s; braking starts 0.4 + 0.75 s later.
         let expected_s = 1.0 + 0.375 + 0.4 + 0.75;
         let first = first_brake_s(&log).expect("brakes");
-        assert!(first >= expected_s - 1e-9 && first - expected_s < 0.05 + 1e-9, "first brake at {first}, expected {expected_s}");
+        assert!(
+            first >= expected_s - 1e-9 && first - expected_s < 0.05 + 1e-9,
+            "first brake at {first}, expected {expected_s}"
+        );
         // Nothing before: no throttle lift, no warning, no steering.
         assert!(log.iter().all(|(_, c)| !c.warning && c.steer_rad.is_none()));
     }
@@ -356,18 +396,28 @@ mod tests {
         let mut driver = CarefulDriver::new(CarefulDriverConfig::default());
         let log = drive(&mut world, &mut driver, 8.0, |_| {});
         // The first braking manoeuvre (the driver may brake again later, after releasing).
-        let brakes: Vec<f64> = log.iter().skip_while(|(_, c)| c.accel_mps2.is_none()).map_while(|(_, c)| c.accel_mps2).collect();
+        let brakes: Vec<f64> = log
+            .iter()
+            .skip_while(|(_, c)| c.accel_mps2.is_none())
+            .map_while(|(_, c)| c.accel_mps2)
+            .collect();
         assert!(brakes.len() > 12, "{}", brakes.len());
         assert!((brakes[0] + 12.65 * 0.05).abs() < 1e-9, "{}", brakes[0]);
         for w in brakes.windows(2) {
-            assert!(w[1] <= w[0] + 1e-12 && w[0] - w[1] <= 12.65 * 0.05 + 1e-9, "{w:?}");
+            assert!(
+                w[1] <= w[0] + 1e-12 && w[0] - w[1] <= 12.65 * 0.05 + 1e-9,
+                "{w:?}"
+            );
         }
         let full = 0.774 * G_MPS2;
         assert!(brakes.iter().any(|&a| (a + full).abs() < 1e-9));
         assert!(brakes.iter().all(|&a| a >= -full - 1e-9));
         // 0.774 g is reached after 0.6 s (12.65 m/s³ × 0.6 s = 0.774 × 9.81 m/s²; with standard
         // gravity a hair later, in the 13th step of 0.05 s).
-        assert!((brakes[12] + full).abs() < 1e-9 && brakes[11] > -full, "{brakes:?}");
+        assert!(
+            (brakes[12] + full).abs() < 1e-9 && brakes[11] > -full,
+            "{brakes:?}"
+        );
     }
 
     #[test]
@@ -402,7 +452,10 @@ mod tests {
         // The deceleration shows in the object list at t = 1.05 s.
         let expected_s = 1.05 + 0.4 + 0.75;
         let first = first_brake_s(&log).expect("brakes");
-        assert!((first - expected_s).abs() < 0.05 + 1e-9, "{first} vs {expected_s}");
+        assert!(
+            (first - expected_s).abs() < 0.05 + 1e-9,
+            "{first} vs {expected_s}"
+        );
         assert_eq!(world.impact_speed_mps, None);
     }
 

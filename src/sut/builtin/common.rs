@@ -25,7 +25,13 @@ const MAX_RAW_ACCEL_MPS2: f64 = 15.0;
 
 /// The set-up a system assumes until the harness calls `reset`.
 pub fn default_setup() -> RunSetup {
-    RunSetup { dt_s: 0.05, ego_length_m: 4.6, ego_width_m: 1.8, ego_wheelbase_m: 2.7, ego_max_decel_mps2: 10.0 }
+    RunSetup {
+        dt_s: 0.05,
+        ego_length_m: 4.6,
+        ego_width_m: 1.8,
+        ego_wheelbase_m: 2.7,
+        ego_max_decel_mps2: 10.0,
+    }
 }
 
 /// `x` if it is finite, otherwise `fallback`.
@@ -40,7 +46,10 @@ pub fn ego_speed_mps(obs: &Observation<'_>) -> f64 {
 
 /// Whether every number of an object is finite (objects that are not are ignored).
 pub fn object_is_usable(o: &TrackedObject) -> bool {
-    o.pos_in_ego_m.iter().chain(o.rel_vel_in_ego_mps.iter()).all(|v| v.is_finite())
+    o.pos_in_ego_m
+        .iter()
+        .chain(o.rel_vel_in_ego_mps.iter())
+        .all(|v| v.is_finite())
         && o.heading_in_ego_rad.is_finite()
         && o.length_m.is_finite()
         && o.width_m.is_finite()
@@ -80,11 +89,15 @@ impl Corridor {
     pub fn new(obs: &Observation<'_>, ego_width_m: f64, margin_m: f64) -> Corridor {
         let v = ego_speed_mps(obs);
         let curvature_per_m = if v > MIN_SPEED_FOR_PATH_CURVATURE_MPS {
-            finite_or(obs.ego.yaw_rate_radps / v, 0.0).clamp(-MAX_PATH_CURVATURE_PER_M, MAX_PATH_CURVATURE_PER_M)
+            finite_or(obs.ego.yaw_rate_radps / v, 0.0)
+                .clamp(-MAX_PATH_CURVATURE_PER_M, MAX_PATH_CURVATURE_PER_M)
         } else {
             0.0
         };
-        Corridor { half_width_m: 0.5 * ego_width_m + margin_m, curvature_per_m }
+        Corridor {
+            half_width_m: 0.5 * ego_width_m + margin_m,
+            curvature_per_m,
+        }
     }
 
     /// Lateral position of the path's centre line `x_m` ahead of the bumper.
@@ -114,13 +127,21 @@ pub fn time_to_contact_s(gap_m: f64, v_ego_mps: f64, v_obj_mps: f64, a_obj_mps2:
     let decel_mps2 = (-a_obj_mps2).max(0.0);
     if decel_mps2 < 1e-6 || v_obj_mps <= 0.0 {
         let closing_mps = v_ego_mps - v_obj_mps;
-        return if closing_mps > MIN_CLOSING_SPEED_MPS { gap_m / closing_mps } else { f64::INFINITY };
+        return if closing_mps > MIN_CLOSING_SPEED_MPS {
+            gap_m / closing_mps
+        } else {
+            f64::INFINITY
+        };
     }
     // gap(t) = gap + (v_obj − v_ego)·t − ½·decel·t² until the object stops.
     let b_mps = v_obj_mps - v_ego_mps;
     let root_mps = (b_mps * b_mps + 2.0 * decel_mps2 * gap_m).sqrt();
     // The positive root, in the form that avoids cancellation for either sign of b.
-    let t_s = if b_mps >= 0.0 { (b_mps + root_mps) / decel_mps2 } else { 2.0 * gap_m / (root_mps - b_mps) };
+    let t_s = if b_mps >= 0.0 {
+        (b_mps + root_mps) / decel_mps2
+    } else {
+        2.0 * gap_m / (root_mps - b_mps)
+    };
     let stop_s = v_obj_mps / decel_mps2;
     if t_s <= stop_s {
         return t_s;
@@ -143,7 +164,11 @@ pub fn required_decel_mps2(gap_m: f64, v_ego_mps: f64, v_obj_mps: f64, obj_decel
     let gap = gap_m.max(1e-3);
     let closing_mps = v_e - v_o;
     if a_o < 1e-6 {
-        return if closing_mps > 0.0 { closing_mps * closing_mps / (2.0 * gap) } else { 0.0 };
+        return if closing_mps > 0.0 {
+            closing_mps * closing_mps / (2.0 * gap)
+        } else {
+            0.0
+        };
     }
     // Either the object stops first and the ego must stop behind the place where it stands ...
     let stop_behind_mps2 = v_e * v_e / (2.0 * (gap + v_o * v_o / (2.0 * a_o)));
@@ -223,7 +248,10 @@ impl TrackMemory {
 
     /// The estimated longitudinal acceleration over ground of a track (0 if unknown), m/s².
     pub fn accel_x_mps2(&self, track_id: u32) -> f64 {
-        self.entries.iter().find(|e| e.track_id == track_id).map_or(0.0, |e| finite_or(e.accel_x_mps2, 0.0))
+        self.entries
+            .iter()
+            .find(|e| e.track_id == track_id)
+            .map_or(0.0, |e| finite_or(e.accel_x_mps2, 0.0))
     }
 }
 
@@ -254,7 +282,11 @@ pub fn most_urgent_threat(
 ) -> Option<Threat> {
     let v_ego = ego_speed_mps(obs);
     let mut best: Option<Threat> = None;
-    for o in obs.objects.iter().filter(|o| object_is_usable(o) && o.pos_in_ego_m[0] > 0.0) {
+    for o in obs
+        .objects
+        .iter()
+        .filter(|o| object_is_usable(o) && o.pos_in_ego_m[0] > 0.0)
+    {
         let gap_m = o.gap_m().max(0.0);
         let obj_speed_mps = v_ego + o.rel_vel_in_ego_mps[0];
         let obj_accel_mps2 = tracks.accel_x_mps2(o.track_id);
@@ -262,7 +294,13 @@ pub fn most_urgent_threat(
         if !ttc_s.is_finite() || !corridor.overlaps_at(o, ttc_s.min(horizon_s(o)).max(0.0)) {
             continue;
         }
-        let candidate = Threat { track_id: o.track_id, gap_m, ttc_s, obj_speed_mps, obj_accel_mps2 };
+        let candidate = Threat {
+            track_id: o.track_id,
+            gap_m,
+            ttc_s,
+            obj_speed_mps,
+            obj_accel_mps2,
+        };
         let better = match &best {
             None => true,
             Some(b) => (ttc_s, gap_m, o.track_id) < (b.ttc_s, b.gap_m, b.track_id),
@@ -275,18 +313,31 @@ pub fn most_urgent_threat(
 }
 
 /// The nearest object ahead whose footprint overlaps the corridor now.
-pub fn nearest_in_path<'a>(obs: &Observation<'a>, corridor: &Corridor) -> Option<&'a TrackedObject> {
+pub fn nearest_in_path<'a>(
+    obs: &Observation<'a>,
+    corridor: &Corridor,
+) -> Option<&'a TrackedObject> {
     let objects: &'a [TrackedObject] = obs.objects;
     objects
         .iter()
         .filter(|o| object_is_usable(o) && o.pos_in_ego_m[0] > 0.0 && corridor.overlaps_at(o, 0.0))
-        .min_by(|a, b| a.gap_m().total_cmp(&b.gap_m()).then(a.track_id.cmp(&b.track_id)))
+        .min_by(|a, b| {
+            a.gap_m()
+                .total_cmp(&b.gap_m())
+                .then(a.track_id.cmp(&b.track_id))
+        })
 }
 
 /// Whether a stopped ego should keep its brakes on: something is in its path within
 /// `hold_gap_m` and is not driving away (closing speed above −`recede_speed_mps`).
-pub fn standstill_hold_needed(obs: &Observation<'_>, corridor: &Corridor, hold_gap_m: f64, recede_speed_mps: f64) -> bool {
-    nearest_in_path(obs, corridor).is_some_and(|o| o.gap_m() < hold_gap_m && o.rel_vel_in_ego_mps[0] < recede_speed_mps)
+pub fn standstill_hold_needed(
+    obs: &Observation<'_>,
+    corridor: &Corridor,
+    hold_gap_m: f64,
+    recede_speed_mps: f64,
+) -> bool {
+    nearest_in_path(obs, corridor)
+        .is_some_and(|o| o.gap_m() < hold_gap_m && o.rel_vel_in_ego_mps[0] < recede_speed_mps)
 }
 
 /// Helpers for the unit tests: object and observation builders and a small closed-loop
@@ -301,7 +352,13 @@ pub mod testkit {
     }
 
     /// A 4.5 m × 1.8 m car with its centre at (`x_m`, `y_m`) in the ego frame.
-    pub fn car(track_id: u32, x_m: f64, y_m: f64, rel_vx_mps: f64, rel_vy_mps: f64) -> TrackedObject {
+    pub fn car(
+        track_id: u32,
+        x_m: f64,
+        y_m: f64,
+        rel_vx_mps: f64,
+        rel_vy_mps: f64,
+    ) -> TrackedObject {
         TrackedObject {
             track_id,
             class: ObjectClass::Car,
@@ -314,10 +371,23 @@ pub mod testkit {
         }
     }
 
-    pub fn obs_with(time_s: f64, speed_mps: f64, objects: &[TrackedObject], lane: Option<LaneObservation>) -> Observation<'_> {
+    pub fn obs_with(
+        time_s: f64,
+        speed_mps: f64,
+        objects: &[TrackedObject],
+        lane: Option<LaneObservation>,
+    ) -> Observation<'_> {
         Observation {
             time_s,
-            ego: EgoSignals { speed_mps, accel_mps2: 0.0, yaw_rate_radps: 0.0, steer_rad: 0.0, length_m: 4.6, width_m: 1.8, wheelbase_m: 2.7 },
+            ego: EgoSignals {
+                speed_mps,
+                accel_mps2: 0.0,
+                yaw_rate_radps: 0.0,
+                steer_rad: 0.0,
+                length_m: 4.6,
+                width_m: 1.8,
+                wheelbase_m: 2.7,
+            },
             objects,
             lane,
             set_speed_mps: speed_mps,
@@ -399,7 +469,12 @@ pub mod testkit {
         pub fn observe(&mut self) -> Observation<'_> {
             self.objects.clear();
             for (i, a) in self.actors.iter().enumerate() {
-                let vy = if self.time_s >= a.lateral_from_s && (a.lateral_to_m - a.y_m).abs() > 1e-9 { a.vy_mps } else { 0.0 };
+                let vy = if self.time_s >= a.lateral_from_s && (a.lateral_to_m - a.y_m).abs() > 1e-9
+                {
+                    a.vy_mps
+                } else {
+                    0.0
+                };
                 self.objects.push(TrackedObject {
                     track_id: i as u32 + 1,
                     class: a.class,
@@ -422,7 +497,8 @@ pub mod testkit {
             let dt = self.dt_s;
             let driver_mps2 = (1.5 * (self.set_speed_mps - self.ego_speed_mps)).clamp(-2.0, 2.0);
             let request = cmd.accel_mps2.unwrap_or(driver_mps2).clamp(-10.0, 3.0);
-            let lagged = self.ego_accel_mps2 + (request - self.ego_accel_mps2) * (dt / self.actuator_lag_s).min(1.0);
+            let lagged = self.ego_accel_mps2
+                + (request - self.ego_accel_mps2) * (dt / self.actuator_lag_s).min(1.0);
             let max_delta = self.max_jerk_mps3 * dt;
             self.ego_accel_mps2 += (lagged - self.ego_accel_mps2).clamp(-max_delta, max_delta);
             let v0 = self.ego_speed_mps;
@@ -432,14 +508,26 @@ pub mod testkit {
             }
             self.ego_x_m += 0.5 * (v0 + self.ego_speed_mps) * dt;
             for a in &mut self.actors {
-                let ax = if self.time_s >= a.accel_from_s { a.ax_mps2 } else { 0.0 };
-                let v1 = if ax < 0.0 { (a.vx_mps + ax * dt).max(0.0) } else { a.vx_mps + ax * dt };
+                let ax = if self.time_s >= a.accel_from_s {
+                    a.ax_mps2
+                } else {
+                    0.0
+                };
+                let v1 = if ax < 0.0 {
+                    (a.vx_mps + ax * dt).max(0.0)
+                } else {
+                    a.vx_mps + ax * dt
+                };
                 a.x_m += 0.5 * (a.vx_mps + v1) * dt;
                 a.vx_mps = v1;
                 if self.time_s >= a.lateral_from_s {
                     let step = a.vy_mps * dt;
                     let remaining = a.lateral_to_m - a.y_m;
-                    a.y_m = if step.abs() >= remaining.abs() { a.lateral_to_m } else { a.y_m + step };
+                    a.y_m = if step.abs() >= remaining.abs() {
+                        a.lateral_to_m
+                    } else {
+                        a.y_m + step
+                    };
                 }
             }
             self.time_s += dt;
@@ -519,7 +607,10 @@ mod tests {
         assert!((r - 100.0 / 28.0).abs() < 1e-12, "{r}");
         // Hard-braking object from the same speed: stop behind the place where it stops.
         let r = required_decel_mps2(5.0, 20.0, 20.0, 6.0);
-        assert!((r - 400.0 / (2.0 * (5.0 + 400.0 / 12.0))).abs() < 1e-12, "{r}");
+        assert!(
+            (r - 400.0 / (2.0 * (5.0 + 400.0 / 12.0))).abs() < 1e-12,
+            "{r}"
+        );
         // Much slower, gently braking object close ahead: matching its speed is what counts.
         let r = required_decel_mps2(5.0, 20.0, 10.0, 2.0);
         assert!((r - 12.0).abs() < 1e-12, "{r}");
@@ -551,7 +642,8 @@ mod tests {
         let objects = [ped, parked];
         let o = obs_with(0.0, 10.0, &objects, None);
         let corridor = Corridor::new(&o, 1.8, 0.2);
-        let threat = most_urgent_threat(&o, &corridor, &tracks, |_| 3.0).expect("the pedestrian is a threat");
+        let threat = most_urgent_threat(&o, &corridor, &tracks, |_| 3.0)
+            .expect("the pedestrian is a threat");
         assert_eq!(threat.track_id, 1);
         assert!((threat.ttc_s - 19.75 / 10.0).abs() < 1e-12);
     }
@@ -567,7 +659,11 @@ mod tests {
             let o = obs_with(t, 20.0, &objects, None);
             tracks.update(&o, 0.1);
         }
-        assert!((tracks.accel_x_mps2(7) + 4.0).abs() < 1e-3, "{}", tracks.accel_x_mps2(7));
+        assert!(
+            (tracks.accel_x_mps2(7) + 4.0).abs() < 1e-3,
+            "{}",
+            tracks.accel_x_mps2(7)
+        );
         assert_eq!(tracks.accel_x_mps2(8), 0.0);
         // A track that disappears is forgotten.
         let o = obs_with(2.0, 20.0, &[], None);

@@ -82,7 +82,13 @@ pub struct Lka {
 
 impl Lka {
     pub fn new(cfg: LkaConfig) -> Lka {
-        Lka { cfg, setup: default_setup(), clock: StepClock::default(), active: false, last_steer_rad: 0.0 }
+        Lka {
+            cfg,
+            setup: default_setup(),
+            clock: StepClock::default(),
+            active: false,
+            last_steer_rad: 0.0,
+        }
     }
 
     /// Whether the system is steering.
@@ -93,8 +99,16 @@ impl Lka {
     /// Time to crossing the left and the right boundary (infinite when not drifting towards it).
     fn tlc_s(&self, lane: &LaneObservation, v_mps: f64) -> (f64, f64) {
         let lat_mps = v_mps * finite_or(lane.heading_rad, 0.0).sin();
-        let left = if lat_mps > self.cfg.min_drift_speed_mps { lane.left_boundary_m.max(0.0) / lat_mps } else { f64::INFINITY };
-        let right = if lat_mps < -self.cfg.min_drift_speed_mps { lane.right_boundary_m.max(0.0) / -lat_mps } else { f64::INFINITY };
+        let left = if lat_mps > self.cfg.min_drift_speed_mps {
+            lane.left_boundary_m.max(0.0) / lat_mps
+        } else {
+            f64::INFINITY
+        };
+        let right = if lat_mps < -self.cfg.min_drift_speed_mps {
+            lane.right_boundary_m.max(0.0) / -lat_mps
+        } else {
+            f64::INFINITY
+        };
         (left, right)
     }
 
@@ -102,10 +116,12 @@ impl Lka {
     fn steer_law_rad(&self, lane: &LaneObservation, v_mps: f64, wheelbase_m: f64) -> f64 {
         let cfg = &self.cfg;
         let v_s = v_mps.max(cfg.min_schedule_speed_mps).max(0.1);
-        let k_y_rad_per_m = wheelbase_m * cfg.natural_freq_radps * cfg.natural_freq_radps / (v_s * v_s);
+        let k_y_rad_per_m =
+            wheelbase_m * cfg.natural_freq_radps * cfg.natural_freq_radps / (v_s * v_s);
         let k_psi = 2.0 * cfg.damping_ratio * cfg.natural_freq_radps * wheelbase_m / v_s;
         let feed_forward_rad = (wheelbase_m * finite_or(lane.curvature_per_m, 0.0)).atan();
-        let feedback_rad = -k_y_rad_per_m * finite_or(lane.offset_m, 0.0) - k_psi * finite_or(lane.heading_rad, 0.0);
+        let feedback_rad = -k_y_rad_per_m * finite_or(lane.offset_m, 0.0)
+            - k_psi * finite_or(lane.heading_rad, 0.0);
         let max_feedback_rad = cfg.max_lat_accel_mps2 * wheelbase_m / (v_s * v_s);
         feed_forward_rad + feedback_rad.clamp(-max_feedback_rad, max_feedback_rad)
     }
@@ -127,7 +143,13 @@ impl System for Lka {
         let dt_s = self.clock.dt_s(obs.time_s, self.setup.dt_s);
         let v_mps = ego_speed_mps(obs);
         let lane = match &obs.lane {
-            Some(lane) if v_mps >= self.cfg.min_active_speed_mps && lane.left_boundary_m.is_finite() && lane.right_boundary_m.is_finite() => lane,
+            Some(lane)
+                if v_mps >= self.cfg.min_active_speed_mps
+                    && lane.left_boundary_m.is_finite()
+                    && lane.right_boundary_m.is_finite() =>
+            {
+                lane
+            }
             _ => {
                 self.active = false;
                 return Ok(Command::default());
@@ -148,15 +170,29 @@ impl System for Lka {
             return Ok(Command::default());
         }
 
-        let wheelbase_m = if self.setup.ego_wheelbase_m > 0.0 { self.setup.ego_wheelbase_m } else { 2.7 };
-        let target_rad = self.steer_law_rad(lane, v_mps, wheelbase_m).clamp(-cfg.max_steer_rad, cfg.max_steer_rad);
+        let wheelbase_m = if self.setup.ego_wheelbase_m > 0.0 {
+            self.setup.ego_wheelbase_m
+        } else {
+            2.7
+        };
+        let target_rad = self
+            .steer_law_rad(lane, v_mps, wheelbase_m)
+            .clamp(-cfg.max_steer_rad, cfg.max_steer_rad);
         let v_s = v_mps.max(cfg.min_schedule_speed_mps);
-        let max_rate_radps = cfg.max_steer_rate_radps.min(cfg.max_lat_jerk_mps3 * wheelbase_m / (v_s * v_s));
+        let max_rate_radps = cfg
+            .max_steer_rate_radps
+            .min(cfg.max_lat_jerk_mps3 * wheelbase_m / (v_s * v_s));
         let max_step_rad = max_rate_radps * dt_s;
-        let steer_rad = self.last_steer_rad + (target_rad - self.last_steer_rad).clamp(-max_step_rad, max_step_rad);
+        let steer_rad = self.last_steer_rad
+            + (target_rad - self.last_steer_rad).clamp(-max_step_rad, max_step_rad);
         let steer_rad = finite_or(steer_rad, 0.0).clamp(-cfg.max_steer_rad, cfg.max_steer_rad);
         self.last_steer_rad = steer_rad;
-        Ok(Command { accel_mps2: None, steer_rad: Some(steer_rad), warning: true, detections: Vec::new() })
+        Ok(Command {
+            accel_mps2: None,
+            steer_rad: Some(steer_rad),
+            warning: true,
+            detections: Vec::new(),
+        })
     }
 }
 
@@ -205,7 +241,8 @@ mod tests {
             let request = cmd.steer_rad.unwrap_or(self.driver_steer_rad);
             self.steer_rad += (request - self.steer_rad).clamp(-dt, dt);
             let v = self.speed_mps;
-            self.heading_rad += (v * self.steer_rad.tan() / WHEELBASE_M - v * self.curvature_per_m) * dt;
+            self.heading_rad +=
+                (v * self.steer_rad.tan() / WHEELBASE_M - v * self.curvature_per_m) * dt;
             self.offset_m += v * self.heading_rad.sin() * dt;
             self.time_s += dt;
             cmd
@@ -268,9 +305,18 @@ mod tests {
             }
             assert!(first.is_some(), "{speed_kph} km/h: never intervened");
             assert!(released, "{speed_kph} km/h: never released");
-            assert!(min_boundary_m > -0.3, "{speed_kph} km/h: crossed by {:.2} m", -min_boundary_m);
+            assert!(
+                min_boundary_m > -0.3,
+                "{speed_kph} km/h: crossed by {:.2} m",
+                -min_boundary_m
+            );
             // Back towards the centre and heading there or straight.
-            assert!(world.offset_m < 0.25 && world.heading_rad < 0.01, "{speed_kph} km/h: {} {}", world.offset_m, world.heading_rad);
+            assert!(
+                world.offset_m < 0.25 && world.heading_rad < 0.01,
+                "{speed_kph} km/h: {} {}",
+                world.offset_m,
+                world.heading_rad
+            );
         }
     }
 
@@ -289,7 +335,9 @@ mod tests {
             let s = cmd.steer_rad.expect("intervenes");
             assert!(s.abs() <= cfg.max_steer_rad + 1e-12);
             let v_s = world.speed_mps.max(cfg.min_schedule_speed_mps);
-            let rate = cfg.max_steer_rate_radps.min(cfg.max_lat_jerk_mps3 * WHEELBASE_M / (v_s * v_s));
+            let rate = cfg
+                .max_steer_rate_radps
+                .min(cfg.max_lat_jerk_mps3 * WHEELBASE_M / (v_s * v_s));
             assert!((s - last).abs() <= rate * 0.05 + 1e-12, "{s} after {last}");
             max_left_rad = max_left_rad.max(s);
             last = s;
@@ -299,7 +347,10 @@ mod tests {
         }
         // It steered left, back into the lane, at up to the lateral-acceleration limit.
         let limit_rad = cfg.max_lat_accel_mps2 * WHEELBASE_M / (world.speed_mps * world.speed_mps);
-        assert!(max_left_rad > 0.9 * limit_rad && max_left_rad <= limit_rad + 1e-12, "{max_left_rad}");
+        assert!(
+            max_left_rad > 0.9 * limit_rad && max_left_rad <= limit_rad + 1e-12,
+            "{max_left_rad}"
+        );
     }
 
     #[test]
@@ -307,13 +358,36 @@ mod tests {
         let mut lka = Lka::new(LkaConfig::default());
         lka.reset(&setup());
         // A left curve of 400 m radius; the ego sits close to the right boundary, parallel to the lane.
-        let lane = LaneObservation { curvature_per_m: 1.0 / 400.0, ..LaneWorld { time_s: 0.0, speed_mps: 25.0, offset_m: -0.6, heading_rad: 0.0, curvature_per_m: 0.0, steer_rad: 0.0, driver_steer_rad: 0.0 }.lane() };
-        let straight = LaneObservation { curvature_per_m: 0.0, ..lane.clone() };
+        let lane = LaneObservation {
+            curvature_per_m: 1.0 / 400.0,
+            ..LaneWorld {
+                time_s: 0.0,
+                speed_mps: 25.0,
+                offset_m: -0.6,
+                heading_rad: 0.0,
+                curvature_per_m: 0.0,
+                steer_rad: 0.0,
+                driver_steer_rad: 0.0,
+            }
+            .lane()
+        };
+        let straight = LaneObservation {
+            curvature_per_m: 0.0,
+            ..lane.clone()
+        };
         let with = lka.steer_law_rad(&lane, 25.0, WHEELBASE_M);
         let without = lka.steer_law_rad(&straight, 25.0, WHEELBASE_M);
         assert!((with - without - (WHEELBASE_M / 400.0).atan()).abs() < 1e-12);
         // Closed loop in the curve: the ego is kept in its lane.
-        let mut world = LaneWorld { time_s: 0.0, speed_mps: 25.0, offset_m: -0.6, heading_rad: 0.0, curvature_per_m: 1.0 / 400.0, steer_rad: 0.0, driver_steer_rad: 0.0 };
+        let mut world = LaneWorld {
+            time_s: 0.0,
+            speed_mps: 25.0,
+            offset_m: -0.6,
+            heading_rad: 0.0,
+            curvature_per_m: 1.0 / 400.0,
+            steer_rad: 0.0,
+            driver_steer_rad: 0.0,
+        };
         let mut min_right_m = f64::INFINITY;
         for _ in 0..200 {
             world.step(&mut lka);
@@ -326,9 +400,24 @@ mod tests {
     fn lka_stays_off_without_a_lane_or_below_its_speed() {
         let mut lka = Lka::new(LkaConfig::default());
         lka.reset(&setup());
-        let world = LaneWorld { time_s: 0.0, speed_mps: 5.0, offset_m: 0.8, heading_rad: 0.05, curvature_per_m: 0.0, steer_rad: 0.0, driver_steer_rad: 0.0 };
-        assert_eq!(lka.step(&obs_with(0.0, 5.0, &[], Some(world.lane()))).expect("steps"), Command::default());
-        assert_eq!(lka.step(&obs_with(0.05, 25.0, &[], None)).expect("steps"), Command::default());
+        let world = LaneWorld {
+            time_s: 0.0,
+            speed_mps: 5.0,
+            offset_m: 0.8,
+            heading_rad: 0.05,
+            curvature_per_m: 0.0,
+            steer_rad: 0.0,
+            driver_steer_rad: 0.0,
+        };
+        assert_eq!(
+            lka.step(&obs_with(0.0, 5.0, &[], Some(world.lane())))
+                .expect("steps"),
+            Command::default()
+        );
+        assert_eq!(
+            lka.step(&obs_with(0.05, 25.0, &[], None)).expect("steps"),
+            Command::default()
+        );
         assert!(!lka.is_active());
     }
 }

@@ -29,7 +29,13 @@ pub struct RssConfig {
 
 impl Default for RssConfig {
     fn default() -> Self {
-        RssConfig { response_time_s: 1.0, max_accel_mps2: 3.5, min_brake_mps2: 4.0, max_brake_mps2: 8.0, path_margin_m: 0.2 }
+        RssConfig {
+            response_time_s: 1.0,
+            max_accel_mps2: 3.5,
+            min_brake_mps2: 4.0,
+            max_brake_mps2: 8.0,
+            path_margin_m: 0.2,
+        }
     }
 }
 
@@ -40,7 +46,9 @@ pub fn rss_safe_distance_m(cfg: &RssConfig, v_rear_mps: f64, v_front_mps: f64) -
     let v_r = v_rear_mps.max(0.0);
     let v_f = v_front_mps.max(0.0);
     let v_after_mps = v_r + rho * cfg.max_accel_mps2;
-    let d = v_r * rho + 0.5 * cfg.max_accel_mps2 * rho * rho + v_after_mps * v_after_mps / (2.0 * cfg.min_brake_mps2)
+    let d = v_r * rho
+        + 0.5 * cfg.max_accel_mps2 * rho * rho
+        + v_after_mps * v_after_mps / (2.0 * cfg.min_brake_mps2)
         - v_f * v_f / (2.0 * cfg.max_brake_mps2);
     if d.is_finite() { d.max(0.0) } else { 0.0 }
 }
@@ -53,7 +61,10 @@ pub struct Rss {
 
 impl Rss {
     pub fn new(cfg: RssConfig) -> Rss {
-        Rss { cfg, setup: default_setup() }
+        Rss {
+            cfg,
+            setup: default_setup(),
+        }
     }
 }
 
@@ -76,9 +87,14 @@ impl System for Rss {
             let d_safe_m = rss_safe_distance_m(cfg, v_mps, v_mps + lead.rel_vel_in_ego_mps[0]);
             if gap_m < d_safe_m {
                 let violation = ((d_safe_m - gap_m) / d_safe_m).clamp(0.0, 1.0);
-                let decel_mps2 = cfg.min_brake_mps2 + (cfg.max_brake_mps2 - cfg.min_brake_mps2) * violation;
+                let decel_mps2 =
+                    cfg.min_brake_mps2 + (cfg.max_brake_mps2 - cfg.min_brake_mps2) * violation;
                 let decel_mps2 = decel_mps2.min(self.setup.ego_max_decel_mps2.max(0.0));
-                cmd.accel_mps2 = Some(if decel_mps2.is_finite() { -decel_mps2 } else { -cfg.min_brake_mps2 });
+                cmd.accel_mps2 = Some(if decel_mps2.is_finite() {
+                    -decel_mps2
+                } else {
+                    -cfg.min_brake_mps2
+                });
             }
         }
         Ok(cmd)
@@ -113,10 +129,21 @@ mod tests {
         for _ in 0..400 {
             let o = world.observe();
             let lead = &o.objects[0];
-            let d_safe = rss_safe_distance_m(&cfg, o.ego.speed_mps, o.ego.speed_mps + lead.rel_vel_in_ego_mps[0]);
+            let d_safe = rss_safe_distance_m(
+                &cfg,
+                o.ego.speed_mps,
+                o.ego.speed_mps + lead.rel_vel_in_ego_mps[0],
+            );
             let unsafe_now = lead.gap_m() < d_safe;
             let cmd = rss.step(&o).expect("steps");
-            assert_eq!(cmd.accel_mps2.is_some(), unsafe_now, "t = {:.2}: gap {:.2}, d_safe {:.2}", o.time_s, lead.gap_m(), d_safe);
+            assert_eq!(
+                cmd.accel_mps2.is_some(),
+                unsafe_now,
+                "t = {:.2}: gap {:.2}, d_safe {:.2}",
+                o.time_s,
+                lead.gap_m(),
+                d_safe
+            );
             if let Some(a) = cmd.accel_mps2 {
                 assert!((-8.0..=-4.0).contains(&a), "{a}");
                 braked = true;
@@ -135,7 +162,9 @@ mod tests {
         let d_safe = rss_safe_distance_m(&cfg, 20.0, 0.0);
         let decel_at = |rss: &mut Rss, gap_m: f64| {
             let objects = [car(1, gap_m + 2.25, 0.0, -20.0, 0.0)];
-            rss.step(&obs_with(0.0, 20.0, &objects, None)).expect("steps").accel_mps2
+            rss.step(&obs_with(0.0, 20.0, &objects, None))
+                .expect("steps")
+                .accel_mps2
         };
         assert_eq!(decel_at(&mut rss, d_safe + 0.01), None);
         let slight = decel_at(&mut rss, d_safe - 0.01).expect("brakes");
@@ -144,7 +173,10 @@ mod tests {
         assert!((half + 6.0).abs() < 1e-9, "{half}");
         assert_eq!(decel_at(&mut rss, 0.0), Some(-8.0));
         // Never beyond the ego's limit.
-        rss.reset(&RunSetup { ego_max_decel_mps2: 7.0, ..setup() });
+        rss.reset(&RunSetup {
+            ego_max_decel_mps2: 7.0,
+            ..setup()
+        });
         assert_eq!(decel_at(&mut rss, 0.0), Some(-7.0));
     }
 
@@ -153,6 +185,10 @@ mod tests {
         let mut rss = Rss::new(RssConfig::default());
         rss.reset(&setup());
         let objects = [car(1, 10.0, 3.5, -20.0, 0.0), car(2, -8.0, 0.0, 5.0, 0.0)];
-        assert_eq!(rss.step(&obs_with(0.0, 20.0, &objects, None)).expect("steps"), Command::default());
+        assert_eq!(
+            rss.step(&obs_with(0.0, 20.0, &objects, None))
+                .expect("steps"),
+            Command::default()
+        );
     }
 }
