@@ -18,6 +18,9 @@ use crate::diag::Diagnostic;
 /// Pattern of a string that is a single `${…}` expression (for the editor schema).
 pub const EXPRESSION_PATTERN: &str = r"^\s*\$\{[^{}]*\}\s*$";
 
+/// Pattern of a string with a `${…}` inside (text fields such as ODD tags).
+pub const CONTAINS_EXPRESSION_PATTERN: &str = r"\$\{[^{}]*\}";
+
 /// Definitions whose values are never substituted (the sweep itself).
 const LITERAL_DEFS: &[&str] = &[
     "Sweep",
@@ -59,6 +62,12 @@ pub fn editor_schema() -> &'static Value {
                     if !LITERAL_DEFS.contains(&name.as_str()) {
                         allow_expressions(def);
                     }
+                }
+                // ODD tags may be built from parameters (`environment.illumination.${light}`);
+                // the result is checked against the tag pattern after substitution.
+                if let Some(tag) = defs.get_mut("OddTag") {
+                    let original = tag.take();
+                    *tag = json!({"anyOf": [original, {"type": "string", "pattern": CONTAINS_EXPRESSION_PATTERN}]});
                 }
             }
         }
@@ -387,7 +396,9 @@ fn describe_alternatives(
                     && match e.kind() {
                         ValidationErrorKind::Type { .. } => true,
                         ValidationErrorKind::Pattern { pattern } => {
-                            is_plain_string && pattern == EXPRESSION_PATTERN
+                            is_plain_string
+                                && (pattern == EXPRESSION_PATTERN
+                                    || pattern == CONTAINS_EXPRESSION_PATTERN)
                         }
                         _ => false,
                     }
