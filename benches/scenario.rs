@@ -26,7 +26,10 @@ fn random_sweep(c: &mut Criterion) {
         scenario::FileResult::Scenario { cases, .. } => cases.len() as u64,
         _ => panic!("bench input must be a valid scenario"),
     };
-    assert_eq!(n_cases, 12_000, "the bench input must expand without errors");
+    assert_eq!(
+        n_cases, 12_000,
+        "the bench input must expand without errors"
+    );
     let mut group = c.benchmark_group("scenario_load");
     group.throughput(Throughput::Elements(n_cases));
     group.sample_size(10);

@@ -12,10 +12,19 @@ use gauntlet::sut::SutSpec;
 fn steps_per_second(c: &mut Criterion) {
     let loaded = scenario::load_paths(&[PathBuf::from("scenarios/euro-ncap/ccrs.toml")]);
     // The 50 km/h, 100 % overlap case: with no intervention it runs 4 s = 400 steps.
-    let case = loaded.cases.iter().find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50")).expect("case");
+    let case = loaded
+        .cases
+        .iter()
+        .find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50"))
+        .expect("case");
     let none = SutSpec::parse("builtin:none").expect("spec");
     let steps = sim::run_batch(
-        vec![RunSpec { scenario: &case.model, case_id: &case.id, run_index: 0, system: none.instantiate() }],
+        vec![RunSpec {
+            scenario: &case.model,
+            case_id: &case.id,
+            run_index: 0,
+            system: none.instantiate(),
+        }],
         &SimOptions::default(),
     )[0]
     .end_time_s
@@ -25,7 +34,12 @@ fn steps_per_second(c: &mut Criterion) {
     group.bench_function("one_run_steps", |b| {
         b.iter(|| {
             sim::run_batch(
-                vec![RunSpec { scenario: &case.model, case_id: &case.id, run_index: 0, system: none.instantiate() }],
+                vec![RunSpec {
+                    scenario: &case.model,
+                    case_id: &case.id,
+                    run_index: 0,
+                    system: none.instantiate(),
+                }],
                 &SimOptions::default(),
             )
         })
@@ -34,7 +48,10 @@ fn steps_per_second(c: &mut Criterion) {
 }
 
 fn ccr_grid(c: &mut Criterion) {
-    let paths: Vec<PathBuf> = ["ccrs", "ccrm", "ccrb"].iter().map(|n| PathBuf::from(format!("scenarios/euro-ncap/{n}.toml"))).collect();
+    let paths: Vec<PathBuf> = ["ccrs", "ccrm", "ccrb"]
+        .iter()
+        .map(|n| PathBuf::from(format!("scenarios/euro-ncap/{n}.toml")))
+        .collect();
     let loaded = scenario::load_paths(&paths);
     assert!(!loaded.diagnostics.has_errors(), "{}", loaded.diagnostics);
     let cases = loaded.cases;
@@ -47,11 +64,14 @@ fn ccr_grid(c: &mut Criterion) {
     let mut group = c.benchmark_group("sim");
     group.throughput(Throughput::Elements(cases.len() as u64));
     group.sample_size(10);
-    group.bench_function(format!("euro_ncap_ccr_grid_{}_cases_aeb", cases.len()), |b| {
-        b.iter(|| run::run_suite(&cases, &config, &|_| {}))
-    });
+    group.bench_function(
+        format!("euro_ncap_ccr_grid_{}_cases_aeb", cases.len()),
+        |b| b.iter(|| run::run_suite(&cases, &config, &|_| {})),
+    );
     // Loading and validating the grid, which a real run also pays.
-    group.bench_function("euro_ncap_ccr_grid_load", |b| b.iter(|| scenario::load_paths(&paths)));
+    group.bench_function("euro_ncap_ccr_grid_load", |b| {
+        b.iter(|| scenario::load_paths(&paths))
+    });
     group.finish();
 }
 
