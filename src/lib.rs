@@ -11,3 +11,4 @@ pub mod scenario;
 pub mod sensor;
 pub mod sim;
 pub mod sut;
+pub mod thresholds;

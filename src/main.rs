@@ -100,10 +100,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let failed = errors > 0 || (strict && warnings > 0);
             writeln!(
                 out,
-                "{}: {} scenario file(s), {} case(s), {} other file(s) skipped; {errors} error(s), {warnings} warning(s){}",
+                "{}: {} scenario file(s), {} case(s), {} threshold pack(s), {} other file(s) skipped; {errors} error(s), {warnings} warning(s){}",
                 if failed { "invalid" } else { "ok" },
                 loaded.scenario_files.len(),
                 loaded.cases.len(),
+                loaded.packs.len(),
                 loaded.skipped_files.len(),
                 if strict && warnings > 0 && errors == 0 {
                     " (--strict: warnings count as errors)"

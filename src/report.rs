@@ -1,5 +1,6 @@
 //! Report files of a run: `report.json` (results only, byte-identical for the same inputs,
-//! seed and device kind), `cases.jsonl` (one line per finished case, appended), `run.json`
+//! seed and device kind), `junit.xml` and `summary.md` (rendered from it, just as
+//! deterministic), `cases.jsonl` (one line per finished case, appended), `run.json`
 //! (provenance that legitimately differs between machines) and `traces/<case-id>.csv`.
 //!
 //! The serde types here are the file format (`docs/report-format.md`): a compatibility promise.
@@ -15,6 +16,12 @@ use crate::run::{CaseResult, JudgedRun, Verdict};
 use crate::scenario::Case;
 use crate::scenario::expr::Param;
 use crate::sim::{self, RunResult};
+
+pub mod junit;
+pub mod summary;
+
+pub use junit::junit_xml;
+pub use summary::summary_md;
 
 /// Version of the `report.json` format.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -176,12 +183,15 @@ fn empty_run() -> RunResult {
 }
 
 pub fn summarize(entries: &[CaseEntry]) -> Summary {
-    let mut s = Summary {
-        cases: entries.len(),
-        ..Summary::default()
-    };
-    for e in entries {
-        match e.verdict {
+    count_verdicts(entries.iter().map(|e| e.verdict))
+}
+
+/// Counts verdicts: anything but `pass` and `fail` is an error.
+fn count_verdicts<'a>(verdicts: impl IntoIterator<Item = &'a str>) -> Summary {
+    let mut s = Summary::default();
+    for v in verdicts {
+        s.cases += 1;
+        match v {
             "pass" => s.pass += 1,
             "fail" => s.fail += 1,
             _ => s.error += 1,
@@ -206,11 +216,26 @@ pub fn build_report(seed: u64, sut: &str, mut entries: Vec<CaseEntry>) -> Report
 
 /// Writes `report.json` atomically (temporary file, then rename).
 pub fn write_report(dir: &Path, report: &ReportFile<'_>) -> io::Result<PathBuf> {
-    let path = dir.join("report.json");
-    let tmp = dir.join(".report.json.tmp");
     let mut text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
     text.push('\n');
-    fs::write(&tmp, text)?;
+    write_atomically(dir, "report.json", text.as_bytes())
+}
+
+/// Writes `junit.xml` atomically (temporary file, then rename).
+pub fn write_junit(dir: &Path, report: &ReportFile<'_>) -> io::Result<PathBuf> {
+    write_atomically(dir, "junit.xml", &junit_xml(report)?)
+}
+
+/// Writes `summary.md` atomically (temporary file, then rename).
+pub fn write_summary(dir: &Path, report: &ReportFile<'_>) -> io::Result<PathBuf> {
+    write_atomically(dir, "summary.md", summary_md(report).as_bytes())
+}
+
+/// Writes `dir/name` through `dir/.name.tmp` and a rename, so that readers never see half a file.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    fs::write(&tmp, bytes)?;
     fs::rename(&tmp, &path)?;
     Ok(path)
 }

@@ -50,6 +50,8 @@ pub struct Loaded {
     pub scenario_files: Vec<PathBuf>,
     /// Files of other kinds that this version does not read yet.
     pub skipped_files: Vec<(PathBuf, String)>,
+    /// The threshold packs read (valid ones only), in the order found.
+    pub packs: Vec<(PathBuf, crate::thresholds::Pack)>,
     pub diagnostics: Diagnostics,
 }
 
@@ -110,6 +112,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
     let mut loaded = Loaded::default();
     let files = discover(paths, &mut loaded.diagnostics);
     let mut names: HashMap<String, PathBuf> = HashMap::new();
+    let mut judges: Vec<(PathBuf, String, JudgeSite)> = Vec::new();
     for file in files {
         let bytes = match std::fs::read(&file) {
             Ok(b) => b,
@@ -126,8 +129,12 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
                 cases,
                 diagnostics,
                 name_span_text,
+                judge,
             } => {
                 loaded.diagnostics.extend(diagnostics);
+                if let Some(j) = judge {
+                    judges.push((file.clone(), name_span_text.0.clone(), j));
+                }
                 if let Some(name) = name {
                     if let Some(first) = names.get(&name) {
                         let (text, span) = name_span_text;
@@ -149,16 +156,87 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
                 loaded.scenario_files.push(file.clone());
                 loaded.cases.extend(cases);
             }
-            FileResult::Other { kind, diagnostics } => {
+            FileResult::Other {
+                kind,
+                diagnostics,
+                pack,
+            } => {
                 loaded.diagnostics.extend(diagnostics);
-                loaded.skipped_files.push((file.clone(), kind));
+                match pack {
+                    Some(pack) => {
+                        if let Some((first, _)) = loaded.packs.iter().find(|(_, p)| p.id == pack.id) {
+                            let text = String::from_utf8_lossy(&bytes);
+                            let span = source::parse(&text).ok().and_then(|(_, s)| s.value("/id"));
+                            loaded.diagnostics.push(
+                                Diagnostic::error(
+                                    &file,
+                                    "id",
+                                    format!(
+                                        "threshold pack id `{}` is already used by {}",
+                                        pack.id,
+                                        first.display()
+                                    ),
+                                )
+                                .at(&text, span),
+                            );
+                        } else {
+                            loaded.packs.push((file.clone(), *pack));
+                        }
+                    }
+                    None if kind == "thresholds" => {}
+                    None => loaded.skipped_files.push((file.clone(), kind)),
+                }
             }
             FileResult::Invalid { diagnostics } => loaded.diagnostics.extend(diagnostics),
         }
     }
+    check_judges(&judges, &loaded.packs, &mut loaded.diagnostics);
     loaded.cases.sort_by(|a, b| a.id.cmp(&b.id));
     loaded.diagnostics.sort();
     loaded
+}
+
+/// Where a scenario names its threshold pack and rule (`[judge]`).
+#[derive(Debug, Clone)]
+pub struct JudgeSite {
+    pub pack: String,
+    pub rule: String,
+    pub rule_span: Option<std::ops::Range<usize>>,
+}
+
+/// Each scenario's `[judge]` must name a rule of its pack, when that pack is among the inputs
+/// (scenarios validated alone are not checked).
+fn check_judges(
+    judges: &[(PathBuf, String, JudgeSite)],
+    packs: &[(PathBuf, crate::thresholds::Pack)],
+    diagnostics: &mut Diagnostics,
+) {
+    for (file, text, j) in judges {
+        let Some((pack_file, pack)) = packs.iter().find(|(_, p)| p.id == j.pack) else {
+            continue;
+        };
+        if pack.rule(&j.rule).is_some() {
+            continue;
+        }
+        let known: Vec<String> = pack.rules.iter().map(|r| r.id.clone()).collect();
+        let hint = match schema::suggest(&j.rule, &known) {
+            Some(s) => format!(" (did you mean `{s}`?)"),
+            None => String::new(),
+        };
+        diagnostics.push(
+            Diagnostic::error(
+                file,
+                "judge.rule",
+                format!(
+                    "unknown rule `{}` in threshold pack `{}` ({}){hint}",
+                    j.rule,
+                    j.pack,
+                    pack_file.display()
+                ),
+            )
+            .at(text, j.rule_span.clone()),
+        );
+    }
 }
 
 /// What one file turned out to be.
@@ -169,11 +247,15 @@ pub enum FileResult {
         diagnostics: Vec<Diagnostic>,
         /// The text and the span of `name`, for messages about duplicate names.
         name_span_text: (String, Option<std::ops::Range<usize>>),
+        /// The `[judge]` pack and rule, when both are words (checked against the packs loaded).
+        judge: Option<JudgeSite>,
     },
-    /// A file of another known kind, not read by this version.
+    /// A file of another known kind: threshold packs are read (`pack` is the pack when it is
+    /// valid); the other kinds are not read by this version.
     Other {
         kind: String,
         diagnostics: Vec<Diagnostic>,
+        pack: Option<Box<crate::thresholds::Pack>>,
     },
     /// Unreadable or of unknown kind.
     Invalid { diagnostics: Vec<Diagnostic> },
@@ -221,10 +303,36 @@ pub fn load_bytes(file: &Path, bytes: &[u8]) -> FileResult {
             let (name, cases, diagnostics) = crate::diag::with_line_index(text, || {
                 load_scenario(file, text, &json, &spans)
             });
-            FileResult::Scenario { name, cases, diagnostics, name_span_text: (text.to_string(), spans.value("/name")) }
+            let judge = match (
+                json.pointer("/judge/pack").and_then(Value::as_str),
+                json.pointer("/judge/rule").and_then(Value::as_str),
+            ) {
+                (Some(pack), Some(rule)) => Some(JudgeSite {
+                    pack: pack.to_string(),
+                    rule: rule.to_string(),
+                    rule_span: spans.value("/judge/rule"),
+                }),
+                _ => None,
+            };
+            FileResult::Scenario { name, cases, diagnostics, name_span_text: (text.to_string(), spans.value("/name")), judge }
+        }
+        Some(Value::String(k)) if k == "thresholds" => {
+            match crate::thresholds::load_pack_value(file, text, &json, &spans) {
+                Ok(pack) => FileResult::Other {
+                    kind: k.clone(),
+                    diagnostics: Vec::new(),
+                    pack: Some(Box::new(pack)),
+                },
+                Err(diagnostics) => FileResult::Other {
+                    kind: k.clone(),
+                    diagnostics,
+                    pack: None,
+                },
+            }
         }
         Some(Value::String(k)) if FILE_KINDS.contains(&k.as_str()) => FileResult::Other {
             kind: k.clone(),
+            pack: None,
             diagnostics: vec![
                 Diagnostic::warning(file, "kind", format!("files of kind `{k}` are not read by this version of gauntlet; skipped"))
                     .at(text, spans.value("/kind")),

@@ -155,8 +155,34 @@ pub fn validate(
         SchemaKind::Editor => editor_schema(),
         SchemaKind::Strict => strict_schema(),
     };
+    validate_with(schema, validator(schema), instance, file, text, spans)
+}
+
+/// Validates `instance` against another generated schema (e.g. the threshold pack schema),
+/// with the same messages. `cell` keeps that schema's compiled validator.
+pub fn validate_against(
+    schema: &'static Value,
+    cell: &'static OnceLock<Validator>,
+    instance: &Value,
+    file: &Path,
+    text: &str,
+    spans: &SpanMap,
+) -> Vec<Diagnostic> {
+    let validator = cell
+        .get_or_init(|| jsonschema::validator_for(schema).expect("the generated schema is valid"));
+    validate_with(schema, validator, instance, file, text, spans)
+}
+
+fn validate_with(
+    schema: &Value,
+    validator: &Validator,
+    instance: &Value,
+    file: &Path,
+    text: &str,
+    spans: &SpanMap,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for err in validator(schema).iter_errors(instance) {
+    for err in validator.iter_errors(instance) {
         describe(&err, schema, file, text, spans, &mut out);
     }
     out
@@ -494,6 +520,10 @@ fn pattern_meaning(pattern: &str) -> String {
             "a dotted lower-case tag such as `scenery.road.motorway`".into()
         }
         p if p == EXPRESSION_PATTERN => "a number or a `${…}` expression".into(),
+        p if p == crate::thresholds::format::METRIC_PATTERN => {
+            "a metric name of lower-case letters, digits and `_`, unit last (e.g. `warning_lead_time_s`)"
+                .into()
+        }
         p => format!("text matching `{p}`"),
     }
 }

@@ -1,0 +1,131 @@
+//! `junit.xml`: the results of a run in the JUnit XML dialect that GitLab, Jenkins and GitHub
+//! read. One `<testsuite>` per scenario file, one `<testcase>` per case, in report order.
+//!
+//! Only standard attributes are written and no times, so the file is byte-identical for the same
+//! `report.json`.
+
+use std::borrow::Cow;
+use std::io;
+
+use quick_xml::Writer;
+use quick_xml::escape::escape;
+use quick_xml::events::attributes::Attribute;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::name::QName;
+
+use super::{CaseEntry, ReportFile, Summary, count_verdicts};
+
+/// Renders `junit.xml` for a report.
+pub fn junit_xml(report: &ReportFile<'_>) -> io::Result<Vec<u8>> {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let name = format!("gauntlet {} seed {}", report.sut, report.seed);
+    w.write_event(Event::Start(suite_start(
+        "testsuites",
+        &name,
+        &report.summary,
+    )))?;
+    for (scenario, cases) in by_scenario(&report.cases) {
+        let counts = count_verdicts(cases.iter().map(|c| c.verdict));
+        w.write_event(Event::Start(suite_start("testsuite", scenario, &counts)))?;
+        for case in cases {
+            write_case(&mut w, case)?;
+        }
+        w.write_event(Event::End(BytesEnd::new("testsuite")))?;
+    }
+    w.write_event(Event::End(BytesEnd::new("testsuites")))?;
+    let mut bytes = w.into_inner();
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Cases grouped by scenario file, groups in the order of their first case, cases in report
+/// order.
+fn by_scenario(cases: &[CaseEntry]) -> Vec<(&str, Vec<&CaseEntry>)> {
+    let mut groups: Vec<(&str, Vec<&CaseEntry>)> = Vec::new();
+    for case in cases {
+        match groups.iter_mut().find(|(s, _)| *s == case.scenario) {
+            Some((_, list)) => list.push(case),
+            None => groups.push((case.scenario.as_str(), vec![case])),
+        }
+    }
+    groups
+}
+
+fn suite_start<'a>(tag: &'a str, name: &str, counts: &Summary) -> BytesStart<'a> {
+    let mut start = BytesStart::new(tag);
+    start.push_attribute(attribute("name", name));
+    start.push_attribute(("tests", counts.cases.to_string().as_str()));
+    start.push_attribute(("failures", counts.fail.to_string().as_str()));
+    start.push_attribute(("errors", counts.error.to_string().as_str()));
+    start.push_attribute(("skipped", "0"));
+    start
+}
+
+fn write_case(w: &mut Writer<Vec<u8>>, case: &CaseEntry) -> io::Result<()> {
+    let mut start = BytesStart::new("testcase");
+    start.push_attribute(attribute("classname", &case.scenario));
+    start.push_attribute(attribute("name", &case.id));
+    let tag = match case.verdict {
+        "pass" => return w.write_event(Event::Empty(start)),
+        "fail" => "failure",
+        _ => "error",
+    };
+    w.write_event(Event::Start(start))?;
+    let message = if case.reasons.is_empty() {
+        case.verdict.to_string()
+    } else {
+        case.reasons.join("; ")
+    };
+    let mut detail = BytesStart::new(tag);
+    detail.push_attribute(attribute("message", &message));
+    if case.reasons.is_empty() {
+        w.write_event(Event::Empty(detail))?;
+    } else {
+        w.write_event(Event::Start(detail))?;
+        let text = xml_chars(&case.reasons.join("\n"));
+        w.write_event(Event::Text(BytesText::new(&text)))?;
+        w.write_event(Event::End(BytesEnd::new(tag)))?;
+    }
+    w.write_event(Event::End(BytesEnd::new("testcase")))
+}
+
+/// An attribute escaped by quick-xml, with tabs and line breaks written as character references
+/// so that they survive attribute-value normalisation, and characters that XML 1.0 forbids
+/// replaced by U+FFFD.
+fn attribute<'a>(key: &'a str, value: &str) -> Attribute<'a> {
+    let escaped = escape(xml_chars(value).into_owned());
+    let mut out = String::with_capacity(escaped.len());
+    for ch in escaped.chars() {
+        match ch {
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            _ => out.push(ch),
+        }
+    }
+    Attribute {
+        key: QName(key.as_bytes()),
+        value: Cow::Owned(out.into_bytes()),
+    }
+}
+
+/// Replaces the characters that XML 1.0 cannot hold (most control characters, unpaired
+/// surrogates cannot occur in a `str`, U+FFFE and U+FFFF) with U+FFFD.
+fn xml_chars(s: &str) -> Cow<'_, str> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r')
+            || ('\u{20}'..='\u{D7FF}').contains(&c)
+            || ('\u{E000}'..='\u{FFFD}').contains(&c)
+            || c >= '\u{10000}'
+    };
+    if s.chars().all(allowed) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    }
+}
