@@ -268,6 +268,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let report_file = report::build_report(args.seed, &sut_name, entries);
     report::write_report(&args.out, &report_file)?;
+    report::write_junit(&args.out, &report_file)?;
+    report::write_summary(&args.out, &report_file)?;
     let wall_s = clock.elapsed().as_secs_f64();
     report::write_run_info(
         &args.out,

@@ -186,6 +186,15 @@ pub fn summarize(entries: &[CaseEntry]) -> Summary {
     count_verdicts(entries.iter().map(|e| e.verdict))
 }
 
+/// Cases grouped by scenario file (sorted by path), each group in report order.
+pub fn by_scenario(cases: &[CaseEntry]) -> BTreeMap<&str, Vec<&CaseEntry>> {
+    let mut groups: BTreeMap<&str, Vec<&CaseEntry>> = BTreeMap::new();
+    for case in cases {
+        groups.entry(case.scenario.as_str()).or_default().push(case);
+    }
+    groups
+}
+
 /// Counts verdicts: anything but `pass` and `fail` is an error.
 fn count_verdicts<'a>(verdicts: impl IntoIterator<Item = &'a str>) -> Summary {
     let mut s = Summary::default();

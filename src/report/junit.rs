@@ -1,5 +1,6 @@
 //! `junit.xml`: the results of a run in the JUnit XML dialect that GitLab, Jenkins and GitHub
-//! read. One `<testsuite>` per scenario file, one `<testcase>` per case, in report order.
+//! read. One `<testsuite>` per scenario file (sorted by path), one `<testcase>` per case, in
+//! report order.
 //!
 //! Only standard attributes are written and no times, so the file is byte-identical for the same
 //! `report.json`.
@@ -13,7 +14,7 @@ use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::name::QName;
 
-use super::{CaseEntry, ReportFile, Summary, count_verdicts};
+use super::{CaseEntry, ReportFile, Summary, by_scenario, count_verdicts};
 
 /// Renders `junit.xml` for a report.
 pub fn junit_xml(report: &ReportFile<'_>) -> io::Result<Vec<u8>> {
@@ -37,19 +38,6 @@ pub fn junit_xml(report: &ReportFile<'_>) -> io::Result<Vec<u8>> {
     let mut bytes = w.into_inner();
     bytes.push(b'\n');
     Ok(bytes)
-}
-
-/// Cases grouped by scenario file, groups in the order of their first case, cases in report
-/// order.
-fn by_scenario(cases: &[CaseEntry]) -> Vec<(&str, Vec<&CaseEntry>)> {
-    let mut groups: Vec<(&str, Vec<&CaseEntry>)> = Vec::new();
-    for case in cases {
-        match groups.iter_mut().find(|(s, _)| *s == case.scenario) {
-            Some((_, list)) => list.push(case),
-            None => groups.push((case.scenario.as_str(), vec![case])),
-        }
-    }
-    groups
 }
 
 fn suite_start<'a>(tag: &'a str, name: &str, counts: &Summary) -> BytesStart<'a> {
@@ -83,7 +71,8 @@ fn write_case(w: &mut Writer<Vec<u8>>, case: &CaseEntry) -> io::Result<()> {
         w.write_event(Event::Empty(detail))?;
     } else {
         w.write_event(Event::Start(detail))?;
-        let text = xml_chars(&case.reasons.join("\n"));
+        let reasons = case.reasons.join("\n");
+        let text = xml_chars(&reasons);
         w.write_event(Event::Text(BytesText::new(&text)))?;
         w.write_event(Event::End(BytesEnd::new(tag)))?;
     }

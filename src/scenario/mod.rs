@@ -164,7 +164,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
                 loaded.diagnostics.extend(diagnostics);
                 match pack {
                     Some(pack) => {
-                        if let Some((first, _)) = loaded.packs.iter().find(|(_, p)| p.id == pack.id) {
+                        if let Some((first, _)) = loaded.packs.iter().find(|(_, p)| p.id == pack.id)
+                        {
                             let text = String::from_utf8_lossy(&bytes);
                             let span = source::parse(&text).ok().and_then(|(_, s)| s.value("/id"));
                             loaded.diagnostics.push(

@@ -484,12 +484,7 @@ impl<'a> World<'a> {
                 let f = if collision::overlap(&ego_before, before) {
                     0.0
                 } else {
-                    collision::first_contact_fraction(
-                        &ego_before,
-                        &ego_after,
-                        before,
-                        &after,
-                    )
+                    collision::first_contact_fraction(&ego_before, &ego_after, before, &after)
                 };
                 if first.is_none_or(|(g, _)| f < g) {
                     first = Some((f, i));

@@ -1,0 +1,345 @@
+//! `junit.xml` and `summary.md`: what `gauntlet run` writes, that JUnit consumers can read it,
+//! that both are byte-identical for any thread count, and that awkward text is escaped.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command as Process;
+
+use gauntlet::report::{self, CaseEntry, Metrics};
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+
+fn gauntlet(args: &[&str]) -> std::process::Output {
+    Process::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(args)
+        .output()
+        .expect("run gauntlet")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gauntlet-rep-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tempdir");
+    dir
+}
+
+/// A `<testcase>` as a JUnit consumer sees it.
+#[derive(Debug, Default)]
+struct TestCase {
+    classname: String,
+    name: String,
+    /// `failure` or `error`, with its message attribute and its text.
+    outcome: Option<(String, String, String)>,
+}
+
+/// A parsed `junit.xml`: suite attributes (`testsuites` first) and test cases.
+#[derive(Debug, Default)]
+struct Junit {
+    suites: Vec<(String, BTreeMap<String, String>)>,
+    cases: Vec<TestCase>,
+}
+
+fn attributes(e: &BytesStart<'_>) -> BTreeMap<String, String> {
+    e.attributes()
+        .map(|a| {
+            let a = a.expect("attribute");
+            (
+                String::from_utf8(a.key.as_ref().to_vec()).expect("utf-8 key"),
+                a.normalized_value(XmlVersion::Explicit1_0)
+                    .expect("value")
+                    .into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The text of the `<failure>` or `<error>` element being read, if one is open.
+fn outcome_text<'a>(junit: &'a mut Junit, stack: &[String]) -> Option<&'a mut String> {
+    if !matches!(stack.last().map(String::as_str), Some("failure" | "error")) {
+        return None;
+    }
+    let (_, _, text) = junit.cases.last_mut()?.outcome.as_mut()?;
+    Some(text)
+}
+
+/// Parses `junit.xml` with quick-xml's reader; panics on anything malformed.
+fn parse_junit(xml: &str) -> Junit {
+    let mut reader = Reader::from_str(xml);
+    let mut junit = Junit::default();
+    let mut stack: Vec<String> = Vec::new();
+    loop {
+        let event = reader.read_event().expect("well-formed XML");
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let tag = String::from_utf8(e.name().as_ref().to_vec()).expect("tag");
+                let attrs = attributes(e);
+                match tag.as_str() {
+                    "testsuites" | "testsuite" => junit.suites.push((tag.clone(), attrs)),
+                    "testcase" => {
+                        assert_eq!(stack.last().map(String::as_str), Some("testsuite"));
+                        junit.cases.push(TestCase {
+                            classname: attrs["classname"].clone(),
+                            name: attrs["name"].clone(),
+                            outcome: None,
+                        });
+                    }
+                    "failure" | "error" => {
+                        assert_eq!(stack.last().map(String::as_str), Some("testcase"));
+                        let case = junit.cases.last_mut().expect("case");
+                        assert!(case.outcome.is_none(), "one outcome per case");
+                        case.outcome = Some((tag.clone(), attrs["message"].clone(), String::new()));
+                    }
+                    other => panic!("unexpected element <{other}>"),
+                }
+                if matches!(event, Event::Start(_)) {
+                    stack.push(tag);
+                }
+            }
+            Event::End(_) => {
+                stack.pop().expect("balanced");
+            }
+            Event::Text(t) => {
+                let t = t.xml10_content().expect("text");
+                match outcome_text(&mut junit, &stack) {
+                    Some(text) => text.push_str(&t),
+                    None => assert!(t.trim().is_empty(), "stray text {t:?}"),
+                }
+            }
+            Event::GeneralRef(r) => {
+                let text = outcome_text(&mut junit, &stack)
+                    .expect("references only inside failure and error texts");
+                match r.resolve_char_ref().expect("char ref") {
+                    Some(ch) => text.push(ch),
+                    None => {
+                        let name = r.decode().expect("name");
+                        text.push_str(
+                            quick_xml::escape::resolve_predefined_entity(&name)
+                                .expect("predefined entity"),
+                        );
+                    }
+                }
+            }
+            Event::Eof => break,
+            Event::Decl(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(stack.is_empty());
+    junit
+}
+
+#[test]
+fn junit_and_summary_of_a_failing_run() {
+    let dir = tempdir("ccrs");
+    let mut outputs = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = dir.join(format!("out-{jobs}"));
+        let o = gauntlet(&[
+            "run",
+            "scenarios/euro-ncap/ccrs.toml",
+            "--sut",
+            "builtin:none",
+            "--jobs",
+            jobs,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let junit = std::fs::read(out.join("junit.xml")).expect("junit.xml");
+        let summary = std::fs::read(out.join("summary.md")).expect("summary.md");
+        // No temporary file is left behind.
+        assert!(!out.join(".junit.xml.tmp").exists() && !out.join(".summary.md.tmp").exists());
+        outputs.push((junit, summary));
+    }
+    assert!(
+        outputs[0].0 == outputs[1].0,
+        "junit.xml differs between --jobs 1 and 2"
+    );
+    assert!(
+        outputs[0].1 == outputs[1].1,
+        "summary.md differs between --jobs 1 and 2"
+    );
+
+    let xml = String::from_utf8(outputs[0].0.clone()).expect("utf-8");
+    let junit = parse_junit(&xml);
+    let counts = |attrs: &BTreeMap<String, String>| {
+        ["tests", "failures", "errors", "skipped"].map(|k| attrs[k].clone())
+    };
+    assert_eq!(junit.suites.len(), 2);
+    assert_eq!(junit.suites[0].0, "testsuites");
+    assert_eq!(counts(&junit.suites[0].1), ["75", "75", "0", "0"]);
+    assert_eq!(junit.suites[1].0, "testsuite");
+    assert_eq!(junit.suites[1].1["name"], "scenarios/euro-ncap/ccrs.toml");
+    assert_eq!(counts(&junit.suites[1].1), ["75", "75", "0", "0"]);
+    assert!(
+        !xml.contains("time="),
+        "no times: the file must be deterministic"
+    );
+    assert_eq!(junit.cases.len(), 75);
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("out-1").join("report.json")).expect("report"),
+    )
+    .expect("JSON");
+    for (case, entry) in junit
+        .cases
+        .iter()
+        .zip(report["cases"].as_array().expect("cases"))
+    {
+        assert_eq!(case.classname, "scenarios/euro-ncap/ccrs.toml");
+        assert_eq!(case.name, entry["id"].as_str().expect("id"), "report order");
+        let (kind, message, text) = case.outcome.as_ref().expect("a failure");
+        assert_eq!(kind, "failure");
+        assert!(message.starts_with("collision with `gvt`"), "{message}");
+        assert_eq!(text, message, "a single reason");
+    }
+
+    let summary = String::from_utf8(outputs[0].1.clone()).expect("utf-8");
+    assert!(
+        summary.starts_with("## Gauntlet: `builtin:none`, seed 0"),
+        "{summary}"
+    );
+    assert!(summary.contains("| 75 | 0 | 75 | 0 |"), "{summary}");
+    assert!(
+        summary.contains("| `scenarios/euro-ncap/ccrs.toml` | 75 | 0 | 75 | 0 |"),
+        "{summary}"
+    );
+    assert_eq!(
+        summary
+            .lines()
+            .filter(|l| l.starts_with("- **fail**"))
+            .count(),
+        report::summary::MAX_LISTED
+    );
+    assert!(
+        summary.contains("… and 25 more, see report.json"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn summary_and_junit_snapshot_of_a_small_run() {
+    let out = tempdir("small").join("out");
+    let o = gauntlet(&[
+        "run",
+        "scenarios/euro-ncap/ccrs.toml",
+        "--sut",
+        "builtin:none",
+        "--filter",
+        "*vut_speed_kph=1?",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    insta::assert_snapshot!("summary_md_ccrs_10_15", summary);
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml");
+    insta::assert_snapshot!("junit_xml_ccrs_10_15", junit);
+}
+
+fn metrics() -> Metrics {
+    Metrics {
+        collision: false,
+        collision_actor: None,
+        collision_time_s: None,
+        impact_speed_kph: None,
+        relative_impact_speed_kph: None,
+        impact_point_in_ego_m: None,
+        end_reason: "time_out",
+        end_time_s: 1.0,
+        min_ttc_s: None,
+        min_gap_m: None,
+        first_warning_s: None,
+        first_brake_s: None,
+        max_decel_mps2: 0.0,
+        ego_speed_end_kph: 0.0,
+        sut_error: None,
+    }
+}
+
+fn entry(id: &str, scenario: &str, verdict: &'static str, reasons: &[&str]) -> CaseEntry {
+    CaseEntry {
+        id: id.into(),
+        scenario: scenario.into(),
+        params: BTreeMap::new(),
+        sut: "exec:./my <sut>".into(),
+        verdict,
+        reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        metrics: metrics(),
+        runs: Vec::new(),
+    }
+}
+
+#[test]
+fn awkward_text_is_escaped_in_both_files() {
+    let nasty = "sut error: `<panic>` & \"quotes\" 'apos' ]]> tab\there\nline two\r\u{1}\u{fffe} <b>bold</b> | *x*";
+    let entries = vec![
+        entry("b/x=2", "dir/b & c.toml", "error", &[nasty]),
+        entry("a/x=1", "dir/a.toml", "fail", &["run 0: one", "run 1: two"]),
+        entry("a/x=3", "dir/a.toml", "pass", &[]),
+        entry("b/x=1", "dir/b & c.toml", "fail", &[]),
+    ];
+    let report_file = report::build_report(7, "exec:./my <sut>", entries);
+    let xml = String::from_utf8(report::junit_xml(&report_file).expect("junit")).expect("utf-8");
+    assert_eq!(
+        report::junit_xml(&report_file).expect("junit"),
+        xml.as_bytes()
+    );
+    let junit = parse_junit(&xml);
+    assert_eq!(junit.suites[0].1["name"], "gauntlet exec:./my <sut> seed 7");
+    let names: Vec<&str> = junit.suites[1..]
+        .iter()
+        .map(|(_, a)| a["name"].as_str())
+        .collect();
+    assert_eq!(names, ["dir/a.toml", "dir/b & c.toml"]);
+    assert_eq!(junit.suites[2].1["errors"], "1");
+    assert_eq!(junit.suites[2].1["failures"], "1");
+    let ids: Vec<&str> = junit.cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(ids, ["a/x=1", "a/x=3", "b/x=1", "b/x=2"]);
+    assert_eq!(
+        junit.cases[0].outcome,
+        Some((
+            "failure".into(),
+            "run 0: one; run 1: two".into(),
+            "run 0: one\nrun 1: two".into()
+        ))
+    );
+    assert!(junit.cases[1].outcome.is_none());
+    assert_eq!(
+        junit.cases[2].outcome,
+        Some(("failure".into(), "fail".into(), String::new()))
+    );
+    // Characters XML 1.0 cannot hold become U+FFFD; everything else survives, line breaks and
+    // tabs in attributes included.
+    let expected = nasty.replace(['\u{1}', '\u{fffe}'], "\u{fffd}");
+    let (kind, message, text) = junit.cases[3].outcome.clone().expect("error");
+    assert_eq!(kind, "error");
+    assert_eq!(message, expected);
+    // Text content: a parser turns the lone `\r` into `\n`, as XML requires.
+    assert_eq!(text.replace('\r', "\n"), expected.replace('\r', "\n"));
+
+    let md = report::summary_md(&report_file);
+    assert_eq!(md, report::summary_md(&report_file));
+    assert!(
+        md.starts_with("## Gauntlet: `exec:./my <sut>`, seed 7: ❌ 3 of 4 cases do not pass\n")
+    );
+    assert!(md.contains("| `dir/b & c.toml` | 2 | 0 | 1 | 1 |"), "{md}");
+    let error_line = md
+        .lines()
+        .find(|l| l.starts_with("- **error** `b/x=2`"))
+        .expect("error line");
+    // Code spans stay; HTML and table pipes outside them are escaped; one line per case.
+    assert!(error_line.contains("`<panic>`"), "{error_line}");
+    assert!(error_line.contains("\\<b\\>bold\\</b\\>"), "{error_line}");
+    assert!(
+        error_line.contains("&amp;") && error_line.contains("\\|"),
+        "{error_line}"
+    );
+    assert!(error_line.contains("line two"), "{error_line}");
+    assert!(md.contains("- **fail** `b/x=1`\n"), "{md}");
+}
