@@ -4,6 +4,7 @@
 //! module map, the data flow and the invariants.
 
 pub mod diag;
+pub mod eval;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -340,7 +340,10 @@ pub fn write_trace(dir: &Path, case: &Case, result: &CaseResult) -> io::Result<(
     for id in &actor_ids {
         write!(w, ",{id}_station_m,{id}_y_m,{id}_speed_mps")?;
     }
-    writeln!(w, ",gap_m,ttc_s,cmd_accel_mps2,cmd_steer_rad,warning")?;
+    writeln!(
+        w,
+        ",gap_m,ttc_s,cmd_accel_mps2,cmd_steer_rad,warning,ego_yaw_rate_radps,ego_lat_accel_mps2,lead,closing_mps,lead_accel_mps2"
+    )?;
     let opt = |x: Option<f64>| x.map(|v| format!("{}", r6(v))).unwrap_or_default();
     for run in &result.runs {
         let Some(trace) = &run.result.trace else {
@@ -364,12 +367,19 @@ pub fn write_trace(dir: &Path, case: &Case, result: &CaseResult) -> io::Result<(
             }
             writeln!(
                 w,
-                ",{},{},{},{},{}",
+                ",{},{},{},{},{},{},{},{},{},{}",
                 opt(row.gap_m),
                 opt(row.ttc_s),
                 opt(row.cmd_accel_mps2),
                 opt(row.cmd_steer_rad),
-                u8::from(row.warning)
+                u8::from(row.warning),
+                r6(row.ego_yaw_rate_radps),
+                r6(row.ego_lat_accel_mps2),
+                row.lead
+                    .and_then(|i| actor_ids.get(i))
+                    .map_or("", String::as_str),
+                opt(row.closing_mps),
+                opt(row.lead_accel_mps2)
             )?;
         }
     }

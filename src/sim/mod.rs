@@ -115,11 +115,21 @@ pub struct TraceRow {
     pub ego_steer_rad: f64,
     /// Per actor: station, lateral position, speed.
     pub actors: Vec<(f64, f64, f64)>,
+    /// Gap and TTC to the nearest in-path actor ahead (`lead`).
     pub gap_m: Option<f64>,
     pub ttc_s: Option<f64>,
     pub cmd_accel_mps2: Option<f64>,
     pub cmd_steer_rad: Option<f64>,
     pub warning: bool,
+    pub ego_yaw_rate_radps: f64,
+    /// Ego lateral acceleration, speed × yaw rate (unfiltered).
+    pub ego_lat_accel_mps2: f64,
+    /// Index (into `Trace::actor_ids`) of the nearest in-path actor ahead.
+    pub lead: Option<usize>,
+    /// Closing speed to `lead` along the road (positive when the gap shrinks).
+    pub closing_mps: Option<f64>,
+    /// Acceleration of `lead` along its heading.
+    pub lead_accel_mps2: Option<f64>,
 }
 
 /// One run in progress.
@@ -496,12 +506,14 @@ impl<'a> World<'a> {
         let relations = self.relations();
         let ego_y = self.ego.in_road(&scenario.road).y_m;
         let mut nearest: Option<Relation> = None;
+        let mut lead: Option<usize> = None;
         for (i, r) in relations.iter().enumerate() {
             if r.gap_m >= 0.0
                 && self.in_path(&scenario.actors[i], &self.actors[i], ego_y)
                 && nearest.is_none_or(|n| r.gap_m < n.gap_m)
             {
                 nearest = Some(*r);
+                lead = Some(i);
             }
         }
         if let Some(n) = nearest {
@@ -530,6 +542,11 @@ impl<'a> World<'a> {
                 cmd_accel_mps2: self.applied.accel_mps2,
                 cmd_steer_rad: self.applied.steer_rad,
                 warning: self.applied.warning,
+                ego_yaw_rate_radps: self.ego.yaw_rate_radps,
+                ego_lat_accel_mps2: self.ego.speed_mps * self.ego.yaw_rate_radps,
+                lead,
+                closing_mps: nearest.map(|n| n.closing_mps),
+                lead_accel_mps2: lead.map(|i| self.actors[i].accel_mps2),
             });
         }
 
