@@ -152,35 +152,39 @@ fn clean_message(msg: &str) -> String {
 }
 
 fn unknown_identifier(expr: &str, params: &BTreeMap<String, Param>) -> Option<String> {
-    const FUNCTIONS: &[&str] = RESERVED_NAMES;
+    identifiers(expr)
+        .find(|word| !params.contains_key(*word) && !RESERVED_NAMES.contains(word))
+        .map(String::from)
+}
+
+/// The names in an expression, in order (numbers such as `1.5` or `1e3` are skipped).
+pub fn identifiers(expr: &str) -> impl Iterator<Item = &str> {
     let mut chars = expr.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c.is_alphabetic() || c == '_' {
-            let mut end = i + c.len_utf8();
-            while let Some(&(j, d)) = chars.peek() {
-                if d.is_alphanumeric() || d == '_' {
-                    end = j + d.len_utf8();
-                    chars.next();
-                } else {
-                    break;
+    std::iter::from_fn(move || {
+        while let Some((i, c)) = chars.next() {
+            if c.is_alphabetic() || c == '_' {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if d.is_alphanumeric() || d == '_' {
+                        end = j + d.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
                 }
-            }
-            let word = &expr[i..end];
-            if !params.contains_key(word) && !FUNCTIONS.contains(&word) {
-                return Some(word.to_string());
-            }
-        } else if c.is_ascii_digit() || c == '.' {
-            // Skip numbers (including exponents like 1e3).
-            while let Some(&(_, d)) = chars.peek() {
-                if d.is_ascii_alphanumeric() || d == '.' {
+                return Some(&expr[i..end]);
+            } else if c.is_ascii_digit() || c == '.' {
+                // Skip numbers (including exponents like 1e3).
+                while chars
+                    .peek()
+                    .is_some_and(|&(_, d)| d.is_ascii_alphanumeric() || d == '.')
+                {
                     chars.next();
-                } else {
-                    break;
                 }
             }
         }
-    }
-    None
+        None
+    })
 }
 
 fn unknown(name: &str, params: &BTreeMap<String, Param>) -> ExprError {

@@ -376,19 +376,27 @@ pub fn load_bytes(file: &Path, bytes: &[u8]) -> FileResult {
     }
 }
 
-/// A problem located by JSON pointer, before it gets its place in the text.
-struct Located {
-    pointer: String,
-    message: String,
+/// A problem located by JSON pointer (`/actors/0/speed_kph`), before it gets its place in the
+/// text. Sweep expansion, parameter resolution and model building all report these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub pointer: String,
+    pub message: String,
 }
 
-fn place(file: &Path, text: &str, spans: &SpanMap, l: &Located) -> Diagnostic {
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn place(file: &Path, text: &str, spans: &SpanMap, l: &FieldError) -> Diagnostic {
     Diagnostic::error(file, field_path(&l.pointer), l.message.clone())
         .at(text, spans.value(&l.pointer))
 }
-
-/// Names that cannot be parameters because expressions use them as functions or constants.
-const RESERVED_NAMES: &[&str] = expr::RESERVED_NAMES;
 
 fn load_scenario(
     file: &Path,
@@ -428,15 +436,7 @@ fn load_scenario(
         ) {
             if let Err(errors) = sweep::expand(n, Some(&s), text.len()) {
                 for e in errors {
-                    diags.push(place(
-                        file,
-                        text,
-                        spans,
-                        &Located {
-                            pointer: e.pointer,
-                            message: e.message,
-                        },
-                    ));
+                    diags.push(place(file, text, spans, &e));
                 }
             }
         }
@@ -456,7 +456,7 @@ fn load_scenario(
                 file,
                 text,
                 spans,
-                &Located {
+                &FieldError {
                     pointer: "/sweep".into(),
                     message: e.to_string(),
                 },
@@ -475,7 +475,7 @@ fn load_scenario(
                 file,
                 text,
                 spans,
-                &Located {
+                &FieldError {
                     pointer: "/parameters".into(),
                     message: e.to_string(),
                 },
@@ -535,15 +535,7 @@ fn load_scenario(
         Ok(s) => s,
         Err(errors) => {
             for e in errors {
-                diags.push(place(
-                    file,
-                    text,
-                    spans,
-                    &Located {
-                        pointer: e.pointer,
-                        message: e.message,
-                    },
-                ));
+                diags.push(place(file, text, spans, &e));
             }
             return (Some(name), Vec::new(), diags);
         }
@@ -553,15 +545,15 @@ fn load_scenario(
     // cases, is bounded the same way.
     let mut text_budget = sweep::MAX_EXPANSION_BYTES;
 
-    // Per case: resolve, substitute, check, build. Problems are grouped across cases.
-    let mut grouped: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    let mut order: Vec<(String, String)> = Vec::new();
+    // Per case: resolve, substitute, check, build. The same problem in several cases is
+    // reported once, with the IDs of the cases it shows in.
+    let mut grouped: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    let mut group_of: HashMap<(String, String), usize> = HashMap::new();
     let mut cases = Vec::new();
-    let mut seen_ids: HashMap<String, usize> = HashMap::new();
+    let mut seen_ids: HashSet<String> = HashSet::new();
     for sc in swept {
         let id = sweep::case_id(&name, &sc.values);
-        let mut problems: Vec<Located> = Vec::new();
-        match build_case(
+        let problems: Vec<Diagnostic> = match build_case(
             json,
             &parameters,
             &sc.values,
@@ -571,14 +563,7 @@ fn load_scenario(
             &mut text_budget,
         ) {
             Ok((params, model)) => {
-                if seen_ids.insert(id.clone(), cases.len()).is_some() {
-                    problems.push(Located {
-                        pointer: "/sweep".into(),
-                        message: format!(
-                            "two samples give the same case ID `{id}`; use a finer `round_to`"
-                        ),
-                    });
-                } else {
+                if seen_ids.insert(id.clone()) {
                     cases.push(Case {
                         id: id.clone(),
                         scenario_path: file.to_path_buf(),
@@ -586,46 +571,42 @@ fn load_scenario(
                         swept: sc.values.keys().cloned().collect(),
                         model,
                     });
+                    Vec::new()
+                } else {
+                    vec![place(
+                        file,
+                        text,
+                        spans,
+                        &FieldError::new(
+                            "/sweep",
+                            format!(
+                                "two samples give the same case ID `{id}`; use a finer `round_to`"
+                            ),
+                        ),
+                    )]
                 }
             }
-            Err(CaseProblems::Located(p)) => problems = p,
-            Err(CaseProblems::Diagnostics(ds)) => {
-                for d in ds {
-                    let key = (d.field.clone(), d.message.clone());
-                    if !grouped.contains_key(&key) {
-                        order.push(key.clone());
-                    }
-                    grouped.entry(key).or_default().push(id.clone());
-                }
+            Err(CaseProblems::Located(p)) => {
+                p.iter().map(|e| place(file, text, spans, e)).collect()
             }
-        }
-        for p in problems {
-            let key = (p.pointer.clone(), p.message.clone());
-            if !grouped.contains_key(&key) {
-                order.push(key.clone());
-            }
-            grouped.entry(key).or_default().push(id.clone());
+            Err(CaseProblems::Diagnostics(ds)) => ds,
+        };
+        for d in problems {
+            let key = (d.field.clone(), d.message.clone());
+            let slot = *group_of.entry(key).or_insert_with(|| {
+                grouped.push((d, Vec::new()));
+                grouped.len() - 1
+            });
+            grouped[slot].1.push(id.clone());
         }
     }
-    let n_cases = cases.len() + grouped.values().flatten().collect::<BTreeSet<_>>().len();
-    for key in order {
-        let ids = grouped.remove(&key).unwrap_or_default();
-        let (pointer_or_field, message) = key;
-        let mut d = if pointer_or_field.starts_with('/') || pointer_or_field.is_empty() {
-            place(
-                file,
-                text,
-                spans,
-                &Located {
-                    pointer: pointer_or_field,
-                    message,
-                },
-            )
-        } else {
-            // Already a field path (from schema validation after substitution).
-            let pointer = field_to_pointer(&pointer_or_field);
-            Diagnostic::error(file, pointer_or_field, message).at(text, spans.value(&pointer))
-        };
+    let n_cases = cases.len()
+        + grouped
+            .iter()
+            .flat_map(|(_, ids)| ids)
+            .collect::<BTreeSet<_>>()
+            .len();
+    for (mut d, ids) in grouped {
         // Problems that show in every case do not depend on the sweep: no case list.
         if n_cases > 1 && ids.len() < n_cases {
             d.cases = ids;
@@ -659,7 +640,7 @@ fn check_param_name(
             Diagnostic::error(file, field_path(pointer), format!("parameter name `{n}` is not an identifier (a letter or `_`, then letters, digits or `_`)"))
                 .at(text, spans.key(pointer)),
         );
-    } else if RESERVED_NAMES.contains(&n) {
+    } else if expr::RESERVED_NAMES.contains(&n) {
         diags.push(
             Diagnostic::error(
                 file,
@@ -673,26 +654,8 @@ fn check_param_name(
     }
 }
 
-/// Turns a field path back into a JSON pointer: `actors[0].speed_kph` → `/actors/0/speed_kph`.
-fn field_to_pointer(field: &str) -> String {
-    let mut out = String::new();
-    for part in field.split('.') {
-        let (head, rest) = part.split_once('[').map_or((part, ""), |(h, r)| (h, r));
-        out += "/";
-        out += &source::pointer_segment(head);
-        for idx in rest.split('[') {
-            let idx = idx.trim_end_matches(']');
-            if !idx.is_empty() {
-                out += "/";
-                out += idx;
-            }
-        }
-    }
-    out
-}
-
 enum CaseProblems {
-    Located(Vec<Located>),
+    Located(Vec<FieldError>),
     Diagnostics(Vec<Diagnostic>),
 }
 
@@ -749,22 +712,12 @@ fn build_case(
         return Err(CaseProblems::Diagnostics(diags));
     }
     let typed: format::ScenarioFile = serde_json::from_value(integral(&doc)).map_err(|e| {
-        CaseProblems::Located(vec![Located {
+        CaseProblems::Located(vec![FieldError {
             pointer: String::new(),
             message: format!("internal: schema and format disagree: {e}"),
         }])
     })?;
-    let model = model::build(&typed).map_err(|errors| {
-        CaseProblems::Located(
-            errors
-                .into_iter()
-                .map(|e| Located {
-                    pointer: e.pointer,
-                    message: e.message,
-                })
-                .collect(),
-        )
-    })?;
+    let model = model::build(&typed).map_err(CaseProblems::Located)?;
     Ok((params, model))
 }
 
@@ -773,7 +726,7 @@ fn resolve_parameters(
     parameters: &BTreeMap<String, format::ParamValue>,
     swept: &BTreeMap<String, Param>,
     text_budget: &mut usize,
-) -> Result<BTreeMap<String, Param>, Vec<Located>> {
+) -> Result<BTreeMap<String, Param>, Vec<FieldError>> {
     let mut resolved: BTreeMap<String, Param> = swept.clone();
     let mut errors = Vec::new();
     let mut reported = HashSet::new();
@@ -798,14 +751,14 @@ fn resolve_one(
     resolved: &mut BTreeMap<String, Param>,
     stack: &mut Vec<String>,
     text_budget: &mut usize,
-) -> Result<(), Located> {
+) -> Result<(), FieldError> {
     if resolved.contains_key(name) {
         return Ok(());
     }
     let pointer = format!("/parameters/{}", source::pointer_segment(name));
     if stack.iter().any(|s| s == name) {
         stack.push(name.to_string());
-        return Err(Located {
+        return Err(FieldError {
             pointer,
             message: format!(
                 "parameters depend on each other in a cycle: {}",
@@ -814,7 +767,7 @@ fn resolve_one(
         });
     }
     if stack.len() > 64 {
-        return Err(Located {
+        return Err(FieldError {
             pointer,
             message: "parameters nest deeper than 64 levels".into(),
         });
@@ -823,7 +776,7 @@ fn resolve_one(
         None => return Ok(()),
         Some(format::ParamValue::Number(x)) => Param::Number(*x),
         Some(format::ParamValue::Text(s)) if s.starts_with(source::NON_FINITE_MARK) => {
-            return Err(Located {
+            return Err(FieldError {
                 pointer,
                 message: format!(
                     "{} is not a finite number",
@@ -834,20 +787,20 @@ fn resolve_one(
         Some(format::ParamValue::Text(s)) if !expr::has_substitution(s) => Param::Word(s.clone()),
         Some(format::ParamValue::Text(s)) => {
             // Resolve what it refers to first.
-            let exprs = expr::expressions(s).map_err(|e| Located {
+            let exprs = expr::expressions(s).map_err(|e| FieldError {
                 pointer: pointer.clone(),
                 message: e.to_string(),
             })?;
             stack.push(name.to_string());
             for e in exprs {
-                for word in identifiers(e) {
-                    if parameters.contains_key(&word) {
-                        resolve_one(&word, parameters, resolved, stack, text_budget)?;
+                for word in expr::identifiers(e) {
+                    if parameters.contains_key(word) {
+                        resolve_one(word, parameters, resolved, stack, text_budget)?;
                     }
                 }
             }
             stack.pop();
-            let value = expr::substitute(s, resolved).map_err(|e| Located {
+            let value = expr::substitute(s, resolved).map_err(|e| FieldError {
                 pointer: pointer.clone(),
                 message: e.to_string(),
             })?;
@@ -856,7 +809,7 @@ fn resolve_one(
             } else {
                 0
             };
-            spend_text(text_budget, len).map_err(|message| Located {
+            spend_text(text_budget, len).map_err(|message| FieldError {
                 pointer: pointer.clone(),
                 message,
             })?;
@@ -867,35 +820,11 @@ fn resolve_one(
     Ok(())
 }
 
-fn identifiers(expr: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_number = false;
-    for c in expr.chars() {
-        if c.is_alphanumeric() || c == '_' {
-            if cur.is_empty() && c.is_ascii_digit() {
-                in_number = true;
-            }
-            cur.push(c);
-        } else {
-            if !cur.is_empty() && !in_number {
-                out.push(std::mem::take(&mut cur));
-            }
-            cur.clear();
-            in_number = c == '.' && in_number;
-        }
-    }
-    if !cur.is_empty() && !in_number {
-        out.push(cur);
-    }
-    out
-}
-
 fn substitute_tree(
     value: &mut Value,
     pointer: &str,
     params: &BTreeMap<String, Param>,
-    problems: &mut Vec<Located>,
+    problems: &mut Vec<FieldError>,
     text_budget: &mut usize,
 ) {
     match value {
@@ -909,12 +838,12 @@ fn substitute_tree(
             }
             Ok(Param::Word(w)) => match spend_text(text_budget, w.len()) {
                 Ok(()) => *value = Value::String(w),
-                Err(message) => problems.push(Located {
+                Err(message) => problems.push(FieldError {
                     pointer: pointer.to_string(),
                     message,
                 }),
             },
-            Err(e) => problems.push(Located {
+            Err(e) => problems.push(FieldError {
                 pointer: pointer.to_string(),
                 message: e.to_string(),
             }),

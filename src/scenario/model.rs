@@ -6,19 +6,12 @@
 //! JSON pointer of the field responsible.
 
 use super::format as f;
+use crate::sim::collision::{Footprint, Touching, overlap_with};
 
-/// A problem in one case, located by JSON pointer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelError {
-    pub pointer: String,
-    pub message: String,
-}
+pub use super::FieldError as ModelError;
 
 fn err(pointer: impl Into<String>, message: impl Into<String>) -> ModelError {
-    ModelError {
-        pointer: pointer.into(),
-        message: message.into(),
-    }
+    ModelError::new(pointer, message)
 }
 
 const KPH: f64 = 1.0 / 3.6;
@@ -1115,56 +1108,34 @@ fn build_actor(
     })
 }
 
-/// Corners of a footprint in the world frame.
-fn corners(road: &Road, pose: RoadPose, length_m: f64, width_m: f64) -> [(f64, f64); 4] {
-    let (x, y, road_heading) = road.world_from_road(pose.station_m, pose.y_m);
-    let h = road_heading + pose.heading_rad;
-    let (c, s) = (h.cos(), h.sin());
-    let (hl, hw) = (length_m / 2.0, width_m / 2.0);
-    [(hl, hw), (-hl, hw), (-hl, -hw), (hl, -hw)]
-        .map(|(dx, dy)| (x + c * dx - s * dy, y + s * dx + c * dy))
-}
-
-/// Whether two convex quadrilaterals overlap (separating-axis test; touching is not overlap).
-pub fn footprints_overlap(a: &[(f64, f64); 4], b: &[(f64, f64); 4]) -> bool {
-    for poly in [a, b] {
-        for i in 0..4 {
-            let (x1, y1) = poly[i];
-            let (x2, y2) = poly[(i + 1) % 4];
-            let axis = (y1 - y2, x2 - x1);
-            let project = |p: &[(f64, f64); 4]| {
-                p.iter()
-                    .map(|(x, y)| x * axis.0 + y * axis.1)
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                        (lo.min(v), hi.max(v))
-                    })
-            };
-            let (amin, amax) = project(a);
-            let (bmin, bmax) = project(b);
-            if amax <= bmin + 1e-9 || bmax <= amin + 1e-9 {
-                return false;
-            }
-        }
+/// A footprint in the world frame, from its road-frame pose.
+fn footprint(road: &Road, pose: RoadPose, length_m: f64, width_m: f64) -> Footprint {
+    let (x_m, y_m, road_heading) = road.world_from_road(pose.station_m, pose.y_m);
+    Footprint {
+        x_m,
+        y_m,
+        heading_rad: road_heading + pose.heading_rad,
+        length_m,
+        width_m,
     }
-    true
 }
 
 fn check_overlaps(road: &Road, ego: &Ego, actors: &[Actor], errors: &mut Vec<ModelError>) {
     let mut shapes = vec![(
         "ego".to_string(),
         "/ego".to_string(),
-        corners(road, ego.pose, ego.length_m, ego.width_m),
+        footprint(road, ego.pose, ego.length_m, ego.width_m),
     )];
     for (i, a) in actors.iter().enumerate() {
         shapes.push((
             a.id.clone(),
             format!("/actors/{i}"),
-            corners(road, a.pose, a.length_m, a.width_m),
+            footprint(road, a.pose, a.length_m, a.width_m),
         ));
     }
     for j in 1..shapes.len() {
         for i in 0..j {
-            if footprints_overlap(&shapes[i].2, &shapes[j].2) {
+            if overlap_with(&shapes[i].2, &shapes[j].2, Touching::IsClear) {
                 errors.push(err(
                     format!("{}/placement", shapes[j].1),
                     format!("`{}` overlaps `{}` at t = 0", shapes[j].0, shapes[i].0),

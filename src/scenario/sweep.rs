@@ -34,11 +34,7 @@ fn check_expansion_size(n_cases: usize, bytes_per_case: usize) -> Result<(), Swe
 }
 
 /// A problem with the sweep, located by JSON pointer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepError {
-    pub pointer: String,
-    pub message: String,
-}
+pub use super::FieldError as SweepError;
 
 /// The swept values of one case.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +49,7 @@ pub fn expand(
     scenario_name: &str,
     sweep: Option<&Sweep>,
     file_bytes: usize,
-) -> Result<Vec<SweptCase>, Vec<SweptError>> {
+) -> Result<Vec<SweptCase>, Vec<SweepError>> {
     let Some(sweep) = sweep else {
         return Ok(vec![SweptCase {
             values: BTreeMap::new(),
@@ -65,7 +61,7 @@ pub fn expand(
     for (name, values) in &sweep.grid {
         let pointer = format!("/sweep/grid/{name}");
         match grid_values(values) {
-            Ok(v) if v.is_empty() => errors.push(SweptError {
+            Ok(v) if v.is_empty() => errors.push(SweepError {
                 pointer,
                 message: "expands to no values".into(),
             }),
@@ -73,11 +69,11 @@ pub fn expand(
                 n_grid = n_grid.saturating_mul(v.len());
                 dims.push((name.clone(), v));
             }
-            Err(message) => errors.push(SweptError { pointer, message }),
+            Err(message) => errors.push(SweepError { pointer, message }),
         }
         // Stop before the values of further dimensions take memory for nothing.
         if n_grid > MAX_CASES_PER_FILE {
-            errors.push(SweptError {
+            errors.push(SweepError {
                 pointer: "/sweep/grid".into(),
                 message: format!(
                     "expands to more than {MAX_CASES_PER_FILE} cases; the limit is {MAX_CASES_PER_FILE} per file"
@@ -89,14 +85,14 @@ pub fn expand(
     let mut samples: Vec<BTreeMap<String, Param>> = vec![BTreeMap::new()];
     if let Some(random) = &sweep.random {
         if random.params.is_empty() {
-            errors.push(SweptError {
+            errors.push(SweepError {
                 pointer: "/sweep/random/params".into(),
                 message: "no parameters to sample".into(),
             });
         }
         for name in random.params.keys() {
             if sweep.grid.contains_key(name) {
-                errors.push(SweptError {
+                errors.push(SweepError {
                     pointer: format!("/sweep/random/params/{name}"),
                     message: format!("`{name}` is also a grid dimension"),
                 });
@@ -117,7 +113,7 @@ pub fn expand(
     }
     let total = n_grid.saturating_mul(samples.len());
     if total > MAX_CASES_PER_FILE {
-        return Err(vec![SweptError {
+        return Err(vec![SweepError {
             pointer: "/sweep".into(),
             message: format!(
                 "expands to {total} cases; the limit is {MAX_CASES_PER_FILE} per file"
@@ -145,9 +141,6 @@ pub fn expand(
     }
     Ok(cases)
 }
-
-/// Alias kept short in signatures.
-pub type SweptError = SweepError;
 
 fn grid_values(values: &GridValues) -> Result<Vec<Param>, String> {
     match values {
@@ -224,12 +217,12 @@ fn sample(
     seed: u64,
     count: u32,
     params: &BTreeMap<String, Distribution>,
-) -> Result<Vec<BTreeMap<String, Param>>, Vec<SweptError>> {
+) -> Result<Vec<BTreeMap<String, Param>>, Vec<SweepError>> {
     let mut errors = Vec::new();
     for (name, dist) in params {
         let pointer = format!("/sweep/random/params/{name}");
         match dist {
-            Distribution::Uniform { min, max, .. } if max < min => errors.push(SweptError {
+            Distribution::Uniform { min, max, .. } if max < min => errors.push(SweepError {
                 pointer,
                 message: format!("max {max} is below min {min}"),
             }),
@@ -237,7 +230,7 @@ fn sample(
                 min: Some(lo),
                 max: Some(hi),
                 ..
-            } if hi < lo => errors.push(SweptError {
+            } if hi < lo => errors.push(SweepError {
                 pointer,
                 message: format!("max {hi} is below min {lo}"),
             }),
@@ -286,7 +279,7 @@ fn sample(
                     match drawn {
                         Some(x) => x,
                         None => {
-                            return Err(vec![SweptError {
+                            return Err(vec![SweepError {
                                 pointer: format!("/sweep/random/params/{name}"),
                                 message: if draws_left == 0 {
                                     "the truncation interval is too far from the mean to sample (fewer than 1 draw in 20 falls in it)".into()

@@ -47,8 +47,22 @@ impl Footprint {
     }
 }
 
+/// Whether footprints that merely touch overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touching {
+    /// Touching is contact (collision detection during a run).
+    IsContact,
+    /// Touching is clear (placement checks at t = 0: actors may stand bumper to bumper).
+    IsClear,
+}
+
 /// Whether two footprints overlap (separating-axis test; touching counts as contact).
 pub fn overlap(a: &Footprint, b: &Footprint) -> bool {
+    overlap_with(a, b, Touching::IsContact)
+}
+
+/// Whether two footprints overlap, with touching treated as `touching` says.
+pub fn overlap_with(a: &Footprint, b: &Footprint, touching: Touching) -> bool {
     let (ca, cb) = (a.corners(), b.corners());
     for poly in [&ca, &cb] {
         for i in 0..4 {
@@ -64,7 +78,11 @@ pub fn overlap(a: &Footprint, b: &Footprint) -> bool {
             };
             let (amin, amax) = project(&ca);
             let (bmin, bmax) = project(&cb);
-            if amax < bmin - 1e-12 || bmax < amin - 1e-12 {
+            let separated = match touching {
+                Touching::IsContact => amax < bmin - 1e-12 || bmax < amin - 1e-12,
+                Touching::IsClear => amax <= bmin + 1e-9 || bmax <= amin + 1e-9,
+            };
+            if separated {
                 return false;
             }
         }
