@@ -160,25 +160,9 @@ pub fn case_entry(case: &Case, result: &CaseResult, sut: &str) -> CaseEntry {
             .runs
             .first()
             .map(|r| metrics_of(&r.result))
-            .unwrap_or_else(|| metrics_of(&empty_run())),
+            // Every case has at least one run (`repeats.runs` ≥ 1 is checked on input).
+            .expect("a case has at least one run"),
         runs: result.runs.iter().map(run_entry).collect(),
-    }
-}
-
-fn empty_run() -> RunResult {
-    RunResult {
-        run_index: 0,
-        end_reason: sim::EndReason::TimeOut,
-        end_time_s: 0.0,
-        collision: None,
-        sut_error: None,
-        min_ttc_s: None,
-        min_gap_m: None,
-        first_warning_s: None,
-        first_brake_s: None,
-        max_decel_mps2: 0.0,
-        ego_speed_end_mps: 0.0,
-        trace: None,
     }
 }
 

@@ -22,6 +22,15 @@ pub fn fnv1a32_fold(bytes: &[u8]) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
+/// 2⁵³, the number of values `unit53` takes.
+const TWO_53: f64 = (1u64 << 53) as f64;
+
+/// A uniform number in [0, 1) from 53 bits of two random words.
+fn unit53(hi: u32, lo: u32) -> f64 {
+    let bits = (u64::from(hi) << 21) ^ u64::from(lo >> 11);
+    (bits & ((1u64 << 53) - 1)) as f64 / TWO_53
+}
+
 const PHILOX_M0: u32 = 0xD251_1F53;
 const PHILOX_M1: u32 = 0xCD9E_8D57;
 const PHILOX_W0: u32 = 0x9E37_79B9;
@@ -87,18 +96,15 @@ impl StreamKey {
     /// A uniform number in [0, 1) with 53 random bits, for (step, element).
     pub fn uniform_f64(&self, step: u32, element: u32) -> f64 {
         let w = self.words(step, element);
-        let bits = (u64::from(w[0]) << 21) ^ u64::from(w[1] >> 11);
-        (bits & ((1u64 << 53) - 1)) as f64 / (1u64 << 53) as f64
+        unit53(w[0], w[1])
     }
 
     /// Two independent standard normal numbers for (step, element) (both Box–Muller outputs).
     pub fn normal_pair_f64(&self, step: u32, element: u32) -> (f64, f64) {
         let w = self.words(step, element);
-        let u1 =
-            ((u64::from(w[0]) << 21 ^ u64::from(w[1] >> 11)) & ((1u64 << 53) - 1)) as f64 + 1.0;
-        let u1 = u1 / ((1u64 << 53) as f64 + 1.0);
-        let u2 = ((u64::from(w[2]) << 21 ^ u64::from(w[3] >> 11)) & ((1u64 << 53) - 1)) as f64
-            / (1u64 << 53) as f64;
+        // u1 in (0, 1] so that ln(u1) is finite; u2 in [0, 1).
+        let u1 = (unit53(w[0], w[1]) * TWO_53 + 1.0) / (TWO_53 + 1.0);
+        let u2 = unit53(w[2], w[3]);
         let r = (-2.0 * u1.ln()).sqrt();
         let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
         (r * c, r * s)
@@ -106,13 +112,7 @@ impl StreamKey {
 
     /// A standard normal number for (step, element), by Box–Muller on two uniforms.
     pub fn normal_f64(&self, step: u32, element: u32) -> f64 {
-        let w = self.words(step, element);
-        let u1 =
-            ((u64::from(w[0]) << 21 ^ u64::from(w[1] >> 11)) & ((1u64 << 53) - 1)) as f64 + 1.0;
-        let u1 = u1 / ((1u64 << 53) as f64 + 1.0); // (0, 1]
-        let u2 = ((u64::from(w[2]) << 21 ^ u64::from(w[3] >> 11)) & ((1u64 << 53) - 1)) as f64
-            / (1u64 << 53) as f64;
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        self.normal_pair_f64(step, element).0
     }
 }
 

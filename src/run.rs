@@ -100,14 +100,21 @@ fn specs<'a>(cases: &'a [Case], sut: &SutSpec, wanted: &[(usize, u32)]) -> Vec<R
 
 /// Runs one batch of cases to their verdicts, retries included.
 fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseResult> {
+    // Runs are listed by slot (position in `indices`), so results go back without searching.
+    let by_case = |wanted: &[(usize, u32)]| -> Vec<(usize, u32)> {
+        wanted
+            .iter()
+            .map(|&(slot, run)| (indices[slot], run))
+            .collect()
+    };
     let first: Vec<(usize, u32)> = indices
         .iter()
-        .flat_map(|&i| (0..cases[i].model.runs).map(move |r| (i, r)))
+        .enumerate()
+        .flat_map(|(slot, &i)| (0..cases[i].model.runs).map(move |r| (slot, r)))
         .collect();
-    let results = sim::run_batch(specs(cases, &config.sut, &first), &config.sim);
+    let results = sim::run_batch(specs(cases, &config.sut, &by_case(&first)), &config.sim);
     let mut per_case: Vec<Vec<JudgedRun>> = vec![Vec::new(); indices.len()];
-    for ((i, _), r) in first.iter().zip(results) {
-        let slot = indices.iter().position(|x| x == i).unwrap_or(0);
+    for (&(slot, _), r) in first.iter().zip(results) {
         per_case[slot].push(judge_run(r));
     }
     // Retries for failed runs, as many as allowed.
@@ -121,14 +128,13 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
         let errored = per_case[slot].iter().any(|r| r.verdict == Verdict::Error);
         if !errored {
             for k in 0..failed.min(m.retries) {
-                retry.push((i, m.runs + k));
+                retry.push((slot, m.runs + k));
             }
         }
     }
     if !retry.is_empty() {
-        let results = sim::run_batch(specs(cases, &config.sut, &retry), &config.sim);
-        for ((i, _), r) in retry.iter().zip(results) {
-            let slot = indices.iter().position(|x| x == i).unwrap_or(0);
+        let results = sim::run_batch(specs(cases, &config.sut, &by_case(&retry)), &config.sim);
+        for (&(slot, _), r) in retry.iter().zip(results) {
             per_case[slot].push(judge_run(r));
         }
     }

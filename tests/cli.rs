@@ -1,13 +1,9 @@
 //! The command line as users and CI scripts see it: outputs and exit codes.
 
-use std::process::{Command, Output};
+mod common;
+use common::gauntlet;
 
-fn gauntlet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gauntlet"))
-        .args(args)
-        .output()
-        .expect("run gauntlet")
-}
+use std::process::Output;
 
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exit code")

@@ -1,8 +1,10 @@
 //! Closed-loop simulation against closed forms, collision geometry, determinism across thread
 //! counts, and the exit codes of `gauntlet run`.
 
+mod common;
+use common::{gauntlet, tempdir};
+
 use std::path::{Path, PathBuf};
-use std::process::Command as Process;
 
 use gauntlet::scenario::{self, Case};
 use gauntlet::sim::{self, EndReason, RunSpec, SimOptions};
@@ -170,20 +172,6 @@ fn a_panicking_system_ends_its_run_in_an_error() {
         "{:?}",
         r.sut_error
     );
-}
-
-fn gauntlet(args: &[&str]) -> std::process::Output {
-    Process::new(env!("CARGO_BIN_EXE_gauntlet"))
-        .args(args)
-        .output()
-        .expect("run gauntlet")
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gauntlet-cl-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tempdir");
-    dir
 }
 
 #[test]

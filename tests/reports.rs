@@ -1,28 +1,15 @@
 //! `junit.xml` and `summary.md`: what `gauntlet run` writes, that JUnit consumers can read it,
 //! that both are byte-identical for any thread count, and that awkward text is escaped.
 
+mod common;
+use common::{gauntlet, tempdir};
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command as Process;
 
 use gauntlet::report::{self, CaseEntry, Metrics};
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
-
-fn gauntlet(args: &[&str]) -> std::process::Output {
-    Process::new(env!("CARGO_BIN_EXE_gauntlet"))
-        .args(args)
-        .output()
-        .expect("run gauntlet")
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gauntlet-rep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tempdir");
-    dir
-}
 
 /// A `<testcase>` as a JUnit consumer sees it.
 #[derive(Debug, Default)]

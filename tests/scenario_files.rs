@@ -4,6 +4,9 @@
 //! Snapshots live in `tests/snapshots/`; refresh them with `INSTA_UPDATE=always cargo test`
 //! (or `cargo insta review`) and read the diff before committing.
 
+mod common;
+use common::tempdir;
+
 use std::path::{Path, PathBuf};
 
 use gauntlet::scenario::{self, FileResult, schema};
@@ -272,13 +275,6 @@ fn walk(dir: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gauntlet-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tempdir");
-    dir
-}
-
 fn load(bytes: &[u8]) -> Vec<String> {
     match scenario::load_bytes(Path::new("input.toml"), bytes) {
         FileResult::Scenario { diagnostics, .. }
@@ -342,12 +338,13 @@ fn hostile_inputs_are_errors_not_panics() {
 
 #[test]
 fn fuzz_regressions_do_not_panic() {
-    let Ok(dir) = std::fs::read_dir("tests/fuzz_regressions") else {
-        return;
-    };
+    let dir = std::fs::read_dir("tests/fuzz_regressions").expect("tests/fuzz_regressions");
+    let mut n = 0;
     for entry in dir {
         let path = entry.expect("entry").path();
         let bytes = std::fs::read(&path).expect("read");
         let _ = load(&bytes);
+        n += 1;
     }
+    assert!(n >= 8, "the fuzz regressions are gone ({n} left)");
 }

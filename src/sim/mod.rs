@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::rng::{StreamKey, fnv1a64};
-use crate::scenario::model::{Actor, ActorKind, Scenario};
+use crate::scenario::model::{Actor, Scenario};
 use crate::sensor::object_list::{self, ActorTruth, EgoTruth};
 use crate::sut::{
     self, Command, EgoSignals, LaneObservation, Observation, RunSetup, System, TrackedObject,
@@ -629,12 +629,4 @@ pub fn run_batch(specs: Vec<RunSpec<'_>>, options: &SimOptions) -> Vec<RunResult
 /// Relative and ego impact speeds in km/h, as the protocols state them.
 pub fn impact_speeds_kph(c: &Collision) -> (f64, f64) {
     (kph(c.ego_speed_mps), kph(c.relative_speed_mps))
-}
-
-/// Whether an actor kind is a vulnerable road user (for reports).
-pub fn is_vru(kind: ActorKind) -> bool {
-    matches!(
-        kind,
-        ActorKind::Pedestrian { .. } | ActorKind::Cyclist | ActorKind::Motorcycle
-    )
 }

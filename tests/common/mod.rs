@@ -1,0 +1,25 @@
+//! Helpers shared by the integration tests: running the binary and scratch directories.
+#![allow(dead_code)] // Each test crate uses the helpers it needs.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs the `gauntlet` binary built for these tests.
+pub fn gauntlet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(args)
+        .output()
+        .expect("run gauntlet")
+}
+
+/// A fresh, empty scratch directory for one test of one test crate.
+pub fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "gauntlet-{}-{}-{name}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tempdir");
+    dir
+}
