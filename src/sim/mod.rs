@@ -26,7 +26,7 @@ use crate::sut::{
 };
 use actors::{ActorState, Relation};
 use collision::Footprint;
-use vehicle::{DriverConfig, EgoState};
+use vehicle::{DriverConfig, EgoInRoad, EgoState};
 
 /// Options shared by every run of a suite.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -262,9 +262,7 @@ impl<'a> World<'a> {
     }
 
     /// Road-frame relations between the ego and every actor.
-    fn relations(&self) -> Vec<Relation> {
-        let road = &self.scenario.road;
-        let e = self.ego.in_road(road);
+    fn relations(&self, e: EgoInRoad) -> Vec<Relation> {
         let ego_vx = self.ego.speed_mps * e.heading_rad.cos();
         let ego_front = e.station_m + self.scenario.ego.length_m / 2.0;
         self.scenario
@@ -433,11 +431,14 @@ impl<'a> World<'a> {
                 self.applied = c;
             }
         }
+        // The ego's road-frame position at the start of the step, computed once.
+        let pos_before = self.ego.in_road(&scenario.road);
         let (drv_accel, drv_steer) = vehicle::driver_command(
             &options.driver,
             &scenario.ego,
             &scenario.road,
             &self.ego,
+            pos_before,
             scenario.ego.pose.y_m,
             scenario.ego.speed_mps,
         );
@@ -448,8 +449,8 @@ impl<'a> World<'a> {
         }
 
         // Triggers are evaluated on the state at the start of the step.
-        let relations = self.relations();
-        let ego_station = self.ego.in_road(&scenario.road).station_m;
+        let relations = self.relations(pos_before);
+        let ego_station = pos_before.station_m;
         let fires: Vec<bool> = scenario
             .actors
             .iter()
@@ -503,8 +504,10 @@ impl<'a> World<'a> {
         }
 
         // Gap and TTC to the nearest in-path actor ahead.
-        let relations = self.relations();
-        let ego_y = self.ego.in_road(&scenario.road).y_m;
+        // The ego's road-frame position after the step, computed once.
+        let pos = self.ego.in_road(&scenario.road);
+        let relations = self.relations(pos);
+        let ego_y = pos.y_m;
         let mut nearest: Option<Relation> = None;
         let mut lead: Option<usize> = None;
         for (i, r) in relations.iter().enumerate() {
@@ -523,7 +526,6 @@ impl<'a> World<'a> {
             }
         }
         if let Some(trace) = &mut self.trace {
-            let pos = self.ego.in_road(&scenario.road);
             trace.rows.push(TraceRow {
                 time_s: t1,
                 ego_station_m: pos.station_m,

@@ -90,18 +90,18 @@ pub fn wrap_angle(a: f64) -> f64 {
     a
 }
 
-/// What the test driver asks for this step.
+/// What the test driver asks for this step; `pos` is `state.in_road(road)`.
 pub fn driver_command(
     cfg: &DriverConfig,
     ego: &Ego,
     road: &Road,
     state: &EgoState,
+    pos: EgoInRoad,
     target_y_m: f64,
     set_speed_mps: f64,
 ) -> (f64, f64) {
     let accel = (cfg.speed_gain_per_s * (set_speed_mps - state.speed_mps))
         .clamp(-cfg.max_accel_mps2, cfg.max_accel_mps2);
-    let pos = state.in_road(road);
     // Curvature feed-forward plus lateral and heading feedback.
     let kappa = road.curvature_at(pos.y_m);
     let steer = (ego.wheelbase_m * kappa).atan()
