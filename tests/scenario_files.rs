@@ -204,6 +204,48 @@ fn euro_ncap_overlap_places_the_target() {
     }
 }
 
+/// A one-lane scenario whose `[ego]` table ends with `ego_extra`.
+fn minimal_scenario(ego_extra: &str) -> String {
+    format!(
+        "kind = \"scenario\"\nname = \"t/category\"\n[parameters]\ncat = \"N3\"\n\
+         [timing]\nduration_s = 5\n[road]\nlanes = [{{ width_m = 3.5 }}]\n\
+         markings = [\"solid\", \"solid\"]\n[ego]\nspeed_kph = 50\n{ego_extra}\n"
+    )
+}
+
+#[test]
+fn ego_category_defaults_to_m1_and_is_read() {
+    use gauntlet::scenario::format::VehicleCategory;
+    let category = |extra: &str| match scenario::load_bytes(
+        Path::new("input.toml"),
+        minimal_scenario(extra).as_bytes(),
+    ) {
+        FileResult::Scenario {
+            cases, diagnostics, ..
+        } => {
+            assert!(diagnostics.is_empty(), "{extra}: {diagnostics:?}");
+            assert_eq!(cases.len(), 1);
+            cases[0].model.ego.category
+        }
+        _ => panic!("{extra}: not read as a scenario"),
+    };
+    assert_eq!(category(""), VehicleCategory::M1);
+    assert_eq!(category("category = \"N1\""), VehicleCategory::N1);
+    assert_eq!(category("category = \"M3\""), VehicleCategory::M3);
+    // Like every enumerated word, it may come from a parameter.
+    assert_eq!(category("category = \"${cat}\""), VehicleCategory::N3);
+    assert_eq!(VehicleCategory::N3.as_str(), "N3");
+    // Not a UN category (they are upper case): located, with the choices.
+    let errors = load(minimal_scenario("category = \"m2\"").as_bytes());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("input.toml:12:12:")
+            && errors[0]
+                .contains("ego.category: expected one of `M1`, `N1`, `M2`, `M3`, `N2`, `N3`"),
+        "{errors:?}"
+    );
+}
+
 #[test]
 fn library_validates_without_warnings() {
     let loaded = scenario::load_paths(&[PathBuf::from("scenarios")]);

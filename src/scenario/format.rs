@@ -489,6 +489,39 @@ pub struct Ego {
     #[serde(default = "default_actuator_lag_s")]
     #[schemars(range(min = 0, max = 2))]
     pub actuator_lag_s: f64,
+    /// UN vehicle category (UN R.E.3): `M1` (cars), `N1` (light goods vehicles), `M2`, `M3`
+    /// (buses and coaches), `N2`, `N3` (heavy goods vehicles). Threshold-pack rules restricted
+    /// by `vehicle_categories` apply only to egos of a listed category.
+    #[serde(default)]
+    pub category: VehicleCategory,
+}
+
+/// A UN vehicle category (Consolidated Resolution R.E.3): `M1` passenger cars (at most 8
+/// seats besides the driver's), `M2` and `M3` buses (more than 8 passenger seats, up to and over
+/// 5 t), `N1` goods vehicles up to 3.5 t, `N2` over 3.5 t up to 12 t, `N3` over 12 t.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+pub enum VehicleCategory {
+    #[default]
+    M1,
+    N1,
+    M2,
+    M3,
+    N2,
+    N3,
+}
+
+impl VehicleCategory {
+    /// The category as written in files and in threshold packs' `vehicle_categories`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VehicleCategory::M1 => "M1",
+            VehicleCategory::N1 => "N1",
+            VehicleCategory::M2 => "M2",
+            VehicleCategory::M3 => "M3",
+            VehicleCategory::N2 => "N2",
+            VehicleCategory::N3 => "N3",
+        }
+    }
 }
 
 fn default_ego_station_m() -> f64 {

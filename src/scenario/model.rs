@@ -151,6 +151,9 @@ pub struct Ego {
     pub max_steer_rad: f64,
     pub max_steer_rate_radps: f64,
     pub actuator_lag_s: f64,
+    /// UN vehicle category (`M1` unless the file says otherwise); matched against the
+    /// `vehicle_categories` of threshold-pack rules.
+    pub category: f::VehicleCategory,
 }
 
 /// Kinds of actors.
@@ -466,6 +469,7 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         max_steer_rad: e.limits.max_steer_rad,
         max_steer_rate_radps: e.limits.max_steer_rate_radps,
         actuator_lag_s: e.actuator_lag_s,
+        category: e.category,
     };
     if e.wheelbase_m >= e.length_m {
         errors.push(err(

@@ -81,7 +81,8 @@ pub struct RuleFile {
     /// judge as a whole, e.g. `case_verdict`.
     #[schemars(regex(pattern = METRIC_PATTERN), length(min = 1, max = 80))]
     pub applies_to: String,
-    /// Vehicle categories the rule applies to (`M1`, `N1`, …); empty: all.
+    /// Vehicle categories the rule applies to (`M1`, `N1`, …; matched against the scenario's
+    /// `ego.category`); empty: all.
     #[serde(default)]
     pub vehicle_categories: Vec<String>,
     /// The check itself: a table whose `type` picks the rule type.
