@@ -77,8 +77,9 @@ pub struct RuleFile {
     #[serde(default)]
     pub status: Option<Status>,
     /// The metric the rule judges, unit last, e.g. `relative_impact_speed_kph`,
-    /// `warning_lead_time_s`, `collision`. Composite and bookkeeping rules name what they
-    /// judge as a whole, e.g. `case_verdict`.
+    /// `warning_lead_time_s`, `collision` (a name of `docs/metrics.md` or an alias). Composite
+    /// and bookkeeping rules name what they judge as a whole: `case_verdict` (`all_of`,
+    /// `repeats`), `scenario_points` (`points_scheme`, `gates`).
     #[schemars(regex(pattern = METRIC_PATTERN), length(min = 1, max = 80))]
     pub applies_to: String,
     /// Vehicle categories the rule applies to (`M1`, `N1`, …; matched against the scenario's

@@ -302,6 +302,9 @@ pub fn build(file: &format::PackFile) -> Result<Pack, Vec<Problem>> {
                 ));
             }
         }
+        if let Some(p) = unknown_applies_to(&format!("{base}/applies_to"), r) {
+            problems.push(p);
+        }
         let ptr = format!("{base}/check");
         let check = match &r.check {
             format::CheckFile::NoCollision {
@@ -538,6 +541,85 @@ pub fn build(file: &format::PackFile) -> Result<Pack, Vec<Problem>> {
         description: file.description.clone(),
         rules,
     })
+}
+
+/// What a rule of a set-level type judges instead of one metric: `case_verdict` (the verdict
+/// of a case, for `all_of` and `repeats`) or `scenario_points` (a scenario's points, for
+/// `points_scheme` and `gates`); `None` for the rule types that judge a metric.
+pub fn set_level_name(check: &format::CheckFile) -> Option<&'static str> {
+    match check {
+        format::CheckFile::AllOf { .. } | format::CheckFile::Repeats { .. } => Some("case_verdict"),
+        format::CheckFile::PointsScheme { .. } | format::CheckFile::Gates { .. } => {
+            Some("scenario_points")
+        }
+        _ => None,
+    }
+}
+
+/// The rule type as written in files (`type = "…"`).
+fn type_name(check: &format::CheckFile) -> &'static str {
+    match check {
+        format::CheckFile::NoCollision { .. } => "no_collision",
+        format::CheckFile::MaxBySpeedTable { .. } => "max_by_speed_table",
+        format::CheckFile::Bands { .. } => "bands",
+        format::CheckFile::MinValue(_) => "min_value",
+        format::CheckFile::MaxValue(_) => "max_value",
+        format::CheckFile::MinTimeGap { .. } => "min_time_gap",
+        format::CheckFile::Repeats { .. } => "repeats",
+        format::CheckFile::Points { .. } => "points",
+        format::CheckFile::PointsScheme { .. } => "points_scheme",
+        format::CheckFile::Gates { .. } => "gates",
+        format::CheckFile::AllOf { .. } => "all_of",
+    }
+}
+
+/// Checks a rule's `applies_to`: a metric of `eval::metrics::METRIC_NAMES`, one of its
+/// aliases (`METRIC_ALIASES`), or the set-level name of the rule's type.
+fn unknown_applies_to(ptr: &str, r: &format::RuleFile) -> Option<Problem> {
+    use crate::eval::metrics::{METRIC_ALIASES, METRIC_NAMES};
+    let name = r.applies_to.as_str();
+    let set_level = set_level_name(&r.check);
+    let is_metric =
+        METRIC_NAMES.contains(&name) || METRIC_ALIASES.iter().any(|(alias, _)| *alias == name);
+    if is_metric || set_level == Some(name) {
+        return None;
+    }
+    let ty = type_name(&r.check);
+    if let Some(other) = ["case_verdict", "scenario_points"]
+        .into_iter()
+        .find(|&n| n == name)
+    {
+        let goes_with = if other == "case_verdict" {
+            "`all_of` and `repeats`"
+        } else {
+            "`points_scheme` and `gates`"
+        };
+        let expected = match set_level {
+            Some(own) => format!("`{own}`"),
+            None => "a metric (docs/metrics.md)".to_string(),
+        };
+        return Some(problem(
+            ptr,
+            format!(
+                "`{other}` is judged by rules of type {goes_with}; rules of type `{ty}` judge {expected}"
+            ),
+        ));
+    }
+    let mut known: Vec<String> = METRIC_NAMES.iter().map(|n| n.to_string()).collect();
+    known.extend(METRIC_ALIASES.iter().map(|(alias, _)| alias.to_string()));
+    known.extend(set_level.map(str::to_string));
+    let hint = match schema::suggest(name, &known) {
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None => String::new(),
+    };
+    let expected = match set_level {
+        Some(own) => format!("`{own}` or a metric of docs/metrics.md"),
+        None => "a metric of docs/metrics.md".to_string(),
+    };
+    Some(problem(
+        ptr,
+        format!("unknown metric `{name}`{hint}: rules of type `{ty}` judge {expected}"),
+    ))
 }
 
 fn limit(l: &format::LimitFile) -> Limit {
