@@ -60,12 +60,14 @@ fn ccr_grid(c: &mut Criterion) {
         sim: SimOptions::default(),
         jobs: 0,
         batch_size: 16,
+        packs: gauntlet::eval::judge::Packs::builtin().expect("built-in packs"),
+        metrics: gauntlet::eval::metrics::MetricsConfig::default(),
     };
     let mut group = c.benchmark_group("sim");
     group.throughput(Throughput::Elements(cases.len() as u64));
     group.sample_size(10);
     group.bench_function(
-        format!("euro_ncap_ccr_grid_{}_cases_aeb", cases.len()),
+        format!("euro_ncap_ccr_grid_{}_cases_aeb_judged", cases.len()),
         |b| b.iter(|| run::run_suite(&cases, &config, &|_| {})),
     );
     // Loading and validating the grid, which a real run also pays.

@@ -39,6 +39,15 @@ enum Command {
     Schema,
     /// Run scenarios in closed loop against a system under test and write reports.
     Run(RunArgs),
+    /// Judge a finished run again from its saved metrics (no simulation) and rewrite its
+    /// reports: after editing a threshold pack, or to compare a draft (`--thresholds`).
+    Judge {
+        /// The output directory of a run (holding `report.json`).
+        dir: PathBuf,
+        /// Judge by this threshold pack instead of the packs each scenario names.
+        #[arg(long, value_name = "PACK.toml")]
+        thresholds: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -46,7 +55,7 @@ struct RunArgs {
     /// Scenario files or directories (searched recursively for .toml files).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, careful-driver, rss).
+    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, careful-driver, rss, always-brake).
     #[arg(long, default_value = "builtin:none")]
     sut: String,
     /// Output directory.
@@ -64,6 +73,10 @@ struct RunArgs {
     /// Write `traces/<case-id>.csv` for every case.
     #[arg(long)]
     traces: bool,
+    /// Judge by this threshold pack instead of the packs each scenario names (rules are
+    /// looked up by the id the scenario's `[judge] rule` gives).
+    #[arg(long, value_name = "PACK.toml")]
+    thresholds: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -119,6 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Run(args) => run_command(args),
+        Command::Judge { dir, thresholds } => judge_command(&dir, thresholds.as_deref()),
         Command::List { paths } => {
             let loaded = scenario::load_paths(&paths);
             eprint!("{}", loaded.diagnostics);
@@ -165,6 +179,19 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
+    let mut packs = match builtin_packs() {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    for (file, pack) in &loaded.packs {
+        packs.add_input(file, pack.clone());
+    }
+    if let Some(file) = &args.thresholds {
+        match gauntlet::thresholds::load_pack(file) {
+            Ok(pack) => packs.set_override(file, pack),
+            Err(diags) => return Ok(pack_errors(&diags)),
+        }
+    }
     let mut cases = loaded.cases;
     if let Some(pattern) = &args.filter {
         let glob = globset::GlobBuilder::new(pattern)
@@ -200,6 +227,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         jobs,
         batch_size: 16,
+        packs: packs.clone(),
+        metrics: gauntlet::eval::metrics::MetricsConfig::default(),
     };
     let sut_name = sut_spec.to_string();
     eprintln!(
@@ -266,7 +295,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|r| report::case_entry(&cases[r.case_index], r, &sut_name))
         .collect();
-    let report_file = report::build_report(args.seed, &sut_name, entries);
+    let report_file = report::build_report(args.seed, &sut_name, entries, &packs);
     report::write_report(&args.out, &report_file)?;
     report::write_junit(&args.out, &report_file)?;
     report::write_summary(&args.out, &report_file)?;
@@ -298,19 +327,130 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The summary table: per scenario file and in total, then the failing cases with reasons.
-fn print_summary(report: &gauntlet::report::ReportFile<'_>, wall_s: f64) {
+/// The built-in threshold packs; a broken one (a harness bug) is reported like bad input.
+fn builtin_packs() -> Result<gauntlet::eval::judge::Packs, ExitCode> {
+    gauntlet::eval::judge::Packs::builtin().map_err(|diags| pack_errors(&diags))
+}
+
+/// Prints a pack's diagnostics; exit code 2.
+fn pack_errors(diags: &[gauntlet::diag::Diagnostic]) -> ExitCode {
+    for d in diags {
+        eprint!("{d}");
+    }
+    eprintln!(
+        "gauntlet: {} error(s) in the threshold pack; nothing was judged",
+        diags.len()
+    );
+    ExitCode::from(2)
+}
+
+/// `gauntlet judge DIR`: re-judges `DIR/report.json` and rewrites the reports.
+fn judge_command(
+    dir: &std::path::Path,
+    thresholds: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use gauntlet::report;
+    let path = dir.join("report.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gauntlet: error: {}: cannot read: {e}", path.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let saved: report::ReportFile = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v)
+            if v.get("schema_version").and_then(serde_json::Value::as_u64)
+                != Some(u64::from(report::SCHEMA_VERSION)) =>
+        {
+            eprintln!(
+                "{}:1:1: error: schema_version: this harness re-judges reports of schema version {}, found {}",
+                path.display(),
+                report::SCHEMA_VERSION,
+                v.get("schema_version")
+                    .map_or("none".to_string(), |x| x.to_string())
+            );
+            return Ok(ExitCode::from(2));
+        }
+        _ => match serde_json::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!(
+                    "{}:{}:{}: error: not a Gauntlet report: {e}",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                );
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let mut packs = match builtin_packs() {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    // Packs the run read from files (not built in) are read again from those files.
+    for p in &saved.packs {
+        if p.file.starts_with("builtin:") {
+            continue;
+        }
+        let file = std::path::Path::new(&p.file);
+        if !file.exists() {
+            eprintln!(
+                "gauntlet: warning: threshold pack `{}` was read from {}, which no longer exists; its cases are judged by the built-in pack of that id, if any",
+                p.id, p.file
+            );
+            continue;
+        }
+        match gauntlet::thresholds::load_pack(file) {
+            Ok(pack) => packs.add_input(file, pack),
+            Err(diags) => return Ok(pack_errors(&diags)),
+        }
+    }
+    if let Some(file) = thresholds {
+        match gauntlet::thresholds::load_pack(file) {
+            Ok(pack) => packs.set_override(file, pack),
+            Err(diags) => return Ok(pack_errors(&diags)),
+        }
+    }
+    let clock = std::time::Instant::now();
+    let rejudged = report::rejudge(&saved, &packs);
+    report::write_report(dir, &rejudged)?;
+    report::write_junit(dir, &rejudged)?;
+    report::write_summary(dir, &rejudged)?;
+    let changed = saved
+        .cases
+        .iter()
+        .zip(&rejudged.cases)
+        .filter(|(a, b)| a.verdict != b.verdict || a.colour != b.colour)
+        .count();
+    print_summary(&rejudged, clock.elapsed().as_secs_f64());
+    println!(
+        "re-judged {} case(s) without simulating; {changed} changed verdict or colour; reports in {}",
+        rejudged.cases.len(),
+        dir.display()
+    );
+    Ok(if rejudged.summary.fail + rejudged.summary.error == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The summary table: per scenario file and in total, per threshold pack, the aggregates, then
+/// the failing cases with reasons.
+fn print_summary(report: &gauntlet::report::ReportFile, wall_s: f64) {
     use std::collections::BTreeMap;
     let mut per: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
     for c in &report.cases {
         let slot = per.entry(c.scenario.as_str()).or_default();
-        match c.verdict {
+        match c.verdict.as_str() {
             "pass" => slot[0] += 1,
             "fail" => slot[1] += 1,
             _ => slot[2] += 1,
         }
     }
-    let width = per.keys().map(|k| k.len()).max().unwrap_or(8).max(8);
+    let width = per.keys().map(|k| k.len()).max().unwrap_or(8).max(24);
     println!(
         "{:width$}  {:>6} {:>6} {:>6}",
         "scenario", "pass", "fail", "error"
@@ -323,6 +463,46 @@ fn print_summary(report: &gauntlet::report::ReportFile<'_>, wall_s: f64) {
         "{:width$}  {:>6} {:>6} {:>6}",
         "total", s.pass, s.fail, s.error
     );
+    for p in &report.aggregates.packs {
+        let name = match (&p.pack, &p.version) {
+            (Some(id), Some(v)) => format!("pack {id} v{v}"),
+            _ => "harness default (no collision)".to_string(),
+        };
+        println!("{name:width$}  {:>6} {:>6} {:>6}", p.pass, p.fail, p.error);
+    }
+    for r in &report.aggregates.repeats {
+        for g in &r.groups {
+            println!(
+                "{} {} {}: {} of {} cases failed ({:.1} %): {}",
+                r.pack,
+                r.rule,
+                g.group,
+                g.failed,
+                g.cases,
+                g.failure_share * 100.0,
+                g.verdict
+            );
+        }
+    }
+    for p in &report.aggregates.euro_ncap {
+        let parts: Vec<String> = p
+            .scenarios
+            .iter()
+            .map(|s| format!("{} {}", s.scenario, s.total))
+            .collect();
+        println!(
+            "{} v{} points: {} (total {}){}",
+            p.pack,
+            p.version,
+            parts.join(", "),
+            p.total,
+            if p.zeroed.is_empty() {
+                String::new()
+            } else {
+                format!("; gate closed, zeroes {}", p.zeroed.join(", "))
+            }
+        );
+    }
     let failing: Vec<_> = report
         .cases
         .iter()

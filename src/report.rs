@@ -10,12 +10,16 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::eval::judge::{self, CaseFacts, MetricMap, Packs, RunFacts};
+use crate::eval::rules::{self, GridCell, TestRange};
 use crate::run::{CaseResult, JudgedRun, Verdict};
 use crate::scenario::Case;
 use crate::scenario::expr::Param;
-use crate::sim::{self, RunResult};
+use crate::scenario::model::JudgeRef;
+use crate::thresholds::{Check, Colour, Pack, colour_name};
 
 pub mod junit;
 pub mod summary;
@@ -23,63 +27,119 @@ pub mod summary;
 pub use junit::junit_xml;
 pub use summary::summary_md;
 
-/// Version of the `report.json` format.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the `report.json` format (2: metrics, rules, reasons, colours, aggregates).
+pub const SCHEMA_VERSION: u32 = 2;
 /// Version of this harness.
 pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[derive(Serialize)]
-pub struct ReportFile<'a> {
+/// `report.json`.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ReportFile {
     pub schema_version: u32,
-    pub harness_version: &'a str,
+    pub harness_version: String,
     pub seed: u64,
     pub sut: String,
+    /// The threshold packs that judged the cases, by id.
+    pub packs: Vec<PackEntry>,
     pub cases: Vec<CaseEntry>,
     pub summary: Summary,
+    pub aggregates: Aggregates,
 }
 
-#[derive(Serialize, Clone)]
+/// A threshold pack that judged cases.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PackEntry {
+    pub id: String,
+    pub version: String,
+    pub status: String,
+    pub source: String,
+    /// `builtin:scenarios/thresholds/….toml` or the pack file's path.
+    pub file: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
 pub struct CaseEntry {
     pub id: String,
     pub scenario: String,
-    pub params: BTreeMap<String, serde_json::Value>,
+    pub params: BTreeMap<String, Value>,
     pub sut: String,
-    pub verdict: &'static str,
+    /// `pass`, `fail` or `error`.
+    pub verdict: String,
+    /// Colour of a banded rule (Euro NCAP): the worst of the runs.
+    pub colour: Option<String>,
     pub reasons: Vec<String>,
+    /// The pack and rule that judged the case; `null`: the harness default (no collision) or a
+    /// rule that could not be found (then the case is an `error` saying why).
+    pub judged_by: Option<JudgedByEntry>,
+    /// What judging needs besides the metrics (`gauntlet judge` reads it).
+    pub facts: FactsEntry,
     /// Metrics of the first run (all runs are in `runs`).
-    pub metrics: Metrics,
+    pub metrics: BTreeMap<String, Value>,
     pub runs: Vec<RunEntry>,
 }
 
-#[derive(Serialize, Clone)]
-pub struct RunEntry {
-    pub run: u32,
-    pub verdict: &'static str,
-    pub reasons: Vec<String>,
-    pub metrics: Metrics,
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JudgedByEntry {
+    pub pack: String,
+    pub version: String,
+    /// Status of the rule (`official`, `draft`, `unverified`).
+    pub status: String,
+    pub rule: String,
 }
 
-#[derive(Serialize, Clone)]
-pub struct Metrics {
-    pub collision: bool,
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FactsEntry {
+    /// The scenario's `[judge]` (pack and rule), as written.
+    pub judge: Option<JudgeEntry>,
+    pub ego_speed_kph: f64,
+    pub vehicle_category: Option<String>,
+    pub runs_required: u32,
+    /// Per reference driver model run on the same case: whether it collided.
+    pub reference_collision: BTreeMap<String, bool>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeEntry {
+    pub pack: String,
+    pub rule: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RunEntry {
+    pub run: u32,
+    pub verdict: String,
+    pub colour: Option<String>,
+    pub reasons: Vec<String>,
+    /// What the simulation saw.
+    pub sim: SimEntry,
+    /// Every metric (`docs/metrics.md`); `null` where it does not apply.
+    pub metrics: BTreeMap<String, Value>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SimEntry {
+    pub end_reason: String,
+    pub end_time_s: f64,
     pub collision_actor: Option<String>,
     pub collision_time_s: Option<f64>,
-    pub impact_speed_kph: Option<f64>,
-    pub relative_impact_speed_kph: Option<f64>,
     /// Contact point on the ego: x forward of the front bumper, y left of its centre.
     pub impact_point_in_ego_m: Option<[f64; 2]>,
-    pub end_reason: &'static str,
-    pub end_time_s: f64,
-    pub min_ttc_s: Option<f64>,
-    pub min_gap_m: Option<f64>,
     pub first_warning_s: Option<f64>,
     pub first_brake_s: Option<f64>,
-    pub max_decel_mps2: f64,
     pub ego_speed_end_kph: f64,
     pub sut_error: Option<String>,
 }
 
-#[derive(Serialize, Clone, Default, PartialEq, Eq, Debug)]
+#[derive(Serialize, Deserialize, Clone, Default, PartialEq, Eq, Debug)]
+#[serde(deny_unknown_fields)]
 pub struct Summary {
     pub cases: usize,
     pub pass: usize,
@@ -87,41 +147,156 @@ pub struct Summary {
     pub error: usize,
 }
 
-/// Rounds to 1e-6 so that reports do not show floating-point noise.
-fn r6(x: f64) -> f64 {
-    let r = (x * 1e6).round() / 1e6;
-    if r == 0.0 { 0.0 } else { r }
+/// Results over sets of cases.
+#[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Aggregates {
+    /// Per threshold pack (and the harness default, `pack: null`): verdict counts.
+    pub packs: Vec<PackCount>,
+    /// `repeats` rules (UN R152): failure share per category.
+    pub repeats: Vec<RepeatsEntry>,
+    /// Euro NCAP points from the colour grid the run produced.
+    pub euro_ncap: Vec<PointsEntry>,
 }
 
-fn metrics_of(r: &RunResult) -> Metrics {
-    let speeds = r.collision.as_ref().map(sim::impact_speeds_kph);
-    Metrics {
-        collision: r.collision.is_some(),
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PackCount {
+    pub pack: Option<String>,
+    pub version: Option<String>,
+    pub cases: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatsEntry {
+    pub pack: String,
+    pub version: String,
+    pub rule: String,
+    pub verdict: String,
+    pub groups: Vec<GroupEntry>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEntry {
+    /// The category: the rule that judged the group's cases.
+    pub group: String,
+    pub verdict: String,
+    pub cases: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub failure_share: f64,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PointsEntry {
+    pub pack: String,
+    pub version: String,
+    pub scenarios: Vec<ScenarioPointsEntry>,
+    /// Sum of the scenario totals, before gates.
+    pub total: f64,
+    pub gates: Vec<GateEntry>,
+    /// Scores a closed gate sets to 0.
+    pub zeroed: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioPointsEntry {
+    pub rule: String,
+    pub scenario: String,
+    /// Cells with a colour, and how many of them the points scheme scores.
+    pub cells: usize,
+    pub scored_cells: usize,
+    pub standard: f64,
+    pub standard_max: f64,
+    pub extended: f64,
+    pub extended_max: f64,
+    pub total: f64,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GateEntry {
+    pub rule: String,
+    pub zeroes: String,
+    pub closed: bool,
+    pub reasons: Vec<String>,
+}
+
+/// Rounds to 1e-6 so that reports do not show floating-point noise.
+fn r6(x: f64) -> f64 {
+    judge::r6(x)
+}
+
+/// Metrics that are counts (written as integers).
+const COUNT_METRICS: &[&str] = &[
+    "lane_departures",
+    "false_activations",
+    "emergency_braking_events",
+];
+
+/// A run's metrics as `report.json` writes them: `collision` as a boolean, counts as integers.
+pub fn metrics_json(m: &MetricMap) -> BTreeMap<String, Value> {
+    m.0.iter()
+        .map(|(k, v)| {
+            let value = match v {
+                None => Value::Null,
+                Some(x) if k == "collision" => Value::Bool(*x > 0.0),
+                Some(x) if COUNT_METRICS.contains(&k.as_str()) && x.fract() == 0.0 && *x >= 0.0 => {
+                    Value::from(*x as u64)
+                }
+                Some(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
+            };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+/// The metrics of a saved run, as they were judged.
+pub fn metrics_from_json(m: &BTreeMap<String, Value>) -> MetricMap {
+    MetricMap(
+        m.iter()
+            .map(|(k, v)| {
+                let x = match v {
+                    Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+                    Value::Number(n) => n.as_f64(),
+                    _ => None,
+                };
+                (k.clone(), x)
+            })
+            .collect(),
+    )
+}
+
+fn sim_entry(r: &crate::sim::RunResult) -> SimEntry {
+    SimEntry {
+        end_reason: r.end_reason.as_str().to_string(),
+        end_time_s: r6(r.end_time_s),
         collision_actor: r.collision.as_ref().map(|c| c.actor_id.clone()),
         collision_time_s: r.collision.as_ref().map(|c| r6(c.time_s)),
-        impact_speed_kph: speeds.map(|s| r6(s.0)),
-        relative_impact_speed_kph: speeds.map(|s| r6(s.1)),
         impact_point_in_ego_m: r
             .collision
             .as_ref()
             .map(|c| [r6(c.impact_point_in_ego_m.0), r6(c.impact_point_in_ego_m.1)]),
-        end_reason: r.end_reason.as_str(),
-        end_time_s: r6(r.end_time_s),
-        min_ttc_s: r.min_ttc_s.map(r6),
-        min_gap_m: r.min_gap_m.map(r6),
         first_warning_s: r.first_warning_s.map(r6),
         first_brake_s: r.first_brake_s.map(r6),
-        max_decel_mps2: r6(r.max_decel_mps2),
         ego_speed_end_kph: r6(r.ego_speed_end_mps * 3.6),
         sut_error: r.sut_error.clone(),
     }
 }
 
-fn param_json(p: &Param) -> serde_json::Value {
+fn param_json(p: &Param) -> Value {
     match p {
-        Param::Number(x) => serde_json::Number::from_f64(*x)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Param::Word(w) => serde_json::Value::String(w.clone()),
+        Param::Number(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
+        Param::Word(w) => Value::String(w.clone()),
     }
 }
 
@@ -138,13 +313,29 @@ pub fn display_path(path: &Path) -> String {
 fn run_entry(r: &JudgedRun) -> RunEntry {
     RunEntry {
         run: r.result.run_index,
-        verdict: r.verdict.as_str(),
-        reasons: r.reasons.clone(),
-        metrics: metrics_of(&r.result),
+        verdict: r.verdict().as_str().to_string(),
+        colour: r.judgement.colour.map(|c| colour_name(c).to_string()),
+        reasons: r.judgement.reasons.clone(),
+        sim: sim_entry(&r.result),
+        metrics: metrics_json(&r.metrics),
+    }
+}
+
+fn facts_entry(case: &Case, facts: &CaseFacts) -> FactsEntry {
+    FactsEntry {
+        judge: case.model.judge.as_ref().map(|j| JudgeEntry {
+            pack: j.pack.clone(),
+            rule: j.rule.clone(),
+        }),
+        ego_speed_kph: facts.ego_speed_kph,
+        vehicle_category: facts.vehicle_category.clone(),
+        runs_required: facts.runs_required,
+        reference_collision: facts.reference_collided.clone(),
     }
 }
 
 pub fn case_entry(case: &Case, result: &CaseResult, sut: &str) -> CaseEntry {
+    let runs: Vec<RunEntry> = result.runs.iter().map(run_entry).collect();
     CaseEntry {
         id: case.id.clone(),
         scenario: display_path(&case.scenario_path),
@@ -154,20 +345,73 @@ pub fn case_entry(case: &Case, result: &CaseResult, sut: &str) -> CaseEntry {
             .map(|(k, v)| (k.clone(), param_json(v)))
             .collect(),
         sut: sut.to_string(),
-        verdict: result.verdict.as_str(),
+        verdict: result.verdict.as_str().to_string(),
+        colour: result.colour.map(|c| colour_name(c).to_string()),
         reasons: result.reasons.clone(),
-        metrics: result
-            .runs
-            .first()
-            .map(|r| metrics_of(&r.result))
-            // Every case has at least one run (`repeats.runs` ≥ 1 is checked on input).
-            .expect("a case has at least one run"),
-        runs: result.runs.iter().map(run_entry).collect(),
+        judged_by: result.judged_by.as_ref().map(|j| JudgedByEntry {
+            pack: j.pack.clone(),
+            version: j.version.clone(),
+            status: j.status.clone(),
+            rule: j.rule.clone(),
+        }),
+        facts: facts_entry(case, &result.facts),
+        // Every case has at least one run (`repeats.runs` ≥ 1 is checked on input).
+        metrics: runs.first().map(|r| r.metrics.clone()).unwrap_or_default(),
+        runs,
     }
 }
 
+/// Judges a saved case again by `packs`, from its saved metrics and facts (no simulation).
+pub fn rejudge_case(entry: &CaseEntry, packs: &Packs) -> CaseEntry {
+    let judge_ref = entry.facts.judge.as_ref().map(|j| JudgeRef {
+        pack: j.pack.clone(),
+        rule: j.rule.clone(),
+    });
+    let (judging, why) = packs.resolve(judge_ref.as_ref());
+    let facts = CaseFacts {
+        ego_speed_kph: entry.facts.ego_speed_kph,
+        vehicle_category: entry.facts.vehicle_category.clone(),
+        runs_required: entry.facts.runs_required,
+        reference_collided: entry.facts.reference_collision.clone(),
+    };
+    let mut out = entry.clone();
+    let mut judged = Vec::new();
+    for run in &mut out.runs {
+        let run_facts = RunFacts {
+            run_index: run.run,
+            sut_error: run.sim.sut_error.clone(),
+            end_time_s: run.sim.end_time_s,
+            collision_actor: run.sim.collision_actor.clone(),
+            collision_time_s: run.sim.collision_time_s,
+        };
+        let j = judge::judge_run(
+            judging,
+            why.as_deref(),
+            &run_facts,
+            &metrics_from_json(&run.metrics),
+            &facts,
+        );
+        run.verdict = j.verdict.as_str().to_string();
+        run.colour = j.colour.map(|c| colour_name(c).to_string());
+        run.reasons = j.reasons.clone();
+        judged.push((run.run, j));
+    }
+    let refs: Vec<(u32, &judge::RunJudgement)> = judged.iter().map(|(i, j)| (*i, j)).collect();
+    let (verdict, colour, reasons) = judge::case_verdict(&refs, facts.runs_required);
+    out.verdict = verdict.as_str().to_string();
+    out.colour = colour.map(|c| colour_name(c).to_string());
+    out.reasons = reasons;
+    out.judged_by = crate::run::judged_by(packs, judging).map(|j| JudgedByEntry {
+        pack: j.pack,
+        version: j.version,
+        status: j.status,
+        rule: j.rule,
+    });
+    out
+}
+
 pub fn summarize(entries: &[CaseEntry]) -> Summary {
-    count_verdicts(entries.iter().map(|e| e.verdict))
+    count_verdicts(entries.iter().map(|e| e.verdict.as_str()))
 }
 
 /// Cases grouped by scenario file (sorted by path), each group in report order.
@@ -193,34 +437,275 @@ fn count_verdicts<'a>(verdicts: impl IntoIterator<Item = &'a str>) -> Summary {
     s
 }
 
-/// Builds the report: cases sorted by ID, summary computed after sorting.
-pub fn build_report(seed: u64, sut: &str, mut entries: Vec<CaseEntry>) -> ReportFile<'static> {
+/// Builds the report: cases sorted by ID, summary and aggregates computed after sorting.
+pub fn build_report(
+    seed: u64,
+    sut: &str,
+    mut entries: Vec<CaseEntry>,
+    packs: &Packs,
+) -> ReportFile {
     entries.sort_by(|a, b| a.id.cmp(&b.id));
     let summary = summarize(&entries);
+    let used: Vec<(&Pack, String)> = packs
+        .all()
+        .filter(|(p, _)| {
+            entries
+                .iter()
+                .any(|e| e.judged_by.as_ref().is_some_and(|j| j.pack == p.id))
+        })
+        .map(|(p, o)| (p, o.display()))
+        .collect();
+    let aggregates = aggregates(&entries, &used);
     ReportFile {
         schema_version: SCHEMA_VERSION,
-        harness_version: HARNESS_VERSION,
+        harness_version: HARNESS_VERSION.to_string(),
         seed,
         sut: sut.to_string(),
+        packs: used
+            .iter()
+            .map(|(p, file)| PackEntry {
+                id: p.id.clone(),
+                version: p.version.clone(),
+                status: crate::run::status_str(p.status).to_string(),
+                source: p.source.clone(),
+                file: file.clone(),
+            })
+            .collect(),
         cases: entries,
         summary,
+        aggregates,
     }
 }
 
+/// Re-judges a whole report by `packs` (`gauntlet judge`).
+pub fn rejudge(report: &ReportFile, packs: &Packs) -> ReportFile {
+    let entries = report
+        .cases
+        .iter()
+        .map(|c| rejudge_case(c, packs))
+        .collect();
+    build_report(report.seed, &report.sut, entries, packs)
+}
+
+fn to_rule_verdict(v: &str) -> rules::Verdict {
+    match v {
+        "pass" => rules::Verdict::Pass,
+        "fail" => rules::Verdict::Fail,
+        _ => rules::Verdict::Error,
+    }
+}
+
+/// The colour named `s`.
+pub fn parse_colour(s: &str) -> Option<Colour> {
+    [
+        Colour::Green,
+        Colour::Yellow,
+        Colour::Orange,
+        Colour::Brown,
+        Colour::Red,
+    ]
+    .into_iter()
+    .find(|c| colour_name(*c) == s)
+}
+
+/// The swept parameters of a case, from its ID (`name/a=1,b=x` → `[(a, 1), (b, x)]`).
+pub fn swept_params(id: &str) -> Vec<(String, String)> {
+    let tail = id.rsplit('/').next().unwrap_or("");
+    tail.split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The VUT speed of a cell: the `vut_speed_kph` parameter, else the ego's nominal speed.
+pub fn cell_vut_speed_kph(entry: &CaseEntry) -> f64 {
+    entry
+        .params
+        .get("vut_speed_kph")
+        .and_then(Value::as_f64)
+        .unwrap_or(entry.facts.ego_speed_kph)
+}
+
+/// Whether a cell of a `points` rule is scored, and in which range.
+pub fn cell_range(check: &Check, vut_speed_kph: f64) -> Option<TestRange> {
+    match check {
+        Check::Points { .. } => Some(TestRange::Standard),
+        _ => None,
+    }
+}
+
+fn aggregates(entries: &[CaseEntry], packs: &[(&Pack, String)]) -> Aggregates {
+    let mut agg = Aggregates::default();
+    // Verdict counts per pack, the harness default last.
+    let mut counts: BTreeMap<Option<(String, String)>, Summary> = BTreeMap::new();
+    for e in entries {
+        let key = e
+            .judged_by
+            .as_ref()
+            .map(|j| (j.pack.clone(), j.version.clone()));
+        let s = counts.entry(key).or_default();
+        s.cases += 1;
+        match e.verdict.as_str() {
+            "pass" => s.pass += 1,
+            "fail" => s.fail += 1,
+            _ => s.error += 1,
+        }
+    }
+    let mut default = None;
+    for (key, s) in counts {
+        let entry = PackCount {
+            pack: key.as_ref().map(|k| k.0.clone()),
+            version: key.as_ref().map(|k| k.1.clone()),
+            cases: s.cases,
+            pass: s.pass,
+            fail: s.fail,
+            error: s.error,
+        };
+        if key.is_none() {
+            default = Some(entry);
+        } else {
+            agg.packs.push(entry);
+        }
+    }
+    agg.packs.extend(default);
+
+    for (pack, _) in packs {
+        let judged: Vec<&CaseEntry> = entries
+            .iter()
+            .filter(|e| e.judged_by.as_ref().is_some_and(|j| j.pack == pack.id))
+            .collect();
+        // Repeats rules: the category of a case is the rule that judged it.
+        for rule in pack
+            .rules
+            .iter()
+            .filter(|r| matches!(r.check, Check::Repeats { .. }))
+        {
+            let cases: Vec<(String, rules::Verdict)> = judged
+                .iter()
+                .filter_map(|e| {
+                    e.judged_by
+                        .as_ref()
+                        .map(|j| (j.rule.clone(), to_rule_verdict(&e.verdict)))
+                })
+                .collect();
+            if let Ok(out) = rules::repeats_outcome(pack, rule, &cases) {
+                agg.repeats.push(RepeatsEntry {
+                    pack: pack.id.clone(),
+                    version: pack.version.clone(),
+                    rule: rule.id.clone(),
+                    verdict: out.verdict.as_str().to_string(),
+                    groups: out
+                        .groups
+                        .into_iter()
+                        .map(|g| GroupEntry {
+                            group: g.group,
+                            verdict: g.verdict.as_str().to_string(),
+                            cases: g.cases,
+                            failed: g.failed,
+                            errors: g.errors,
+                            failure_share: r6(g.failure_share),
+                            reasons: g.reasons,
+                        })
+                        .collect(),
+                });
+            }
+        }
+        // Euro NCAP points: the cells of the pack's `points` rules.
+        let mut cells = Vec::new();
+        let mut coloured: BTreeMap<String, usize> = BTreeMap::new();
+        for e in &judged {
+            let Some(j) = &e.judged_by else { continue };
+            let Some(rule) = pack.rule(&j.rule) else {
+                continue;
+            };
+            if !matches!(rule.check, Check::Points { .. }) {
+                continue;
+            }
+            let Some(colour) = e.colour.as_deref().and_then(parse_colour) else {
+                continue;
+            };
+            *coloured.entry(rule.id.clone()).or_default() += 1;
+            let vut = cell_vut_speed_kph(e);
+            let Some(range) = cell_range(&rule.check, vut) else {
+                continue;
+            };
+            cells.push(GridCell {
+                rule: rule.id.clone(),
+                vut_speed_kph: vut,
+                params: e
+                    .params
+                    .iter()
+                    .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
+                    .collect(),
+                range,
+                colour,
+            });
+        }
+        if coloured.is_empty() {
+            continue;
+        }
+        if let Ok(points) = rules::euro_ncap_points(pack, &cells) {
+            agg.euro_ncap.push(PointsEntry {
+                pack: pack.id.clone(),
+                version: pack.version.clone(),
+                scenarios: points
+                    .scenarios
+                    .into_iter()
+                    .map(|s| ScenarioPointsEntry {
+                        cells: coloured.get(&s.rule).copied().unwrap_or(0),
+                        scored_cells: cells.iter().filter(|c| c.rule == s.rule).count(),
+                        rule: s.rule,
+                        scenario: s.scenario,
+                        standard: s.standard,
+                        standard_max: s.standard_max,
+                        extended: s.extended,
+                        extended_max: s.extended_max,
+                        total: s.total,
+                        reasons: s.reasons,
+                    })
+                    .collect(),
+                total: points.total,
+                gates: points
+                    .gates
+                    .into_iter()
+                    .map(|g| {
+                        let checked = cells.iter().any(|c| c.rule == g.rule);
+                        GateEntry {
+                            reasons: if checked {
+                                g.reasons
+                            } else {
+                                vec![format!(
+                                    "no cell of `{}` in this run: the gate is not checked",
+                                    g.rule
+                                )]
+                            },
+                            rule: g.rule,
+                            zeroes: g.zeroes,
+                            closed: g.closed,
+                        }
+                    })
+                    .collect(),
+                zeroed: points.zeroed.into_iter().collect(),
+            });
+        }
+    }
+    agg
+}
+
 /// Writes `report.json` atomically (temporary file, then rename).
-pub fn write_report(dir: &Path, report: &ReportFile<'_>) -> io::Result<PathBuf> {
+pub fn write_report(dir: &Path, report: &ReportFile) -> io::Result<PathBuf> {
     let mut text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
     text.push('\n');
     write_atomically(dir, "report.json", text.as_bytes())
 }
 
 /// Writes `junit.xml` atomically (temporary file, then rename).
-pub fn write_junit(dir: &Path, report: &ReportFile<'_>) -> io::Result<PathBuf> {
+pub fn write_junit(dir: &Path, report: &ReportFile) -> io::Result<PathBuf> {
     write_atomically(dir, "junit.xml", &junit_xml(report)?)
 }
 
 /// Writes `summary.md` atomically (temporary file, then rename).
-pub fn write_summary(dir: &Path, report: &ReportFile<'_>) -> io::Result<PathBuf> {
+pub fn write_summary(dir: &Path, report: &ReportFile) -> io::Result<PathBuf> {
     write_atomically(dir, "summary.md", summary_md(report).as_bytes())
 }
 

@@ -1,24 +1,32 @@
-//! Running a suite: cases in batches across threads, repeats and retries, verdicts.
+//! Running a suite: cases in batches across threads, reference-driver runs, repeats and
+//! retries, and each run judged by its threshold-pack rule as it finishes (`eval::judge`).
 //!
-//! Until the evaluator lands, a run fails on any collision and errors when the system under
-//! test misbehaves; a case passes when at least `runs` of its runs pass, using up to `retries`
-//! extra runs (UN R152: 2 runs + 1 retry).
+//! A case passes when at least `runs` of its runs pass, using up to `retries` extra runs after
+//! failed ones (UN R152: 2 runs + 1 retry); a run that ends in an error makes the case an error.
 
 use rayon::prelude::*;
 
+use crate::eval::judge::{self, CaseFacts, Judging, MetricMap, Packs, RunFacts, RunJudgement};
+use crate::eval::metrics::{self, MetricsConfig};
 use crate::scenario::Case;
-use crate::sim::{self, EndReason, RunResult, RunSpec, SimOptions};
+use crate::sim::{self, RunResult, RunSpec, SimOptions};
 use crate::sut::SutSpec;
+use crate::thresholds::Colour;
 
 /// How to run a suite.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
     pub sut: SutSpec,
+    /// `record_trace` here only decides whether traces are kept for `--traces`: every run is
+    /// simulated with a trace, since the metrics need it.
     pub sim: SimOptions,
     /// Worker threads (0: one per core).
     pub jobs: usize,
     /// Cases stepped together in one lockstep batch.
     pub batch_size: usize,
+    /// The packs that judge the cases.
+    pub packs: Packs,
+    pub metrics: MetricsConfig,
 }
 
 /// Verdict of a case or a run.
@@ -37,14 +45,42 @@ impl Verdict {
             Verdict::Error => "error",
         }
     }
+
+    /// The verdict named `s` (`pass`, `fail`, `error`).
+    pub fn parse(s: &str) -> Option<Verdict> {
+        match s {
+            "pass" => Some(Verdict::Pass),
+            "fail" => Some(Verdict::Fail),
+            "error" => Some(Verdict::Error),
+            _ => None,
+        }
+    }
 }
 
 /// A judged run.
 #[derive(Clone, Debug)]
 pub struct JudgedRun {
+    /// The simulation's outcome (its trace only with `--traces`).
     pub result: RunResult,
-    pub verdict: Verdict,
-    pub reasons: Vec<String>,
+    pub metrics: MetricMap,
+    pub judgement: RunJudgement,
+}
+
+impl JudgedRun {
+    pub fn verdict(&self) -> Verdict {
+        self.judgement.verdict
+    }
+}
+
+/// The pack and rule that judged a case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JudgedBy {
+    pub pack: String,
+    pub version: String,
+    pub status: String,
+    pub rule: String,
+    /// Where the pack came from (`builtin:…` or a path).
+    pub file: String,
 }
 
 /// The result of one case.
@@ -53,36 +89,49 @@ pub struct CaseResult {
     /// Index into the suite's cases.
     pub case_index: usize,
     pub verdict: Verdict,
+    pub colour: Option<Colour>,
     pub reasons: Vec<String>,
     pub runs: Vec<JudgedRun>,
+    pub facts: CaseFacts,
+    /// `None`: the harness default (no collision), or a rule that could not be found.
+    pub judged_by: Option<JudgedBy>,
 }
 
-/// Judges one run (until the evaluator: collisions fail, system errors are errors).
-pub fn judge_run(result: RunResult) -> JudgedRun {
-    let mut reasons = Vec::new();
-    let verdict = match (&result.end_reason, &result.collision, &result.sut_error) {
-        (EndReason::SutError, _, err) => {
-            reasons.push(format!(
-                "system under test error at {:.2} s: {}",
-                result.end_time_s,
-                err.as_deref().unwrap_or("unknown")
-            ));
-            Verdict::Error
-        }
-        (_, Some(c), _) => {
-            let (ego_kph, rel_kph) = sim::impact_speeds_kph(c);
-            reasons.push(format!(
-                "collision with `{}` at {:.2} s: relative impact speed {:.1} km/h (ego {:.1} km/h)",
-                c.actor_id, c.time_s, rel_kph, ego_kph
-            ));
-            Verdict::Fail
-        }
-        _ => Verdict::Pass,
-    };
-    JudgedRun {
-        result,
-        verdict,
-        reasons,
+/// The facts of a run that its judgement needs.
+pub fn run_facts(r: &RunResult) -> RunFacts {
+    RunFacts {
+        run_index: r.run_index,
+        sut_error: r.sut_error.clone(),
+        end_time_s: judge::r6(r.end_time_s),
+        collision_actor: r.collision.as_ref().map(|c| c.actor_id.clone()),
+        collision_time_s: r.collision.as_ref().map(|c| judge::r6(c.time_s)),
+    }
+}
+
+/// Who judges a case, as reports name it.
+pub fn judged_by(config_packs: &Packs, judging: Judging<'_>) -> Option<JudgedBy> {
+    match judging {
+        Judging::Rule { pack, rule } => Some(JudgedBy {
+            pack: pack.id.clone(),
+            version: pack.version.clone(),
+            status: status_str(rule.status).to_string(),
+            rule: rule.id.clone(),
+            file: config_packs
+                .get(&pack.id)
+                .map(|(_, o)| o.display())
+                .unwrap_or_default(),
+        }),
+        _ => None,
+    }
+}
+
+/// A pack status as reports name it.
+pub fn status_str(s: crate::thresholds::Status) -> &'static str {
+    use crate::thresholds::Status;
+    match s {
+        Status::Official => "official",
+        Status::Draft => "draft",
+        Status::Unverified => "unverified",
     }
 }
 
@@ -98,24 +147,106 @@ fn specs<'a>(cases: &'a [Case], sut: &SutSpec, wanted: &[(usize, u32)]) -> Vec<R
         .collect()
 }
 
-/// Runs one batch of cases to their verdicts, retries included.
+/// Runs one batch of cases to their verdicts, reference runs and retries included.
 fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseResult> {
-    // Runs are listed by slot (position in `indices`), so results go back without searching.
+    let sim_options = SimOptions {
+        record_trace: true,
+        ..config.sim.clone()
+    };
+    let keep_traces = config.sim.record_trace;
     let by_case = |wanted: &[(usize, u32)]| -> Vec<(usize, u32)> {
         wanted
             .iter()
             .map(|&(slot, run)| (indices[slot], run))
             .collect()
     };
+    let resolved: Vec<_> = indices
+        .iter()
+        .map(|&i| config.packs.resolve(cases[i].model.judge.as_ref()))
+        .collect();
+    let mut facts: Vec<CaseFacts> = indices
+        .iter()
+        .map(|&i| {
+            let m = &cases[i].model;
+            CaseFacts {
+                ego_speed_kph: judge::r6(m.ego.speed_mps * 3.6),
+                vehicle_category: Some(m.ego.category.as_str().to_string()),
+                runs_required: m.runs,
+                reference_collided: Default::default(),
+            }
+        })
+        .collect();
+
+    // Reference driver models (UN R157's careful driver) on the same cases, first run only.
+    let mut models: Vec<String> = Vec::new();
+    for (judging, _) in &resolved {
+        if let Judging::Rule { pack, rule } = judging {
+            for m in judge::reference_models(pack, rule) {
+                if !models.contains(&m) {
+                    models.push(m);
+                }
+            }
+        }
+    }
+    for model in &models {
+        let wanted: Vec<(usize, u32)> = resolved
+            .iter()
+            .enumerate()
+            .filter(|(_, (j, _))| match j {
+                Judging::Rule { pack, rule } => judge::reference_models(pack, rule).contains(model),
+                _ => false,
+            })
+            .map(|(slot, _)| (slot, 0))
+            .collect();
+        // An unknown model leaves the case without a reference result: the rule says so.
+        let Ok(spec) = SutSpec::parse(&format!("builtin:{model}")) else {
+            continue;
+        };
+        let plain = SimOptions {
+            record_trace: false,
+            ..config.sim.clone()
+        };
+        let results = sim::run_batch(specs(cases, &spec, &by_case(&wanted)), &plain);
+        for (&(slot, _), r) in wanted.iter().zip(results) {
+            if r.sut_error.is_none() {
+                facts[slot]
+                    .reference_collided
+                    .insert(model.clone(), r.collision.is_some());
+            }
+        }
+    }
+
+    let judge_one = |slot: usize, mut result: RunResult| -> JudgedRun {
+        let case = &cases[indices[slot]];
+        let m = metrics::compute(&case.model, &result, &config.metrics);
+        let metrics = MetricMap::from_metrics(&m);
+        let (judging, why) = &resolved[slot];
+        let judgement = judge::judge_run(
+            *judging,
+            why.as_deref(),
+            &run_facts(&result),
+            &metrics,
+            &facts[slot],
+        );
+        if !keep_traces {
+            result.trace = None;
+        }
+        JudgedRun {
+            result,
+            metrics,
+            judgement,
+        }
+    };
+
     let first: Vec<(usize, u32)> = indices
         .iter()
         .enumerate()
         .flat_map(|(slot, &i)| (0..cases[i].model.runs).map(move |r| (slot, r)))
         .collect();
-    let results = sim::run_batch(specs(cases, &config.sut, &by_case(&first)), &config.sim);
+    let results = sim::run_batch(specs(cases, &config.sut, &by_case(&first)), &sim_options);
     let mut per_case: Vec<Vec<JudgedRun>> = vec![Vec::new(); indices.len()];
     for (&(slot, _), r) in first.iter().zip(results) {
-        per_case[slot].push(judge_run(r));
+        per_case[slot].push(judge_one(slot, r));
     }
     // Retries for failed runs, as many as allowed.
     let mut retry: Vec<(usize, u32)> = Vec::new();
@@ -123,9 +254,9 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
         let m = &cases[i].model;
         let failed = per_case[slot]
             .iter()
-            .filter(|r| r.verdict == Verdict::Fail)
+            .filter(|r| r.verdict() == Verdict::Fail)
             .count() as u32;
-        let errored = per_case[slot].iter().any(|r| r.verdict == Verdict::Error);
+        let errored = per_case[slot].iter().any(|r| r.verdict() == Verdict::Error);
         if !errored {
             for k in 0..failed.min(m.retries) {
                 retry.push((slot, m.runs + k));
@@ -133,45 +264,30 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
         }
     }
     if !retry.is_empty() {
-        let results = sim::run_batch(specs(cases, &config.sut, &by_case(&retry)), &config.sim);
+        let results = sim::run_batch(specs(cases, &config.sut, &by_case(&retry)), &sim_options);
         for (&(slot, _), r) in retry.iter().zip(results) {
-            per_case[slot].push(judge_run(r));
+            per_case[slot].push(judge_one(slot, r));
         }
     }
     indices
         .iter()
+        .enumerate()
         .zip(per_case)
-        .map(|(&i, runs)| {
-            let needed = cases[i].model.runs as usize;
-            let passes = runs.iter().filter(|r| r.verdict == Verdict::Pass).count();
-            let verdict = if runs.iter().any(|r| r.verdict == Verdict::Error) {
-                Verdict::Error
-            } else if passes >= needed {
-                Verdict::Pass
-            } else {
-                Verdict::Fail
-            };
-            let mut reasons = Vec::new();
-            for r in runs.iter().filter(|r| r.verdict != Verdict::Pass) {
-                for reason in &r.reasons {
-                    reasons.push(if runs.len() > 1 {
-                        format!("run {}: {reason}", r.result.run_index + 1)
-                    } else {
-                        reason.clone()
-                    });
-                }
-            }
-            if verdict == Verdict::Pass && !reasons.is_empty() {
-                reasons.insert(
-                    0,
-                    format!("passed {passes} of {} runs ({needed} required)", runs.len()),
-                );
-            }
+        .zip(facts)
+        .map(|(((slot, &i), runs), facts)| {
+            let judged: Vec<(u32, &RunJudgement)> = runs
+                .iter()
+                .map(|r| (r.result.run_index, &r.judgement))
+                .collect();
+            let (verdict, colour, reasons) = judge::case_verdict(&judged, facts.runs_required);
             CaseResult {
                 case_index: i,
                 verdict,
+                colour,
                 reasons,
                 runs,
+                facts,
+                judged_by: judged_by(&config.packs, resolved[slot].0),
             }
         })
         .collect()

@@ -231,7 +231,7 @@ fn run_exit_codes_and_outputs() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
             .expect("JSON");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["summary"]["fail"], report["summary"]["cases"]);
     let first = &report["cases"][0];
     assert_eq!(first["verdict"], "fail");

@@ -6,7 +6,8 @@ use common::{gauntlet, tempdir};
 
 use std::collections::BTreeMap;
 
-use gauntlet::report::{self, CaseEntry, Metrics};
+use gauntlet::eval::judge::Packs;
+use gauntlet::report::{self, CaseEntry, FactsEntry};
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -183,7 +184,13 @@ fn junit_and_summary_of_a_failing_run() {
         let (kind, message, text) = case.outcome.as_ref().expect("a failure");
         assert_eq!(kind, "failure");
         assert!(message.starts_with("collision with `gvt`"), "{message}");
-        assert_eq!(text, message, "a single reason");
+        assert!(message.contains("red (euro-ncap-2026 v"), "{message}");
+        assert!(message.ends_with("rule ccrs)"), "{message}");
+        assert_eq!(
+            text.replace('\n', "; "),
+            *message,
+            "the reasons, one per line"
+        );
     }
 
     let summary = String::from_utf8(outputs[0].1.clone()).expect("utf-8");
@@ -229,35 +236,24 @@ fn summary_and_junit_snapshot_of_a_small_run() {
     insta::assert_snapshot!("junit_xml_ccrs_10_15", junit);
 }
 
-fn metrics() -> Metrics {
-    Metrics {
-        collision: false,
-        collision_actor: None,
-        collision_time_s: None,
-        impact_speed_kph: None,
-        relative_impact_speed_kph: None,
-        impact_point_in_ego_m: None,
-        end_reason: "time_out",
-        end_time_s: 1.0,
-        min_ttc_s: None,
-        min_gap_m: None,
-        first_warning_s: None,
-        first_brake_s: None,
-        max_decel_mps2: 0.0,
-        ego_speed_end_kph: 0.0,
-        sut_error: None,
-    }
-}
-
 fn entry(id: &str, scenario: &str, verdict: &'static str, reasons: &[&str]) -> CaseEntry {
     CaseEntry {
         id: id.into(),
         scenario: scenario.into(),
         params: BTreeMap::new(),
         sut: "exec:./my <sut>".into(),
-        verdict,
+        verdict: verdict.into(),
+        colour: None,
         reasons: reasons.iter().map(|r| r.to_string()).collect(),
-        metrics: metrics(),
+        judged_by: None,
+        facts: FactsEntry {
+            judge: None,
+            ego_speed_kph: 50.0,
+            vehicle_category: Some("M1".into()),
+            runs_required: 1,
+            reference_collision: BTreeMap::new(),
+        },
+        metrics: BTreeMap::new(),
         runs: Vec::new(),
     }
 }
@@ -271,7 +267,12 @@ fn awkward_text_is_escaped_in_both_files() {
         entry("a/x=3", "dir/a.toml", "pass", &[]),
         entry("b/x=1", "dir/b & c.toml", "fail", &[]),
     ];
-    let report_file = report::build_report(7, "exec:./my <sut>", entries);
+    let report_file = report::build_report(
+        7,
+        "exec:./my <sut>",
+        entries,
+        &Packs::builtin().expect("packs"),
+    );
     let xml = String::from_utf8(report::junit_xml(&report_file).expect("junit")).expect("utf-8");
     assert_eq!(
         report::junit_xml(&report_file).expect("junit"),

@@ -395,7 +395,7 @@ fn judge_no_collision(
         None => String::new(),
     };
     let (verdict, what) = if collision > 0.0 {
-        (Verdict::Fail, "collision with an actor")
+        (Verdict::Fail, "a collision, where none is allowed")
     } else {
         (Verdict::Pass, "no collision")
     };
@@ -1664,7 +1664,9 @@ mod tests {
         assert_eq!(o.verdict, Verdict::Fail);
         assert_eq!(
             o.reasons,
-            vec!["collision with an actor (cn-cdas-draft-2025 v1.0.0, rule no-collision)"]
+            vec![
+                "a collision, where none is allowed (cn-cdas-draft-2025 v1.0.0, rule no-collision)"
+            ]
         );
         let o = run(&r152, "no-collision", &[("collision", Some(0.0))], &ctx);
         assert_eq!(o.verdict, Verdict::Pass);
@@ -1872,7 +1874,7 @@ mod tests {
         assert_eq!(
             o.reasons,
             vec![
-                "collision with an actor (cn-cdas-draft-2025 v1.0.0, rule no-collision)",
+                "a collision, where none is allowed (cn-cdas-draft-2025 v1.0.0, rule no-collision)",
                 "lateral acceleration 3.5 m/s² > 3 m/s² allowed (cn-cdas-draft-2025 v1.0.0, rule lateral-acceleration)",
             ]
         );

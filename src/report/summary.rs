@@ -1,18 +1,21 @@
 //! `summary.md`: a short Markdown summary of a run, fit for a pull-request comment: the system
-//! under test and seed, the totals, a table per scenario file and the cases that did not pass
-//! with their reasons.
+//! under test and seed, the totals, a table per scenario file and per threshold pack, UN R152
+//! categories, Euro NCAP points and colour grids, and the cases that did not pass with their
+//! reasons.
 //!
 //! It holds no times, so it is byte-identical for the same `report.json`.
 
 use std::fmt::Write;
 
-use super::{ReportFile, by_scenario, count_verdicts};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{ReportFile, by_scenario, cell_vut_speed_kph, count_verdicts, swept_params};
 
 /// At most this many failing or erroring cases are listed; the rest are counted.
 pub const MAX_LISTED: usize = 50;
 
 /// Renders `summary.md` for a report.
-pub fn summary_md(report: &ReportFile<'_>) -> String {
+pub fn summary_md(report: &ReportFile) -> String {
     let s = &report.summary;
     let mut md = String::new();
     let outcome = if s.fail + s.error == 0 {
@@ -35,7 +38,7 @@ pub fn summary_md(report: &ReportFile<'_>) -> String {
     );
     md.push_str("| scenario | cases | pass | fail | error |\n|---|---:|---:|---:|---:|\n");
     for (scenario, cases) in by_scenario(&report.cases) {
-        let c = count_verdicts(cases.iter().map(|c| c.verdict));
+        let c = count_verdicts(cases.iter().map(|c| c.verdict.as_str()));
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} |",
@@ -46,6 +49,7 @@ pub fn summary_md(report: &ReportFile<'_>) -> String {
             c.error
         );
     }
+    packs_md(&mut md, report);
     let failing: Vec<_> = report
         .cases
         .iter()
@@ -70,6 +74,173 @@ pub fn summary_md(report: &ReportFile<'_>) -> String {
         }
     }
     md
+}
+
+/// Per-pack counts, UN R152 categories, Euro NCAP points and colour grids.
+fn packs_md(md: &mut String, report: &ReportFile) {
+    let agg = &report.aggregates;
+    if agg.packs.iter().any(|p| p.pack.is_some()) {
+        md.push_str("\n### Threshold packs\n\n| pack | version | status | cases | pass | fail | error |\n|---|---|---|---:|---:|---:|---:|\n");
+        for p in &agg.packs {
+            let (name, version, status) = match &p.pack {
+                Some(id) => (
+                    code(id),
+                    p.version.clone().unwrap_or_default(),
+                    report
+                        .packs
+                        .iter()
+                        .find(|e| &e.id == id)
+                        .map_or(String::new(), |e| e.status.clone()),
+                ),
+                None => (
+                    "harness default (no collision)".to_string(),
+                    String::new(),
+                    String::new(),
+                ),
+            };
+            let _ = writeln!(
+                md,
+                "| {name} | {version} | {status} | {} | {} | {} | {} |",
+                p.cases, p.pass, p.fail, p.error
+            );
+        }
+    }
+    for r in &agg.repeats {
+        let _ = writeln!(
+            md,
+            "\n### {} v{}: failure share per category (rule {})\n\n| category | cases | failed | errors | share | verdict |\n|---|---:|---:|---:|---:|---|",
+            r.pack,
+            r.version,
+            code(&r.rule)
+        );
+        for g in &r.groups {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {:.1} % | {} |",
+                code(&g.group),
+                g.cases,
+                g.failed,
+                g.errors,
+                g.failure_share * 100.0,
+                g.verdict
+            );
+        }
+    }
+    for p in &agg.euro_ncap {
+        let _ = writeln!(
+            md,
+            "\n### {} v{}: points from the simulated grid\n\n| scenario | cells | scored | standard | extended | total |\n|---|---:|---:|---:|---:|---:|",
+            p.pack, p.version
+        );
+        for s in &p.scenarios {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} / {} | {} / {} | {} |",
+                text(&s.scenario),
+                s.cells,
+                s.scored_cells,
+                s.standard,
+                s.standard_max,
+                s.extended,
+                s.extended_max,
+                s.total
+            );
+        }
+        let _ = writeln!(md, "| **total** | | | | | **{}** |", p.total);
+        for g in &p.gates {
+            let _ = writeln!(
+                md,
+                "\n- gate on {} ({}): {}",
+                code(&g.rule),
+                if g.closed { "closed" } else { "open" },
+                text(&g.reasons.join("; "))
+            );
+        }
+        if !p.zeroed.is_empty() {
+            let _ = writeln!(md, "- scores set to 0: {}", text(&p.zeroed.join(", ")));
+        }
+        for s in &p.scenarios {
+            grid_md(md, report, &p.pack, &s.rule, &s.scenario);
+        }
+        md.push_str(
+            "\n🟩 green · 🟨 yellow · 🟧 orange · 🟫 brown · 🟥 red · ⬜ no colour (error)\n",
+        );
+    }
+}
+
+fn colour_square(c: Option<&str>) -> &'static str {
+    match c {
+        Some("green") => "🟩",
+        Some("yellow") => "🟨",
+        Some("orange") => "🟧",
+        Some("brown") => "🟫",
+        Some("red") => "🟥",
+        _ => "⬜",
+    }
+}
+
+/// The colour grid of one scenario: VUT speed down, the other swept parameters across.
+fn grid_md(md: &mut String, report: &ReportFile, pack: &str, rule: &str, scenario: &str) {
+    let cases: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| {
+            c.judged_by
+                .as_ref()
+                .is_some_and(|j| j.pack == pack && j.rule == rule)
+        })
+        .collect();
+    if cases.is_empty() {
+        return;
+    }
+    let column = |c: &super::CaseEntry| -> String {
+        swept_params(&c.id)
+            .into_iter()
+            .filter(|(k, _)| k != "vut_speed_kph")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let columns: BTreeSet<String> = cases.iter().map(|c| column(c)).collect();
+    let mut columns: Vec<String> = columns.into_iter().collect();
+    // Numeric parameter values in numeric order.
+    columns.sort_by(|a, b| {
+        let num = |s: &str| s.rsplit('=').next().and_then(|v| v.parse::<f64>().ok());
+        match (num(a), num(b)) {
+            (Some(x), Some(y)) if a.split('=').next() == b.split('=').next() => x.total_cmp(&y),
+            _ => a.cmp(b),
+        }
+    });
+    let mut rows: BTreeMap<i64, BTreeMap<String, Option<&str>>> = BTreeMap::new();
+    for c in &cases {
+        let speed = (cell_vut_speed_kph(c) * 1000.0).round() as i64;
+        rows.entry(speed)
+            .or_default()
+            .insert(column(c), c.colour.as_deref());
+    }
+    let _ = writeln!(md, "\n**{}** (rule {})\n", text(scenario), code(rule));
+    let header: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            if c.is_empty() {
+                "colour".to_string()
+            } else {
+                code(c)
+            }
+        })
+        .collect();
+    let _ = writeln!(md, "| VUT km/h | {} |", header.join(" | "));
+    let _ = writeln!(md, "|---:|{}", ":---:|".repeat(columns.len()));
+    for (speed, cells) in rows {
+        let line: Vec<&str> = columns
+            .iter()
+            .map(|c| match cells.get(c) {
+                Some(colour) => colour_square(*colour),
+                None => " ",
+            })
+            .collect();
+        let _ = writeln!(md, "| {} | {} |", speed as f64 / 1000.0, line.join(" | "));
+    }
 }
 
 /// `s` as an inline code span, whatever backticks it holds.

@@ -36,6 +36,9 @@ pub enum BuiltinKind {
     CarefulDriver,
     /// Braking to keep the RSS safe longitudinal distance.
     Rss,
+    /// A deliberately faulty system: warns and brakes hard at every step, whatever it sees
+    /// (the false-reaction tests must catch it).
+    AlwaysBrake,
 }
 
 impl BuiltinKind {
@@ -46,6 +49,7 @@ impl BuiltinKind {
         BuiltinKind::Lka,
         BuiltinKind::CarefulDriver,
         BuiltinKind::Rss,
+        BuiltinKind::AlwaysBrake,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +60,7 @@ impl BuiltinKind {
             BuiltinKind::Lka => "lka",
             BuiltinKind::CarefulDriver => "careful-driver",
             BuiltinKind::Rss => "rss",
+            BuiltinKind::AlwaysBrake => "always-brake",
         }
     }
 
@@ -73,6 +78,7 @@ pub fn make(kind: BuiltinKind) -> Box<dyn System> {
         BuiltinKind::Lka => Box::new(Lka::new(LkaConfig::default())),
         BuiltinKind::CarefulDriver => Box::new(CarefulDriver::new(CarefulDriverConfig::default())),
         BuiltinKind::Rss => Box::new(Rss::new(RssConfig::default())),
+        BuiltinKind::AlwaysBrake => Box::new(AlwaysBrake),
     }
 }
 
@@ -86,6 +92,27 @@ impl System for NoIntervention {
     fn reset(&mut self, _setup: &RunSetup) {}
     fn step(&mut self, _obs: &Observation<'_>) -> Result<Command, SutError> {
         Ok(Command::default())
+    }
+}
+
+/// Braking request of `builtin:always-brake`, m/s² (an emergency braking demand by UN R152's
+/// 4 m/s² threshold).
+pub const ALWAYS_BRAKE_ACCEL_MPS2: f64 = -6.0;
+
+/// `builtin:always-brake`: warns and requests emergency braking at every step.
+pub struct AlwaysBrake;
+
+impl System for AlwaysBrake {
+    fn name(&self) -> &str {
+        "always-brake"
+    }
+    fn reset(&mut self, _setup: &RunSetup) {}
+    fn step(&mut self, _obs: &Observation<'_>) -> Result<Command, SutError> {
+        Ok(Command {
+            accel_mps2: Some(ALWAYS_BRAKE_ACCEL_MPS2),
+            warning: true,
+            ..Command::default()
+        })
     }
 }
 
