@@ -105,6 +105,47 @@ fn packs_transcribe_their_sources() {
         ncap.rule("ccrs").expect("ccrs").check,
         Check::Points { standard_points, .. } if standard_points == 1.2
     ));
+    assert_eq!(ncap.version, "1.1.0");
+    // Speeds between the rating code's rows use the row below (our choice since 1.1.0).
+    assert_eq!(b.between_rows, BetweenRows::PreviousRow);
+    // Points: the official grid in 10 km/h steps; CCR extended range from 60 km/h.
+    for id in ["ccrs", "ccrm", "ccrb"] {
+        let check = &ncap.rule(id).expect(id).check;
+        assert!(
+            matches!(check, Check::Points { grid_vut_speeds_kph: Some(g), extended_from_vut_speed_kph: Some(x), .. }
+                if g == &[10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0] && *x == 60.0),
+            "{id}"
+        );
+        assert_eq!(check.points_range(10.0), Some(false), "{id}");
+        assert_eq!(check.points_range(50.0), Some(false), "{id}");
+        assert_eq!(check.points_range(50.0 + 1e-9), Some(false), "{id}");
+        assert_eq!(check.points_range(60.0 - 1e-9), Some(true), "{id}");
+        assert_eq!(check.points_range(80.0), Some(true), "{id}");
+        assert_eq!(check.points_range(15.0), None, "{id}");
+        assert_eq!(check.points_range(55.0), None, "{id}");
+        assert_eq!(check.points_range(50.001), None, "{id}");
+    }
+    let cbla = &ncap.rule("cbla").expect("cbla").check;
+    assert_eq!(cbla.points_range(25.0), None);
+    assert_eq!(cbla.points_range(30.0), Some(false));
+    assert_eq!(cbla.points_range(60.0), Some(false));
+    for id in ["cpna", "cpfa", "cpnco", "cbna"] {
+        let check = &ncap.rule(id).expect(id).check;
+        assert_eq!(check.points_range(10.0), Some(false), "{id}");
+        assert_eq!(check.points_range(60.0), Some(false), "{id}");
+        assert_eq!(check.points_range(35.0), None, "{id}");
+    }
+    // ELK scenarios hold the VUT at 72 km/h: no grid, every cell scored as standard.
+    let elk = &ncap.rule("elk-road-edge").expect("elk").check;
+    assert_eq!(elk.points_range(72.0), Some(false));
+    // Not a points rule: no range.
+    assert_eq!(
+        ncap.rule("scoring")
+            .expect("scoring")
+            .check
+            .points_range(10.0),
+        None
+    );
 
     let cn = thresholds::load_pack(Path::new("scenarios/thresholds/cn-cdas-draft-2025.toml"))
         .expect("cn pack loads");

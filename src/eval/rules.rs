@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! relative impact speed 27.1 km/h > 25 km/h allowed at 50 km/h (un-r152-m1 v1.0.0, rule car-stationary)
-//! relative impact speed 12.3 km/h at VUT 50 km/h: orange (euro-ncap-2026 v1.0.0, rule ccrs)
+//! relative impact speed 12.3 km/h at VUT 50 km/h: orange (euro-ncap-2026 v1.1.0, rule ccrs)
 //! ```
 //!
 //! The aggregates are pure functions over outcomes: [`repeat_case`] and [`repeats_outcome`]
@@ -1400,13 +1400,31 @@ mod tests {
 
     #[test]
     fn bands_speed_between_rows_is_an_error() {
-        let p = pack("euro-ncap-2026");
-        let o = run(
-            &p,
-            "relative-impact-speed-bands",
-            &[("relative_impact_speed_kph", Some(3.0))],
-            &JudgeContext::at_speed(45.0),
-        );
+        // The library pack bands a speed between rows with the row below (since 1.1.0):
+        // 3 km/h at VUT 45 km/h is orange as in the 40 km/h row (yellow in the 50 km/h row).
+        let mut p = pack("euro-ncap-2026");
+        let between = |p: &Pack, v: f64| {
+            run(
+                p,
+                "relative-impact-speed-bands",
+                &[("relative_impact_speed_kph", Some(v))],
+                &JudgeContext::at_speed(45.0),
+            )
+        };
+        assert_eq!(between(&p, 3.0).colour, Some(Colour::Orange));
+        assert_eq!(between(&p, 15.0).colour, Some(Colour::Brown));
+        assert_eq!(between(&p, 25.0).colour, Some(Colour::Red));
+        // As the rating code has it (no row, no colour), such a speed is an error.
+        let rule = p
+            .rules
+            .iter_mut()
+            .find(|r| r.id == "relative-impact-speed-bands")
+            .unwrap();
+        let Check::Bands(table) = &mut rule.check else {
+            panic!("bands")
+        };
+        table.between_rows = BetweenRows::NotAllowed;
+        let o = between(&p, 3.0);
         assert_eq!(o.verdict, Verdict::Error);
         assert!(
             o.reasons[0].contains("45 km/h is not a row"),
@@ -1481,7 +1499,7 @@ mod tests {
         assert_eq!(
             o.reasons,
             vec![
-                "relative impact speed 12.3 km/h at VUT 50 km/h: orange (euro-ncap-2026 v1.0.0, rule ccrs)"
+                "relative impact speed 12.3 km/h at VUT 50 km/h: orange (euro-ncap-2026 v1.1.0, rule ccrs)"
             ]
         );
         let red = run(
@@ -1986,7 +2004,7 @@ mod tests {
         assert_eq!(
             gate.reasons,
             vec![
-                "ccrs cell VUT 20 km/h, overlap_pct 100: yellow, not green: frontal-collisions score is 0 (euro-ncap-2026 v1.0.0, rule frontal-collision-gates)"
+                "ccrs cell VUT 20 km/h, overlap_pct 100: yellow, not green: frontal-collisions score is 0 (euro-ncap-2026 v1.1.0, rule frontal-collision-gates)"
             ]
         );
         // The CPNA gate selects the 75 % cell at 10 km/h only.

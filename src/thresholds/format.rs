@@ -193,6 +193,16 @@ pub enum CheckFile {
         #[serde(default)]
         #[schemars(range(min = 0))]
         robustness: Option<f64>,
+        /// VUT speeds of the official grid, km/h, increasing: cells at other speeds (a finer
+        /// sweep) are coloured and judged but not scored. Omitted: every cell is scored.
+        #[serde(default)]
+        #[schemars(length(min = 1))]
+        grid_vut_speeds_kph: Option<Vec<f64>>,
+        /// Scored cells at or above this VUT speed, km/h, are the extended range, the others
+        /// the standard range. Omitted: every scored cell is standard.
+        #[serde(default)]
+        #[schemars(range(min = 0, max = 400))]
+        extended_from_vut_speed_kph: Option<f64>,
     },
     /// How colours become points (Euro NCAP).
     PointsScheme {

@@ -83,6 +83,11 @@ pub enum Check {
         standard_points: f64,
         extended_points: f64,
         robustness_points: Option<f64>,
+        /// VUT speeds (km/h, increasing) of the official grid: only cells at these speeds are
+        /// scored; `None`: every cell is. See [`Check::points_range`].
+        grid_vut_speeds_kph: Option<Vec<f64>>,
+        /// Scored cells at or above this VUT speed are the extended range; `None`: none is.
+        extended_from_vut_speed_kph: Option<f64>,
     },
     PointsScheme {
         colour_weights: BTreeMap<Colour, f64>,
@@ -92,6 +97,36 @@ pub enum Check {
     },
     Gates(Vec<Gate>),
     AllOf(Vec<String>),
+}
+
+/// Tolerance of speed matches in `Check::points_range`, km/h.
+pub const GRID_SPEED_EPS_KPH: f64 = 1e-6;
+
+impl Check {
+    /// Where a cell at `vut_speed_kph` counts in a `points` rule: `None` when it is not scored
+    /// (its speed is not one of `grid_vut_speeds_kph`, matched within
+    /// [`GRID_SPEED_EPS_KPH`]) or this is not a `points` rule; else `Some(extended)`, true
+    /// for the extended range (at or above `extended_from_vut_speed_kph`), false for the
+    /// standard range. Cells that are not scored are still coloured and judged.
+    pub fn points_range(&self, vut_speed_kph: f64) -> Option<bool> {
+        let Check::Points {
+            grid_vut_speeds_kph,
+            extended_from_vut_speed_kph,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let on_grid = grid_vut_speeds_kph.as_ref().is_none_or(|speeds| {
+            speeds
+                .iter()
+                .any(|s| (s - vut_speed_kph).abs() <= GRID_SPEED_EPS_KPH)
+        });
+        on_grid.then(|| {
+            extended_from_vut_speed_kph
+                .is_some_and(|from| vut_speed_kph >= from - GRID_SPEED_EPS_KPH)
+        })
+    }
 }
 
 /// A maximum by ego speed: rows sorted by speed, no speed twice.
@@ -386,7 +421,18 @@ pub fn build(file: &format::PackFile) -> Result<Pack, Vec<Problem>> {
                 standard,
                 extended,
                 robustness,
+                grid_vut_speeds_kph,
+                extended_from_vut_speed_kph,
             } => {
+                if let Some(speeds) = grid_vut_speeds_kph {
+                    increasing(
+                        &format!("{ptr}/grid_vut_speeds_kph"),
+                        speeds,
+                        None,
+                        true,
+                        &mut problems,
+                    );
+                }
                 let is_bands = matches!(type_of(bands), Some(format::CheckFile::Bands { .. }));
                 reference(
                     format!("{ptr}/bands"),
@@ -413,6 +459,8 @@ pub fn build(file: &format::PackFile) -> Result<Pack, Vec<Problem>> {
                     standard_points: *standard,
                     extended_points: *extended,
                     robustness_points: *robustness,
+                    grid_vut_speeds_kph: grid_vut_speeds_kph.clone(),
+                    extended_from_vut_speed_kph: *extended_from_vut_speed_kph,
                 }
             }
             format::CheckFile::PointsScheme {
@@ -654,10 +702,10 @@ fn increasing(
         if *v < 0.0 || max.is_some_and(|m| *v > m) {
             problems.push(problem(
                 format!("{ptr}/{k}"),
-                format!(
-                    "expected a value from 0 to {}, found {v}",
-                    max.unwrap_or(f64::INFINITY)
-                ),
+                match max {
+                    Some(m) => format!("expected a value from 0 to {m}, found {v}"),
+                    None => format!("expected a value of at least 0, found {v}"),
+                },
             ));
         }
         if k > 0 {
