@@ -528,10 +528,13 @@ pub fn cell_vut_speed_kph(entry: &CaseEntry) -> f64 {
 
 /// Whether a cell of a `points` rule is scored, and in which range.
 pub fn cell_range(check: &Check, vut_speed_kph: f64) -> Option<TestRange> {
-    match check {
-        Check::Points { .. } => Some(TestRange::Standard),
-        _ => None,
-    }
+    check.points_range(vut_speed_kph).map(|extended| {
+        if extended {
+            TestRange::Extended
+        } else {
+            TestRange::Standard
+        }
+    })
 }
 
 fn aggregates(entries: &[CaseEntry], packs: &[(&Pack, String)]) -> Aggregates {
