@@ -4,9 +4,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Rust toolchain: the machine's own (stable). Nothing else is needed by the current tests;
-# GPU tests will add Mesa's software Vulkan driver here (apt-get install mesa-vulkan-drivers).
 command -v cargo >/dev/null || { echo "test.sh: cargo not found; install Rust (https://rustup.rs)" >&2; exit 2; }
+
+# Mesa's software Vulkan driver (lavapipe): the GPU tests run on it for real; a missing adapter
+# fails them. Installed when absent (needs root and the Debian package mirrors).
+LVP_ICD=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
+if [ ! -f "$LVP_ICD" ] || ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1; then
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    echo "test.sh: installing Mesa's software Vulkan driver (mesa-vulkan-drivers, libvulkan1)" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        mesa-vulkan-drivers libvulkan1 >/dev/null
+fi
+export VK_DRIVER_FILES="${VK_DRIVER_FILES:-$LVP_ICD}"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+# The adapter the GPU tests use.
+cargo run --locked --quiet -- devices
+
+# Real RINEX navigation files for the GNSS tests (never copied into the repository).
+if [ -z "${GAUNTLET_REFERENCE_DATA:-}" ] && [ -d ../shared/data ]; then
+    export GAUNTLET_REFERENCE_DATA="$(cd ../shared/data && pwd)"
+fi
 
 # Snapshots are compared, never rewritten, here.
 export INSTA_UPDATE=no

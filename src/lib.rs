@@ -5,6 +5,8 @@
 
 pub mod diag;
 pub mod eval;
+pub mod gpu;
+pub mod render;
 pub mod report;
 pub mod rng;
 pub mod run;

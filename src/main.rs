@@ -39,6 +39,12 @@ enum Command {
     Schema,
     /// Run scenarios in closed loop against a system under test and write reports.
     Run(RunArgs),
+    /// Print the device that renders with `--device auto|gpu|cpu` (adapter name, backend,
+    /// driver, or `cpu`).
+    Devices {
+        #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
+        device: String,
+    },
     /// Judge a finished run again from its saved metrics (no simulation) and rewrite its
     /// reports: after editing a threshold pack, or to compare a draft (`--thresholds`).
     Judge {
@@ -132,6 +138,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Run(args) => run_command(args),
+        Command::Devices { device } => {
+            let choice = gauntlet::gpu::DeviceChoice::parse(&device).unwrap_or_default();
+            match gauntlet::gpu::FrameRenderer::new(choice) {
+                Ok(r) => {
+                    writeln!(out, "{}", r.describe())?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("gauntlet: error: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Command::Judge { dir, thresholds } => judge_command(&dir, thresholds.as_deref()),
         Command::List { paths } => {
             let loaded = scenario::load_paths(&paths);

@@ -1,0 +1,324 @@
+// Camera frames by per-pixel ray casting: road surface with texture, lane markings, verge, sky
+// and sun, actors as oriented boxes and ellipsoids with shadows, day and night light (the ego's
+// headlights, glowing tail lights). One invocation per pixel; `global_id.z` is the frame.
+//
+// CPU reference: `src/render/cpu.rs`, with the same names and the same math in f32. Keep the
+// two side by side when changing either; `tests/render.rs` compares their frames.
+
+struct View {
+    origin: vec4<f32>,
+    axis_x: vec4<f32>,
+    axis_y: vec4<f32>,
+    axis_z: vec4<f32>,
+    intrinsics: vec4<f32>,
+    distortion: vec4<f32>,
+    sun: vec4<f32>,
+    light: vec4<f32>,
+    ego_front: vec4<f32>,
+    road: vec4<f32>,
+    road_more: vec4<f32>,
+    frame: vec4<u32>,
+    ranges: vec4<u32>,
+}
+
+struct Prim {
+    centre: vec4<f32>,
+    half: vec4<f32>,
+    colour: vec4<f32>,
+    ids: vec4<u32>,
+}
+
+struct Marking {
+    line: vec4<f32>,
+}
+
+@group(0) @binding(0) var<storage, read> views: array<View>;
+@group(0) @binding(1) var<storage, read> prims: array<Prim>;
+@group(0) @binding(2) var<storage, read> markings: array<Marking>;
+@group(0) @binding(3) var<storage, read_write> colour_out: array<u32>;
+@group(0) @binding(4) var<storage, read_write> depth_out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> instance_out: array<u32>;
+@group(0) @binding(6) var<storage, read_write> coverage_out: array<atomic<u32>>;
+
+const NO_HIT: f32 = 1e30;
+const T_MIN: f32 = 1e-3;
+const PAINT: f32 = 0.65;
+const HEADLIGHT_HALF_Y: f32 = 0.7;
+const HEADLIGHT_Z: f32 = 0.65;
+const HEADLIGHT_COS_OUTER: f32 = 0.88294759; // cos 28°
+const HEADLIGHT_COS_INNER: f32 = 0.98480775; // cos 10°
+
+// PCG hash (O'Neill), as in `pcg` of the CPU reference.
+fn pcg(v: u32) -> u32 {
+    let state = v * 747796405u + 2891336453u;
+    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+    return (word >> 22u) ^ word;
+}
+
+// A value in [0, 1] per integer cell.
+fn hash2(a: i32, b: i32) -> f32 {
+    return f32(pcg(bitcast<u32>(a) ^ pcg(bitcast<u32>(b))) & 0xffffu) / 65535.0;
+}
+
+fn smooth_step(e0: f32, e1: f32, x: f32) -> f32 {
+    let t = clamp((x - e0) / (e1 - e0), 0.0, 1.0);
+    return t * t * (3.0 - 2.0 * t);
+}
+
+// The ray through the centre of pixel (px, py): the distorted normalised coordinates are
+// undistorted by five fixed-point iterations.
+fn ray_dir(view: View, px: u32, py: u32) -> vec3<f32> {
+    let xd = (f32(px) + 0.5 - view.intrinsics.z) / view.intrinsics.x;
+    let yd = (f32(py) + 0.5 - view.intrinsics.w) / view.intrinsics.y;
+    var x = xd;
+    var y = yd;
+    for (var i = 0u; i < 5u; i = i + 1u) {
+        let r2 = x * x + y * y;
+        let f = 1.0 + view.distortion.x * r2 + view.distortion.y * r2 * r2;
+        x = xd / f;
+        y = yd / f;
+    }
+    let d = view.axis_z.xyz + x * view.axis_x.xyz + y * view.axis_y.xyz;
+    return d / sqrt(dot(d, d));
+}
+
+// Distance along the ray to a primitive, and the surface normal there (w = distance).
+fn hit_prim(p: Prim, o: vec3<f32>, d: vec3<f32>) -> vec4<f32> {
+    let c = cos(p.centre.w);
+    let s = sin(p.centre.w);
+    let q = o - p.centre.xyz;
+    let lo = vec3<f32>(c * q.x + s * q.y, -s * q.x + c * q.y, q.z);
+    var ld = vec3<f32>(c * d.x + s * d.y, -s * d.x + c * d.y, d.z);
+    let h = p.half.xyz;
+    if (p.half.w < 0.5) {
+        ld = select(ld, vec3<f32>(1e-20), abs(ld) < vec3<f32>(1e-20));
+        let t1 = (-h - lo) / ld;
+        let t2 = (h - lo) / ld;
+        let tn = min(t1, t2);
+        let tf = max(t1, t2);
+        let t_near = max(max(tn.x, tn.y), tn.z);
+        let t_far = min(min(tf.x, tf.y), tf.z);
+        if (t_far < t_near || t_near < T_MIN) {
+            return vec4<f32>(0.0, 0.0, 0.0, NO_HIT);
+        }
+        var ln = vec3<f32>(0.0, 0.0, -sign(ld.z));
+        if (tn.x >= tn.y && tn.x >= tn.z) {
+            ln = vec3<f32>(-sign(ld.x), 0.0, 0.0);
+        } else if (tn.y >= tn.z) {
+            ln = vec3<f32>(0.0, -sign(ld.y), 0.0);
+        }
+        return vec4<f32>(c * ln.x - s * ln.y, s * ln.x + c * ln.y, ln.z, t_near);
+    }
+    let os = lo / h;
+    let ds = ld / h;
+    let a = dot(ds, ds);
+    let b = dot(os, ds);
+    let cc = dot(os, os) - 1.0;
+    let disc = b * b - a * cc;
+    if (disc < 0.0) {
+        return vec4<f32>(0.0, 0.0, 0.0, NO_HIT);
+    }
+    let t = (-b - sqrt(disc)) / a;
+    if (t < T_MIN) {
+        return vec4<f32>(0.0, 0.0, 0.0, NO_HIT);
+    }
+    let g = (lo + t * ld) / (h * h);
+    let ln = g / sqrt(dot(g, g));
+    return vec4<f32>(c * ln.x - s * ln.y, s * ln.x + c * ln.y, ln.z, t);
+}
+
+// Whether anything of the frame's primitives lies between `o` and the sun.
+fn in_shadow(view: View, o: vec3<f32>) -> bool {
+    let first = view.ranges.x;
+    let n = view.ranges.y;
+    for (var i = 0u; i < n; i = i + 1u) {
+        if (hit_prim(prims[first + i], o, view.sun.xyz).w < NO_HIT) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Road-frame station and lateral offset of a world point (`road_from_world` on the CPU).
+fn road_from_world(k: f32, p: vec2<f32>) -> vec2<f32> {
+    if (abs(k) < 1e-9) {
+        return p;
+    }
+    let vx = p.x;
+    let vy = p.y - 1.0 / k;
+    let psi = atan2(k * vx, -k * vy);
+    return vec2<f32>(psi / k, 1.0 / k - sign(k) * sqrt(vx * vx + vy * vy));
+}
+
+// Albedo of the ground at a world point.
+fn ground_albedo(view: View, p: vec3<f32>) -> vec3<f32> {
+    let sd = road_from_world(view.road.x, p.xy);
+    let s = sd.x;
+    let d = sd.y;
+    let tex = 0.85 + 0.3 * hash2(i32(floor(s * 6.0)), i32(floor(d * 6.0)));
+    let right = view.road.z;
+    let left = view.road.w;
+    if (d >= right && d <= left) {
+        let w = view.road_more.x;
+        let hw = 0.5 * w;
+        let dash = view.road_more.w;
+        for (var i = 0u; i < view.ranges.w; i = i + 1u) {
+            let m = markings[view.ranges.z + i].line;
+            let dy = abs(d - m.x);
+            var paint = false;
+            if (m.y == 1.0) {
+                paint = dy < hw;
+            } else if (m.y == 2.0) {
+                let period = dash + m.z;
+                paint = dy < hw && (s - period * floor(s / period)) < dash;
+            } else if (m.y == 3.0) {
+                paint = abs(dy - w) < hw;
+            }
+            if (paint) {
+                return vec3<f32>(PAINT) * (0.95 + 0.1 * hash2(i32(floor(s * 6.0)), i32(floor(d * 6.0))));
+            }
+        }
+        return vec3<f32>(0.1, 0.1, 0.105) * tex;
+    }
+    var kind = view.road_more.z;
+    var beyond = d - left;
+    if (d < right) {
+        kind = view.road_more.y;
+        beyond = right - d;
+    }
+    if (kind == 1.0) {
+        return vec3<f32>(0.22, 0.2, 0.17) * tex;
+    }
+    if ((kind == 2.0 || kind == 3.0) && beyond < 0.3) {
+        return vec3<f32>(0.42, 0.42, 0.4) * tex;
+    }
+    return vec3<f32>(0.06, 0.13, 0.04) * (0.7 + 0.6 * hash2(i32(floor(s * 3.0)), i32(floor(d * 3.0))));
+}
+
+// Radiance of the sky in a direction.
+fn sky(view: View, d: vec3<f32>) -> vec3<f32> {
+    if (view.light.w > 0.5) {
+        return vec3<f32>(0.0008, 0.0012, 0.0025);
+    }
+    let t = sqrt(clamp(d.z, 0.0, 1.0));
+    var c = mix(vec3<f32>(0.75, 0.85, 0.95), vec3<f32>(0.25, 0.45, 0.85), t);
+    let cs = dot(d, view.sun.xyz);
+    if (cs > 0.99994517) {
+        c = vec3<f32>(25.0, 24.0, 20.0);
+    }
+    return c + vec3<f32>(0.6, 0.55, 0.4) * pow(max(cs, 0.0), 64.0);
+}
+
+// Light arriving at a surface point with normal `n`: ambient, sun (unless shadowed) and, at
+// night, the ego's two headlights.
+fn irradiance(view: View, p: vec3<f32>, n: vec3<f32>) -> f32 {
+    var e = view.light.x;
+    let ns = dot(n, view.sun.xyz);
+    if (view.sun.w > 0.0 && ns > 0.0) {
+        if (!in_shadow(view, p + n * 0.01)) {
+            e = e + view.sun.w * ns;
+        }
+    }
+    if (view.light.z > 0.0) {
+        let yaw = view.ego_front.w;
+        let fwd = vec3<f32>(cos(yaw), sin(yaw), -0.035);
+        let lamp_dir = fwd / sqrt(dot(fwd, fwd));
+        let left = vec3<f32>(-sin(yaw), cos(yaw), 0.0);
+        for (var i = 0u; i < 2u; i = i + 1u) {
+            let side = select(-1.0, 1.0, i == 1u);
+            let lamp = view.ego_front.xyz + left * (side * HEADLIGHT_HALF_Y) + vec3<f32>(0.0, 0.0, HEADLIGHT_Z);
+            let l = lamp - p;
+            let d2 = dot(l, l);
+            let ln = l / sqrt(d2);
+            let spot = smooth_step(HEADLIGHT_COS_OUTER, HEADLIGHT_COS_INNER, -dot(ln, lamp_dir));
+            e = e + view.light.z * spot * max(dot(n, ln), 0.0) / max(d2, 1.0);
+        }
+    }
+    return e;
+}
+
+// Exposure, a soft shoulder and display gamma, to 8 bits.
+fn to_u8(x: f32, exposure: f32) -> u32 {
+    let v = pow(1.0 - exp(-exposure * max(x, 0.0)), 1.0 / 2.2);
+    return u32(clamp(v, 0.0, 1.0) * 255.0 + 0.5);
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn render(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let view = views[gid.z];
+    let width = view.frame.x;
+    let height = view.frame.y;
+    if (gid.x >= width || gid.y >= height) {
+        return;
+    }
+    let o = view.origin.xyz;
+    let d = ray_dir(view, gid.x, gid.y);
+
+    // Nearest primitive; every instance the ray passes through is counted once (coverage).
+    var best_t = NO_HIT;
+    var best_n = vec3<f32>(0.0, 0.0, 1.0);
+    var best = 0u;
+    var found = false;
+    var counted = 0u;
+    let first = view.ranges.x;
+    for (var i = 0u; i < view.ranges.y; i = i + 1u) {
+        let p = prims[first + i];
+        let h = hit_prim(p, o, d);
+        if (h.w < NO_HIT) {
+            if (p.ids.x != counted) {
+                counted = p.ids.x;
+                atomicAdd(&coverage_out[view.frame.w + p.ids.x], 1u);
+            }
+            if (h.w < best_t) {
+                best_t = h.w;
+                best_n = h.xyz;
+                best = first + i;
+                found = true;
+            }
+        }
+    }
+    var t_ground = NO_HIT;
+    if (d.z < -1e-6) {
+        t_ground = -o.z / d.z;
+    }
+
+    var c = vec3<f32>(0.0);
+    var t = 0.0;
+    var id = 0u;
+    if (found && best_t <= t_ground) {
+        let p = prims[best];
+        let x = o + best_t * d;
+        let e = irradiance(view, x, best_n);
+        let m = p.colour.w;
+        var albedo = p.colour.xyz;
+        if (m == 3.0) {
+            let band = fract(x.z / 0.25);
+            if (band > 0.55 && band < 0.85) {
+                albedo = vec3<f32>(0.8, 0.8, 0.8);
+            }
+        }
+        c = albedo * e;
+        if (m == 1.0) {
+            c = c + 0.08 * sky(view, reflect(d, best_n));
+        } else if (m == 2.0 && view.light.w > 0.5) {
+            c = c + vec3<f32>(1.8, 0.08, 0.05);
+        }
+        t = best_t;
+        id = p.ids.x;
+    } else if (t_ground < NO_HIT) {
+        let x = o + t_ground * d;
+        c = ground_albedo(view, x) * irradiance(view, x, vec3<f32>(0.0, 0.0, 1.0));
+        t = t_ground;
+    } else {
+        c = sky(view, d);
+    }
+
+    let exposure = view.light.y;
+    let r = to_u8(c.x, exposure);
+    let g = to_u8(c.y, exposure);
+    let b = to_u8(c.z, exposure);
+    let pixel = view.frame.z + gid.y * width + gid.x;
+    colour_out[pixel] = r | (g << 8u) | (b << 16u) | (255u << 24u);
+    depth_out[pixel] = t * dot(d, view.axis_z.xyz);
+    instance_out[pixel] = id;
+}

@@ -1,0 +1,519 @@
+//! The GPU engine: the only module that touches wgpu. It acquires an adapter with its own
+//! limits (`--device auto|gpu|cpu`), builds the compute pipelines once, keeps grow-only
+//! buffers, splits batches of frames to fit the adapter's binding and dispatch limits, and
+//! reads the results back. Shaders come from `shaders/`, each with a CPU reference of the same
+//! name (`render.wgsl` ↔ `render::cpu`).
+
+use std::borrow::Cow;
+use std::sync::mpsc;
+
+use crate::render::scene::FrameScene;
+use crate::render::{self, Frame, Marking, Prim, View};
+
+/// The renderer's shader source.
+pub const RENDER_WGSL: &str = include_str!("../shaders/render.wgsl");
+
+/// Which device renders (`--device`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// A GPU adapter if there is one (a software Vulkan driver counts), else the CPU reference.
+    #[default]
+    Auto,
+    /// A GPU adapter or an error.
+    Gpu,
+    /// The CPU reference.
+    Cpu,
+}
+
+impl DeviceChoice {
+    pub fn parse(s: &str) -> Option<DeviceChoice> {
+        match s {
+            "auto" => Some(DeviceChoice::Auto),
+            "gpu" => Some(DeviceChoice::Gpu),
+            "cpu" => Some(DeviceChoice::Cpu),
+            _ => None,
+        }
+    }
+}
+
+/// Errors of the GPU engine.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "no GPU adapter found (--device gpu); on Linux without a GPU install Mesa's software Vulkan driver (Debian: mesa-vulkan-drivers libvulkan1)"
+    )]
+    NoAdapter,
+    #[error("GPU device request failed: {0}")]
+    Device(String),
+    #[error("GPU error: {0}")]
+    Validation(String),
+    #[error("reading GPU results back failed: {0}")]
+    Readback(String),
+    #[error("frame {index} is {width}×{height} px; the limit is {max}×{max}")]
+    FrameTooLarge {
+        index: usize,
+        width: u32,
+        height: u32,
+        max: u32,
+    },
+}
+
+/// The adapter in use, as `run.json` and stderr name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterDescription {
+    pub name: String,
+    pub backend: String,
+    pub driver: String,
+    pub device_type: String,
+}
+
+impl std::fmt::Display for AdapterDescription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, {}, driver {})",
+            self.name, self.backend, self.device_type, self.driver
+        )
+    }
+}
+
+/// A device and queue with the adapter's own limits.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter: AdapterDescription,
+    pub limits: wgpu::Limits,
+}
+
+/// Acquires a GPU adapter and device, requesting the adapter's own limits. `Ok(None)`: no
+/// adapter, which only `DeviceChoice::Auto` accepts.
+pub fn acquire(choice: DeviceChoice) -> Result<Option<GpuContext>, GpuError> {
+    if choice == DeviceChoice::Cpu {
+        return Ok(None);
+    }
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::HighPerformance,
+        force_fallback_adapter: false,
+        compatible_surface: None,
+        apply_limit_buckets: false,
+    }));
+    let adapter = match (adapter, choice) {
+        (Ok(a), _) => a,
+        (Err(_), DeviceChoice::Auto) => return Ok(None),
+        (Err(_), _) => return Err(GpuError::NoAdapter),
+    };
+    let info = adapter.get_info();
+    let limits = adapter.limits();
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some("gauntlet.device"),
+        required_features: wgpu::Features::empty(),
+        required_limits: limits.clone(),
+        experimental_features: wgpu::ExperimentalFeatures::default(),
+        memory_hints: wgpu::MemoryHints::Performance,
+        trace: wgpu::Trace::Off,
+    }))
+    .map_err(|e| GpuError::Device(e.to_string()))?;
+    Ok(Some(GpuContext {
+        device,
+        queue,
+        adapter: AdapterDescription {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend).to_lowercase(),
+            driver: if info.driver_info.is_empty() {
+                info.driver.clone()
+            } else {
+                format!("{} {}", info.driver, info.driver_info)
+            },
+            device_type: format!("{:?}", info.device_type),
+        },
+        limits,
+    }))
+}
+
+/// A buffer that grows when asked for more than it holds.
+struct GrowBuffer {
+    label: &'static str,
+    usage: wgpu::BufferUsages,
+    buffer: Option<wgpu::Buffer>,
+}
+
+impl GrowBuffer {
+    fn new(label: &'static str, usage: wgpu::BufferUsages) -> Self {
+        GrowBuffer {
+            label,
+            usage,
+            buffer: None,
+        }
+    }
+
+    fn get(&mut self, device: &wgpu::Device, size: u64) -> &wgpu::Buffer {
+        let size = size.max(16).next_multiple_of(256);
+        let small = self.buffer.as_ref().is_none_or(|b| b.size() < size);
+        if small {
+            self.buffer = Some(device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(self.label),
+                size,
+                usage: self.usage,
+                mapped_at_creation: false,
+            }));
+        }
+        // Set just above when absent.
+        self.buffer.as_ref().expect("buffer allocated above")
+    }
+}
+
+/// The camera renderer on a GPU: pipeline and buffers made once, reused for every batch.
+pub struct GpuRenderer {
+    ctx: GpuContext,
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    views: GrowBuffer,
+    prims: GrowBuffer,
+    markings: GrowBuffer,
+    colour: GrowBuffer,
+    depth: GrowBuffer,
+    instance: GrowBuffer,
+    coverage: GrowBuffer,
+    staging: GrowBuffer,
+}
+
+fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+impl GpuRenderer {
+    /// Compiles the renderer for a device.
+    pub fn new(ctx: GpuContext) -> Result<GpuRenderer, GpuError> {
+        let device = &ctx.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("gauntlet.render.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(RENDER_WGSL)),
+        });
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("gauntlet.render.layout"),
+            entries: &[
+                storage_entry(0, true),
+                storage_entry(1, true),
+                storage_entry(2, true),
+                storage_entry(3, false),
+                storage_entry(4, false),
+                storage_entry(5, false),
+                storage_entry(6, false),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("gauntlet.render.pipeline_layout"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("gauntlet.render.pipeline"),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("render"),
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Validation(e.to_string()));
+        }
+        use wgpu::BufferUsages as U;
+        let input = U::STORAGE | U::COPY_DST;
+        let output = U::STORAGE | U::COPY_SRC | U::COPY_DST;
+        Ok(GpuRenderer {
+            ctx,
+            pipeline,
+            layout,
+            views: GrowBuffer::new("gauntlet.render.views", input),
+            prims: GrowBuffer::new("gauntlet.render.prims", input),
+            markings: GrowBuffer::new("gauntlet.render.markings", input),
+            colour: GrowBuffer::new("gauntlet.render.colour", output),
+            depth: GrowBuffer::new("gauntlet.render.depth", output),
+            instance: GrowBuffer::new("gauntlet.render.instance", output),
+            coverage: GrowBuffer::new("gauntlet.render.coverage", output),
+            staging: GrowBuffer::new("gauntlet.render.staging", U::MAP_READ | U::COPY_DST),
+        })
+    }
+
+    /// The adapter in use.
+    pub fn adapter(&self) -> &AdapterDescription {
+        &self.ctx.adapter
+    }
+
+    /// Bytes one storage binding may hold on this adapter.
+    fn max_binding_bytes(&self) -> u64 {
+        u64::from(self.ctx.limits.max_storage_buffer_binding_size)
+            .min(self.ctx.limits.max_buffer_size)
+    }
+
+    /// Renders frames, in order, in as few submissions as the adapter's limits allow.
+    pub fn render(&mut self, scenes: &[FrameScene]) -> Result<Vec<Frame>, GpuError> {
+        let max_bytes = self.max_binding_bytes();
+        let max_frames = u64::from(self.ctx.limits.max_compute_workgroups_per_dimension)
+            .min(max_bytes / std::mem::size_of::<View>() as u64)
+            .max(1) as usize;
+        let max_groups = self.ctx.limits.max_compute_workgroups_per_dimension;
+        let max_edge =
+            (max_groups.saturating_mul(render::WORKGROUP_SIZE)).min(render::MAX_FRAME_EDGE_PX);
+        let mut out = Vec::with_capacity(scenes.len());
+        let mut start = 0;
+        while start < scenes.len() {
+            // Grow the batch while its pixels and primitives fit one binding each.
+            let (mut pixels, mut n_prims, mut end) = (0u64, 0u64, start);
+            while end < scenes.len() && end - start < max_frames {
+                let s = &scenes[end];
+                let (w, h) = (s.view.frame[0], s.view.frame[1]);
+                if w == 0 || h == 0 || w > max_edge || h > max_edge {
+                    return Err(GpuError::FrameTooLarge {
+                        index: end,
+                        width: w,
+                        height: h,
+                        max: max_edge,
+                    });
+                }
+                let px = u64::from(w) * u64::from(h);
+                let np = s.prims.len() as u64;
+                let fits = (pixels + px) * 4 <= max_bytes
+                    && (n_prims + np) * std::mem::size_of::<Prim>() as u64 <= max_bytes;
+                if !fits && end > start {
+                    break;
+                }
+                if !fits {
+                    return Err(GpuError::FrameTooLarge {
+                        index: end,
+                        width: w,
+                        height: h,
+                        max: max_edge,
+                    });
+                }
+                pixels += px;
+                n_prims += np;
+                end += 1;
+            }
+            out.extend(self.render_batch(&scenes[start..end])?);
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// One submission: upload, dispatch, copy back.
+    fn render_batch(&mut self, scenes: &[FrameScene]) -> Result<Vec<Frame>, GpuError> {
+        let mut views = Vec::with_capacity(scenes.len());
+        let mut prims: Vec<Prim> = Vec::new();
+        let mut markings: Vec<Marking> = Vec::new();
+        let (mut pixels, mut counters) = (0u32, 0u32);
+        let (mut max_w, mut max_h) = (0u32, 0u32);
+        let mut layout = Vec::with_capacity(scenes.len());
+        for s in scenes {
+            let mut v = s.view;
+            let n_ids = s.prims.iter().map(|p| p.ids[0]).max().unwrap_or(0) + 1;
+            v.frame[2] = pixels;
+            v.frame[3] = counters;
+            v.ranges = [
+                prims.len() as u32,
+                s.prims.len() as u32,
+                markings.len() as u32,
+                s.markings.len() as u32,
+            ];
+            layout.push((pixels as usize, counters as usize, n_ids as usize));
+            pixels += v.frame[0] * v.frame[1];
+            counters += n_ids;
+            max_w = max_w.max(v.frame[0]);
+            max_h = max_h.max(v.frame[1]);
+            prims.extend_from_slice(&s.prims);
+            markings.extend_from_slice(&s.markings);
+            views.push(v);
+        }
+        if prims.is_empty() {
+            prims.push(Prim::default());
+        }
+        if markings.is_empty() {
+            markings.push(Marking::default());
+        }
+        let device = &self.ctx.device;
+        let queue = &self.ctx.queue;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let px_bytes = u64::from(pixels) * 4;
+        let cov_bytes = u64::from(counters) * 4;
+        let views_buf = self
+            .views
+            .get(device, std::mem::size_of_val(views.as_slice()) as u64);
+        queue.write_buffer(views_buf, 0, bytemuck::cast_slice(&views));
+        let prims_buf = self
+            .prims
+            .get(device, std::mem::size_of_val(prims.as_slice()) as u64);
+        queue.write_buffer(prims_buf, 0, bytemuck::cast_slice(&prims));
+        let markings_buf = self
+            .markings
+            .get(device, std::mem::size_of_val(markings.as_slice()) as u64);
+        queue.write_buffer(markings_buf, 0, bytemuck::cast_slice(&markings));
+        let colour_buf = self.colour.get(device, px_bytes);
+        let depth_buf = self.depth.get(device, px_bytes);
+        let instance_buf = self.instance.get(device, px_bytes);
+        let coverage_buf = self.coverage.get(device, cov_bytes);
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("gauntlet.render.bind_group"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: bind(views_buf, std::mem::size_of_val(views.as_slice()) as u64),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: bind(prims_buf, std::mem::size_of_val(prims.as_slice()) as u64),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: bind(
+                        markings_buf,
+                        std::mem::size_of_val(markings.as_slice()) as u64,
+                    ),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: bind(colour_buf, px_bytes),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: bind(depth_buf, px_bytes),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 5,
+                    resource: bind(instance_buf, px_bytes),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: bind(coverage_buf, cov_bytes),
+                },
+            ],
+        });
+        // Readback layout in one staging buffer: colour, depth, instance, coverage.
+        let total = 3 * px_bytes + cov_bytes.max(4);
+        let staging = self.staging.get(device, total);
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("gauntlet.render.encoder"),
+        });
+        encoder.clear_buffer(coverage_buf, 0, Some(cov_bytes.max(4).next_multiple_of(4)));
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("gauntlet.render.pass"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(
+                max_w.div_ceil(render::WORKGROUP_SIZE),
+                max_h.div_ceil(render::WORKGROUP_SIZE),
+                scenes.len() as u32,
+            );
+        }
+        encoder.copy_buffer_to_buffer(colour_buf, 0, staging, 0, px_bytes);
+        encoder.copy_buffer_to_buffer(depth_buf, 0, staging, px_bytes, px_bytes);
+        encoder.copy_buffer_to_buffer(instance_buf, 0, staging, 2 * px_bytes, px_bytes);
+        encoder.copy_buffer_to_buffer(coverage_buf, 0, staging, 3 * px_bytes, cov_bytes.max(4));
+        queue.submit([encoder.finish()]);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Validation(e.to_string()));
+        }
+        let (tx, rx) = mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, 0..total, move |r| {
+            let _ = tx.send(r);
+        });
+        device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| GpuError::Readback(e.to_string()))?
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        let frames = {
+            let data = staging
+                .get_mapped_range(0..total)
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+            let words: &[u32] = bytemuck::cast_slice(&data);
+            let n = pixels as usize;
+            let (colour, rest) = words.split_at(n);
+            let (depth, rest) = rest.split_at(n);
+            let (instance, coverage) = rest.split_at(n);
+            scenes
+                .iter()
+                .zip(&layout)
+                .map(|(s, &(first_px, first_counter, n_ids))| {
+                    let (w, h) = (s.view.frame[0], s.view.frame[1]);
+                    let range = first_px..first_px + (w * h) as usize;
+                    Frame {
+                        width_px: w,
+                        height_px: h,
+                        rgba: bytemuck::cast_slice(&colour[range.clone()]).to_vec(),
+                        depth_m: depth[range.clone()]
+                            .iter()
+                            .map(|b| f32::from_bits(*b))
+                            .collect(),
+                        instance: instance[range].to_vec(),
+                        coverage: coverage[first_counter..first_counter + n_ids].to_vec(),
+                    }
+                })
+                .collect()
+        };
+        staging.unmap();
+        Ok(frames)
+    }
+}
+
+/// A whole-buffer binding of `size` bytes (at least 4, a multiple of 4).
+fn bind(b: &wgpu::Buffer, size: u64) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: b,
+        offset: 0,
+        size: wgpu::BufferSize::new(size.max(4).next_multiple_of(4)),
+    })
+}
+
+/// The renderer a command uses: the GPU engine or the CPU reference.
+pub enum FrameRenderer {
+    Gpu(Box<GpuRenderer>),
+    Cpu,
+}
+
+impl FrameRenderer {
+    /// The renderer for `--device`.
+    pub fn new(choice: DeviceChoice) -> Result<FrameRenderer, GpuError> {
+        match acquire(choice)? {
+            Some(ctx) => Ok(FrameRenderer::Gpu(Box::new(GpuRenderer::new(ctx)?))),
+            None => Ok(FrameRenderer::Cpu),
+        }
+    }
+
+    /// What renders, as stderr and `run.json` name it (`cpu` for the CPU reference).
+    pub fn describe(&self) -> String {
+        match self {
+            FrameRenderer::Gpu(g) => g.adapter().to_string(),
+            FrameRenderer::Cpu => "cpu".into(),
+        }
+    }
+
+    /// Whether frames come from a GPU.
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, FrameRenderer::Gpu(_))
+    }
+
+    /// Renders frames, in order.
+    pub fn render(&mut self, scenes: &[FrameScene]) -> Result<Vec<Frame>, GpuError> {
+        match self {
+            FrameRenderer::Gpu(g) => g.render(scenes),
+            FrameRenderer::Cpu => Ok(render::cpu::render_scenes(scenes)),
+        }
+    }
+}

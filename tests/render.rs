@@ -1,0 +1,282 @@
+//! The camera renderer: the GPU path (`shaders/render.wgsl` through `gauntlet::gpu`) against its
+//! CPU reference on frames of library scenarios, day and night, straight and curved roads,
+//! with a distorting lens; batches split by the adapter's limits; labels.
+//!
+//! A missing GPU adapter fails these tests: CI installs Mesa's software Vulkan driver
+//! (`scripts/test.sh`). A failing comparison writes both images and a difference image under
+//! `target/render-diff/` for a person to look at.
+
+use std::path::PathBuf;
+
+use gauntlet::gpu::{DeviceChoice, FrameRenderer, GpuRenderer};
+use gauntlet::render::scene::{FrameScene, build_frame, world_states};
+use gauntlet::render::{Camera, Frame, Light, Lighting, labels};
+use gauntlet::scenario::{self, Case};
+use gauntlet::sim::{self, RunSpec, SimOptions};
+use gauntlet::sut::SutSpec;
+
+fn case(path: &str, id_part: &str) -> Case {
+    let loaded = scenario::load_paths(&[PathBuf::from(path)]);
+    assert!(!loaded.diagnostics.has_errors(), "{}", loaded.diagnostics);
+    loaded
+        .cases
+        .into_iter()
+        .find(|c| c.id.contains(id_part))
+        .unwrap_or_else(|| panic!("no case {id_part} in {path}"))
+}
+
+/// Scenes of a case at the given times (closed loop with `builtin:none`).
+fn scenes(case: &Case, times: &[f64], light: Light, camera: &Camera) -> Vec<FrameScene> {
+    let result = sim::run_batch(
+        vec![RunSpec {
+            scenario: &case.model,
+            case_id: &case.id,
+            run_index: 0,
+            system: SutSpec::parse("builtin:none").expect("sut").instantiate(),
+        }],
+        &SimOptions {
+            record_trace: true,
+            ..SimOptions::default()
+        },
+    )
+    .remove(0);
+    let trace = result.trace.expect("trace");
+    let lighting = Lighting {
+        light,
+        ..Lighting::default()
+    };
+    world_states(&case.model, &trace, times)
+        .iter()
+        .map(|s| build_frame(&case.model, &lighting, camera, s))
+        .collect()
+}
+
+fn camera(w: u32, h: u32) -> Camera {
+    Camera {
+        width_px: w,
+        height_px: h,
+        ..Camera::front(4.6)
+    }
+}
+
+fn gpu() -> GpuRenderer {
+    match gauntlet::gpu::acquire(DeviceChoice::Gpu) {
+        Ok(Some(ctx)) => {
+            eprintln!("GPU adapter: {}", ctx.adapter);
+            GpuRenderer::new(ctx).expect("renderer")
+        }
+        Ok(None) | Err(_) => panic!(
+            "no GPU adapter: these tests need one (CI installs Mesa's software Vulkan driver; see scripts/test.sh)"
+        ),
+    }
+}
+
+/// Writes the two frames and their difference for a person to look at.
+fn dump(name: &str, a: &Frame, b: &Frame) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("render-diff");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let save = |suffix: &str, rgba: &[u8]| {
+        image::save_buffer(
+            dir.join(format!("{name}-{suffix}.png")),
+            rgba,
+            a.width_px,
+            a.height_px,
+            image::ExtendedColorType::Rgba8,
+        )
+        .expect("png");
+    };
+    save("gpu", &a.rgba);
+    save("cpu", &b.rgba);
+    let diff: Vec<u8> = a
+        .rgba
+        .iter()
+        .zip(&b.rgba)
+        .enumerate()
+        .map(|(i, (x, y))| {
+            if i % 4 == 3 {
+                255
+            } else {
+                (x.abs_diff(*y)).saturating_mul(32)
+            }
+        })
+        .collect();
+    save("diff", &diff);
+    dir
+}
+
+/// Colour within 1/255 on ≥ 99.9 % of pixels (at least 4 may differ), depth relative error ≤ 1e-4 on ≥ 99.9 %, the
+/// same instance id on ≥ 99.9 %, coverage counts within 0.1 %.
+fn assert_close(name: &str, gpu: &Frame, cpu: &Frame) {
+    assert_eq!((gpu.width_px, gpu.height_px), (cpu.width_px, cpu.height_px));
+    let n = (gpu.width_px * gpu.height_px) as usize;
+    let colour_bad = (0..n)
+        .filter(|&i| (0..3).any(|c| gpu.rgba[4 * i + c].abs_diff(cpu.rgba[4 * i + c]) > 1))
+        .count();
+    let depth_bad = (0..n)
+        .filter(|&i| {
+            let (a, b) = (gpu.depth_m[i], cpu.depth_m[i]);
+            (a - b).abs() > 1e-4 * b.abs().max(1e-3)
+        })
+        .count();
+    let id_bad = (0..n)
+        .filter(|&i| gpu.instance[i] != cpu.instance[i])
+        .count();
+    // 0.1 % of the pixels, and at least 4: in a tiny frame one texture cell near the horizon,
+    // where f32 rounding decides which side of a cell edge a distant ground point falls, is
+    // already more than 0.1 %.
+    let allowed = (n / 1000).max(4);
+    if colour_bad > allowed || depth_bad > allowed || id_bad > allowed {
+        let dir = dump(name, gpu, cpu);
+        panic!(
+            "{name}: {colour_bad} colour, {depth_bad} depth, {id_bad} instance pixels of {n} differ (allowed {allowed}); images in {}",
+            dir.display()
+        );
+    }
+    assert_eq!(gpu.coverage.len(), cpu.coverage.len());
+    for (id, (a, b)) in gpu.coverage.iter().zip(&cpu.coverage).enumerate() {
+        assert!(
+            a.abs_diff(*b) as f64 <= 2.0 + 0.001 * f64::from(*b),
+            "{name}: coverage of instance {id}: gpu {a}, cpu {b}"
+        );
+    }
+}
+
+#[test]
+fn gpu_frames_match_the_cpu_reference() {
+    let mut gpu = gpu();
+    let mut all = Vec::new();
+    let mut names = Vec::new();
+    let cam = camera(320, 180);
+    for (path, id, times) in [
+        (
+            "scenarios/euro-ncap/ccrs.toml",
+            "overlap_pct=50,vut_speed_kph=50",
+            vec![0.5, 3.0],
+        ),
+        (
+            "scenarios/euro-ncap/cpna.toml",
+            "impact_point_pct=25,light=day,vut_speed_kph=40",
+            vec![2.0, 3.5],
+        ),
+        (
+            "scenarios/euro-ncap/cbla.toml",
+            "vut_speed_kph=40",
+            vec![2.0],
+        ),
+        (
+            "scenarios/cn-cdas-draft/cones.toml",
+            "v_smaxset_kph=80",
+            vec![3.0],
+        ),
+        (
+            "scenarios/cn-cdas-draft/overturned-car.toml",
+            "light=night,v_smaxset_kph=80",
+            vec![3.0],
+        ),
+        (
+            "scenarios/un-r157/cut-in.toml",
+            "ego_speed_kph=60",
+            vec![1.0],
+        ),
+    ] {
+        let c = case(path, id);
+        for light in [Light::Day, Light::Night] {
+            for s in scenes(&c, &times, light, &cam) {
+                names.push(format!(
+                    "{}-{light:?}-{}",
+                    c.id.replace(['/', '=', ','], "_"),
+                    all.len()
+                ));
+                all.push(s);
+            }
+        }
+    }
+    // A lens with barrel distortion.
+    let mut fisheye = camera(256, 160);
+    fisheye.k1 = -0.25;
+    fisheye.k2 = 0.05;
+    fisheye.hfov_rad = 100f64.to_radians();
+    let c = case(
+        "scenarios/euro-ncap/ccrm.toml",
+        "overlap_pct=100,vut_speed_kph=50",
+    );
+    for s in scenes(&c, &[2.0], Light::Day, &fisheye) {
+        names.push("ccrm-fisheye".into());
+        all.push(s);
+    }
+    let on_gpu = gpu.render(&all).expect("gpu render");
+    let on_cpu = gauntlet::render::cpu::render_scenes(&all);
+    assert_eq!(on_gpu.len(), all.len());
+    for ((name, g), c) in names.iter().zip(&on_gpu).zip(&on_cpu) {
+        assert_close(name, g, c);
+    }
+    // The frames show something: actors in view, and day brighter than night.
+    let mean = |f: &Frame| {
+        let rgb: Vec<f64> = f
+            .rgba
+            .chunks(4)
+            .flat_map(|p| p[..3].iter().map(|&b| f64::from(b)))
+            .collect();
+        rgb.iter().sum::<f64>() / rgb.len() as f64
+    };
+    assert!(
+        mean(&on_cpu[0]) > 2.0 * mean(&on_cpu[2]),
+        "day {} night {}",
+        mean(&on_cpu[0]),
+        mean(&on_cpu[2])
+    );
+    assert!(
+        on_cpu[1].instance.iter().any(|&i| i > 0),
+        "the target is in view"
+    );
+}
+
+#[test]
+fn frames_of_several_sizes_in_one_batch_and_the_cpu_device() {
+    let c = case(
+        "scenarios/euro-ncap/ccrs.toml",
+        "overlap_pct=100,vut_speed_kph=30",
+    );
+    let mut batch = scenes(&c, &[1.0], Light::Day, &camera(64, 48));
+    batch.extend(scenes(&c, &[2.0], Light::Night, &camera(97, 33)));
+    batch.extend(scenes(&c, &[3.0], Light::Day, &camera(8, 8)));
+    let mut gpu = gpu();
+    let g = gpu.render(&batch).expect("gpu");
+    let mut cpu = FrameRenderer::new(DeviceChoice::Cpu).expect("cpu");
+    assert_eq!(cpu.describe(), "cpu");
+    let c = cpu.render(&batch).expect("cpu");
+    for (i, (a, b)) in g.iter().zip(&c).enumerate() {
+        assert_close(&format!("mixed-{i}"), a, b);
+    }
+}
+
+#[test]
+fn labels_name_the_visible_actors() {
+    let c = case(
+        "scenarios/euro-ncap/ccrs.toml",
+        "overlap_pct=100,vut_speed_kph=50",
+    );
+    let s = scenes(&c, &[2.0], Light::Day, &camera(640, 360));
+    let frame = &gauntlet::render::cpu::render_scenes(&s)[0];
+    let l = labels(&s[0], frame);
+    assert_eq!(l.len(), 1, "{l:?}");
+    let target = &l[0];
+    assert_eq!(target.class.name(), "car");
+    assert!(target.visible_fraction > 0.95, "{target:?}");
+    assert_eq!(target.truncated, 0.0);
+    // The target is straight ahead: its box straddles the image centre.
+    assert!(
+        target.bbox_px[0] < 320.0 && target.bbox_px[2] > 320.0,
+        "{target:?}"
+    );
+    // Depth at the box centre is the distance to the target's rear, within 0.5 m.
+    let (u, v) = (
+        ((target.bbox_px[0] + target.bbox_px[2]) / 2.0) as usize,
+        ((target.bbox_px[1] + target.bbox_px[3]) / 2.0) as usize,
+    );
+    let depth = f64::from(frame.depth_m[v * 640 + u]);
+    assert!(
+        (depth - (target.location_in_camera_m[2] - 0.5 * target.dims_m[2])).abs() < 0.5,
+        "{depth} {target:?}"
+    );
+}
