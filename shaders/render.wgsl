@@ -72,7 +72,8 @@ fn ray_dir(view: View, px: u32, py: u32) -> vec3<f32> {
     let yd = (f32(py) + 0.5 - view.intrinsics.w) / view.intrinsics.y;
     var x = xd;
     var y = yd;
-    for (var i = 0u; i < 5u; i = i + 1u) {
+    let lens = view.distortion.x != 0.0 || view.distortion.y != 0.0;
+    for (var i = 0u; lens && i < 5u; i = i + 1u) {
         let r2 = x * x + y * y;
         let f = 1.0 + view.distortion.x * r2 + view.distortion.y * r2 * r2;
         x = xd / f;
@@ -84,13 +85,13 @@ fn ray_dir(view: View, px: u32, py: u32) -> vec3<f32> {
 
 // Distance along the ray to a primitive, and the surface normal there (w = distance).
 fn hit_prim(p: Prim, o: vec3<f32>, d: vec3<f32>) -> vec4<f32> {
-    let c = cos(p.centre.w);
-    let s = sin(p.centre.w);
+    let c = p.centre.w;
+    let s = p.half.w;
     let q = o - p.centre.xyz;
     let lo = vec3<f32>(c * q.x + s * q.y, -s * q.x + c * q.y, q.z);
     var ld = vec3<f32>(c * d.x + s * d.y, -s * d.x + c * d.y, d.z);
     let h = p.half.xyz;
-    if (p.half.w < 0.5) {
+    if (p.ids.z == 0u) {
         ld = select(ld, vec3<f32>(1e-20), abs(ld) < vec3<f32>(1e-20));
         let t1 = (-h - lo) / ld;
         let t2 = (h - lo) / ld;

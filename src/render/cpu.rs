@@ -76,7 +76,8 @@ fn ray_dir(view: &View, px: u32, py: u32) -> V3 {
     let xd = (px as f32 + 0.5 - view.intrinsics[2]) / view.intrinsics[0];
     let yd = (py as f32 + 0.5 - view.intrinsics[3]) / view.intrinsics[1];
     let (mut x, mut y) = (xd, yd);
-    for _ in 0..5 {
+    let lens = view.distortion[0] != 0.0 || view.distortion[1] != 0.0;
+    for _ in 0..if lens { 5 } else { 0 } {
         let r2 = x * x + y * y;
         let f = 1.0 + view.distortion[0] * r2 + view.distortion[1] * r2 * r2;
         x = xd / f;
@@ -91,13 +92,13 @@ fn ray_dir(view: &View, px: u32, py: u32) -> V3 {
 
 /// Distance along the ray to a primitive and the normal there (`[nx, ny, nz, t]`).
 fn hit_prim(p: &Prim, o: V3, d: V3) -> [f32; 4] {
-    let (c, s) = (p.centre[3].cos(), p.centre[3].sin());
+    let (c, s) = (p.centre[3], p.half[3]);
     let q = sub(o, v3(p.centre));
     let lo = [c * q[0] + s * q[1], -s * q[0] + c * q[1], q[2]];
     let mut ld = [c * d[0] + s * d[1], -s * d[0] + c * d[1], d[2]];
     let h = v3(p.half);
     let miss = [0.0, 0.0, 0.0, NO_HIT];
-    if p.half[3] < 0.5 {
+    if p.ids[2] == 0 {
         for v in &mut ld {
             if v.abs() < 1e-20 {
                 *v = 1e-20;

@@ -65,13 +65,13 @@ pub struct View {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct Prim {
-    /// Centre in the world (xyz), m; w: yaw about z, rad.
+    /// Centre in the world (xyz), m; w: cosine of the yaw about z.
     pub centre: [f32; 4],
-    /// Half extents along the shape's own x, y, z, m; w: shape ([`SHAPE_BOX`], [`SHAPE_ELLIPSOID`]).
+    /// Half extents along the shape's own x, y, z, m; w: sine of the yaw about z.
     pub half: [f32; 4],
     /// Linear albedo (rgb); w: material ([`MATERIAL_MATTE`] …).
     pub colour: [f32; 4],
-    /// `instance id (1-based; 0 = none), class, 0, 0`.
+    /// `instance id (1-based; 0 = none), class, shape ([`SHAPE_BOX`], [`SHAPE_ELLIPSOID`]), 0`.
     pub ids: [u32; 4],
 }
 
@@ -83,8 +83,8 @@ pub struct Marking {
     pub line: [f32; 4],
 }
 
-pub const SHAPE_BOX: f32 = 0.0;
-pub const SHAPE_ELLIPSOID: f32 = 1.0;
+pub const SHAPE_BOX: u32 = 0;
+pub const SHAPE_ELLIPSOID: u32 = 1;
 
 /// Plain diffuse surface.
 pub const MATERIAL_MATTE: f32 = 0.0;

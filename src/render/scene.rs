@@ -316,7 +316,7 @@ impl Builder<'_> {
         &mut self,
         offset: [f64; 3],
         half: [f64; 3],
-        shape: f32,
+        shape: u32,
         colour: [f64; 3],
         material: f32,
     ) {
@@ -325,15 +325,20 @@ impl Builder<'_> {
             yawed(offset, self.pose.yaw_rad),
         );
         self.prims.push(Prim {
-            centre: v4(c, self.pose.yaw_rad),
-            half: [half[0] as f32, half[1] as f32, half[2] as f32, shape],
+            centre: v4(c, self.pose.yaw_rad.cos()),
+            half: [
+                half[0] as f32,
+                half[1] as f32,
+                half[2] as f32,
+                self.pose.yaw_rad.sin() as f32,
+            ],
             colour: [
                 colour[0] as f32,
                 colour[1] as f32,
                 colour[2] as f32,
                 material,
             ],
-            ids: [self.instance, self.class as u32, 0, 0],
+            ids: [self.instance, self.class as u32, shape, 0],
         });
     }
 

@@ -1,0 +1,96 @@
+//! Camera frames per second: the GPU path (`shaders/render.wgsl` through `gauntlet::gpu`) and
+//! the multi-threaded CPU reference (`render::cpu`) side by side in one group, for batches of
+//! 1, 16, 64 and 256 frames at 640×360 and 1280×720. The frames are a day CCRs approach (the
+//! target in view) at successive times, so every frame differs.
+//!
+//! Without a GPU adapter only the CPU reference is measured (and a line says so). Set
+//! `GAUNTLET_BENCH_RENDER_QUICK=1` to measure 640×360 batch 64 only.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use gauntlet::gpu::{DeviceChoice, GpuRenderer};
+use gauntlet::render::scene::{FrameScene, build_frame, world_states};
+use gauntlet::render::{Camera, Lighting};
+use gauntlet::scenario;
+use gauntlet::sim::{self, RunSpec, SimOptions};
+use gauntlet::sut::SutSpec;
+
+/// `n` frames of the CCRs 50 km/h, 100 % overlap case, spread over its 4 s approach.
+fn scenes(n: usize, width_px: u32, height_px: u32) -> Vec<FrameScene> {
+    let loaded = scenario::load_paths(&[PathBuf::from("scenarios/euro-ncap/ccrs.toml")]);
+    let case = loaded
+        .cases
+        .iter()
+        .find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50"))
+        .expect("case");
+    let result = sim::run_batch(
+        vec![RunSpec {
+            scenario: &case.model,
+            case_id: &case.id,
+            run_index: 0,
+            system: SutSpec::parse("builtin:none").expect("sut").instantiate(),
+        }],
+        &SimOptions {
+            record_trace: true,
+            ..SimOptions::default()
+        },
+    )
+    .remove(0);
+    let times: Vec<f64> = (0..n).map(|i| 3.9 * i as f64 / n as f64).collect();
+    let camera = Camera {
+        width_px,
+        height_px,
+        ..Camera::front(case.model.ego.length_m)
+    };
+    world_states(&case.model, result.trace.as_ref().expect("trace"), &times)
+        .iter()
+        .map(|s| build_frame(&case.model, &Lighting::default(), &camera, s))
+        .collect()
+}
+
+fn render(c: &mut Criterion) {
+    let mut gpu = match gauntlet::gpu::acquire(DeviceChoice::Gpu) {
+        Ok(Some(ctx)) => {
+            eprintln!("render bench: GPU adapter {}", ctx.adapter);
+            Some(GpuRenderer::new(ctx).expect("renderer"))
+        }
+        _ => {
+            eprintln!("render bench: no GPU adapter; measuring the CPU reference only");
+            None
+        }
+    };
+    let quick = std::env::var_os("GAUNTLET_BENCH_RENDER_QUICK").is_some();
+    let sizes: &[(u32, u32)] = if quick {
+        &[(640, 360)]
+    } else {
+        &[(640, 360), (1280, 720)]
+    };
+    let batches: &[usize] = if quick { &[64] } else { &[1, 16, 64, 256] };
+    let mut group = c.benchmark_group("render");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for &(w, h) in sizes {
+        for &n in batches {
+            let batch = scenes(n, w, h);
+            group.throughput(Throughput::Elements(n as u64));
+            let id = format!("{w}x{h}/batch_{n}");
+            if let Some(g) = gpu.as_mut() {
+                group.bench_with_input(BenchmarkId::new("gpu", &id), &batch, |b, batch| {
+                    b.iter(|| g.render(batch).expect("gpu render"))
+                });
+            }
+            group.bench_with_input(
+                BenchmarkId::new("cpu_reference", &id),
+                &batch,
+                |b, batch| b.iter(|| gauntlet::render::cpu::render_scenes(batch)),
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, render);
+criterion_main!(benches);
