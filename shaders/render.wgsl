@@ -1,6 +1,7 @@
 // Camera frames by per-pixel ray casting: road surface with texture, lane markings, verge, sky
 // and sun, actors as oriented boxes and ellipsoids with shadows, day and night light (the ego's
-// headlights, glowing tail lights). One invocation per pixel; `global_id.z` is the frame.
+// headlights, glowing tail lights). One invocation per 8 pixels of a row; `global_id.z` is the
+// frame.
 //
 // CPU reference: `src/render/cpu.rs`, with the same names and the same math in f32. Keep the
 // two side by side when changing either; `tests/render.rs` compares their frames.
@@ -41,6 +42,7 @@ struct Marking {
 @group(0) @binding(6) var<storage, read_write> coverage_out: array<atomic<u32>>;
 
 const NO_HIT: f32 = 1e30;
+const PIXELS_PER_INVOCATION: u32 = 8u;
 const T_MIN: f32 = 1e-3;
 const PAINT: f32 = 0.65;
 const HEADLIGHT_HALF_Y: f32 = 0.7;
@@ -244,16 +246,28 @@ fn to_u8(x: f32, exposure: f32) -> u32 {
     return u32(clamp(v, 0.0, 1.0) * 255.0 + 0.5);
 }
 
+// One invocation shades `PIXELS_PER_INVOCATION` consecutive pixels of a row: the per-invocation
+// cost is large on CPU-backed drivers (lavapipe), and a data-centre GPU still gets hundreds of
+// thousands of invocations per batch.
 @compute @workgroup_size(8, 8, 1)
 fn render(@builtin(global_invocation_id) gid: vec3<u32>) {
     let view = views[gid.z];
-    let width = view.frame.x;
-    let height = view.frame.y;
-    if (gid.x >= width || gid.y >= height) {
+    if (gid.y >= view.frame.y) {
         return;
     }
+    for (var k = 0u; k < PIXELS_PER_INVOCATION; k = k + 1u) {
+        let x = gid.x * PIXELS_PER_INVOCATION + k;
+        if (x < view.frame.x) {
+            render_pixel(view, x, gid.y);
+        }
+    }
+}
+
+// One pixel: the nearest surface, its light and exposure; colour, depth and instance written.
+fn render_pixel(view: View, px: u32, py: u32) {
+    let width = view.frame.x;
     let o = view.origin.xyz;
-    let d = ray_dir(view, gid.x, gid.y);
+    let d = ray_dir(view, px, py);
 
     // Nearest primitive; every instance the ray passes through is counted once (coverage).
     var best_t = NO_HIT;
@@ -318,7 +332,7 @@ fn render(@builtin(global_invocation_id) gid: vec3<u32>) {
     let r = to_u8(c.x, exposure);
     let g = to_u8(c.y, exposure);
     let b = to_u8(c.z, exposure);
-    let pixel = view.frame.z + gid.y * width + gid.x;
+    let pixel = view.frame.z + py * width + px;
     colour_out[pixel] = r | (g << 8u) | (b << 16u) | (255u << 24u);
     depth_out[pixel] = t * dot(d, view.axis_z.xyz);
     instance_out[pixel] = id;

@@ -415,7 +415,7 @@ impl GpuRenderer {
             pass.set_pipeline(&self.pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(
-                max_w.div_ceil(render::WORKGROUP_SIZE),
+                max_w.div_ceil(render::WORKGROUP_SIZE * render::cpu::PIXELS_PER_INVOCATION),
                 max_h.div_ceil(render::WORKGROUP_SIZE),
                 scenes.len() as u32,
             );

@@ -8,6 +8,8 @@ use super::scene::FrameScene;
 use super::{Frame, Marking, Prim, View};
 
 const NO_HIT: f32 = 1e30;
+/// Pixels of a row one invocation shades (as in the shader).
+pub const PIXELS_PER_INVOCATION: u32 = 8;
 const T_MIN: f32 = 1e-3;
 const PAINT: f32 = 0.65;
 const HEADLIGHT_HALF_Y: f32 = 0.7;
@@ -263,9 +265,29 @@ fn to_u8(x: f32, exposure: f32) -> u32 {
     (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u32
 }
 
-/// One pixel, as one invocation of `render` in the shader: `(rgba, depth, instance)`; every
-/// instance the ray passes through is added to `coverage` once.
+/// One invocation of `render` in the shader: `PIXELS_PER_INVOCATION` pixels of row `gy` from
+/// `gx · PIXELS_PER_INVOCATION`, each handed to `write(rgba, depth, instance)`.
 fn render(
+    view: &View,
+    prims: &[Prim],
+    markings: &[Marking],
+    gx: u32,
+    gy: u32,
+    coverage: &mut [u32],
+    write: &mut impl FnMut(u32, f32, u32),
+) {
+    for k in 0..PIXELS_PER_INVOCATION {
+        let x = gx * PIXELS_PER_INVOCATION + k;
+        if x < view.frame[0] {
+            let (rgba, depth, id) = render_pixel(view, prims, markings, x, gy, coverage);
+            write(rgba, depth, id);
+        }
+    }
+}
+
+/// One pixel: `(rgba, depth, instance)`; every instance the ray passes through is added to
+/// `coverage` once.
+fn render_pixel(
     view: &View,
     prims: &[Prim],
     markings: &[Marking],
@@ -346,11 +368,20 @@ pub fn render_frame(view: &View, prims: &[Prim], markings: &[Marking]) -> Frame 
             let mut c = Vec::with_capacity(w as usize);
             let mut dd = Vec::with_capacity(w as usize);
             let mut ids = Vec::with_capacity(w as usize);
-            for x in 0..w {
-                let (rgba, depth, id) = render(view, prims, markings, x, y, &mut cov);
-                c.push(rgba);
-                dd.push(depth);
-                ids.push(id);
+            for gx in 0..w.div_ceil(PIXELS_PER_INVOCATION) {
+                render(
+                    view,
+                    prims,
+                    markings,
+                    gx,
+                    y,
+                    &mut cov,
+                    &mut |rgba, depth, id| {
+                        c.push(rgba);
+                        dd.push(depth);
+                        ids.push(id);
+                    },
+                );
             }
             (c, dd, ids, cov)
         })
