@@ -49,6 +49,17 @@ pub struct Canyon {
     pub street_azimuth_rad: f64,
     /// Antenna height above the street (m).
     pub antenna_height_m: f64,
+    /// Share of the street's sides lined by façades (1: a continuous canyon; suburban rows of
+    /// houses with gaps less). Façades stand in the 30° azimuth sectors that
+    /// [`sector_has_facade`] picks.
+    pub facade_coverage: f64,
+}
+
+/// Whether the 30° azimuth sector holding `azimuth_rad` has a façade, for a coverage share:
+/// a fixed permutation of the 12 sectors (k·5 mod 12) spreads the gaps around the horizon.
+pub fn sector_has_facade(azimuth_rad: f64, coverage: f64) -> bool {
+    let k = ((azimuth_rad.rem_euclid(std::f64::consts::TAU) / (PI / 6.0)) as usize).min(11);
+    (((k * 5) % 12) as f64) < coverage * 12.0
 }
 
 /// Periodic total blockage: a tunnel passage of `length_s` every `period_s`, the first one
@@ -115,7 +126,7 @@ impl Environment {
                 kind,
                 elevation_mask_rad: mask,
                 // Low buildings (10 m) 12 m from the road's centre line.
-                canyon: Some(Canyon { building_height_m: 10.0, street_width_m: 24.0, street_azimuth_rad: 0.0, antenna_height_m: 1.5 }),
+                canyon: Some(Canyon { building_height_m: 10.0, street_width_m: 24.0, street_azimuth_rad: 0.0, antenna_height_m: 1.5, facade_coverage: 0.5 }),
                 tunnels: None,
                 multipath: MultipathConfig {
                     los_sigma_zenith_m: 0.4,
@@ -129,7 +140,7 @@ impl Environment {
                 kind,
                 elevation_mask_rad: mask,
                 // 30 m buildings on a 20 m street running north–south.
-                canyon: Some(Canyon { building_height_m: 30.0, street_width_m: 20.0, street_azimuth_rad: 0.0, antenna_height_m: 1.5 }),
+                canyon: Some(Canyon { building_height_m: 30.0, street_width_m: 20.0, street_azimuth_rad: 0.0, antenna_height_m: 1.5, facade_coverage: 1.0 }),
                 tunnels: None,
                 multipath: MultipathConfig {
                     los_sigma_zenith_m: 0.8,
@@ -161,6 +172,7 @@ impl Environment {
     pub fn building_mask_rad(&self, azimuth_rad: f64) -> f64 {
         match self.canyon {
             None => 0.0,
+            Some(c) if !sector_has_facade(azimuth_rad, c.facade_coverage) => 0.0,
             Some(c) => {
                 let across = (azimuth_rad - c.street_azimuth_rad).sin().abs();
                 // Horizontal distance to the façade along this azimuth is (W/2)/|sin Δaz|.
@@ -187,7 +199,8 @@ impl Environment {
         let tan_perp = elevation_rad.tan() / across;
         let h_m = c.building_height_m - c.antenna_height_m;
         let extra_path_m = reflection_extra_path_m(c.street_width_m / 2.0, elevation_rad, FRAC_PI_2 - (azimuth_rad - c.street_azimuth_rad).rem_euclid(PI));
-        if tan_perp * c.street_width_m / 2.0 <= h_m && tan_perp * 1.5 * c.street_width_m >= h_m {
+        let opposite_facade = sector_has_facade(azimuth_rad + PI, c.facade_coverage);
+        if opposite_facade && tan_perp * c.street_width_m / 2.0 <= h_m && tan_perp * 1.5 * c.street_width_m >= h_m {
             return Reception::Nlos { extra_path_m };
         }
         if diffuse_draw < self.multipath.diffuse_nlos_probability {

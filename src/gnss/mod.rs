@@ -38,7 +38,7 @@ use environment::{Environment, EnvironmentKind, Reception, NLOS_BLOCK_S};
 use errors::{code_sigma_m, klobuchar_bds, lognormal_delay_m, saastamoinen, saastamoinen_sigma_m, single_difference_sigma_m, GaussMarkov, KlobucharParams};
 use geodesy::{azimuth_elevation_rad, ecef_from_geodetic, enu_axes, enu_from_ecef_vector, geodetic_from_ecef, range_with_sagnac_m, Geodetic, C_MPS, WEEK_S};
 use orbits::{class_of, BroadcastEphemeris, Constellation, OrbitClass, Satellite};
-use receiver::{solve_spp, DeadReckoningConfig, Dops, Observation, PppConfig, ProtectionConfig, RtkConfig};
+use receiver::{solve_spp_fde, DeadReckoningConfig, Dops, FdeConfig, Observation, PppConfig, ProtectionConfig, RtkConfig};
 
 /// Receiver profiles of `gauntlet gnss --profile`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,7 +155,7 @@ impl Default for ErrorModel {
             sise_sigma_meo_m: 0.35,
             sise_tau_s: 600.0,
             iono_common_fraction_sigma: 0.2,
-            iono_sat_fraction_sigma: 0.1,
+            iono_sat_fraction_sigma: 0.2,
             iono_tau_s: 1800.0,
             tropo_zenith_sigma_m: 0.04,
             tropo_tau_s: 3600.0,
@@ -167,8 +167,8 @@ impl Default for ErrorModel {
             brief_mask_s: 2.0,
             reacq_long_s: (2.0, 3.0),
             first_fix_delay_s: (1.0, 2.0),
-            sbas_iono_vertical_sigma_m: 0.25,
-            sbas_sise_sigma_m: 0.15,
+            sbas_iono_vertical_sigma_m: 0.35,
+            sbas_sise_sigma_m: 0.2,
         }
     }
 }
@@ -209,6 +209,8 @@ pub struct GnssConfig {
     pub klobuchar: KlobucharParams,
     pub errors: ErrorModel,
     pub protection: ProtectionConfig,
+    /// Fault detection and exclusion in SPP/SBAS; `None`: all tracked satellites are used.
+    pub fde: Option<FdeConfig>,
     pub ppp: PppConfig,
     pub rtk: RtkConfig,
     /// Dead reckoning through outages; `None`: no position during outages.
@@ -237,6 +239,7 @@ impl GnssConfig {
             klobuchar: KlobucharParams::BDS_2021_001,
             errors: ErrorModel::default(),
             protection: ProtectionConfig::default(),
+            fde: Some(FdeConfig::default()),
             ppp: PppConfig::default(),
             rtk: RtkConfig::for_environment(environment),
             dead_reckoning: Some(DeadReckoningConfig::default()),
@@ -543,7 +546,8 @@ impl Simulator {
         }
         let nav_ready = !self.outage_total && t_s >= self.nav_ready_s - 1e-9;
         let initial = self.last_solution.unwrap_or([0.0; 4]);
-        let spp = if nav_ready { solve_spp(&obs, initial, &cfg.protection).ok() } else { None };
+        let no_fde = FdeConfig { max_exclusions: 0, ..FdeConfig::default() };
+        let spp = if nav_ready { solve_spp_fde(&obs, initial, &cfg.protection, cfg.fde.as_ref().unwrap_or(&no_fde)).ok() } else { None };
         let dops = spp.map(|s| s.dops);
         let err_of = |pos_ecef_m: &[f64; 3]| {
             let d = [pos_ecef_m[0] - truth_ecef_m[0], pos_ecef_m[1] - truth_ecef_m[1], pos_ecef_m[2] - truth_ecef_m[2]];

@@ -54,6 +54,11 @@ pub struct SppSolution {
     pub vpl_m: f64,
     pub n_used: usize,
     pub iterations: usize,
+    /// Σ (residual/σ)² at the solution, and the index of the largest normalised residual.
+    pub weighted_sse: f64,
+    pub worst_index: usize,
+    /// Observations excluded by fault detection and exclusion (indices into the input).
+    pub n_excluded: usize,
 }
 
 /// Why no SPP solution came out.
@@ -101,6 +106,15 @@ pub fn solve_spp(obs: &[Observation], initial: [f64; 4], pl: &ProtectionConfig) 
             let cov = r * q_pos * r.transpose();
             let (hpl_m, vpl_m) = protection_levels(&cov, pl);
             let dops = dops_at(&g, &pos, obs.iter().map(|o| &o.sat_pos_ecef_m)).ok_or(SppError::Singular)?;
+            let mut weighted_sse = 0.0;
+            let mut worst = (0, 0.0);
+            for (k, o) in obs.iter().enumerate() {
+                let z = (o.pseudorange_m - (range_with_sagnac_m(&o.sat_pos_ecef_m, &pos) + x[3])) / o.sigma_m;
+                weighted_sse += z * z;
+                if z.abs() > worst.1 {
+                    worst = (k, z.abs());
+                }
+            }
             return Ok(SppSolution {
                 pos_ecef_m: pos,
                 clock_bias_m: x[3],
@@ -110,10 +124,59 @@ pub fn solve_spp(obs: &[Observation], initial: [f64; 4], pl: &ProtectionConfig) 
                 vpl_m,
                 n_used: obs.len(),
                 iterations: iter,
+                weighted_sse,
+                worst_index: worst.0,
+                n_excluded: 0,
             });
         }
     }
     Err(SppError::NoConvergence(MAX_ITER))
+}
+
+/// Fault detection and exclusion (receiver autonomous integrity monitoring, RAIM-FDE): a
+/// χ² test on the weighted residuals with false-alarm probability `p_fa`; while it fails and
+/// more than `min_remaining` satellites are left, the satellite with the largest normalised
+/// residual is excluded and the solution recomputed (at most `max_exclusions`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FdeConfig {
+    /// Standard normal quantile of the false-alarm probability (3.09: p_fa = 1e-3).
+    pub z_fa: f64,
+    pub max_exclusions: usize,
+    pub min_remaining: usize,
+}
+
+impl Default for FdeConfig {
+    fn default() -> Self {
+        FdeConfig { z_fa: 3.09, max_exclusions: 4, min_remaining: 5 }
+    }
+}
+
+/// χ² quantile with `dof` degrees of freedom at the normal quantile `z` (Wilson–Hilferty).
+pub fn chi2_quantile(dof: usize, z: f64) -> f64 {
+    let k = dof as f64;
+    let a = 2.0 / (9.0 * k);
+    k * (1.0 - a + z * a.sqrt()).powi(3)
+}
+
+/// [`solve_spp`] with fault detection and exclusion.
+pub fn solve_spp_fde(obs: &[Observation], initial: [f64; 4], pl: &ProtectionConfig, fde: &FdeConfig) -> Result<SppSolution, SppError> {
+    let mut sol = solve_spp(obs, initial, pl)?;
+    if sol.n_used <= 4 || sol.weighted_sse <= chi2_quantile(sol.n_used - 4, fde.z_fa) {
+        return Ok(sol);
+    }
+    let mut kept: Vec<Observation> = obs.to_vec();
+    for n_excluded in 1..=fde.max_exclusions {
+        if kept.len() <= fde.min_remaining {
+            break;
+        }
+        kept.remove(sol.worst_index);
+        sol = solve_spp(&kept, initial, pl)?;
+        sol.n_excluded = n_excluded;
+        if sol.weighted_sse <= chi2_quantile(sol.n_used - 4, fde.z_fa) {
+            break;
+        }
+    }
+    Ok(sol)
 }
 
 /// HPL and VPL from an ENU covariance.
@@ -254,6 +317,13 @@ impl Default for DeadReckoningConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chi2_quantile_is_close_to_tables() {
+        // χ²(0.999) for 1 and 10 degrees of freedom: 10.83 and 29.59.
+        assert!((chi2_quantile(10, 3.09) - 29.59).abs() < 0.3);
+        assert!((chi2_quantile(1, 3.09) - 10.83).abs() < 0.6);
+    }
 
     #[test]
     fn ppp_converges() {
