@@ -186,3 +186,77 @@ fn nmea_output_is_valid() {
     let gga = &gnss::nmea_sentences(&epochs[0])[0];
     assert!(gga.starts_with("$GNGGA,235956.00,3031."), "{gga}");
 }
+
+mod common;
+
+fn out_str(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn cli_writes_csv_and_nmea_and_prints_statistics() {
+    let dir = common::tempdir("gnss-cli");
+    let csv = dir.join("a.csv");
+    let nmea = dir.join("a.nmea");
+    fn args<'a>(csv: &'a std::path::Path, nmea: &'a std::path::Path) -> Vec<&'a str> {
+        vec!["gnss", "--profile", "spp", "--environment", "tunnel", "--duration", "200", "--rate", "2", "--seed", "3", "--out", csv.to_str().expect("utf8"), "--nmea", nmea.to_str().expect("utf8")]
+    }
+    let o = common::gauntlet(&args(&csv, &nmea));
+    assert_eq!(o.status.code(), Some(0), "{}", out_str(&o));
+    let text = out_str(&o);
+    assert!(text.contains("horizontal error 50/95/99 %") && text.contains("availability") && text.contains("dr "), "{text}");
+    let body = std::fs::read_to_string(&csv).expect("csv");
+    assert!(body.starts_with("t_s,lat_deg,lon_deg,h_m,east_err_m,north_err_m,up_err_m,horiz_err_m,hpl_m,vpl_m,fix_type,n_sats,hdop"));
+    assert_eq!(body.lines().count(), 401);
+    let sentences = std::fs::read_to_string(&nmea).expect("nmea");
+    assert!(sentences.lines().any(|l| l.starts_with("$GNGGA,")) && sentences.lines().any(|l| l.starts_with("$GBGSV,")));
+    for l in sentences.lines() {
+        let (b, cs) = l.trim_start_matches('$').split_once('*').expect("star");
+        assert_eq!(u8::from_str_radix(cs, 16).expect("hex"), gnss::nmea::checksum(b), "{l}");
+    }
+    // Same seed, same bytes.
+    let csv2 = dir.join("b.csv");
+    assert_eq!(common::gauntlet(&args(&csv2, &nmea)).status.code(), Some(0));
+    assert_eq!(body, std::fs::read_to_string(&csv2).expect("csv2"));
+}
+
+#[test]
+fn cli_rejects_bad_input_with_exit_2() {
+    let dir = common::tempdir("gnss-cli-bad");
+    let out = dir.join("x.csv");
+    let out = out.to_str().expect("utf8");
+    let broken = dir.join("broken.rnx");
+    std::fs::write(&broken, "     3.04           NAVIGATION DATA     MIXED               RINEX VERSION / TYPE\n                                                            END OF HEADER\nC05 2021 01 01 00 00 00 1.0\n").expect("write");
+    let broken = broken.to_str().expect("utf8");
+    for (extra, needle) in [
+        (vec!["--profile", "gps"], "possible values"),
+        (vec!["--profile", "spp", "--environment", "space"], "possible values"),
+        (vec!["--profile", "spp", "--environment", "open-sky", "--duration=-5"], "--duration"),
+        (vec!["--profile", "spp", "--environment", "open-sky", "--rate", "0"], "--rate"),
+        (vec!["--profile", "spp", "--environment", "open-sky", "--site", "30,500,0"], "--site"),
+        (vec!["--profile", "spp", "--environment", "open-sky", "--site", "north"], "--site"),
+        (vec!["--profile", "spp", "--environment", "open-sky", "--ephemeris", "/nonexistent.rnx"], "cannot read"),
+        (vec!["--profile", "spp", "--environment", "open-sky", "--ephemeris", broken], "broken.rnx:4: file ends inside"),
+    ] {
+        let mut args = vec!["gnss", "--out", out];
+        if extra[0] == "--profile" && extra.len() == 2 {
+            args.extend(["--environment", "open-sky"]);
+        }
+        args.extend(extra.iter().copied());
+        let o = common::gauntlet(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", out_str(&o));
+        assert!(out_str(&o).contains(needle), "{args:?}: {}", out_str(&o));
+    }
+}
+
+#[test]
+fn cli_runs_on_a_real_broadcast_file() {
+    let dir = common::tempdir("gnss-cli-rinex");
+    let csv = dir.join("r.csv");
+    let nav = reference_data().join("rinex/NYA100NOR_S_20241240000_01D_CN.rnx.gz");
+    let o = common::gauntlet(&["gnss", "--profile", "spp", "--environment", "open-sky", "--duration", "600", "--ephemeris", nav.to_str().expect("utf8"), "--site", "78.93,11.86,50", "--out", csv.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", out_str(&o));
+    let body = std::fs::read_to_string(&csv).expect("csv");
+    let with_fix = body.lines().skip(1).filter(|l| l.contains(",spp,")).count();
+    assert!(with_fix > 500, "{with_fix} fixes of 600\n{}", out_str(&o));
+}
