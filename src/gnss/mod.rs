@@ -357,6 +357,7 @@ pub struct Simulator {
     last_gnss_fix: Option<(f64, [f64; 3], f64)>,
     dr: Option<DrState>,
     broadcast_by_prn: Vec<Vec<BroadcastEphemeris>>,
+    last_obs: Vec<Observation>,
 }
 
 impl Simulator {
@@ -408,7 +409,19 @@ impl Simulator {
             last_gnss_fix: None,
             dr: None,
             broadcast_by_prn,
+            last_obs: Vec::new(),
         }
+    }
+
+    /// The corrected pseudoranges of the last epoch, as the positioning engine received them
+    /// (for benchmarks and diagnostics).
+    pub fn last_observations(&self) -> Option<&[Observation]> {
+        (!self.last_obs.is_empty()).then_some(self.last_obs.as_slice())
+    }
+
+    /// The last SPP solution (x, y, z, clock bias in m).
+    pub fn last_solution(&self) -> Option<[f64; 4]> {
+        self.last_solution
     }
 
     /// Satellites (PRN, class, ECEF position) at a time.
@@ -648,6 +661,7 @@ impl Simulator {
                 }
             }
         }
+        self.last_obs = obs;
         EpochResult { t_s, t_bdt_s, truth: *truth, fix, sats: views, dops }
     }
 }
