@@ -18,8 +18,8 @@
 //! - `gnss/reacq`: reacquisition delay of a satellite; element 0: the navigation delay after a
 //!   total outage;
 //! - `gnss/clock`: element 0: initial bias and drift (step 0), drift random walk;
-//! - `gnss/ppp`, `gnss/rtk`: elements 0, 1, 2: east/north/up error drivers; `gnss/rtk`
-//!   element 3: cycle slips, element 4: time to fix;
+//! - `gnss/ppp`, `gnss/rtk`: elements 0, 1, 2: east/north/up error drivers; element 3:
+//!   convergence restarts / cycle slips; `gnss/rtk` element 4: time to fix;
 //! - `gnss/dr`: step = epoch where the outage began, elements 0–5: velocity and acceleration
 //!   error per axis.
 
@@ -240,7 +240,7 @@ impl GnssConfig {
             errors: ErrorModel::default(),
             protection: ProtectionConfig::default(),
             fde: Some(FdeConfig::default()),
-            ppp: PppConfig::default(),
+            ppp: PppConfig::for_environment(environment),
             rtk: RtkConfig::for_environment(environment),
             dead_reckoning: Some(DeadReckoningConfig::default()),
         }
@@ -587,6 +587,9 @@ impl Simulator {
             Profile::PppB2b => {
                 let p = cfg.ppp;
                 if spp.is_some() && n_tracked >= p.min_sats {
+                    if keys.ppp.uniform_f64(epoch, 3) < p.restart_rate_per_s * dt_s {
+                        self.ppp_since_s = Some(t_s);
+                    }
                     let since = *self.ppp_since_s.get_or_insert(t_s);
                     let (sh, sv) = p.sigma_m(t_s - since);
                     let g = gm(1.0, p.error_tau_s);

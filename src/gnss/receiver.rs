@@ -227,6 +227,25 @@ pub struct PppConfig {
     pub reconvergence_after_outage_s: f64,
     /// Satellites needed.
     pub min_sats: usize,
+    /// Rate (per second) of events that restart convergence while tracking (cycle slips on
+    /// most satellites at once, NLOS-corrupted ambiguities): 0 in open sky.
+    pub restart_rate_per_s: f64,
+    /// Converged σ multiplier for the environment's multipath.
+    pub multipath_factor: f64,
+}
+
+impl PppConfig {
+    /// Defaults by environment (our choice, no measured source: canyons restart convergence
+    /// every few minutes and triple the converged error).
+    pub fn for_environment(kind: super::environment::EnvironmentKind) -> PppConfig {
+        use super::environment::EnvironmentKind as K;
+        let (restart_rate_per_s, multipath_factor) = match kind {
+            K::OpenSky | K::Tunnel => (0.0, 1.0),
+            K::Suburban => (1.0 / 1800.0, 1.5),
+            K::UrbanCanyon => (1.0 / 300.0, 3.0),
+        };
+        PppConfig { restart_rate_per_s, multipath_factor, ..PppConfig::default() }
+    }
 }
 
 impl Default for PppConfig {
@@ -240,6 +259,8 @@ impl Default for PppConfig {
             error_tau_s: 300.0,
             reconvergence_after_outage_s: 5.0,
             min_sats: 5,
+            restart_rate_per_s: 0.0,
+            multipath_factor: 1.0,
         }
     }
 }
@@ -248,10 +269,8 @@ impl PppConfig {
     /// (σ_h per axis, σ_v) after `t_s` of convergence.
     pub fn sigma_m(&self, t_s: f64) -> (f64, f64) {
         let k = (-t_s / self.convergence_tau_s).exp();
-        (
-            self.converged_sigma_h_m + (self.initial_sigma_h_m - self.converged_sigma_h_m) * k,
-            self.converged_sigma_v_m + (self.initial_sigma_v_m - self.converged_sigma_v_m) * k,
-        )
+        let (ch, cv) = (self.converged_sigma_h_m * self.multipath_factor, self.converged_sigma_v_m * self.multipath_factor);
+        (ch + (self.initial_sigma_h_m - ch).max(0.0) * k, cv + (self.initial_sigma_v_m - cv).max(0.0) * k)
     }
 }
 
