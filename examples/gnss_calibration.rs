@@ -66,7 +66,7 @@ fn main() -> std::io::Result<()> {
             (env.name(), c, e.iter().filter_map(|x| x.fix.map(|f| (x.t_s / 60.0, f.horiz_err_m().max(1e-3)))).collect())
         })
         .collect();
-    std::fs::write(out_dir.join("gnss-spp-environments.svg"), line_chart("SPP horizontal error by environment, first 30 min (seed 0; tunnel: dead reckoning inside)", "time (min)", "metres (log)", true, &series))?;
+    std::fs::write(out_dir.join("gnss-spp-environments.svg"), line_chart("SPP horizontal error, first 30 min, seed 0 (open sky lies under tunnel: same streams)", "time (min)", "metres (log)", true, &series))?;
 
     // Figure 3: RTK through tunnels: fixed → dead reckoning → float → fixed.
     let rtk = run(Profile::Rtk, EnvironmentKind::Tunnel, 0, 1200.0);
@@ -162,6 +162,7 @@ fn bounds(series: &[(&str, &str, Vec<(f64, f64)>)], log_y: bool) -> Axes {
         x1 = x1.max(*x);
         y1 = y1.max(*y);
     }
+    let x1 = (x1 / 5.0).ceil() * 5.0;
     if log_y {
         Axes { x0: 0.0, x1, y0: 1e-3, y1: 10f64.powf(y1.log10().ceil()), log_y }
     } else {
@@ -216,7 +217,7 @@ fn scatter_chart(title: &str, xlabel: &str, ylabel: &str, series: &[(&str, &str,
 fn stanford(epochs: &[EpochResult], title: &str) -> String {
     let pts: Vec<(f64, f64)> = epochs.iter().filter_map(|e| e.fix).filter(|f| f.fix_type != FixType::DeadReckoning).map(|f| (f.hpl_m, f.horiz_err_m())).collect();
     let max = pts.iter().fold(0.0f64, |m, (a, b)| m.max(*a).max(*b));
-    let lim = (max * 1.05).max(1.0).ceil();
+    let lim = ((max * 1.02).max(1.0) / 5.0).ceil() * 5.0;
     let n_bins = 60usize;
     let mut grid = vec![0u32; n_bins * n_bins];
     for (hpl, err) in &pts {
