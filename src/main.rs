@@ -558,25 +558,47 @@ struct GnssArgs {
 /// CSV (and NMEA), print the statistics.
 fn gnss_command(args: GnssArgs) -> anyhow::Result<ExitCode> {
     use anyhow::{Context, bail};
-    use gauntlet::gnss::{self, environment::EnvironmentKind, geodesy::Geodetic, rinex, Ephemeris, GnssConfig, Profile};
+    use gauntlet::gnss::{
+        self, Ephemeris, GnssConfig, Profile, environment::EnvironmentKind, geodesy::Geodetic,
+        rinex,
+    };
 
     let profile = Profile::parse(&args.profile).context("unknown profile")?;
     let env = EnvironmentKind::parse(&args.environment).context("unknown environment")?;
     if !(args.duration.is_finite() && args.duration > 0.0 && args.duration <= 7.0 * 86_400.0) {
-        bail!("--duration must be a number of seconds in (0, 604800], got {}", args.duration);
+        bail!(
+            "--duration must be a number of seconds in (0, 604800], got {}",
+            args.duration
+        );
     }
     if !(args.rate.is_finite() && args.rate > 0.0 && args.rate <= 100.0) {
         bail!("--rate must be in (0, 100] Hz, got {}", args.rate);
     }
     if args.duration * args.rate > 20_000_000.0 {
-        bail!("--duration × --rate gives {:.0} epochs; at most 20,000,000", args.duration * args.rate);
+        bail!(
+            "--duration × --rate gives {:.0} epochs; at most 20,000,000",
+            args.duration * args.rate
+        );
     }
     let site = match &args.site {
         None => gnss::default_site(),
         Some(text) => {
-            let parts: Vec<f64> = text.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>().ok().filter(|v: &Vec<f64>| v.len() == 3 && v.iter().all(|x| x.is_finite())).with_context(|| format!("--site must be LAT,LON,H (three numbers), got {text:?}"))?;
-            if parts[0].abs() > 90.0 || parts[1].abs() > 180.0 || !(-500.0..=9000.0).contains(&parts[2]) {
-                bail!("--site {text:?}: latitude must be within ±90°, longitude ±180°, height −500…9000 m");
+            let parts: Vec<f64> = text
+                .split(',')
+                .map(|p| p.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .ok()
+                .filter(|v: &Vec<f64>| v.len() == 3 && v.iter().all(|x| x.is_finite()))
+                .with_context(|| {
+                    format!("--site must be LAT,LON,H (three numbers), got {text:?}")
+                })?;
+            if parts[0].abs() > 90.0
+                || parts[1].abs() > 180.0
+                || !(-500.0..=9000.0).contains(&parts[2])
+            {
+                bail!(
+                    "--site {text:?}: latitude must be within ±90°, longitude ±180°, height −500…9000 m"
+                );
             }
             Geodetic::from_deg(parts[0], parts[1], parts[2])
         }
@@ -586,18 +608,34 @@ fn gnss_command(args: GnssArgs) -> anyhow::Result<ExitCode> {
     config.seed = args.seed;
     if args.ephemeris != "nominal" {
         let path = PathBuf::from(&args.ephemeris);
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read --ephemeris {}", path.display()))?;
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("cannot read --ephemeris {}", path.display()))?;
         let nav = rinex::parse_nav(&bytes, &path.display().to_string())?;
-        let Some(start) = nav.bds_ephemerides.iter().map(|e| e.toe_bdt_s).min_by(f64::total_cmp) else {
-            bail!("{}: no BDS ephemerides in this navigation file", path.display());
+        let Some(start) = nav
+            .bds_ephemerides
+            .iter()
+            .map(|e| e.toe_bdt_s)
+            .min_by(f64::total_cmp)
+        else {
+            bail!(
+                "{}: no BDS ephemerides in this navigation file",
+                path.display()
+            );
         };
         config.start_bdt_s = start;
         if let Some(k) = nav.bds_klobuchar {
             config.klobuchar = k;
         }
-        config.ephemeris = Ephemeris::Broadcast { records: nav.bds_ephemerides, max_age_s: 4.0 * 3600.0 };
+        config.ephemeris = Ephemeris::Broadcast {
+            records: nav.bds_ephemerides,
+            max_age_s: 4.0 * 3600.0,
+        };
     }
-    let create = |p: &PathBuf| std::fs::File::create(p).map(std::io::BufWriter::new).with_context(|| format!("cannot create {}", p.display()));
+    let create = |p: &PathBuf| {
+        std::fs::File::create(p)
+            .map(std::io::BufWriter::new)
+            .with_context(|| format!("cannot create {}", p.display()))
+    };
     let mut csv = create(&args.out)?;
     let mut nmea = args.nmea.as_ref().map(create).transpose()?;
 
@@ -611,15 +649,26 @@ fn gnss_command(args: GnssArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    csv.flush().with_context(|| format!("cannot write {}", args.out.display()))?;
+    csv.flush()
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     if let Some(w) = nmea.as_mut() {
         w.flush().context("cannot write the NMEA file")?;
     }
     let s = gnss::summarize(&epochs);
-    let shares: Vec<String> = s.fix_shares.iter().map(|(t, share)| format!("{} {:.1} %", t.name(), 100.0 * share)).collect();
+    let shares: Vec<String> = s
+        .fix_shares
+        .iter()
+        .map(|(t, share)| format!("{} {:.1} %", t.name(), 100.0 * share))
+        .collect();
     println!(
         "gnss: {} {} · {} epochs · horizontal error 50/95/99 %: {:.3} / {:.3} / {:.3} m · vertical 95 %: {:.3} m",
-        args.profile, args.environment, s.n_epochs, s.horiz_p50_m, s.horiz_p95_m, s.horiz_p99_m, s.vert_p95_m
+        args.profile,
+        args.environment,
+        s.n_epochs,
+        s.horiz_p50_m,
+        s.horiz_p95_m,
+        s.horiz_p99_m,
+        s.vert_p95_m
     );
     println!(
         "gnss: availability {:.2} % · fix types: {} · error within HPL on {:.4} % of fixes ({} misleading)",

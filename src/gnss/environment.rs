@@ -103,7 +103,9 @@ pub enum Reception {
     LineOfSight,
     /// Only a reflection arrives; its geometric extra path (m), 0 for a diffuse reflection whose
     /// delay is drawn.
-    Nlos { extra_path_m: f64 },
+    Nlos {
+        extra_path_m: f64,
+    },
 }
 
 /// Length of the blocks within which a satellite's diffuse-NLOS state is held (s).
@@ -121,12 +123,24 @@ impl Environment {
         };
         let mask = 10f64.to_radians();
         match kind {
-            EnvironmentKind::OpenSky => Environment { kind, elevation_mask_rad: mask, canyon: None, tunnels: None, multipath: open },
+            EnvironmentKind::OpenSky => Environment {
+                kind,
+                elevation_mask_rad: mask,
+                canyon: None,
+                tunnels: None,
+                multipath: open,
+            },
             EnvironmentKind::Suburban => Environment {
                 kind,
                 elevation_mask_rad: mask,
                 // Low buildings (10 m) 12 m from the road's centre line.
-                canyon: Some(Canyon { building_height_m: 10.0, street_width_m: 24.0, street_azimuth_rad: 0.0, antenna_height_m: 1.5, facade_coverage: 0.5 }),
+                canyon: Some(Canyon {
+                    building_height_m: 10.0,
+                    street_width_m: 24.0,
+                    street_azimuth_rad: 0.0,
+                    antenna_height_m: 1.5,
+                    facade_coverage: 0.5,
+                }),
                 tunnels: None,
                 multipath: MultipathConfig {
                     los_sigma_zenith_m: 0.4,
@@ -140,7 +154,13 @@ impl Environment {
                 kind,
                 elevation_mask_rad: mask,
                 // 30 m buildings on a 20 m street running north–south.
-                canyon: Some(Canyon { building_height_m: 30.0, street_width_m: 20.0, street_azimuth_rad: 0.0, antenna_height_m: 1.5, facade_coverage: 1.0 }),
+                canyon: Some(Canyon {
+                    building_height_m: 30.0,
+                    street_width_m: 20.0,
+                    street_azimuth_rad: 0.0,
+                    antenna_height_m: 1.5,
+                    facade_coverage: 1.0,
+                }),
                 tunnels: None,
                 multipath: MultipathConfig {
                     los_sigma_zenith_m: 0.8,
@@ -154,7 +174,11 @@ impl Environment {
                 kind,
                 elevation_mask_rad: mask,
                 canyon: None,
-                tunnels: Some(Tunnels { period_s: 300.0, length_s: 30.0, first_entry_s: 120.0 }),
+                tunnels: Some(Tunnels {
+                    period_s: 300.0,
+                    length_s: 30.0,
+                    first_entry_s: 120.0,
+                }),
                 multipath: open,
             },
         }
@@ -183,7 +207,13 @@ impl Environment {
 
     /// How a satellite at (azimuth, elevation) is received `t_s` after the start.
     /// `diffuse_draw` is a uniform number held per satellite per [`NLOS_BLOCK_S`].
-    pub fn reception(&self, t_s: f64, azimuth_rad: f64, elevation_rad: f64, diffuse_draw: f64) -> Reception {
+    pub fn reception(
+        &self,
+        t_s: f64,
+        azimuth_rad: f64,
+        elevation_rad: f64,
+        diffuse_draw: f64,
+    ) -> Reception {
         if elevation_rad < self.elevation_mask_rad || self.in_tunnel(t_s) {
             return Reception::Blocked;
         }
@@ -191,16 +221,25 @@ impl Environment {
         if elevation_rad >= mask_rad {
             return Reception::LineOfSight;
         }
-        let Some(c) = self.canyon else { return Reception::LineOfSight };
+        let Some(c) = self.canyon else {
+            return Reception::LineOfSight;
+        };
         // Specular reflection off the opposite façade: in the vertical plane across the street
         // the ray meets the opposite wall at height (W/2)·tan E⊥ above the antenna, which must be
         // below its roof, and must have cleared the near roof, W further on: 1.5·W·tan E⊥ ≥ H.
         let across = (azimuth_rad - c.street_azimuth_rad).sin().abs().max(1e-9);
         let tan_perp = elevation_rad.tan() / across;
         let h_m = c.building_height_m - c.antenna_height_m;
-        let extra_path_m = reflection_extra_path_m(c.street_width_m / 2.0, elevation_rad, FRAC_PI_2 - (azimuth_rad - c.street_azimuth_rad).rem_euclid(PI));
+        let extra_path_m = reflection_extra_path_m(
+            c.street_width_m / 2.0,
+            elevation_rad,
+            FRAC_PI_2 - (azimuth_rad - c.street_azimuth_rad).rem_euclid(PI),
+        );
         let opposite_facade = sector_has_facade(azimuth_rad + PI, c.facade_coverage);
-        if opposite_facade && tan_perp * c.street_width_m / 2.0 <= h_m && tan_perp * 1.5 * c.street_width_m >= h_m {
+        if opposite_facade
+            && tan_perp * c.street_width_m / 2.0 <= h_m
+            && tan_perp * 1.5 * c.street_width_m >= h_m
+        {
             return Reception::Nlos { extra_path_m };
         }
         if diffuse_draw < self.multipath.diffuse_nlos_probability {
@@ -223,7 +262,9 @@ mod tests {
         assert_eq!(env.reception(0.0, FRAC_PI_2, 0.5, 1.0), Reception::Blocked);
         assert_eq!(env.reception(0.0, 0.0, 0.5, 1.0), Reception::LineOfSight);
         // 60° across the street: the reflection off the opposite façade arrives.
-        assert!(matches!(env.reception(0.0, FRAC_PI_2, 60f64.to_radians(), 1.0), Reception::Nlos { extra_path_m } if extra_path_m > 0.0));
+        assert!(
+            matches!(env.reception(0.0, FRAC_PI_2, 60f64.to_radians(), 1.0), Reception::Nlos { extra_path_m } if extra_path_m > 0.0)
+        );
     }
 
     #[test]

@@ -60,7 +60,11 @@ pub fn klobuchar_gps_m(
     if elevation_rad <= 0.0 {
         return 0.0;
     }
-    let p = if params.is_zero() { &KlobucharParams::GPS_RTKLIB_DEFAULT } else { params };
+    let p = if params.is_zero() {
+        &KlobucharParams::GPS_RTKLIB_DEFAULT
+    } else {
+        params
+    };
     let el_sc = elevation_rad / PI;
     let psi = 0.0137 / (el_sc + 0.11) - 0.022;
     let phi_i = (lat_rad / PI + psi * azimuth_rad.cos()).clamp(-0.416, 0.416);
@@ -71,7 +75,11 @@ pub fn klobuchar_gps_m(
     let amp = poly3(&p.alpha, phi_m).max(0.0);
     let per = poly3(&p.beta, phi_m).max(72_000.0);
     let x = 2.0 * PI * (t_s - 50_400.0) / per;
-    let iz = if x.abs() < 1.57 { 5e-9 + amp * (1.0 + x * x * (-0.5 + x * x / 24.0)) } else { 5e-9 };
+    let iz = if x.abs() < 1.57 {
+        5e-9 + amp * (1.0 + x * x * (-0.5 + x * x / 24.0))
+    } else {
+        5e-9
+    };
     C_MPS * f * iz
 }
 
@@ -109,7 +117,8 @@ pub fn klobuchar_bds(
     let ratio_cos_e = R_M / (R_M + H_M) * elevation_rad.cos();
     let psi = PI / 2.0 - elevation_rad - ratio_cos_e.asin();
     let (sin_psi, cos_psi) = psi.sin_cos();
-    let pierce_lat_rad = (lat_rad.sin() * cos_psi + lat_rad.cos() * sin_psi * azimuth_rad.cos()).asin();
+    let pierce_lat_rad =
+        (lat_rad.sin() * cos_psi + lat_rad.cos() * sin_psi * azimuth_rad.cos()).asin();
     let pierce_lon_rad = lon_rad + (sin_psi * azimuth_rad.sin() / pierce_lat_rad.cos()).asin();
     let t_s = (sow_s + pierce_lon_rad * 43_200.0 / PI).rem_euclid(86_400.0);
     let phi_sc = (pierce_lat_rad / PI).abs();
@@ -121,7 +130,13 @@ pub fn klobuchar_bds(
         5e-9
     };
     let obliquity = 1.0 / (1.0 - ratio_cos_e * ratio_cos_e).sqrt();
-    BdsKlobuchar { pierce_lat_rad, a2_s, a4_s, obliquity, delay_b1i_m: C_MPS * obliquity * iz }
+    BdsKlobuchar {
+        pierce_lat_rad,
+        a2_s,
+        a4_s,
+        obliquity,
+        delay_b1i_m: C_MPS * obliquity * iz,
+    }
 }
 
 /// Scale a B1I ionospheric delay to another carrier: (f_B1I / f)².
@@ -145,7 +160,10 @@ impl Troposphere {
 /// Saastamoinen with the standard atmosphere and 70 % humidity, as RTKLIB `tropmodel`.
 pub fn saastamoinen(lat_rad: f64, h_m: f64, elevation_rad: f64) -> Troposphere {
     if !(-100.0..=1e4).contains(&h_m) || elevation_rad <= 0.0 {
-        return Troposphere { dry_m: 0.0, wet_m: 0.0 };
+        return Troposphere {
+            dry_m: 0.0,
+            wet_m: 0.0,
+        };
     }
     let hgt_m = h_m.max(0.0);
     let pres_hpa = 1013.25 * (1.0 - 2.2557e-5 * hgt_m).powf(5.2568);
@@ -153,7 +171,9 @@ pub fn saastamoinen(lat_rad: f64, h_m: f64, elevation_rad: f64) -> Troposphere {
     let e_hpa = 6.108 * 0.7 * ((17.15 * temp_k - 4684.0) / (temp_k - 38.45)).exp();
     let cos_z = (PI / 2.0 - elevation_rad).cos();
     Troposphere {
-        dry_m: 0.0022768 * pres_hpa / (1.0 - 0.00266 * (2.0 * lat_rad).cos() - 0.00028 * hgt_m / 1e3) / cos_z,
+        dry_m: 0.0022768 * pres_hpa
+            / (1.0 - 0.00266 * (2.0 * lat_rad).cos() - 0.00028 * hgt_m / 1e3)
+            / cos_z,
         wet_m: 0.002277 * (1255.0 / temp_k + 0.05) * e_hpa / cos_z,
     }
 }
@@ -206,7 +226,11 @@ impl GaussMarkov {
 
 /// Extra path (m) of a signal reflected by a vertical wall at `wall_distance_m` across the
 /// street (specular, image method): 2·d·cos E·|cos(azimuth − wall normal)|.
-pub fn reflection_extra_path_m(wall_distance_m: f64, elevation_rad: f64, azimuth_from_normal_rad: f64) -> f64 {
+pub fn reflection_extra_path_m(
+    wall_distance_m: f64,
+    elevation_rad: f64,
+    azimuth_from_normal_rad: f64,
+) -> f64 {
     2.0 * wall_distance_m * elevation_rad.cos() * azimuth_from_normal_rad.cos().abs()
 }
 
@@ -223,7 +247,10 @@ mod tests {
 
     #[test]
     fn gauss_markov_is_stationary() {
-        let gm = GaussMarkov { sigma: 2.0, tau_s: 10.0 };
+        let gm = GaussMarkov {
+            sigma: 2.0,
+            tau_s: 10.0,
+        };
         let key = crate::rng::StreamKey::new(3, 4, "gm", 0);
         let mut x = None;
         let mut sum2 = 0.0;

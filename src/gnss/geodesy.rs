@@ -26,7 +26,11 @@ pub struct Geodetic {
 
 impl Geodetic {
     pub fn from_deg(lat_deg: f64, lon_deg: f64, h_m: f64) -> Geodetic {
-        Geodetic { lat_rad: lat_deg.to_radians(), lon_rad: lon_deg.to_radians(), h_m }
+        Geodetic {
+            lat_rad: lat_deg.to_radians(),
+            lon_rad: lon_deg.to_radians(),
+            h_m,
+        }
     }
 }
 
@@ -51,8 +55,16 @@ pub fn geodetic_from_ecef(pos_ecef_m: &[f64; 3]) -> Geodetic {
     if p_m < 1e-9 {
         // On the polar axis (or at the centre): latitude ±90°.
         let b_m = CGCS2000_A_M * (1.0 - CGCS2000_F);
-        let lat_rad = if z >= 0.0 { std::f64::consts::FRAC_PI_2 } else { -std::f64::consts::FRAC_PI_2 };
-        return Geodetic { lat_rad, lon_rad: 0.0, h_m: z.abs() - b_m };
+        let lat_rad = if z >= 0.0 {
+            std::f64::consts::FRAC_PI_2
+        } else {
+            -std::f64::consts::FRAC_PI_2
+        };
+        return Geodetic {
+            lat_rad,
+            lon_rad: 0.0,
+            h_m: z.abs() - b_m,
+        };
     }
     let mut lat_rad = z.atan2(p_m * (1.0 - e2));
     let mut h_m = 0.0;
@@ -62,14 +74,22 @@ pub fn geodetic_from_ecef(pos_ecef_m: &[f64; 3]) -> Geodetic {
         h_m = p_m / lat_rad.cos() - n_m;
         lat_rad = z.atan2(p_m * (1.0 - e2 * n_m / (n_m + h_m)));
     }
-    Geodetic { lat_rad, lon_rad: y.atan2(x), h_m }
+    Geodetic {
+        lat_rad,
+        lon_rad: y.atan2(x),
+        h_m,
+    }
 }
 
 /// Rows of the rotation `enu_from_ecef` at a site: east, north and up unit vectors in ECEF.
 pub fn enu_axes(site: &Geodetic) -> [[f64; 3]; 3] {
     let (sl, cl) = site.lat_rad.sin_cos();
     let (so, co) = site.lon_rad.sin_cos();
-    [[-so, co, 0.0], [-sl * co, -sl * so, cl], [cl * co, cl * so, sl]]
+    [
+        [-so, co, 0.0],
+        [-sl * co, -sl * so, cl],
+        [cl * co, cl * so, sl],
+    ]
 }
 
 /// A vector in ECEF (m) expressed in the site's local east-north-up frame.
@@ -80,8 +100,16 @@ pub fn enu_from_ecef_vector(site: &Geodetic, d_ecef_m: &[f64; 3]) -> [f64; 3] {
 
 /// Azimuth (from north, clockwise) and elevation of a satellite seen from a receiver, both in
 /// radians; azimuth in [0, 2π).
-pub fn azimuth_elevation_rad(rx: &Geodetic, rx_ecef_m: &[f64; 3], sat_ecef_m: &[f64; 3]) -> (f64, f64) {
-    let d = [sat_ecef_m[0] - rx_ecef_m[0], sat_ecef_m[1] - rx_ecef_m[1], sat_ecef_m[2] - rx_ecef_m[2]];
+pub fn azimuth_elevation_rad(
+    rx: &Geodetic,
+    rx_ecef_m: &[f64; 3],
+    sat_ecef_m: &[f64; 3],
+) -> (f64, f64) {
+    let d = [
+        sat_ecef_m[0] - rx_ecef_m[0],
+        sat_ecef_m[1] - rx_ecef_m[1],
+        sat_ecef_m[2] - rx_ecef_m[2],
+    ];
     let [e, n, u] = enu_from_ecef_vector(rx, &d);
     let horiz = e.hypot(n);
     let az = e.atan2(n).rem_euclid(std::f64::consts::TAU);
@@ -90,7 +118,11 @@ pub fn azimuth_elevation_rad(rx: &Geodetic, rx_ecef_m: &[f64; 3], sat_ecef_m: &[
 
 /// Geometric range with the Sagnac (Earth rotation) correction, in metres.
 pub fn range_with_sagnac_m(sat_ecef_m: &[f64; 3], rx_ecef_m: &[f64; 3]) -> f64 {
-    let d = [sat_ecef_m[0] - rx_ecef_m[0], sat_ecef_m[1] - rx_ecef_m[1], sat_ecef_m[2] - rx_ecef_m[2]];
+    let d = [
+        sat_ecef_m[0] - rx_ecef_m[0],
+        sat_ecef_m[1] - rx_ecef_m[1],
+        sat_ecef_m[2] - rx_ecef_m[2],
+    ];
     (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt()
         + OMEGA_E_RADPS * (sat_ecef_m[0] * rx_ecef_m[1] - sat_ecef_m[1] * rx_ecef_m[0]) / C_MPS
 }
@@ -171,7 +203,11 @@ mod tests {
 
     #[test]
     fn ecef_round_trip() {
-        for (lat, lon, h) in [(30.52, 114.36, 40.0), (-60.0, -170.0, 1200.0), (89.9, 10.0, -20.0)] {
+        for (lat, lon, h) in [
+            (30.52, 114.36, 40.0),
+            (-60.0, -170.0, 1200.0),
+            (89.9, 10.0, -20.0),
+        ] {
             let g = Geodetic::from_deg(lat, lon, h);
             let back = geodetic_from_ecef(&ecef_from_geodetic(&g));
             assert!((back.lat_rad - g.lat_rad).abs() < 1e-11);
@@ -192,12 +228,22 @@ mod tests {
     #[test]
     fn bdt_epoch_and_week() {
         // 2021-01-01 00:00:00 BDT is BDS week 782, 432000 s of week (Friday).
-        let t = bdt_s_from_civil(&CivilTime { year: 2021, month: 1, day: 1, hour: 0, minute: 0, second: 0.0 });
+        let t = bdt_s_from_civil(&CivilTime {
+            year: 2021,
+            month: 1,
+            day: 1,
+            hour: 0,
+            minute: 0,
+            second: 0.0,
+        });
         let (w, sow) = bdt_week_sow(t);
         assert_eq!(w, 782);
         assert_eq!(sow, 432_000.0);
         let utc = utc_from_bdt(t);
-        assert_eq!((utc.year, utc.month, utc.day, utc.hour, utc.minute), (2020, 12, 31, 23, 59));
+        assert_eq!(
+            (utc.year, utc.month, utc.day, utc.hour, utc.minute),
+            (2020, 12, 31, 23, 59)
+        );
         assert!((utc.second - 56.0).abs() < 1e-9);
     }
 }

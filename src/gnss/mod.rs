@@ -33,12 +33,21 @@ pub mod rinex;
 
 use std::fmt::Write as _;
 
-use crate::rng::{fnv1a64, StreamKey};
-use environment::{Environment, EnvironmentKind, Reception, NLOS_BLOCK_S};
-use errors::{code_sigma_m, klobuchar_bds, lognormal_delay_m, saastamoinen, saastamoinen_sigma_m, single_difference_sigma_m, GaussMarkov, KlobucharParams};
-use geodesy::{azimuth_elevation_rad, ecef_from_geodetic, enu_axes, enu_from_ecef_vector, geodetic_from_ecef, range_with_sagnac_m, Geodetic, C_MPS, WEEK_S};
-use orbits::{class_of, BroadcastEphemeris, Constellation, OrbitClass, Satellite};
-use receiver::{solve_spp_fde, DeadReckoningConfig, Dops, FdeConfig, Observation, PppConfig, ProtectionConfig, RtkConfig};
+use crate::rng::{StreamKey, fnv1a64};
+use environment::{Environment, EnvironmentKind, NLOS_BLOCK_S, Reception};
+use errors::{
+    GaussMarkov, KlobucharParams, code_sigma_m, klobuchar_bds, lognormal_delay_m, saastamoinen,
+    saastamoinen_sigma_m, single_difference_sigma_m,
+};
+use geodesy::{
+    C_MPS, Geodetic, WEEK_S, azimuth_elevation_rad, ecef_from_geodetic, enu_axes,
+    enu_from_ecef_vector, geodetic_from_ecef, range_with_sagnac_m,
+};
+use orbits::{BroadcastEphemeris, Constellation, OrbitClass, Satellite, class_of};
+use receiver::{
+    DeadReckoningConfig, Dops, FdeConfig, Observation, PppConfig, ProtectionConfig, RtkConfig,
+    solve_spp_fde,
+};
 
 /// Receiver profiles of `gauntlet gnss --profile`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +94,15 @@ pub enum FixType {
 }
 
 impl FixType {
-    pub const ALL: [FixType; 7] = [FixType::None, FixType::Spp, FixType::Sbas, FixType::Ppp, FixType::RtkFloat, FixType::RtkFixed, FixType::DeadReckoning];
+    pub const ALL: [FixType; 7] = [
+        FixType::None,
+        FixType::Spp,
+        FixType::Sbas,
+        FixType::Ppp,
+        FixType::RtkFloat,
+        FixType::RtkFixed,
+        FixType::DeadReckoning,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -189,7 +206,10 @@ pub enum Ephemeris {
     Nominal(Constellation),
     /// Broadcast ephemerides; at each epoch each PRN uses the record with the nearest toe
     /// within `max_age_s`.
-    Broadcast { records: Vec<BroadcastEphemeris>, max_age_s: f64 },
+    Broadcast {
+        records: Vec<BroadcastEphemeris>,
+        max_age_s: f64,
+    },
 }
 
 /// Everything a simulation needs, settled before it starts.
@@ -380,7 +400,8 @@ impl Simulator {
         let w = keys.clock.words(0, 0);
         let u = f64::from(w[0]) / 4_294_967_296.0;
         let clock_bias_m = (2.0 * u - 1.0) * config.errors.clock_bias_max_s * C_MPS;
-        let clock_drift_mps = keys.clock.normal_pair_f64(0, 1).0 * config.errors.clock_drift_sigma_mps;
+        let clock_drift_mps =
+            keys.clock.normal_pair_f64(0, 1).0 * config.errors.clock_drift_sigma_mps;
         let mut broadcast_by_prn = vec![Vec::new(); 64];
         if let Ephemeris::Broadcast { records, .. } = &config.ephemeris {
             for r in records {
@@ -427,14 +448,27 @@ impl Simulator {
     /// Satellites (PRN, class, ECEF position) at a time.
     fn satellites_at(&self, t_bdt_s: f64) -> Vec<(u8, OrbitClass, [f64; 3])> {
         match &self.config.ephemeris {
-            Ephemeris::Nominal(c) => c.satellites.iter().map(|s: &Satellite| (s.prn, s.class, s.position_ecef_m(t_bdt_s, c.t0_bdt_s))).collect(),
+            Ephemeris::Nominal(c) => c
+                .satellites
+                .iter()
+                .map(|s: &Satellite| (s.prn, s.class, s.position_ecef_m(t_bdt_s, c.t0_bdt_s)))
+                .collect(),
             Ephemeris::Broadcast { max_age_s, .. } => self
                 .broadcast_by_prn
                 .iter()
                 .filter_map(|recs| {
-                    let best = recs.iter().min_by(|a, b| (a.toe_bdt_s - t_bdt_s).abs().total_cmp(&(b.toe_bdt_s - t_bdt_s).abs()))?;
-                    ((best.toe_bdt_s - t_bdt_s).abs() <= *max_age_s)
-                        .then(|| (best.prn, class_of(best), orbits::broadcast_position_ecef_m(best, t_bdt_s)))
+                    let best = recs.iter().min_by(|a, b| {
+                        (a.toe_bdt_s - t_bdt_s)
+                            .abs()
+                            .total_cmp(&(b.toe_bdt_s - t_bdt_s).abs())
+                    })?;
+                    ((best.toe_bdt_s - t_bdt_s).abs() <= *max_age_s).then(|| {
+                        (
+                            best.prn,
+                            class_of(best),
+                            orbits::broadcast_position_ecef_m(best, t_bdt_s),
+                        )
+                    })
                 })
                 .collect(),
         }
@@ -456,16 +490,23 @@ impl Simulator {
         // Receiver clock.
         if !first {
             self.clock_bias_m += self.clock_drift_mps * dt_s;
-            self.clock_drift_mps += em.clock_drift_walk_mps_per_sqrt_s * dt_s.sqrt() * keys.clock.normal_f64(epoch, 0);
+            self.clock_drift_mps +=
+                em.clock_drift_walk_mps_per_sqrt_s * dt_s.sqrt() * keys.clock.normal_f64(epoch, 0);
         }
         // Common processes.
         let gm = |sigma, tau_s| GaussMarkov { sigma, tau_s };
         let unit_iono = gm(1.0, em.iono_tau_s);
-        self.iono_common = Some(unit_iono.step(self.iono_common, dt_s, keys.iono.normal_f64(epoch, 0)));
-        self.tropo_zenith = Some(gm(em.tropo_zenith_sigma_m, em.tropo_tau_s).step(self.tropo_zenith, dt_s, keys.tropo.normal_f64(epoch, 0)));
+        self.iono_common =
+            Some(unit_iono.step(self.iono_common, dt_s, keys.iono.normal_f64(epoch, 0)));
+        self.tropo_zenith = Some(gm(em.tropo_zenith_sigma_m, em.tropo_tau_s).step(
+            self.tropo_zenith,
+            dt_s,
+            keys.tropo.normal_f64(epoch, 0),
+        ));
         let iono_common = self.iono_common.unwrap_or(0.0);
         let tropo_zenith_resid_m = self.tropo_zenith.unwrap_or(0.0);
-        let tropo_zenith_model_m = saastamoinen(truth.lat_rad, truth.h_m, std::f64::consts::FRAC_PI_2).total_m();
+        let tropo_zenith_model_m =
+            saastamoinen(truth.lat_rad, truth.h_m, std::f64::consts::FRAC_PI_2).total_m();
         let env = cfg.environment;
         let nlos_block = (t_s / NLOS_BLOCK_S).floor().max(0.0) as u32;
 
@@ -480,9 +521,18 @@ impl Simulator {
                 continue;
             }
             let sise_sigma_m = em.sise_sigma_m(class);
-            st.sise = Some(gm(1.0, em.sise_tau_s).step(st.sise, dt_s, keys.sise.normal_f64(epoch, element)));
+            st.sise = Some(gm(1.0, em.sise_tau_s).step(
+                st.sise,
+                dt_s,
+                keys.sise.normal_f64(epoch, element),
+            ));
             st.iono = Some(unit_iono.step(st.iono, dt_s, keys.iono.normal_f64(epoch, element)));
-            let reception = env.reception(t_s, az, el, keys.nlos_state.uniform_f64(nlos_block, element));
+            let reception = env.reception(
+                t_s,
+                az,
+                el,
+                keys.nlos_state.uniform_f64(nlos_block, element),
+            );
             // Reacquisition after masking.
             let received = reception != Reception::Blocked;
             if received && !st.received {
@@ -504,47 +554,106 @@ impl Simulator {
             st.received = received;
             let tracked = received && t_s >= st.tracking_from_s - 1e-9;
             let sin_e = el.sin().max(5f64.to_radians().sin());
-            st.multipath = Some(gm(1.0, env.multipath.tau_s).step(st.multipath, dt_s, keys.multipath.normal_f64(epoch, element)));
-            st.nlos = Some(gm(1.0, env.multipath.tau_s).step(st.nlos, dt_s, keys.nlos.normal_f64(epoch, element)));
+            st.multipath = Some(gm(1.0, env.multipath.tau_s).step(
+                st.multipath,
+                dt_s,
+                keys.multipath.normal_f64(epoch, element),
+            ));
+            st.nlos = Some(gm(1.0, env.multipath.tau_s).step(
+                st.nlos,
+                dt_s,
+                keys.nlos.normal_f64(epoch, element),
+            ));
             let nlos_delay_m = match reception {
                 Reception::Nlos { extra_path_m } => {
-                    extra_path_m + lognormal_delay_m(env.multipath.nlos_median_m, env.multipath.nlos_log_sigma, st.nlos.unwrap_or(0.0))
+                    extra_path_m
+                        + lognormal_delay_m(
+                            env.multipath.nlos_median_m,
+                            env.multipath.nlos_log_sigma,
+                            st.nlos.unwrap_or(0.0),
+                        )
                 }
                 _ => 0.0,
             };
             let cn0_dbhz = 35.0 + 15.0 * el.sin() - if nlos_delay_m > 0.0 { 8.0 } else { 0.0 };
-            views.push(SatView { prn, azimuth_rad: az, elevation_rad: el, reception, used: tracked, cn0_dbhz });
+            views.push(SatView {
+                prn,
+                azimuth_rad: az,
+                elevation_rad: el,
+                reception,
+                used: tracked,
+                cn0_dbhz,
+            });
             if !tracked {
                 continue;
             }
             // The pseudorange as it arrives.
-            let iono_model_m = klobuchar_bds(&cfg.klobuchar, truth.lat_rad, truth.lon_rad, az, el, sow_s).delay_b1i_m;
-            let iono_fraction = em.iono_common_fraction_sigma * iono_common + em.iono_sat_fraction_sigma * st.iono.unwrap_or(0.0);
+            let iono_model_m =
+                klobuchar_bds(&cfg.klobuchar, truth.lat_rad, truth.lon_rad, az, el, sow_s)
+                    .delay_b1i_m;
+            let iono_fraction = em.iono_common_fraction_sigma * iono_common
+                + em.iono_sat_fraction_sigma * st.iono.unwrap_or(0.0);
             let iono_true_m = (iono_model_m * (1.0 + iono_fraction)).max(0.0);
             let tropo = saastamoinen(truth.lat_rad, truth.h_m, el).total_m();
             let tropo_true_m = tropo + tropo_zenith_resid_m * tropo / tropo_zenith_model_m;
             let sise_m = sise_sigma_m * st.sise.unwrap_or(0.0);
-            let code_m = em.code_noise_scale * code_sigma_m(el) * keys.code.normal_f64(epoch, element);
-            let multipath_m = env.multipath.los_sigma_zenith_m / sin_e * st.multipath.unwrap_or(0.0);
-            let pseudorange_m = range_with_sagnac_m(&sat_ecef_m, &truth_ecef_m) + self.clock_bias_m + iono_true_m + tropo_true_m + sise_m + code_m + multipath_m + nlos_delay_m;
+            let code_m =
+                em.code_noise_scale * code_sigma_m(el) * keys.code.normal_f64(epoch, element);
+            let multipath_m =
+                env.multipath.los_sigma_zenith_m / sin_e * st.multipath.unwrap_or(0.0);
+            let pseudorange_m = range_with_sagnac_m(&sat_ecef_m, &truth_ecef_m)
+                + self.clock_bias_m
+                + iono_true_m
+                + tropo_true_m
+                + sise_m
+                + code_m
+                + multipath_m
+                + nlos_delay_m;
             // The receiver's corrections and σ model.
-            let obliquity = iono_model_m / klobuchar_bds(&cfg.klobuchar, truth.lat_rad, truth.lon_rad, az, std::f64::consts::FRAC_PI_2, sow_s).delay_b1i_m.max(1e-9);
+            let obliquity = iono_model_m
+                / klobuchar_bds(
+                    &cfg.klobuchar,
+                    truth.lat_rad,
+                    truth.lon_rad,
+                    az,
+                    std::f64::consts::FRAC_PI_2,
+                    sow_s,
+                )
+                .delay_b1i_m
+                .max(1e-9);
             let (corrected_m, iono_var_m2, sise_var_m2) = match cfg.profile {
                 Profile::Sbas => {
                     // BDSBAS: grid ionosphere and clock/orbit corrections; what remains is the
                     // corrections' own error, drawn from the same drivers.
-                    let iono_resid_m = obliquity * em.sbas_iono_vertical_sigma_m * (0.6 * iono_common + 0.8 * st.iono.unwrap_or(0.0));
+                    let iono_resid_m = obliquity
+                        * em.sbas_iono_vertical_sigma_m
+                        * (0.6 * iono_common + 0.8 * st.iono.unwrap_or(0.0));
                     let sise_resid_m = em.sbas_sise_sigma_m * st.sise.unwrap_or(0.0);
                     (
-                        pseudorange_m - (iono_true_m - iono_resid_m) - tropo - (sise_m - sise_resid_m),
+                        pseudorange_m
+                            - (iono_true_m - iono_resid_m)
+                            - tropo
+                            - (sise_m - sise_resid_m),
                         (obliquity * 2.0 * em.sbas_iono_vertical_sigma_m).powi(2),
                         (2.0 * em.sbas_sise_sigma_m).powi(2),
                     )
                 }
-                _ => (pseudorange_m - iono_model_m - tropo, (0.5 * iono_model_m).powi(2), sise_sigma_m.powi(2)),
+                _ => (
+                    pseudorange_m - iono_model_m - tropo,
+                    (0.5 * iono_model_m).powi(2),
+                    sise_sigma_m.powi(2),
+                ),
             };
-            let sigma_m = (code_sigma_m(el).powi(2) + iono_var_m2 + sise_var_m2 + saastamoinen_sigma_m(el).powi(2) * 0.25).sqrt();
-            obs.push(Observation { sat_pos_ecef_m: sat_ecef_m, pseudorange_m: corrected_m, sigma_m });
+            let sigma_m = (code_sigma_m(el).powi(2)
+                + iono_var_m2
+                + sise_var_m2
+                + saastamoinen_sigma_m(el).powi(2) * 0.25)
+                .sqrt();
+            obs.push(Observation {
+                sat_pos_ecef_m: sat_ecef_m,
+                pseudorange_m: corrected_m,
+                sigma_m,
+            });
         }
         self.last_t_s = Some(t_s);
 
@@ -555,21 +664,49 @@ impl Simulator {
         } else if self.outage_total && n_tracked >= 4 {
             self.outage_total = false;
             let u = keys.reacq.uniform_f64(epoch, 0);
-            self.nav_ready_s = t_s + em.first_fix_delay_s.0 + u * (em.first_fix_delay_s.1 - em.first_fix_delay_s.0);
+            self.nav_ready_s = t_s
+                + em.first_fix_delay_s.0
+                + u * (em.first_fix_delay_s.1 - em.first_fix_delay_s.0);
         }
         let nav_ready = !self.outage_total && t_s >= self.nav_ready_s - 1e-9;
         let initial = self.last_solution.unwrap_or([0.0; 4]);
-        let no_fde = FdeConfig { max_exclusions: 0, ..FdeConfig::default() };
-        let spp = if nav_ready { solve_spp_fde(&obs, initial, &cfg.protection, cfg.fde.as_ref().unwrap_or(&no_fde)).ok() } else { None };
+        let no_fde = FdeConfig {
+            max_exclusions: 0,
+            ..FdeConfig::default()
+        };
+        let spp = if nav_ready {
+            solve_spp_fde(
+                &obs,
+                initial,
+                &cfg.protection,
+                cfg.fde.as_ref().unwrap_or(&no_fde),
+            )
+            .ok()
+        } else {
+            None
+        };
         let dops = spp.map(|s| s.dops);
         let err_of = |pos_ecef_m: &[f64; 3]| {
-            let d = [pos_ecef_m[0] - truth_ecef_m[0], pos_ecef_m[1] - truth_ecef_m[1], pos_ecef_m[2] - truth_ecef_m[2]];
+            let d = [
+                pos_ecef_m[0] - truth_ecef_m[0],
+                pos_ecef_m[1] - truth_ecef_m[1],
+                pos_ecef_m[2] - truth_ecef_m[2],
+            ];
             enu_from_ecef_vector(truth, &d)
         };
         let mut fix = None;
         if let Some(s) = &spp {
-            self.last_solution = Some([s.pos_ecef_m[0], s.pos_ecef_m[1], s.pos_ecef_m[2], s.clock_bias_m]);
-            let spp_type = if cfg.profile == Profile::Sbas { FixType::Sbas } else { FixType::Spp };
+            self.last_solution = Some([
+                s.pos_ecef_m[0],
+                s.pos_ecef_m[1],
+                s.pos_ecef_m[2],
+                s.clock_bias_m,
+            ]);
+            let spp_type = if cfg.profile == Profile::Sbas {
+                FixType::Sbas
+            } else {
+                FixType::Spp
+            };
             fix = Some(Fix {
                 fix_type: spp_type,
                 pos: geodetic_from_ecef(&s.pos_ecef_m),
@@ -596,9 +733,25 @@ impl Simulator {
                     for (axis, slot) in self.ppp_err.iter_mut().enumerate() {
                         *slot = Some(g.step(*slot, dt_s, keys.ppp.normal_f64(epoch, axis as u32)));
                     }
-                    let e = [sh * self.ppp_err[0].unwrap_or(0.0), sh * self.ppp_err[1].unwrap_or(0.0), sv * self.ppp_err[2].unwrap_or(0.0)];
-                    fix = Some(statistical_fix(FixType::Ppp, truth, e, sh, sv, &cfg.protection, n_tracked, dops));
-                } else if self.last_gnss_fix.is_none_or(|(t, _, _)| t_s - t > p.reconvergence_after_outage_s) {
+                    let e = [
+                        sh * self.ppp_err[0].unwrap_or(0.0),
+                        sh * self.ppp_err[1].unwrap_or(0.0),
+                        sv * self.ppp_err[2].unwrap_or(0.0),
+                    ];
+                    fix = Some(statistical_fix(
+                        FixType::Ppp,
+                        truth,
+                        e,
+                        sh,
+                        sv,
+                        &cfg.protection,
+                        n_tracked,
+                        dops,
+                    ));
+                } else if self
+                    .last_gnss_fix
+                    .is_none_or(|(t, _, _)| t_s - t > p.reconvergence_after_outage_s)
+                {
                     self.ppp_since_s = None;
                 }
             }
@@ -606,14 +759,20 @@ impl Simulator {
                 let r = cfg.rtk;
                 if spp.is_some() && n_tracked >= r.min_sats {
                     if let RtkState::Off = self.rtk_state {
-                        self.rtk_state = RtkState::Float { since_s: t_s, ttf_s: draw_ttf(&keys.rtk, epoch, &r) };
+                        self.rtk_state = RtkState::Float {
+                            since_s: t_s,
+                            ttf_s: draw_ttf(&keys.rtk, epoch, &r),
+                        };
                     }
                     if let RtkState::Float { since_s, ttf_s } = self.rtk_state {
                         if t_s - since_s >= ttf_s {
                             self.rtk_state = RtkState::Fixed;
                         }
                     } else if keys.rtk.uniform_f64(epoch, 3) < r.slip_rate_per_s * dt_s {
-                        self.rtk_state = RtkState::Float { since_s: t_s, ttf_s: draw_ttf(&keys.rtk, epoch, &r) };
+                        self.rtk_state = RtkState::Float {
+                            since_s: t_s,
+                            ttf_s: draw_ttf(&keys.rtk, epoch, &r),
+                        };
                     }
                     let g = gm(1.0, r.error_tau_s);
                     for (axis, slot) in self.rtk_err.iter_mut().enumerate() {
@@ -621,17 +780,51 @@ impl Simulator {
                     }
                     let (fix_type, sh, sv) = match self.rtk_state {
                         RtkState::Fixed => {
-                            let mean_sd_m = views.iter().filter(|v| v.used).map(|v| single_difference_sigma_m(r.phase_a_m, r.phase_b_m, v.elevation_rad)).sum::<f64>() / n_tracked as f64;
-                            (FixType::RtkFixed, hdop / std::f64::consts::SQRT_2 * mean_sd_m, vdop * mean_sd_m)
+                            let mean_sd_m = views
+                                .iter()
+                                .filter(|v| v.used)
+                                .map(|v| {
+                                    single_difference_sigma_m(
+                                        r.phase_a_m,
+                                        r.phase_b_m,
+                                        v.elevation_rad,
+                                    )
+                                })
+                                .sum::<f64>()
+                                / n_tracked as f64;
+                            (
+                                FixType::RtkFixed,
+                                hdop / std::f64::consts::SQRT_2 * mean_sd_m,
+                                vdop * mean_sd_m,
+                            )
                         }
                         RtkState::Float { since_s, .. } => {
-                            let s = r.float_sigma_end_m + (r.float_sigma_start_m - r.float_sigma_end_m) * (-(t_s - since_s) / r.float_tau_s).exp();
+                            let s = r.float_sigma_end_m
+                                + (r.float_sigma_start_m - r.float_sigma_end_m)
+                                    * (-(t_s - since_s) / r.float_tau_s).exp();
                             (FixType::RtkFloat, s, 1.6 * s)
                         }
-                        RtkState::Off => (FixType::RtkFloat, r.float_sigma_start_m, 1.6 * r.float_sigma_start_m),
+                        RtkState::Off => (
+                            FixType::RtkFloat,
+                            r.float_sigma_start_m,
+                            1.6 * r.float_sigma_start_m,
+                        ),
                     };
-                    let e = [sh * self.rtk_err[0].unwrap_or(0.0), sh * self.rtk_err[1].unwrap_or(0.0), sv * self.rtk_err[2].unwrap_or(0.0)];
-                    fix = Some(statistical_fix(fix_type, truth, e, sh, sv, &cfg.protection, n_tracked, dops));
+                    let e = [
+                        sh * self.rtk_err[0].unwrap_or(0.0),
+                        sh * self.rtk_err[1].unwrap_or(0.0),
+                        sv * self.rtk_err[2].unwrap_or(0.0),
+                    ];
+                    fix = Some(statistical_fix(
+                        fix_type,
+                        truth,
+                        e,
+                        sh,
+                        sv,
+                        &cfg.protection,
+                        n_tracked,
+                        dops,
+                    ));
                 } else {
                     self.rtk_state = RtkState::Off;
                 }
@@ -645,19 +838,44 @@ impl Simulator {
                 self.dr = None;
             }
             None => {
-                if let (Some(dr_cfg), Some((t_fix, err0, sigma0))) = (cfg.dead_reckoning, self.last_gnss_fix) {
-                    let dr = *self.dr.get_or_insert(DrState { start_s: t_fix, start_epoch: epoch, err0_enu_m: err0, sigma0_h_m: sigma0 });
+                if let (Some(dr_cfg), Some((t_fix, err0, sigma0))) =
+                    (cfg.dead_reckoning, self.last_gnss_fix)
+                {
+                    let dr = *self.dr.get_or_insert(DrState {
+                        start_s: t_fix,
+                        start_epoch: epoch,
+                        err0_enu_m: err0,
+                        sigma0_h_m: sigma0,
+                    });
                     let tau = t_s - dr.start_s;
                     if tau <= dr_cfg.max_s {
                         let mut e = [0.0; 3];
                         for (axis, slot) in e.iter_mut().enumerate() {
-                            let v = dr_cfg.velocity_sigma_mps * keys.dr.normal_f64(dr.start_epoch, axis as u32);
-                            let a = dr_cfg.accel_sigma_mps2 * keys.dr.normal_f64(dr.start_epoch, 3 + axis as u32);
-                            let scale = if axis == 2 { dr_cfg.vertical_ratio } else { 1.0 };
+                            let v = dr_cfg.velocity_sigma_mps
+                                * keys.dr.normal_f64(dr.start_epoch, axis as u32);
+                            let a = dr_cfg.accel_sigma_mps2
+                                * keys.dr.normal_f64(dr.start_epoch, 3 + axis as u32);
+                            let scale = if axis == 2 {
+                                dr_cfg.vertical_ratio
+                            } else {
+                                1.0
+                            };
                             *slot = dr.err0_enu_m[axis] + scale * (v * tau + 0.5 * a * tau * tau);
                         }
-                        let sh = (dr.sigma0_h_m.powi(2) + (dr_cfg.velocity_sigma_mps * tau).powi(2) + (0.5 * dr_cfg.accel_sigma_mps2 * tau * tau).powi(2)).sqrt();
-                        let mut f = statistical_fix(FixType::DeadReckoning, truth, e, sh, sh * dr_cfg.vertical_ratio.max(1.0), &cfg.protection, n_tracked, dops);
+                        let sh = (dr.sigma0_h_m.powi(2)
+                            + (dr_cfg.velocity_sigma_mps * tau).powi(2)
+                            + (0.5 * dr_cfg.accel_sigma_mps2 * tau * tau).powi(2))
+                        .sqrt();
+                        let mut f = statistical_fix(
+                            FixType::DeadReckoning,
+                            truth,
+                            e,
+                            sh,
+                            sh * dr_cfg.vertical_ratio.max(1.0),
+                            &cfg.protection,
+                            n_tracked,
+                            dops,
+                        );
                         f.n_sats = n_tracked;
                         fix = Some(f);
                     }
@@ -665,7 +883,14 @@ impl Simulator {
             }
         }
         self.last_obs = obs;
-        EpochResult { t_s, t_bdt_s, truth: *truth, fix, sats: views, dops }
+        EpochResult {
+            t_s,
+            t_bdt_s,
+            truth: *truth,
+            fix,
+            sats: views,
+            dops,
+        }
     }
 }
 
@@ -675,7 +900,16 @@ fn draw_ttf(key: &StreamKey, epoch: u32, r: &RtkConfig) -> f64 {
 
 /// A fix from a statistical profile: truth plus an ENU error, with PLs from its σ.
 #[allow(clippy::too_many_arguments)]
-fn statistical_fix(fix_type: FixType, truth: &Geodetic, err_enu_m: [f64; 3], sigma_h_m: f64, sigma_v_m: f64, pl: &ProtectionConfig, n_sats: usize, dops: Option<Dops>) -> Fix {
+fn statistical_fix(
+    fix_type: FixType,
+    truth: &Geodetic,
+    err_enu_m: [f64; 3],
+    sigma_h_m: f64,
+    sigma_v_m: f64,
+    pl: &ProtectionConfig,
+    n_sats: usize,
+    dops: Option<Dops>,
+) -> Fix {
     let axes = enu_axes(truth);
     let t = ecef_from_geodetic(truth);
     let mut p = t;
@@ -701,7 +935,9 @@ pub fn simulate_static(config: GnssConfig, site: &Geodetic, duration_s: f64) -> 
     let start = config.start_bdt_s;
     let rate = config.rate_hz;
     let mut sim = Simulator::new(config);
-    (0..n).map(|k| sim.step(start + k as f64 / rate, site)).collect()
+    (0..n)
+        .map(|k| sim.step(start + k as f64 / rate, site))
+        .collect()
 }
 
 /// Statistics of a run, as `gauntlet gnss` prints them.
@@ -742,7 +978,10 @@ pub fn summarize(epochs: &[EpochResult]) -> Summary {
     let fix_shares = FixType::ALL
         .iter()
         .map(|ft| {
-            let count = epochs.iter().filter(|e| e.fix.map_or(FixType::None, |f| f.fix_type) == *ft).count();
+            let count = epochs
+                .iter()
+                .filter(|e| e.fix.map_or(FixType::None, |f| f.fix_type) == *ft)
+                .count();
             (*ft, count as f64 / n)
         })
         .filter(|(_, s)| *s > 0.0)
@@ -756,7 +995,11 @@ pub fn summarize(epochs: &[EpochResult]) -> Summary {
         horiz_p99_m: percentile(&h, 99.0),
         vert_p95_m: percentile(&v, 95.0),
         fix_shares,
-        hpl_bound_rate: if fixes.is_empty() { f64::NAN } else { 1.0 - n_misleading as f64 / fixes.len() as f64 },
+        hpl_bound_rate: if fixes.is_empty() {
+            f64::NAN
+        } else {
+            1.0 - n_misleading as f64 / fixes.len() as f64
+        },
         n_misleading,
     }
 }
@@ -767,7 +1010,10 @@ pub const CSV_HEADER: &str = "t_s,lat_deg,lon_deg,h_m,east_err_m,north_err_m,up_
 /// One CSV row (with newline); empty fields where there is no value.
 pub fn csv_row(e: &EpochResult) -> String {
     let mut s = String::with_capacity(160);
-    let opt = |x: Option<f64>, d: usize| x.filter(|v| v.is_finite()).map_or(String::new(), |v| format!("{v:.d$}"));
+    let opt = |x: Option<f64>, d: usize| {
+        x.filter(|v| v.is_finite())
+            .map_or(String::new(), |v| format!("{v:.d$}"))
+    };
     let dops = e.fix.and_then(|f| f.dops).or(e.dops);
     let _ = write!(s, "{:.3},", e.t_s);
     match &e.fix {
@@ -793,7 +1039,13 @@ pub fn csv_row(e: &EpochResult) -> String {
             let _ = write!(s, ",,,,,,,,,none,{n},");
         }
     }
-    let _ = writeln!(s, "{},{},{}", opt(dops.map(|d| d.hdop), 3), opt(dops.map(|d| d.vdop), 3), opt(dops.map(|d| d.pdop), 3));
+    let _ = writeln!(
+        s,
+        "{},{},{}",
+        opt(dops.map(|d| d.hdop), 3),
+        opt(dops.map(|d| d.vdop), 3),
+        opt(dops.map(|d| d.pdop), 3)
+    );
     s
 }
 
@@ -814,7 +1066,9 @@ pub fn nmea_sentences(e: &EpochResult) -> Vec<String> {
     nmea::epoch_sentences(&nmea::NmeaEpoch {
         utc: geodesy::utc_from_bdt(e.t_bdt_s),
         position: e.fix.map(|f| f.pos),
-        quality: e.fix.map_or(nmea::Quality::NoFix, |f| f.fix_type.nmea_quality()),
+        quality: e
+            .fix
+            .map_or(nmea::Quality::NoFix, |f| f.fix_type.nmea_quality()),
         used_prns: &used,
         pdop: dops.map_or(99.99, |d| d.pdop),
         hdop: dops.map_or(99.99, |d| d.hdop),

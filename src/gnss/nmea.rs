@@ -80,15 +80,29 @@ pub fn format_angle(value_deg: f64, deg_digits: usize) -> String {
     let per_deg = 60 * 10_000_000u64;
     let deg = units / per_deg;
     let rem = units % per_deg;
-    format!("{deg:0deg_digits$}{:02}.{:07}", rem / 10_000_000, rem % 10_000_000)
+    format!(
+        "{deg:0deg_digits$}{:02}.{:07}",
+        rem / 10_000_000,
+        rem % 10_000_000
+    )
 }
 
 fn time_field(t: &CivilTime) -> (String, i64) {
     // Centiseconds of the day, rounded; a day carry moves the date.
-    let cs = ((f64::from(t.hour) * 3600.0 + f64::from(t.minute) * 60.0 + t.second) * 100.0).round() as i64;
+    let cs = ((f64::from(t.hour) * 3600.0 + f64::from(t.minute) * 60.0 + t.second) * 100.0).round()
+        as i64;
     let carry = cs / 8_640_000;
     let cs = cs % 8_640_000;
-    (format!("{:02}{:02}{:02}.{:02}", cs / 360_000, (cs / 6000) % 60, (cs / 100) % 60, cs % 100), carry)
+    (
+        format!(
+            "{:02}{:02}{:02}.{:02}",
+            cs / 360_000,
+            (cs / 6000) % 60,
+            (cs / 100) % 60,
+            cs % 100
+        ),
+        carry,
+    )
 }
 
 /// All sentences of one epoch, each ending in CR LF: GGA, RMC, GSA (one per 12 used
@@ -109,7 +123,11 @@ pub fn epoch_sentences(e: &NmeaEpoch) -> Vec<String> {
         }
         None => (String::new(), "", String::new(), "", String::new()),
     };
-    let quality = if e.position.is_some() { e.quality } else { Quality::NoFix };
+    let quality = if e.position.is_some() {
+        e.quality
+    } else {
+        Quality::NoFix
+    };
     let mut out = Vec::new();
     // GGA: no geoid model, so the altitude field holds the ellipsoidal height and the
     // separation is 0.
@@ -129,7 +147,11 @@ pub fn epoch_sentences(e: &NmeaEpoch) -> Vec<String> {
         if e.position.is_some() { 'S' } else { 'V' },
     )));
     let fix_dim = if e.position.is_some() { 3 } else { 1 };
-    let chunks: Vec<&[u8]> = if e.used_prns.is_empty() { vec![&[]] } else { e.used_prns.chunks(12).collect() };
+    let chunks: Vec<&[u8]> = if e.used_prns.is_empty() {
+        vec![&[]]
+    } else {
+        e.used_prns.chunks(12).collect()
+    };
     for chunk in chunks {
         let mut body = format!("GNGSA,A,{fix_dim}");
         for k in 0..12 {
@@ -146,8 +168,18 @@ pub fn epoch_sentences(e: &NmeaEpoch) -> Vec<String> {
     for k in 0..total {
         let mut body = format!("GBGSV,{total},{},{n:02}", k + 1);
         for s in e.in_view.iter().skip(4 * k).take(4) {
-            let cn0 = s.cn0_dbhz.map(|c| format!("{:02}", c.round() as i64)).unwrap_or_default();
-            write!(body, ",{:02},{:02},{:03},{cn0}", s.prn, s.elevation_deg.round() as i64, (s.azimuth_deg.round() as i64).rem_euclid(360)).unwrap_or(());
+            let cn0 = s
+                .cn0_dbhz
+                .map(|c| format!("{:02}", c.round() as i64))
+                .unwrap_or_default();
+            write!(
+                body,
+                ",{:02},{:02},{:03},{cn0}",
+                s.prn,
+                s.elevation_deg.round() as i64,
+                (s.azimuth_deg.round() as i64).rem_euclid(360)
+            )
+            .unwrap_or(());
         }
         // Signal ID 1: B1I.
         body.push_str(",1");
@@ -176,8 +208,20 @@ mod tests {
 
     #[test]
     fn sentences_have_valid_checksums_and_utc() {
-        let utc = CivilTime { year: 2020, month: 12, day: 31, hour: 23, minute: 59, second: 56.0 };
-        let view = [SatInView { prn: 19, elevation_deg: 45.0, azimuth_deg: 120.0, cn0_dbhz: Some(44.0) }; 5];
+        let utc = CivilTime {
+            year: 2020,
+            month: 12,
+            day: 31,
+            hour: 23,
+            minute: 59,
+            second: 56.0,
+        };
+        let view = [SatInView {
+            prn: 19,
+            elevation_deg: 45.0,
+            azimuth_deg: 120.0,
+            cn0_dbhz: Some(44.0),
+        }; 5];
         let e = NmeaEpoch {
             utc,
             position: Some(Geodetic::from_deg(30.52, 114.36, 40.0)),
@@ -190,11 +234,23 @@ mod tests {
         };
         let s = epoch_sentences(&e);
         assert_eq!(s.len(), 5);
-        assert!(s[0].starts_with("$GNGGA,235956.00,3031.2000000,N,11421.6000000,E,1,05,0.80,40.000,M"), "{}", s[0]);
+        assert!(
+            s[0].starts_with("$GNGGA,235956.00,3031.2000000,N,11421.6000000,E,1,05,0.80,40.000,M"),
+            "{}",
+            s[0]
+        );
         assert!(s[1].contains(",311220,"), "{}", s[1]);
         for line in &s {
-            let (body, cs) = line.trim_end().trim_start_matches('$').split_once('*').expect("star");
-            assert_eq!(u8::from_str_radix(cs, 16).expect("hex"), checksum(body), "{line}");
+            let (body, cs) = line
+                .trim_end()
+                .trim_start_matches('$')
+                .split_once('*')
+                .expect("star");
+            assert_eq!(
+                u8::from_str_radix(cs, 16).expect("hex"),
+                checksum(body),
+                "{line}"
+            );
         }
     }
 }

@@ -103,7 +103,10 @@ pub fn nominal_bds3(t0_bdt_s: f64) -> Constellation {
         satellites.push(Satellite {
             prn,
             class: OrbitClass::Geo,
-            orbit: Orbit::Geostationary { lon_rad: lon_deg.to_radians(), radius_m: GEO_A_M },
+            orbit: Orbit::Geostationary {
+                lon_rad: lon_deg.to_radians(),
+                radius_m: GEO_A_M,
+            },
         });
     }
     // IGSO k crosses the ascending node at 118°E at time k·T_sid/3 after t0: in the inertial
@@ -136,7 +139,10 @@ pub fn nominal_bds3(t0_bdt_s: f64) -> Constellation {
             }),
         });
     }
-    Constellation { t0_bdt_s, satellites }
+    Constellation {
+        t0_bdt_s,
+        satellites,
+    }
 }
 
 impl Satellite {
@@ -159,13 +165,22 @@ pub fn nominal_position_ecef_m(el: &NominalElements, dt_s: f64) -> [f64; 3] {
     let u = el.arg_latitude_rad + n * dt_s;
     // Node longitude in ECEF: inertial node minus Earth rotation since t0.
     let node = el.raan_rad - OMEGA_E_RADPS * dt_s;
-    orbital_plane_to_ecef(el.semi_major_axis_m * u.cos(), el.semi_major_axis_m * u.sin(), el.inclination_rad, node)
+    orbital_plane_to_ecef(
+        el.semi_major_axis_m * u.cos(),
+        el.semi_major_axis_m * u.sin(),
+        el.inclination_rad,
+        node,
+    )
 }
 
 fn orbital_plane_to_ecef(xp: f64, yp: f64, i_rad: f64, node_rad: f64) -> [f64; 3] {
     let (sin_o, cos_o) = node_rad.sin_cos();
     let (sin_i, cos_i) = i_rad.sin_cos();
-    [xp * cos_o - yp * cos_i * sin_o, xp * sin_o + yp * cos_i * cos_o, yp * sin_i]
+    [
+        xp * cos_o - yp * cos_i * sin_o,
+        xp * sin_o + yp * cos_i * cos_o,
+        yp * sin_i,
+    ]
 }
 
 /// Whether a BDS PRN is a GEO satellite (BDS-2 C01–C05, BDS-3 C59–C63), as RTKLIB decides.
@@ -215,7 +230,8 @@ pub fn broadcast_position_ecef_m(eph: &BroadcastEphemeris, t_bdt_s: f64) -> [f64
         let (sz, cz) = (OMEGA_E_RADPS * tk_s).sin_cos();
         [cz * rx[0] + sz * rx[1], -sz * rx[0] + cz * rx[1], rx[2]]
     } else {
-        let node = eph.omega0_rad + (eph.omega_dot_radps - OMEGA_E_RADPS) * tk_s - OMEGA_E_RADPS * eph.toe_sow_s;
+        let node = eph.omega0_rad + (eph.omega_dot_radps - OMEGA_E_RADPS) * tk_s
+            - OMEGA_E_RADPS * eph.toe_sow_s;
         orbital_plane_to_ecef(xp, yp, i, node)
     }
 }
@@ -240,7 +256,7 @@ pub fn meo_period_s() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gnss::geodesy::{geodetic_from_ecef, Geodetic};
+    use crate::gnss::geodesy::{Geodetic, geodetic_from_ecef};
 
     fn norm(v: [f64; 3]) -> f64 {
         (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()
@@ -251,11 +267,19 @@ mod tests {
         let c = nominal_bds3(0.0);
         assert_eq!(c.satellites.len(), 30);
         // MEO period ≈ 12.887 h.
-        assert!((meo_period_s() / 3600.0 - 12.887).abs() < 0.01, "{}", meo_period_s() / 3600.0);
+        assert!(
+            (meo_period_s() / 3600.0 - 12.887).abs() < 0.01,
+            "{}",
+            meo_period_s() / 3600.0
+        );
         for s in &c.satellites {
             let p = s.position_ecef_m(3600.0, 0.0);
             let r = norm(p);
-            let expect = if s.class == OrbitClass::Meo { MEO_A_M } else { GEO_A_M };
+            let expect = if s.class == OrbitClass::Meo {
+                MEO_A_M
+            } else {
+                GEO_A_M
+            };
             assert!((r - expect).abs() < 1.0);
         }
     }
@@ -270,7 +294,12 @@ mod tests {
                 let p = s.position_ecef_m(f64::from(k), 0.0);
                 if prev[2] < 0.0 && p[2] >= 0.0 {
                     let g: Geodetic = geodetic_from_ecef(&p);
-                    assert!((g.lon_rad.to_degrees() - 118.0).abs() < 0.05, "prn {} {}", s.prn, g.lon_rad.to_degrees());
+                    assert!(
+                        (g.lon_rad.to_degrees() - 118.0).abs() < 0.05,
+                        "prn {} {}",
+                        s.prn,
+                        g.lon_rad.to_degrees()
+                    );
                 }
                 prev = p;
             }

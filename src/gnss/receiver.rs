@@ -4,7 +4,7 @@
 
 use nalgebra::{Matrix3, Matrix4, Vector4};
 
-use super::geodesy::{enu_axes, geodetic_from_ecef, range_with_sagnac_m, Geodetic};
+use super::geodesy::{Geodetic, enu_axes, geodetic_from_ecef, range_with_sagnac_m};
 
 /// One pseudorange as the positioning engine receives it: satellite position, pseudorange
 /// after the receiver's own corrections (satellite clock, broadcast ionosphere, troposphere),
@@ -37,7 +37,10 @@ pub struct ProtectionConfig {
 
 impl Default for ProtectionConfig {
     fn default() -> Self {
-        ProtectionConfig { k_h: 6.0, k_v: 5.33 }
+        ProtectionConfig {
+            k_h: 6.0,
+            k_v: 5.33,
+        }
     }
 }
 
@@ -74,7 +77,11 @@ pub enum SppError {
 
 /// Weighted least squares on pseudoranges (Gauss–Newton), starting from `initial`
 /// (x, y, z, clock bias in m; zeros work, the previous fix converges in 2–3 iterations).
-pub fn solve_spp(obs: &[Observation], initial: [f64; 4], pl: &ProtectionConfig) -> Result<SppSolution, SppError> {
+pub fn solve_spp(
+    obs: &[Observation],
+    initial: [f64; 4],
+    pl: &ProtectionConfig,
+) -> Result<SppSolution, SppError> {
     if obs.len() < 4 {
         return Err(SppError::TooFewSatellites(obs.len()));
     }
@@ -85,7 +92,11 @@ pub fn solve_spp(obs: &[Observation], initial: [f64; 4], pl: &ProtectionConfig) 
         let mut n = Matrix4::<f64>::zeros();
         let mut b = Vector4::<f64>::zeros();
         for o in obs {
-            let d = [o.sat_pos_ecef_m[0] - rx[0], o.sat_pos_ecef_m[1] - rx[1], o.sat_pos_ecef_m[2] - rx[2]];
+            let d = [
+                o.sat_pos_ecef_m[0] - rx[0],
+                o.sat_pos_ecef_m[1] - rx[1],
+                o.sat_pos_ecef_m[2] - rx[2],
+            ];
             let r = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
             let h = Vector4::new(-d[0] / r, -d[1] / r, -d[2] / r, 1.0);
             let v = o.pseudorange_m - (range_with_sagnac_m(&o.sat_pos_ecef_m, &rx) + x[3]);
@@ -105,11 +116,13 @@ pub fn solve_spp(obs: &[Observation], initial: [f64; 4], pl: &ProtectionConfig) 
             let q_pos = q.fixed_view::<3, 3>(0, 0).into_owned();
             let cov = r * q_pos * r.transpose();
             let (hpl_m, vpl_m) = protection_levels(&cov, pl);
-            let dops = dops_at(&g, &pos, obs.iter().map(|o| &o.sat_pos_ecef_m)).ok_or(SppError::Singular)?;
+            let dops = dops_at(&g, &pos, obs.iter().map(|o| &o.sat_pos_ecef_m))
+                .ok_or(SppError::Singular)?;
             let mut weighted_sse = 0.0;
             let mut worst = (0, 0.0);
             for (k, o) in obs.iter().enumerate() {
-                let z = (o.pseudorange_m - (range_with_sagnac_m(&o.sat_pos_ecef_m, &pos) + x[3])) / o.sigma_m;
+                let z = (o.pseudorange_m - (range_with_sagnac_m(&o.sat_pos_ecef_m, &pos) + x[3]))
+                    / o.sigma_m;
                 weighted_sse += z * z;
                 if z.abs() > worst.1 {
                     worst = (k, z.abs());
@@ -119,7 +132,11 @@ pub fn solve_spp(obs: &[Observation], initial: [f64; 4], pl: &ProtectionConfig) 
                 pos_ecef_m: pos,
                 clock_bias_m: x[3],
                 dops,
-                cov_enu_m2: [[cov[(0, 0)], cov[(0, 1)], cov[(0, 2)]], [cov[(1, 0)], cov[(1, 1)], cov[(1, 2)]], [cov[(2, 0)], cov[(2, 1)], cov[(2, 2)]]],
+                cov_enu_m2: [
+                    [cov[(0, 0)], cov[(0, 1)], cov[(0, 2)]],
+                    [cov[(1, 0)], cov[(1, 1)], cov[(1, 2)]],
+                    [cov[(2, 0)], cov[(2, 1)], cov[(2, 2)]],
+                ],
                 hpl_m,
                 vpl_m,
                 n_used: obs.len(),
@@ -147,7 +164,11 @@ pub struct FdeConfig {
 
 impl Default for FdeConfig {
     fn default() -> Self {
-        FdeConfig { z_fa: 3.09, max_exclusions: 4, min_remaining: 5 }
+        FdeConfig {
+            z_fa: 3.09,
+            max_exclusions: 4,
+            min_remaining: 5,
+        }
     }
 }
 
@@ -159,7 +180,12 @@ pub fn chi2_quantile(dof: usize, z: f64) -> f64 {
 }
 
 /// [`solve_spp`] with fault detection and exclusion.
-pub fn solve_spp_fde(obs: &[Observation], initial: [f64; 4], pl: &ProtectionConfig, fde: &FdeConfig) -> Result<SppSolution, SppError> {
+pub fn solve_spp_fde(
+    obs: &[Observation],
+    initial: [f64; 4],
+    pl: &ProtectionConfig,
+    fde: &FdeConfig,
+) -> Result<SppSolution, SppError> {
     let mut sol = solve_spp(obs, initial, pl)?;
     if sol.n_used <= 4 || sol.weighted_sse <= chi2_quantile(sol.n_used - 4, fde.z_fa) {
         return Ok(sol);
@@ -186,7 +212,11 @@ pub fn protection_levels(cov_enu: &Matrix3<f64>, pl: &ProtectionConfig) -> (f64,
     (pl.k_h * d_major, pl.k_v * cov_enu[(2, 2)].max(0.0).sqrt())
 }
 
-fn dops_at<'a>(site: &Geodetic, pos_ecef_m: &[f64; 3], sats: impl Iterator<Item = &'a [f64; 3]>) -> Option<Dops> {
+fn dops_at<'a>(
+    site: &Geodetic,
+    pos_ecef_m: &[f64; 3],
+    sats: impl Iterator<Item = &'a [f64; 3]>,
+) -> Option<Dops> {
     let az_el = sats.map(|s| super::geodesy::azimuth_elevation_rad(site, pos_ecef_m, s));
     dops_from_azimuth_elevation(az_el)
 }
@@ -244,7 +274,11 @@ impl PppConfig {
             K::Suburban => (1.0 / 1800.0, 1.5),
             K::UrbanCanyon => (1.0 / 300.0, 3.0),
         };
-        PppConfig { restart_rate_per_s, multipath_factor, ..PppConfig::default() }
+        PppConfig {
+            restart_rate_per_s,
+            multipath_factor,
+            ..PppConfig::default()
+        }
     }
 }
 
@@ -269,8 +303,14 @@ impl PppConfig {
     /// (σ_h per axis, σ_v) after `t_s` of convergence.
     pub fn sigma_m(&self, t_s: f64) -> (f64, f64) {
         let k = (-t_s / self.convergence_tau_s).exp();
-        let (ch, cv) = (self.converged_sigma_h_m * self.multipath_factor, self.converged_sigma_v_m * self.multipath_factor);
-        (ch + (self.initial_sigma_h_m - ch).max(0.0) * k, cv + (self.initial_sigma_v_m - cv).max(0.0) * k)
+        let (ch, cv) = (
+            self.converged_sigma_h_m * self.multipath_factor,
+            self.converged_sigma_v_m * self.multipath_factor,
+        );
+        (
+            ch + (self.initial_sigma_h_m - ch).max(0.0) * k,
+            cv + (self.initial_sigma_v_m - cv).max(0.0) * k,
+        )
     }
 }
 
@@ -329,7 +369,12 @@ pub struct DeadReckoningConfig {
 
 impl Default for DeadReckoningConfig {
     fn default() -> Self {
-        DeadReckoningConfig { velocity_sigma_mps: 0.05, accel_sigma_mps2: 0.004, vertical_ratio: 0.5, max_s: 120.0 }
+        DeadReckoningConfig {
+            velocity_sigma_mps: 0.05,
+            accel_sigma_mps2: 0.004,
+            vertical_ratio: 0.5,
+            max_s: 120.0,
+        }
     }
 }
 

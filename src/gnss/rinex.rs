@@ -10,7 +10,7 @@
 use std::io::Read;
 
 use super::errors::KlobucharParams;
-use super::geodesy::{bdt_s_from_civil, CivilTime, WEEK_S};
+use super::geodesy::{CivilTime, WEEK_S, bdt_s_from_civil};
 use super::orbits::BroadcastEphemeris;
 
 /// A problem in a navigation file, located by file name and 1-based line (0: the whole file).
@@ -38,7 +38,11 @@ pub struct NavData {
 
 /// Read a navigation file's bytes (plain or gzip). `file` names it in errors.
 pub fn parse_nav(bytes: &[u8], file: &str) -> Result<NavData, RinexError> {
-    let err = |line: usize, message: String| RinexError { file: file.to_string(), line, message };
+    let err = |line: usize, message: String| RinexError {
+        file: file.to_string(),
+        line,
+        message,
+    };
     let text = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(bytes)
@@ -48,9 +52,20 @@ pub fn parse_nav(bytes: &[u8], file: &str) -> Result<NavData, RinexError> {
     } else {
         bytes.to_vec()
     };
-    let text = String::from_utf8(text).map_err(|e| err(0, format!("not text (invalid UTF-8 at byte {})", e.utf8_error().valid_up_to())))?;
+    let text = String::from_utf8(text).map_err(|e| {
+        err(
+            0,
+            format!(
+                "not text (invalid UTF-8 at byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
     let lines: Vec<&str> = text.lines().collect();
-    let reader = Reader { lines: &lines, file };
+    let reader = Reader {
+        lines: &lines,
+        file,
+    };
     reader.parse()
 }
 
@@ -61,24 +76,35 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn err(&self, idx: usize, message: impl Into<String>) -> RinexError {
-        RinexError { file: self.file.to_string(), line: idx + 1, message: message.into() }
+        RinexError {
+            file: self.file.to_string(),
+            line: idx + 1,
+            message: message.into(),
+        }
     }
 
     fn line(&self, idx: usize, what: &str) -> Result<&str, RinexError> {
-        self.lines.get(idx).copied().ok_or_else(|| {
-            RinexError { file: self.file.to_string(), line: idx + 1, message: format!("file ends inside {what}") }
+        self.lines.get(idx).copied().ok_or_else(|| RinexError {
+            file: self.file.to_string(),
+            line: idx + 1,
+            message: format!("file ends inside {what}"),
         })
     }
 
     /// A fixed-width numeric field; blank fields read as 0 (RINEX leaves spares empty).
     fn field(&self, idx: usize, line: &str, start: usize, width: usize) -> Result<f64, RinexError> {
-        let raw = line.get(start..(start + width).min(line.len())).unwrap_or("");
+        let raw = line
+            .get(start..(start + width).min(line.len()))
+            .unwrap_or("");
         let s = raw.trim();
         if s.is_empty() {
             return Ok(0.0);
         }
         s.replace(['D', 'd'], "E").parse::<f64>().map_err(|_| {
-            self.err(idx, format!("column {}: expected a number, found {s:?}", start + 1))
+            self.err(
+                idx,
+                format!("column {}: expected a number, found {s:?}", start + 1),
+            )
         })
     }
 
@@ -87,14 +113,27 @@ impl Reader<'_> {
         if first.get(60..).map(str::trim) != Some("RINEX VERSION / TYPE") {
             return Err(self.err(0, "not a RINEX file (line 1 lacks `RINEX VERSION / TYPE`)"));
         }
-        let version = first.get(..9).unwrap_or("").trim().parse::<f64>().map_err(|_| self.err(0, "unreadable RINEX version"))?;
+        let version = first
+            .get(..9)
+            .unwrap_or("")
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| self.err(0, "unreadable RINEX version"))?;
         if !(3.0..5.0).contains(&version) {
-            return Err(self.err(0, format!("RINEX {version} is not supported (3.x and 4.x are)")));
+            return Err(self.err(
+                0,
+                format!("RINEX {version} is not supported (3.x and 4.x are)"),
+            ));
         }
         if !first.get(20..21).is_some_and(|t| t == "N") {
             return Err(self.err(0, "not a navigation file (file type is not N)"));
         }
-        let mut data = NavData { version, bds_klobuchar: None, gps_klobuchar: None, bds_ephemerides: Vec::new() };
+        let mut data = NavData {
+            version,
+            bds_klobuchar: None,
+            gps_klobuchar: None,
+            bds_ephemerides: Vec::new(),
+        };
         let mut idx = 1;
         let mut bds_alpha = None;
         let mut gps_alpha = None;
@@ -113,15 +152,25 @@ impl Reader<'_> {
                 }
                 match line.get(..4).unwrap_or("") {
                     "BDSA" => bds_alpha = Some(v),
-                    "BDSB" => data.bds_klobuchar = bds_alpha.map(|alpha| KlobucharParams { alpha, beta: v }),
+                    "BDSB" => {
+                        data.bds_klobuchar =
+                            bds_alpha.map(|alpha| KlobucharParams { alpha, beta: v })
+                    }
                     "GPSA" => gps_alpha = Some(v),
-                    "GPSB" => data.gps_klobuchar = gps_alpha.map(|alpha| KlobucharParams { alpha, beta: v }),
+                    "GPSB" => {
+                        data.gps_klobuchar =
+                            gps_alpha.map(|alpha| KlobucharParams { alpha, beta: v })
+                    }
                     _ => {}
                 }
             }
             idx += 1;
         }
-        if version >= 4.0 { self.body_v4(idx, &mut data)? } else { self.body_v3(idx, &mut data)? }
+        if version >= 4.0 {
+            self.body_v4(idx, &mut data)?
+        } else {
+            self.body_v3(idx, &mut data)?
+        }
         Ok(data)
     }
 
@@ -144,7 +193,15 @@ impl Reader<'_> {
                         idx += 1;
                     }
                 }
-                _ => return Err(self.err(idx, format!("expected the start of a record (a satellite such as C05), found {:?}", truncate(line)))),
+                _ => {
+                    return Err(self.err(
+                        idx,
+                        format!(
+                            "expected the start of a record (a satellite such as C05), found {:?}",
+                            truncate(line)
+                        ),
+                    ));
+                }
             }
         }
         Ok(())
@@ -158,7 +215,13 @@ impl Reader<'_> {
                 continue;
             }
             if !line.starts_with('>') {
-                return Err(self.err(idx, format!("expected a record header (`> EPH …`), found {:?}", truncate(line))));
+                return Err(self.err(
+                    idx,
+                    format!(
+                        "expected a record header (`> EPH …`), found {:?}",
+                        truncate(line)
+                    ),
+                ));
             }
             let words: Vec<&str> = line[1..].split_whitespace().collect();
             match (words.first().copied(), words.get(1).map(|s| &s[..1])) {
@@ -166,7 +229,9 @@ impl Reader<'_> {
                     data.bds_ephemerides.push(self.bds_record(idx + 1)?);
                     idx += 9;
                 }
-                (Some("ION"), Some(sys @ ("C" | "G"))) if words.get(2).is_some_and(|m| *m == "D1D2" || *m == "LNAV") => {
+                (Some("ION"), Some(sys @ ("C" | "G")))
+                    if words.get(2).is_some_and(|m| *m == "D1D2" || *m == "LNAV") =>
+                {
                     let l1 = self.line(idx + 1, "an ION record")?;
                     let l2 = self.line(idx + 2, "an ION record")?;
                     let l3 = self.line(idx + 3, "an ION record")?;
@@ -184,7 +249,11 @@ impl Reader<'_> {
                             self.field(idx + 3, l3, 4, 19)?,
                         ],
                     };
-                    let slot = if sys == "C" { &mut data.bds_klobuchar } else { &mut data.gps_klobuchar };
+                    let slot = if sys == "C" {
+                        &mut data.bds_klobuchar
+                    } else {
+                        &mut data.gps_klobuchar
+                    };
                     slot.get_or_insert(p);
                     idx += 4;
                 }
@@ -206,14 +275,24 @@ impl Reader<'_> {
             .get(1..3)
             .and_then(|s| s.trim().parse().ok())
             .filter(|p| (1..=63).contains(p))
-            .ok_or_else(|| self.err(idx, format!("bad BDS satellite number in {:?}", truncate(l0))))?;
+            .ok_or_else(|| {
+                self.err(
+                    idx,
+                    format!("bad BDS satellite number in {:?}", truncate(l0)),
+                )
+            })?;
         // The epoch (time of clock) must be readable even though the orbit uses toe.
         let epoch: Vec<&str> = l0.get(3..23).unwrap_or("").split_whitespace().collect();
         let ints: Option<Vec<u32>> = epoch.iter().map(|s| s.parse().ok()).collect();
         let Some(ints) = ints.filter(|v| v.len() == 6) else {
             return Err(self.err(idx, format!("bad epoch in {:?}", truncate(l0))));
         };
-        if !(1..=12).contains(&ints[1]) || !(1..=31).contains(&ints[2]) || ints[3] > 23 || ints[4] > 59 || ints[5] > 60 {
+        if !(1..=12).contains(&ints[1])
+            || !(1..=31).contains(&ints[2])
+            || ints[3] > 23
+            || ints[4] > 59
+            || ints[5] > 60
+        {
             return Err(self.err(idx, format!("impossible epoch in {:?}", truncate(l0))));
         }
         let _toc_bdt_s = bdt_s_from_civil(&CivilTime {
@@ -229,7 +308,13 @@ impl Reader<'_> {
             let i = idx + 1 + k;
             let l = self.line(i, "a BDS record (8 lines expected)")?;
             if !l.starts_with("    ") {
-                return Err(self.err(i, format!("BDS record C{prn:02} is cut short: expected its orbit line {} here", k + 1)));
+                return Err(self.err(
+                    i,
+                    format!(
+                        "BDS record C{prn:02} is cut short: expected its orbit line {} here",
+                        k + 1
+                    ),
+                ));
             }
             for (j, slot) in row.iter_mut().enumerate() {
                 *slot = self.field(i, l, 4 + 19 * j, 19)?;
@@ -241,10 +326,16 @@ impl Reader<'_> {
         let [i0_rad, crc_m, omega_rad, omega_dot_radps] = orbit[3];
         let [idot_radps, _, week, _] = orbit[4];
         if !(1_000.0..10_000.0).contains(&sqrt_a) || !(0.0..0.5).contains(&e) {
-            return Err(self.err(idx + 2, format!("C{prn:02}: implausible orbit (sqrt(A) {sqrt_a}, e {e})")));
+            return Err(self.err(
+                idx + 2,
+                format!("C{prn:02}: implausible orbit (sqrt(A) {sqrt_a}, e {e})"),
+            ));
         }
         if !(0.0..WEEK_S).contains(&toe_sow_s) || !(0.0..10_000.0).contains(&week) {
-            return Err(self.err(idx + 3, format!("C{prn:02}: implausible toe {toe_sow_s} s or week {week}")));
+            return Err(self.err(
+                idx + 3,
+                format!("C{prn:02}: implausible toe {toe_sow_s} s or week {week}"),
+            ));
         }
         Ok(BroadcastEphemeris {
             prn,
@@ -284,7 +375,8 @@ mod tests {
         "                                                            END OF HEADER\n",
     );
 
-    const RECORD: &str = "C05 2021 01 01 00 00 00-4.263372393325e-04-7.525180478751e-11 0.000000000000e+00
+    const RECORD: &str =
+        "C05 2021 01 01 00 00 00-4.263372393325e-04-7.525180478751e-11 0.000000000000e+00
      1.000000000000e+00 1.189062500000e+01 1.053258158144e-09-2.551395311193e+00
      1.695007085800e-07 4.017724422738e-04 2.923654392362e-05 6.493469865799e+03
      4.320000000000e+05 1.057051122189e-07-2.775124444992e+00-2.114102244377e-07
@@ -317,10 +409,32 @@ mod tests {
         let first_six: String = RECORD.lines().take(6).map(|l| format!("{l}\n")).collect();
         check(format!("{HEADER}{first_six}"), 11, "file ends inside");
         check(format!("{HEADER}{first_six}{RECORD}"), 11, "cut short");
-        check(format!("{HEADER}{}", RECORD.replace("1.189062500000e+01", "1.18906x500000e+01")), 6, "expected a number");
-        check(format!("{HEADER}{}", RECORD.replace("2021 01 01", "2021 13 01")), 5, "impossible epoch");
-        check(HEADER.replace("END OF HEADER", "COMMENT"), 5, "no END OF HEADER");
-        check(format!("{HEADER}{}", RECORD.replace("6.493469865799e+03", "6.493469865799e+00")), 7, "implausible orbit");
+        check(
+            format!(
+                "{HEADER}{}",
+                RECORD.replace("1.189062500000e+01", "1.18906x500000e+01")
+            ),
+            6,
+            "expected a number",
+        );
+        check(
+            format!("{HEADER}{}", RECORD.replace("2021 01 01", "2021 13 01")),
+            5,
+            "impossible epoch",
+        );
+        check(
+            HEADER.replace("END OF HEADER", "COMMENT"),
+            5,
+            "no END OF HEADER",
+        );
+        check(
+            format!(
+                "{HEADER}{}",
+                RECORD.replace("6.493469865799e+03", "6.493469865799e+00")
+            ),
+            7,
+            "implausible orbit",
+        );
         let e = parse_nav(&[0x1f, 0x8b, 1, 2, 3], "bad.rnx.gz").expect_err("gz");
         assert!(e.to_string().contains("gzip"), "{e}");
     }
