@@ -87,7 +87,7 @@ fn main() -> std::io::Result<()> {
 
     // Figure 2: horizontal error in the four environments, first 30 min, log scale.
     let colours = ["#1f77b4", "#2ca02c", "#d62728", "#9467bd"];
-    let series: Vec<(&str, &str, Vec<(f64, f64)>)> = ENVS
+    let series: Vec<Series> = ENVS
         .iter()
         .zip(colours)
         .map(|(env, c)| {
@@ -156,6 +156,9 @@ fn main() -> std::io::Result<()> {
     eprintln!("figures written to {}", out_dir.display());
     Ok(())
 }
+
+/// A named, coloured series of (x, y) points.
+type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
 
 const W: f64 = 760.0;
 const H: f64 = 420.0;
@@ -238,7 +241,7 @@ fn trim(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn bounds(series: &[(&str, &str, Vec<(f64, f64)>)], log_y: bool) -> Axes {
+fn bounds(series: &[Series], log_y: bool) -> Axes {
     let pts = series.iter().flat_map(|s| s.2.iter());
     let (mut x1, mut y1) = (0.0f64, 0.0f64);
     for (x, y) in pts {
@@ -265,7 +268,7 @@ fn bounds(series: &[(&str, &str, Vec<(f64, f64)>)], log_y: bool) -> Axes {
     }
 }
 
-fn legend(s: &mut String, series: &[(&str, &str, Vec<(f64, f64)>)]) {
+fn legend(s: &mut String, series: &[Series]) {
     for (k, (name, colour, _)) in series.iter().enumerate() {
         let y = T + 14.0 + 18.0 * k as f64;
         let _ = write!(
@@ -279,13 +282,7 @@ fn legend(s: &mut String, series: &[(&str, &str, Vec<(f64, f64)>)]) {
     }
 }
 
-fn line_chart(
-    title: &str,
-    xlabel: &str,
-    ylabel: &str,
-    log_y: bool,
-    series: &[(&str, &str, Vec<(f64, f64)>)],
-) -> String {
+fn line_chart(title: &str, xlabel: &str, ylabel: &str, log_y: bool, series: &[Series]) -> String {
     let mut s = frame(title, xlabel, ylabel);
     let ax = bounds(series, log_y);
     ax.ticks(&mut s);
@@ -312,12 +309,7 @@ fn line_chart(
     s
 }
 
-fn scatter_chart(
-    title: &str,
-    xlabel: &str,
-    ylabel: &str,
-    series: &[(&str, &str, Vec<(f64, f64)>)],
-) -> String {
+fn scatter_chart(title: &str, xlabel: &str, ylabel: &str, series: &[Series]) -> String {
     let mut s = frame(title, xlabel, ylabel);
     let mut ax = bounds(series, true);
     ax.y0 = 1e-3;

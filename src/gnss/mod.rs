@@ -546,9 +546,7 @@ impl Simulator {
                 };
                 st.tracking_from_s = t_s + delay_s;
                 st.masked_since_s = None;
-            } else if !received && st.received {
-                st.masked_since_s = Some(t_s);
-            } else if !received && st.masked_since_s.is_none() {
+            } else if !received && (st.received || st.masked_since_s.is_none()) {
                 st.masked_since_s = Some(t_s);
             }
             st.received = received;

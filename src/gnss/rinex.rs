@@ -125,7 +125,7 @@ impl Reader<'_> {
                 format!("RINEX {version} is not supported (3.x and 4.x are)"),
             ));
         }
-        if !first.get(20..21).is_some_and(|t| t == "N") {
+        if first.get(20..21) != Some("N") {
             return Err(self.err(0, "not a navigation file (file type is not N)"));
         }
         let mut data = NavData {
