@@ -660,6 +660,13 @@ fn gnss_command(args: GnssArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|(t, share)| format!("{} {:.1} %", t.name(), 100.0 * share))
         .collect();
+    if s.availability == 0.0 {
+        println!(
+            "gnss: {} {} · {} epochs · no position in any epoch (fewer than 4 satellites tracked)",
+            args.profile, args.environment, s.n_epochs
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "gnss: {} {} · {} epochs · horizontal error 50/95/99 %: {:.3} / {:.3} / {:.3} m · vertical 95 %: {:.3} m",
         args.profile,
