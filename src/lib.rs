@@ -5,6 +5,7 @@
 
 pub mod diag;
 pub mod eval;
+pub mod gnss;
 pub mod gpu;
 pub mod render;
 pub mod report;

@@ -54,6 +54,8 @@ enum Command {
         #[arg(long, value_name = "PACK.toml")]
         thresholds: Option<PathBuf>,
     },
+    /// Simulate a BeiDou receiver (static at a site) and write its fixes as CSV and NMEA.
+    Gnss(GnssArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -152,6 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Judge { dir, thresholds } => judge_command(&dir, thresholds.as_deref()),
+        Command::Gnss(args) => gnss_command(args),
         Command::List { paths } => {
             let loaded = scenario::load_paths(&paths);
             eprint!("{}", loaded.diagnostics);
@@ -534,4 +537,171 @@ fn print_summary(report: &gauntlet::report::ReportFile, wall_s: f64) {
         println!("… and {} more (see report.json)", failing.len() - 20);
     }
     println!("{} case(s) in {:.2} s", s.cases, wall_s);
+}
+
+/// Arguments of `gauntlet gnss` (conventions.md).
+#[derive(clap::Args, Debug)]
+struct GnssArgs {
+    /// Receiver profile.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(gauntlet::gnss::Profile::NAMES))]
+    profile: String,
+    /// Reception environment.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(gauntlet::gnss::environment::EnvironmentKind::NAMES))]
+    environment: String,
+    /// Simulated duration (s).
+    #[arg(long, default_value_t = 3600.0)]
+    duration: f64,
+    /// Epochs per second (Hz).
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Seed of all noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Receiver site `LAT,LON,H` (degrees, degrees, metres above the ellipsoid); default
+    /// Wuhan, 30.52,114.36,40.
+    #[arg(long, value_name = "LAT,LON,H", allow_hyphen_values = true)]
+    site: Option<String>,
+    /// `nominal` (the BDS-3 constellation from elements, starting 2021-01-01 00:00 BDT) or a
+    /// RINEX 3/4 navigation file (plain or .gz; the run starts at its first BDS toe).
+    #[arg(long, default_value = "nominal", value_name = "nominal|FILE.rnx")]
+    ephemeris: String,
+    /// Output CSV, one row per epoch.
+    #[arg(long, value_name = "FILE.csv")]
+    out: PathBuf,
+    /// Also write NMEA 0183 (GGA, RMC, GSA, GSV) to this file.
+    #[arg(long, value_name = "FILE.nmea")]
+    nmea: Option<PathBuf>,
+}
+
+/// `gauntlet gnss`: validate every argument first (exit 2 on any problem), simulate, write the
+/// CSV (and NMEA), print the statistics.
+fn gnss_command(args: GnssArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::{Context, bail};
+    use gauntlet::gnss::{
+        self, Ephemeris, GnssConfig, Profile, environment::EnvironmentKind, geodesy::Geodetic,
+        rinex,
+    };
+
+    let profile = Profile::parse(&args.profile).context("unknown profile")?;
+    let env = EnvironmentKind::parse(&args.environment).context("unknown environment")?;
+    if !(args.duration.is_finite() && args.duration > 0.0 && args.duration <= 7.0 * 86_400.0) {
+        bail!(
+            "--duration must be a number of seconds in (0, 604800], got {}",
+            args.duration
+        );
+    }
+    if !(args.rate.is_finite() && args.rate > 0.0 && args.rate <= 100.0) {
+        bail!("--rate must be in (0, 100] Hz, got {}", args.rate);
+    }
+    if args.duration * args.rate > 20_000_000.0 {
+        bail!(
+            "--duration × --rate gives {:.0} epochs; at most 20,000,000",
+            args.duration * args.rate
+        );
+    }
+    let site = match &args.site {
+        None => gnss::default_site(),
+        Some(text) => {
+            let parts: Vec<f64> = text
+                .split(',')
+                .map(|p| p.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .ok()
+                .filter(|v: &Vec<f64>| v.len() == 3 && v.iter().all(|x| x.is_finite()))
+                .with_context(|| {
+                    format!("--site must be LAT,LON,H (three numbers), got {text:?}")
+                })?;
+            if parts[0].abs() > 90.0
+                || parts[1].abs() > 180.0
+                || !(-500.0..=9000.0).contains(&parts[2])
+            {
+                bail!(
+                    "--site {text:?}: latitude must be within ±90°, longitude ±180°, height −500…9000 m"
+                );
+            }
+            Geodetic::from_deg(parts[0], parts[1], parts[2])
+        }
+    };
+    let mut config = GnssConfig::new(profile, env);
+    config.rate_hz = args.rate;
+    config.seed = args.seed;
+    if args.ephemeris != "nominal" {
+        let path = PathBuf::from(&args.ephemeris);
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("cannot read --ephemeris {}", path.display()))?;
+        let nav = rinex::parse_nav(&bytes, &path.display().to_string())?;
+        let Some(start) = nav
+            .bds_ephemerides
+            .iter()
+            .map(|e| e.toe_bdt_s)
+            .min_by(f64::total_cmp)
+        else {
+            bail!(
+                "{}: no BDS ephemerides in this navigation file",
+                path.display()
+            );
+        };
+        config.start_bdt_s = start;
+        if let Some(k) = nav.bds_klobuchar {
+            config.klobuchar = k;
+        }
+        config.ephemeris = Ephemeris::Broadcast {
+            records: nav.bds_ephemerides,
+            max_age_s: 4.0 * 3600.0,
+        };
+    }
+    let create = |p: &PathBuf| {
+        std::fs::File::create(p)
+            .map(std::io::BufWriter::new)
+            .with_context(|| format!("cannot create {}", p.display()))
+    };
+    let mut csv = create(&args.out)?;
+    let mut nmea = args.nmea.as_ref().map(create).transpose()?;
+
+    let epochs = gnss::simulate_static(config, &site, args.duration);
+    csv.write_all(gnss::CSV_HEADER.as_bytes())?;
+    for e in &epochs {
+        csv.write_all(gnss::csv_row(e).as_bytes())?;
+        if let Some(w) = nmea.as_mut() {
+            for s in gnss::nmea_sentences(e) {
+                w.write_all(s.as_bytes())?;
+            }
+        }
+    }
+    csv.flush()
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    if let Some(w) = nmea.as_mut() {
+        w.flush().context("cannot write the NMEA file")?;
+    }
+    let s = gnss::summarize(&epochs);
+    let shares: Vec<String> = s
+        .fix_shares
+        .iter()
+        .map(|(t, share)| format!("{} {:.1} %", t.name(), 100.0 * share))
+        .collect();
+    if s.availability == 0.0 {
+        println!(
+            "gnss: {} {} · {} epochs · no position in any epoch (fewer than 4 satellites tracked)",
+            args.profile, args.environment, s.n_epochs
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "gnss: {} {} · {} epochs · horizontal error 50/95/99 %: {:.3} / {:.3} / {:.3} m · vertical 95 %: {:.3} m",
+        args.profile,
+        args.environment,
+        s.n_epochs,
+        s.horiz_p50_m,
+        s.horiz_p95_m,
+        s.horiz_p99_m,
+        s.vert_p95_m
+    );
+    println!(
+        "gnss: availability {:.2} % · fix types: {} · error within HPL on {:.4} % of fixes ({} misleading)",
+        100.0 * s.availability,
+        shares.join(", "),
+        100.0 * s.hpl_bound_rate,
+        s.n_misleading
+    );
+    Ok(ExitCode::SUCCESS)
 }
