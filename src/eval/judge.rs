@@ -360,10 +360,9 @@ pub fn judge_run(
                     Verdict::Pass
                 }
             };
-            if verdict == Verdict::Fail {
-                if let Some(note) = collision_note() {
-                    reasons.push(note);
-                }
+            // A collision is always told, also when the rule lets it pass (Euro NCAP yellow).
+            if let Some(note) = collision_note() {
+                reasons.push(note);
             }
             reasons.extend(outcome.reasons.iter().cloned());
             // "not applicable, so not failed:" reads with the reasons after it.
