@@ -706,12 +706,14 @@ fn render_command(args: RenderArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .zip(&scenes)
         .zip(&slots)
-        .map(|((frame, scene), &(camera_index, time_s))| output::RenderedFrame {
-            camera_index,
-            time_s,
-            labels: render::labels(scene, &frame),
-            frame,
-        })
+        .map(
+            |((frame, scene), &(camera_index, time_s))| output::RenderedFrame {
+                camera_index,
+                time_s,
+                labels: render::labels(scene, &frame),
+                frame,
+            },
+        )
         .collect();
     let case_frames = output::CaseFrames {
         case_id: case.id.clone(),
@@ -745,7 +747,9 @@ fn render_command(args: RenderArgs) -> anyhow::Result<ExitCode> {
     };
     let files = output::write_case(&dir, &case_frames)?;
     if let Some((root, name)) = dataset_root {
-        let rel = output::case_dir(&case.id).to_string_lossy().replace('\\', "/");
+        let rel = output::case_dir(&case.id)
+            .to_string_lossy()
+            .replace('\\', "/");
         let entry = output::manifest_case(&case_frames, &rel, &times_s);
         let manifest = output::update_manifest(&root, name, entry, &files)?;
         let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();

@@ -144,10 +144,9 @@ pub fn coco_categories() -> Value {
             .iter()
             .map(|c| {
                 let sup = match c {
-                    Class::Car
-                    | Class::Pedestrian
-                    | Class::Cyclist
-                    | Class::Motorcycle => "road_user",
+                    Class::Car | Class::Pedestrian | Class::Cyclist | Class::Motorcycle => {
+                        "road_user"
+                    }
                     _ => "obstacle",
                 };
                 json!({"id": *c as u32, "name": c.name(), "supercategory": sup})
@@ -328,7 +327,13 @@ pub fn write_case(dir: &Path, case: &CaseFrames) -> io::Result<Vec<FileEntry>> {
 pub fn case_dir(case_id: &str) -> PathBuf {
     case_id
         .split('/')
-        .map(|p| if p == "." || p == ".." || p.is_empty() { "_" } else { p })
+        .map(|p| {
+            if p == "." || p == ".." || p.is_empty() {
+                "_"
+            } else {
+                p
+            }
+        })
         .collect()
 }
 

@@ -579,14 +579,17 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         }
     };
     let cameras = build_cameras(file, &ego, timing.dt_s, &mut errors);
-    let lighting = file.lighting.as_ref().map_or_else(Lighting::default, |l| Lighting {
-        light: match l.light {
-            f::LightKind::Day => Light::Day,
-            f::LightKind::Night => Light::Night,
-        },
-        sun_elevation_rad: l.sun_elevation_deg.to_radians(),
-        sun_azimuth_rad: l.sun_azimuth_deg.to_radians(),
-    });
+    let lighting = file
+        .lighting
+        .as_ref()
+        .map_or_else(Lighting::default, |l| Lighting {
+            light: match l.light {
+                f::LightKind::Day => Light::Day,
+                f::LightKind::Night => Light::Night,
+            },
+            sun_elevation_rad: l.sun_elevation_deg.to_radians(),
+            sun_azimuth_rad: l.sun_azimuth_deg.to_radians(),
+        });
     if !errors.is_empty() {
         return Err(errors);
     }
