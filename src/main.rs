@@ -735,11 +735,10 @@ fn render_command(args: RenderArgs) -> anyhow::Result<ExitCode> {
                     "--dataset {name:?}: a name is letters, digits and `._-`, not starting with `.`"
                 ));
             }
-            let root = out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("datasets")
-                .join(name);
+            let root = match out {
+                Some(out) => out.join("datasets").join(name),
+                None => PathBuf::from("datasets").join(name),
+            };
             (root.join(output::case_dir(&case.id)), Some((root, name)))
         }
         (None, Some(out)) => (out.clone(), None),
