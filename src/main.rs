@@ -744,6 +744,9 @@ fn render_command(args: RenderArgs) -> anyhow::Result<ExitCode> {
         (None, Some(out)) => (out.clone(), None),
         (None, None) => return usage("give --out DIR or --dataset NAME".into()),
     };
+    if let Some((root, _)) = &dataset_root {
+        output::remove_case_files(root, &case.id)?;
+    }
     let files = output::write_case(&dir, &case_frames)?;
     if let Some((root, name)) = dataset_root {
         let rel = output::case_dir(&case.id)

@@ -311,6 +311,40 @@ fn two_cpu_runs_write_identical_files_and_the_manifest_lists_them() {
     for frame in cases[0]["frames"].as_array().expect("frames") {
         assert!(root.join(frame["image"].as_str().expect("image")).is_file());
     }
+
+    // Rendering a case again replaces it: its old frames go, the other case stays.
+    run_ok(&[
+        "render",
+        s(&scenario),
+        "--case",
+        "render-cli/two-cameras/light=day",
+        "--times",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        s(&dir.join("a")),
+        "--dataset",
+        "demo",
+    ]);
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let cases = manifest["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), 2);
+    assert_eq!(cases[0]["frames"].as_array().expect("frames").len(), 2);
+    assert_eq!(
+        manifest["files"].as_array().expect("files").len(),
+        (2 * 3 + 2) + (2 * 2 * 3 + 2)
+    );
+    let day = root.join("render-cli/two-cameras/light=day");
+    assert!(!day.join("front/0001.000.png").exists(), "stale frame left");
+    assert!(day.join("front/0002.000.png").is_file());
+    assert!(
+        root.join("render-cli/two-cameras/light=night/front/0001.000.png")
+            .is_file()
+    );
 }
 
 #[test]

@@ -516,6 +516,39 @@ pub fn read_manifest(root: &Path) -> Result<Option<Manifest>, ManifestError> {
         })
 }
 
+/// Removes the files an earlier render of `case_id` listed in the manifest of the dataset at
+/// `root` (so that a case rendered again at fewer times leaves no stale frames). Files of other
+/// cases are never touched, even where a case's directory nests inside another's.
+pub fn remove_case_files(root: &Path, case_id: &str) -> Result<(), ManifestError> {
+    let Some(manifest) = read_manifest(root)? else {
+        return Ok(());
+    };
+    let Some(old) = manifest.cases.iter().find(|c| c.case_id == case_id) else {
+        return Ok(());
+    };
+    let prefix = format!("{}/", old.dir);
+    let others: Vec<String> = manifest
+        .cases
+        .iter()
+        .filter(|c| c.case_id != case_id)
+        .map(|c| format!("{}/", c.dir))
+        .collect();
+    for f in &manifest.files {
+        let other = others
+            .iter()
+            .any(|o| o.len() > prefix.len() && f.path.starts_with(o.as_str()));
+        if f.path.starts_with(&prefix) && !other {
+            let path = root.join(&f.path);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(ManifestError::Io { path, source }),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Adds a case (replacing an earlier render of the same case ID and its files) to the manifest
 /// of the dataset at `root`, and writes it. `files` are relative to the case's directory.
 pub fn update_manifest(
@@ -539,7 +572,18 @@ pub fn update_manifest(
     });
     let prefix = format!("{}/", case.dir);
     manifest.cases.retain(|c| c.case_id != case.case_id);
-    manifest.files.retain(|f| !f.path.starts_with(&prefix));
+    let others: Vec<String> = manifest
+        .cases
+        .iter()
+        .filter(|c| c.case_id != case.case_id)
+        .map(|c| format!("{}/", c.dir))
+        .collect();
+    manifest.files.retain(|f| {
+        !f.path.starts_with(&prefix)
+            || others
+                .iter()
+                .any(|o| o.len() > prefix.len() && f.path.starts_with(o.as_str()))
+    });
     manifest.files.extend(files.iter().map(|f| FileEntry {
         path: format!("{prefix}{}", f.path),
         ..f.clone()
