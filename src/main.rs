@@ -39,6 +39,10 @@ enum Command {
     Schema,
     /// Run scenarios in closed loop against a system under test and write reports.
     Run(RunArgs),
+    /// Render camera frames of one case (closed loop with `builtin:none`): colour and KITTI depth
+    /// PNGs, KITTI labels, one COCO JSON and a contact sheet; `--dataset NAME` adds the case to
+    /// a labelled dataset with a manifest.
+    Render(RenderArgs),
     /// Print the device that renders with `--device auto|gpu|cpu` (adapter name, backend,
     /// driver, or `cpu`).
     Devices {
@@ -140,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Run(args) => run_command(args),
+        Command::Render(args) => render_command(args),
         Command::Devices { device } => {
             let choice = gauntlet::gpu::DeviceChoice::parse(&device).unwrap_or_default();
             match gauntlet::gpu::FrameRenderer::new(choice) {
@@ -703,5 +708,240 @@ fn gnss_command(args: GnssArgs) -> anyhow::Result<ExitCode> {
         100.0 * s.hpl_bound_rate,
         s.n_misleading
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gauntlet render`.
+#[derive(clap::Args, Debug)]
+struct RenderArgs {
+    /// The scenario file.
+    scenario: PathBuf,
+    /// The case to render (its ID, as `gauntlet list` prints it); default: the first case.
+    #[arg(long)]
+    case: Option<String>,
+    /// Times to render, seconds, comma-separated; default: every whole second of the run.
+    #[arg(long, value_delimiter = ',')]
+    times: Option<Vec<String>>,
+    /// Which device renders.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
+    device: String,
+    /// Output directory (with `--dataset`: the directory holding `datasets/NAME/`; default: the
+    /// current directory).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Add the case to the dataset `datasets/NAME/` (with `manifest.json`).
+    #[arg(long, value_name = "NAME")]
+    dataset: Option<String>,
+    /// Override every camera's size, `WIDTHxHEIGHT` (the field of view stays).
+    #[arg(long, value_name = "WxH")]
+    size: Option<String>,
+    /// Override the scenario's light: `day` or `night`.
+    #[arg(long, value_parser = ["day", "night"])]
+    light: Option<String>,
+}
+
+/// `gauntlet render`: simulates one case with `builtin:none`, renders every camera at every time
+/// in one batch, writes the frames, labels and contact sheet (and the dataset manifest).
+fn render_command(args: RenderArgs) -> anyhow::Result<ExitCode> {
+    use gauntlet::render::{self, Camera, Light, output};
+    use gauntlet::{gpu, sim, sut};
+
+    let usage = |msg: String| {
+        eprintln!("gauntlet: error: {msg}");
+        Ok(ExitCode::from(2))
+    };
+    let loaded = scenario::load_paths(std::slice::from_ref(&args.scenario));
+    eprint!("{}", loaded.diagnostics);
+    if loaded.diagnostics.has_errors() {
+        eprintln!(
+            "gauntlet: {} error(s) in the inputs; nothing was rendered",
+            loaded.diagnostics.n_errors()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let case = match &args.case {
+        None => loaded.cases.first(),
+        Some(id) => loaded.cases.iter().find(|c| &c.id == id),
+    };
+    let Some(case) = case else {
+        return usage(match &args.case {
+            None => format!("{}: no cases", args.scenario.display()),
+            Some(id) => format!(
+                "--case {id:?}: no such case in {} (`gauntlet list` prints the IDs)",
+                args.scenario.display()
+            ),
+        });
+    };
+    let model = &case.model;
+    let duration_s = model.timing.duration_s;
+    let times_s: Vec<f64> = match &args.times {
+        None => (0..=(duration_s + 1e-9).floor() as u64)
+            .map(|t| t as f64)
+            .collect(),
+        Some(list) => {
+            let mut out = Vec::new();
+            for t in list {
+                match t.trim().parse::<f64>() {
+                    Ok(v) if v.is_finite() && (0.0..=duration_s + 1e-9).contains(&v) => out.push(v),
+                    _ => {
+                        return usage(format!(
+                            "--times: {t:?} is not a time between 0 and the run's {duration_s} s"
+                        ));
+                    }
+                }
+            }
+            out.sort_by(f64::total_cmp);
+            out.dedup();
+            if out.is_empty() {
+                return usage("--times: no times given".into());
+            }
+            out
+        }
+    };
+    let mut cameras: Vec<Camera> = if model.cameras.is_empty() {
+        vec![Camera::front(model.ego.length_m)]
+    } else {
+        model.cameras.clone()
+    };
+    if let Some(size) = &args.size {
+        let parsed = size
+            .split_once(['x', 'X'])
+            .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+            .filter(|&(w, h)| {
+                (1..=render::MAX_FRAME_EDGE_PX).contains(&w)
+                    && (1..=render::MAX_FRAME_EDGE_PX).contains(&h)
+            });
+        let Some((w, h)) = parsed else {
+            return usage(format!(
+                "--size {size:?}: expected WIDTHxHEIGHT, each 1 to {}",
+                render::MAX_FRAME_EDGE_PX
+            ));
+        };
+        for c in &mut cameras {
+            c.width_px = w;
+            c.height_px = h;
+        }
+    }
+    let mut lighting = model.lighting;
+    match args.light.as_deref() {
+        Some("night") => lighting.light = Light::Night,
+        Some(_) => lighting.light = Light::Day,
+        None => {}
+    }
+    let choice = gpu::DeviceChoice::parse(&args.device).unwrap_or_default();
+    let mut renderer = match gpu::FrameRenderer::new(choice) {
+        Ok(r) => r,
+        Err(e) => return usage(format!("--device {}: {e}", args.device)),
+    };
+    let device = renderer.describe();
+    eprintln!("gauntlet: rendering on {device}");
+
+    let system = match sut::SutSpec::parse("builtin:none") {
+        Ok(spec) => spec.instantiate(),
+        Err(e) => return Err(anyhow::anyhow!("builtin:none: {e}")),
+    };
+    let result = sim::run_batch(
+        vec![sim::RunSpec {
+            scenario: model,
+            case_id: &case.id,
+            run_index: 0,
+            system,
+        }],
+        &sim::SimOptions {
+            record_trace: true,
+            ..sim::SimOptions::default()
+        },
+    )
+    .pop();
+    let Some(trace) = result.and_then(|r| r.trace) else {
+        return Err(anyhow::anyhow!("the simulation kept no trace"));
+    };
+    let states = render::scene::world_states(model, &trace, &times_s);
+    let mut scenes = Vec::new();
+    let mut slots = Vec::new();
+    for (ci, camera) in cameras.iter().enumerate() {
+        for (state, &t) in states.iter().zip(&times_s) {
+            scenes.push(render::build_frame(model, &lighting, camera, state));
+            slots.push((ci, t));
+        }
+    }
+    let clock = std::time::Instant::now();
+    let frames = renderer.render(&scenes)?;
+    eprintln!(
+        "gauntlet: rendered {} frame(s) in {:.2} s",
+        frames.len(),
+        clock.elapsed().as_secs_f64()
+    );
+    let rendered: Vec<output::RenderedFrame> = frames
+        .into_iter()
+        .zip(&scenes)
+        .zip(&slots)
+        .map(
+            |((frame, scene), &(camera_index, time_s))| output::RenderedFrame {
+                camera_index,
+                time_s,
+                labels: render::labels(scene, &frame),
+                frame,
+            },
+        )
+        .collect();
+    let case_frames = output::CaseFrames {
+        case_id: case.id.clone(),
+        scenario: case.scenario_path.display().to_string(),
+        cameras,
+        lighting,
+        device,
+        frames: rendered,
+    };
+    let (dir, dataset_root) = match (&args.dataset, &args.out) {
+        (Some(name), out) => {
+            let name_ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                && !name.starts_with('.');
+            if !name_ok {
+                return usage(format!(
+                    "--dataset {name:?}: a name is letters, digits and `._-`, not starting with `.`"
+                ));
+            }
+            let root = match out {
+                Some(out) => out.join("datasets").join(name),
+                None => PathBuf::from("datasets").join(name),
+            };
+            (root.join(output::case_dir(&case.id)), Some((root, name)))
+        }
+        (None, Some(out)) => (out.clone(), None),
+        (None, None) => return usage("give --out DIR or --dataset NAME".into()),
+    };
+    if let Some((root, _)) = &dataset_root {
+        output::remove_case_files(root, &case.id)?;
+    }
+    let files = output::write_case(&dir, &case_frames)?;
+    if let Some((root, name)) = dataset_root {
+        let rel = output::case_dir(&case.id)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let entry = output::manifest_case(&case_frames, &rel, &times_s);
+        let manifest = output::update_manifest(&root, name, entry, &files)?;
+        let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+        println!(
+            "{}: {} frame(s) of {}; dataset {name}: {} case(s), {} file(s), {:.1} MB",
+            dir.display(),
+            case_frames.frames.len(),
+            case.id,
+            manifest.cases.len(),
+            manifest.files.len(),
+            bytes as f64 / 1e6
+        );
+    } else {
+        println!(
+            "{}: {} frame(s) of {}, {} file(s)",
+            dir.display(),
+            case_frames.frames.len(),
+            case.id,
+            files.len()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

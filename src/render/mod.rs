@@ -9,10 +9,12 @@
 //! have it. The ego frame is x forward, y left, z up, with its origin on the ground under the
 //! centre of the ego's footprint.
 //!
-//! Everything in this module is plain data and pure functions; only `crate::gpu` touches wgpu.
+//! Everything in this module is plain data and pure functions, except [`output`], which writes
+//! the files of `gauntlet render`; only `crate::gpu` touches wgpu.
 
 pub mod cpu;
 pub mod labels;
+pub mod output;
 pub mod scene;
 
 use bytemuck::{Pod, Zeroable};
@@ -199,6 +201,8 @@ pub struct Camera {
     /// Radial distortion coefficients (Brown–Conrady `k1`, `k2`); 0: a pinhole.
     pub k1: f64,
     pub k2: f64,
+    /// Frame rate in the closed loop, Hz (divides the physics rate).
+    pub rate_hz: f64,
 }
 
 impl Camera {
@@ -215,6 +219,7 @@ impl Camera {
             roll_rad: 0.0,
             k1: 0.0,
             k2: 0.0,
+            rate_hz: 20.0,
         }
     }
 

@@ -65,10 +65,13 @@ pub struct ScenarioFile {
     /// Other road users and obstacles.
     #[serde(default)]
     pub actors: Vec<Actor>,
-    /// Sensors of the vehicle under test. `object_list` is read; `camera` and `gnss` are
+    /// Sensors of the vehicle under test: `object_list` and `camera` are read; `gnss` is
     /// reserved for the sensor features still to come (accepted with a warning).
     #[serde(default)]
     pub sensors: Option<Sensors>,
+    /// Light of the scene as the camera renderer draws it: day or night, and the sun.
+    #[serde(default)]
+    pub lighting: Option<Lighting>,
     /// Image perturbations applied to camera frames. Reserved like `sensors`.
     #[serde(default)]
     pub perturbations: Option<serde_json::Value>,
@@ -81,9 +84,10 @@ pub struct Sensors {
     /// The object list a radar/fusion stage delivers. Omitted: a perfect sensor.
     #[serde(default)]
     pub object_list: Option<ObjectListSensor>,
-    /// Reserved for the camera renderer.
+    /// Cameras on the vehicle under test (`[[sensors.camera]]`, several allowed), as the
+    /// renderer draws them. Omitted: one front camera with the defaults.
     #[serde(default)]
-    pub camera: Option<serde_json::Value>,
+    pub camera: Vec<CameraSensor>,
     /// Reserved for satellite positioning.
     #[serde(default)]
     pub gnss: Option<serde_json::Value>,
@@ -121,6 +125,108 @@ pub struct ObjectListSensor {
     #[serde(default)]
     #[schemars(range(min = 0, max = 1))]
     pub dropout_probability: f64,
+}
+
+/// A camera on the ego: a pinhole with optional radial distortion, mounted in the ego frame
+/// (x forward, y left, z up from the ground under the centre of the footprint).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraSensor {
+    /// Names the camera in file names and labels; unique within the scenario.
+    #[serde(default = "default_camera_id")]
+    #[schemars(regex(pattern = IDENT_PATTERN), length(min = 1, max = 64))]
+    pub id: String,
+    /// Image width, pixels.
+    #[serde(default = "default_width_px")]
+    #[schemars(range(min = 1, max = 4096))]
+    pub width_px: u32,
+    /// Image height, pixels.
+    #[serde(default = "default_height_px")]
+    #[schemars(range(min = 1, max = 4096))]
+    pub height_px: u32,
+    /// Horizontal field of view of the undistorted pinhole, degrees.
+    #[serde(default = "default_hfov_deg")]
+    #[schemars(range(min = 10, max = 170))]
+    pub hfov_deg: f64,
+    /// Mount position `[x, y, z]` in the ego frame, metres. Omitted: behind the windscreen,
+    /// `[length/2 - 1.9, 0, 1.3]`.
+    #[serde(default)]
+    pub position_m: Option<[f64; 3]>,
+    /// Yaw to the left, degrees.
+    #[serde(default)]
+    #[schemars(range(min = -180, max = 180))]
+    pub yaw_deg: f64,
+    /// Pitch, down positive, degrees.
+    #[serde(default)]
+    #[schemars(range(min = -90, max = 90))]
+    pub pitch_deg: f64,
+    /// Roll, clockwise seen from behind, degrees.
+    #[serde(default)]
+    #[schemars(range(min = -180, max = 180))]
+    pub roll_deg: f64,
+    /// Radial distortion coefficient k1 (Brown–Conrady, on normalised coordinates).
+    #[serde(default)]
+    #[schemars(range(min = -1, max = 1))]
+    pub k1: f64,
+    /// Radial distortion coefficient k2.
+    #[serde(default)]
+    #[schemars(range(min = -1, max = 1))]
+    pub k2: f64,
+    /// Frame rate, Hz (must divide the physics rate); for the closed loop with camera systems.
+    #[serde(default = "default_camera_rate_hz")]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1000))]
+    pub rate_hz: f64,
+}
+
+fn default_camera_id() -> String {
+    "front".into()
+}
+fn default_width_px() -> u32 {
+    1280
+}
+fn default_height_px() -> u32 {
+    720
+}
+fn default_hfov_deg() -> f64 {
+    60.0
+}
+fn default_camera_rate_hz() -> f64 {
+    20.0
+}
+
+/// Light of the scene (`[lighting]`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lighting {
+    /// `day` (sun and sky) or `night` (about 1 lux ambient, the ego's headlights, lit tail
+    /// lights). May be a word parameter: `light = "${light}"`.
+    #[serde(default)]
+    pub light: LightKind,
+    /// Sun elevation above the horizon, degrees (day only).
+    #[serde(default = "default_sun_elevation_deg")]
+    #[schemars(range(min = 0, max = 90))]
+    pub sun_elevation_deg: f64,
+    /// Sun azimuth from the road's initial direction towards the left (counter-clockwise seen
+    /// from above), degrees.
+    #[serde(default = "default_sun_azimuth_deg")]
+    #[schemars(range(min = -360, max = 360))]
+    pub sun_azimuth_deg: f64,
+}
+
+fn default_sun_elevation_deg() -> f64 {
+    45.0
+}
+fn default_sun_azimuth_deg() -> f64 {
+    135.0
+}
+
+/// Day or night.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LightKind {
+    #[default]
+    Day,
+    Night,
 }
 
 fn default_fov_deg() -> f64 {

@@ -407,7 +407,6 @@ fn load_scenario(
     let mut diags = schema::validate(SchemaKind::Editor, json, file, text, spans);
     let name = json.get("name").and_then(Value::as_str).map(String::from);
     for (pointer, name) in [
-        ("/sensors/camera", "[sensors.camera]"),
         ("/sensors/gnss", "[sensors.gnss]"),
         ("/perturbations", "[perturbations]"),
     ] {
@@ -683,14 +682,16 @@ fn build_case(
             }
             if key == "sensors" {
                 if let Value::Object(sensors) = value {
-                    if let Some(o) = sensors.get_mut("object_list") {
-                        substitute_tree(
-                            o,
-                            "/sensors/object_list",
-                            &params,
-                            &mut problems,
-                            text_budget,
-                        );
+                    for name in ["object_list", "camera"] {
+                        if let Some(o) = sensors.get_mut(name) {
+                            substitute_tree(
+                                o,
+                                &format!("/sensors/{name}"),
+                                &params,
+                                &mut problems,
+                                text_budget,
+                            );
+                        }
                     }
                 }
                 continue;

@@ -6,6 +6,7 @@
 //! JSON pointer of the field responsible.
 
 use super::format as f;
+use crate::render::{Camera, Light, Lighting};
 use crate::sim::collision::{Footprint, Touching, overlap_with};
 
 pub use super::FieldError as ModelError;
@@ -35,6 +36,11 @@ pub struct Scenario {
     pub road: Road,
     pub ego: Ego,
     pub actors: Vec<Actor>,
+    /// Cameras declared with `[[sensors.camera]]`, in file order; empty if none (the renderer
+    /// then uses [`Camera::front`]).
+    pub cameras: Vec<Camera>,
+    /// Light of the scene (`[lighting]`; day with the default sun if omitted).
+    pub lighting: Lighting,
 }
 
 /// The object-list sensor model: what a radar/fusion stage delivers to the system under test.
@@ -572,6 +578,18 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
             }
         }
     };
+    let cameras = build_cameras(file, &ego, timing.dt_s, &mut errors);
+    let lighting = file
+        .lighting
+        .as_ref()
+        .map_or_else(Lighting::default, |l| Lighting {
+            light: match l.light {
+                f::LightKind::Day => Light::Day,
+                f::LightKind::Night => Light::Night,
+            },
+            sun_elevation_rad: l.sun_elevation_deg.to_radians(),
+            sun_azimuth_rad: l.sun_azimuth_deg.to_radians(),
+        });
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -602,7 +620,61 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         road,
         ego,
         actors,
+        cameras,
+        lighting,
     })
+}
+
+/// The cameras of `[[sensors.camera]]`: ids unique, rates dividing the physics rate, mounts
+/// defaulting to behind the windscreen.
+fn build_cameras(
+    file: &f::ScenarioFile,
+    ego: &Ego,
+    dt_s: f64,
+    errors: &mut Vec<ModelError>,
+) -> Vec<Camera> {
+    let Some(sensors) = &file.sensors else {
+        return Vec::new();
+    };
+    let physics_hz = 1.0 / dt_s;
+    let mut cameras: Vec<Camera> = Vec::new();
+    for (i, c) in sensors.camera.iter().enumerate() {
+        let p = format!("/sensors/camera/{i}");
+        if cameras.iter().any(|other| other.id == c.id) {
+            errors.push(err(
+                format!("{p}/id"),
+                format!("camera id `{}` is used twice", c.id),
+            ));
+        }
+        let every = physics_hz / c.rate_hz;
+        if (every - every.round()).abs() > 1e-6 || every.round() < 1.0 {
+            errors.push(err(
+                format!("{p}/rate_hz"),
+                format!(
+                    "{} Hz does not divide the physics rate of {} Hz (step {} s){}",
+                    c.rate_hz,
+                    round6(physics_hz),
+                    dt_s,
+                    dividing_rates_hint(physics_hz, c.rate_hz)
+                ),
+            ));
+        }
+        let front = Camera::front(ego.length_m);
+        cameras.push(Camera {
+            id: c.id.clone(),
+            width_px: c.width_px,
+            height_px: c.height_px,
+            hfov_rad: c.hfov_deg.to_radians(),
+            position_in_ego_m: c.position_m.unwrap_or(front.position_in_ego_m),
+            yaw_rad: c.yaw_deg.to_radians(),
+            pitch_rad: c.pitch_deg.to_radians(),
+            roll_rad: c.roll_deg.to_radians(),
+            k1: c.k1,
+            k2: c.k2,
+            rate_hz: c.rate_hz,
+        });
+    }
+    cameras
 }
 
 /// "; the nearest that do: 25 Hz, 50 Hz" — whole-number rates that divide the physics rate.

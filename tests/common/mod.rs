@@ -23,3 +23,12 @@ pub fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("tempdir");
     dir
 }
+
+/// Runs the `gauntlet` binary with extra environment variables.
+pub fn gauntlet_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run gauntlet")
+}
