@@ -254,7 +254,9 @@ impl GpuRenderer {
 
     /// Bytes one storage binding may hold on this adapter.
     fn max_binding_bytes(&self) -> u64 {
-        u64::from(self.ctx.limits.max_storage_buffer_binding_size)
+        self.ctx
+            .limits
+            .max_storage_buffer_binding_size
             .min(self.ctx.limits.max_buffer_size)
     }
 

@@ -15,7 +15,7 @@ const PAINT: f32 = 0.65;
 const HEADLIGHT_HALF_Y: f32 = 0.7;
 const HEADLIGHT_Z: f32 = 0.65;
 const HEADLIGHT_COS_OUTER: f32 = 0.882_947_6; // cos 28°
-const HEADLIGHT_COS_INNER: f32 = 0.984_807_75; // cos 10°
+const HEADLIGHT_COS_INNER: f32 = 0.984_807_8; // cos 10°
 
 type V3 = [f32; 3];
 
@@ -357,11 +357,14 @@ fn render_pixel(
     (rgba, t * dot(d, v3(view.axis_z)), id)
 }
 
+/// One rendered row: colour, depth, instance ids, and the row's coverage counts.
+type Row = (Vec<u32>, Vec<f32>, Vec<u32>, Vec<u32>);
+
 /// Renders one frame whose view's ranges index `prims` and `markings`.
 pub fn render_frame(view: &View, prims: &[Prim], markings: &[Marking]) -> Frame {
     let (w, h) = (view.frame[0], view.frame[1]);
     let max_id = prims.iter().map(|p| p.ids[0]).max().unwrap_or(0) as usize;
-    let rows: Vec<(Vec<u32>, Vec<f32>, Vec<u32>, Vec<u32>)> = (0..h)
+    let rows: Vec<Row> = (0..h)
         .into_par_iter()
         .map(|y| {
             let mut cov = vec![0u32; max_id + 1];
