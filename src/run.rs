@@ -293,8 +293,9 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
         .collect()
 }
 
-/// Runs every case; `on_done` is called as each batch of cases finishes (from worker threads).
-/// The returned results are in case order whatever the thread count.
+/// Runs every case; `on_done` is called as each batch of cases finishes (from worker threads),
+/// and is the only one to see the traces (with `record_trace`). The returned results are in
+/// case order whatever the thread count, without traces.
 pub fn run_suite(
     cases: &[Case],
     config: &RunConfig,
@@ -306,9 +307,14 @@ pub fn run_suite(
         let mut all: Vec<CaseResult> = indices
             .par_chunks(batch)
             .flat_map_iter(|chunk| {
-                let results = run_cases(cases, chunk, config);
-                for r in &results {
+                let mut results = run_cases(cases, chunk, config);
+                for r in &mut results {
                     on_done(r);
+                    // Traces go to `on_done` (`--traces` writes them) and no further, so that
+                    // memory does not grow with the number of cases.
+                    for run in &mut r.runs {
+                        run.result.trace = None;
+                    }
                 }
                 results
             })
