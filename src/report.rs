@@ -716,10 +716,17 @@ fn aggregates(entries: &[CaseEntry], packs: &[(&Pack, String)]) -> Aggregates {
 }
 
 /// Writes `report.json` atomically (temporary file, then rename).
+/// The JSON is streamed to the file rather than built as one string first.
 pub fn write_report(dir: &Path, report: &ReportFile) -> io::Result<PathBuf> {
-    let mut text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
-    text.push('\n');
-    write_atomically(dir, "report.json", text.as_bytes())
+    let path = dir.join("report.json");
+    let tmp = dir.join(".report.json.tmp");
+    let mut w = BufWriter::new(File::create(&tmp)?);
+    serde_json::to_writer_pretty(&mut w, report).map_err(io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()?;
+    drop(w);
+    fs::rename(&tmp, &path)?;
+    Ok(path)
 }
 
 /// Writes `junit.xml` atomically (temporary file, then rename).
