@@ -353,6 +353,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let n_cases = cases.len();
+    // The finished cases' entries: all the final report needs (the results are not kept).
+    let finished: Mutex<Vec<report::CaseEntry>> = Mutex::new(Vec::with_capacity(cases.len()));
     let on_done = |r: &run::CaseResult| {
         let case = &cases[r.case_index];
         let entry = report::case_entry(case, r, &sut_name);
@@ -362,6 +364,9 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
                     slot.get_or_insert(e);
                 }
             }
+        }
+        if let Ok(mut all) = finished.lock() {
+            all.push(entry);
         }
         if args.traces {
             if let Err(e) = report::write_trace(&args.out, case, r) {
@@ -381,7 +386,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
             None => eprintln!("[{k}/{n_cases}] {} {}", r.verdict.as_str(), case.id),
         }
     };
-    let results = run::run_suite(&cases, &config, &on_done);
+    run::run_suite_streamed(&cases, &config, &on_done);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -392,11 +397,16 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         ));
     }
 
-    let mut entries: Vec<report::CaseEntry> = results
-        .iter()
-        .map(|r| report::case_entry(&cases[r.case_index], r, &sut_name))
-        .collect();
-    drop(results);
+    let mut entries = finished
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
+    if entries.len() != cases.len() {
+        anyhow::bail!(
+            "{} of {} case(s) finished: a worker thread stopped early",
+            entries.len(),
+            cases.len()
+        );
+    }
     entries.append(&mut done_entries);
     let report_file = report::ReportFile {
         inputs_hash,

@@ -301,10 +301,31 @@ pub fn run_suite(
     config: &RunConfig,
     on_done: &(dyn Fn(&CaseResult) + Sync),
 ) -> Vec<CaseResult> {
+    let mut all = drive(cases, config, on_done, true);
+    all.sort_by_key(|r| r.case_index);
+    all
+}
+
+/// Runs every case like `run_suite` but keeps nothing: `on_done` is the only consumer of the
+/// results, so memory does not grow with the number of cases.
+pub fn run_suite_streamed(
+    cases: &[Case],
+    config: &RunConfig,
+    on_done: &(dyn Fn(&CaseResult) + Sync),
+) {
+    drive(cases, config, on_done, false);
+}
+
+fn drive(
+    cases: &[Case],
+    config: &RunConfig,
+    on_done: &(dyn Fn(&CaseResult) + Sync),
+    keep: bool,
+) -> Vec<CaseResult> {
     let indices: Vec<usize> = (0..cases.len()).collect();
     let batch = config.batch_size.max(1);
     let work = || -> Vec<CaseResult> {
-        let mut all: Vec<CaseResult> = indices
+        indices
             .par_chunks(batch)
             .flat_map_iter(|chunk| {
                 let mut results = run_cases(cases, chunk, config);
@@ -316,11 +337,12 @@ pub fn run_suite(
                         run.result.trace = None;
                     }
                 }
+                if !keep {
+                    results.clear();
+                }
                 results
             })
-            .collect();
-        all.sort_by_key(|r| r.case_index);
-        all
+            .collect()
     };
     match rayon::ThreadPoolBuilder::new()
         .num_threads(config.jobs)
