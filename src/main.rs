@@ -60,6 +60,16 @@ enum Command {
     },
     /// Simulate a BeiDou receiver (static at a site) and write its fixes as CSV and NMEA.
     Gnss(GnssArgs),
+    /// Merge the reports of all shards of a run (`run --shard K/N`) into the report of the
+    /// whole run: the same bytes as an unsharded run.
+    Merge {
+        /// `report.json` files or the output directories holding them, one per shard.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,6 +99,14 @@ struct RunArgs {
     /// looked up by the id the scenario's `[judge] rule` gives).
     #[arg(long, value_name = "PACK.toml")]
     thresholds: Option<PathBuf>,
+    /// Run only shard K of N (K from 1; `auto/N` takes K from `JOB_COMPLETION_INDEX` or
+    /// `SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN`). Merge the shards with `gauntlet merge`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Go on with an interrupted run in `--out`: run only the cases missing from its
+    /// `cases.jsonl` (refused if the inputs changed).
+    #[arg(long)]
+    resume: bool,
 }
 
 fn main() -> ExitCode {
@@ -160,6 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Judge { dir, thresholds } => judge_command(&dir, thresholds.as_deref()),
         Command::Gnss(args) => gnss_command(args),
+        Command::Merge { reports, out } => merge_command(&reports, &out),
         Command::List { paths } => {
             let loaded = scenario::load_paths(&paths);
             eprint!("{}", loaded.diagnostics);
@@ -239,11 +258,60 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     }
+    let shard = match args
+        .shard
+        .as_deref()
+        .map(|spec| gauntlet::shard::Shard::parse(spec, &|name| std::env::var(name).ok()))
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("gauntlet: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     if cases.is_empty() {
         eprintln!("gauntlet: error: no cases to run");
         return Ok(ExitCode::from(2));
     }
+    let total_cases = cases.len();
+    let inputs_hash =
+        gauntlet::shard::inputs_hash(&cases, &packs, args.seed, &sut_spec.to_string())?;
+    if let Some(shard) = shard {
+        // A shard with no cases is a valid, empty result.
+        cases.retain(|c| shard.contains(&c.id));
+    }
     std::fs::create_dir_all(&args.out)?;
+    let resume_info = gauntlet::shard::ResumeInfo {
+        inputs_hash: inputs_hash.clone(),
+        seed: args.seed,
+        sut: sut_spec.to_string(),
+        shard,
+    };
+    let mut done_entries: Vec<report::CaseEntry> = Vec::new();
+    let mut log_from: Option<u64> = None;
+    if args.resume {
+        match resume_state(&args.out, &resume_info, &cases) {
+            Ok(Some((entries, valid_len))) => {
+                done_entries = entries;
+                log_from = Some(valid_len);
+            }
+            Ok(None) => eprintln!(
+                "gauntlet: nothing to resume in {}; starting the run",
+                args.out.display()
+            ),
+            Err(e) => {
+                eprintln!("gauntlet: error: --resume: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+        let done: std::collections::HashSet<&str> =
+            done_entries.iter().map(|e| e.id.as_str()).collect();
+        cases.retain(|c| !done.contains(c.id.as_str()));
+    }
+    if log_from.is_none() {
+        gauntlet::shard::write_resume_info(&args.out, &resume_info)?;
+    }
     let jobs = args.jobs.unwrap_or(0);
     let config = run::RunConfig {
         sut: sut_spec.clone(),
@@ -259,11 +327,22 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let sut_name = sut_spec.to_string();
     eprintln!(
-        "gauntlet: running {} case(s) with {sut_name} on cpu",
-        cases.len()
+        "gauntlet: running {} case(s) with {sut_name} on cpu{}{}",
+        cases.len(),
+        shard.map_or(String::new(), |s| format!(
+            ", shard {s} of {total_cases} case(s)"
+        )),
+        if done_entries.is_empty() {
+            String::new()
+        } else {
+            format!(", {} already done", done_entries.len())
+        }
     );
 
-    let log = Mutex::new(report::CasesLog::create(&args.out)?);
+    let log = Mutex::new(match log_from {
+        Some(len) => report::CasesLog::append_from(&args.out, len)?,
+        None => report::CasesLog::create(&args.out)?,
+    });
     let log_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let terminal = std::io::stderr().is_terminal();
     let bar = if terminal {
@@ -279,6 +358,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let n_cases = cases.len();
+    // The finished cases' entries: all the final report needs (the results are not kept).
+    let finished: Mutex<Vec<report::CaseEntry>> = Mutex::new(Vec::with_capacity(cases.len()));
     let on_done = |r: &run::CaseResult| {
         let case = &cases[r.case_index];
         let entry = report::case_entry(case, r, &sut_name);
@@ -288,6 +369,9 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
                     slot.get_or_insert(e);
                 }
             }
+        }
+        if let Ok(mut all) = finished.lock() {
+            all.push(entry);
         }
         if args.traces {
             if let Err(e) = report::write_trace(&args.out, case, r) {
@@ -307,7 +391,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
             None => eprintln!("[{k}/{n_cases}] {} {}", r.verdict.as_str(), case.id),
         }
     };
-    let results = run::run_suite(&cases, &config, &on_done);
+    run::run_suite_streamed(&cases, &config, &on_done);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -318,11 +402,23 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         ));
     }
 
-    let entries: Vec<report::CaseEntry> = results
-        .iter()
-        .map(|r| report::case_entry(&cases[r.case_index], r, &sut_name))
-        .collect();
-    let report_file = report::build_report(args.seed, &sut_name, entries, &packs);
+    let mut entries = finished
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
+    if entries.len() != cases.len() {
+        anyhow::bail!(
+            "{} of {} case(s) finished: a worker thread stopped early",
+            entries.len(),
+            cases.len()
+        );
+    }
+    entries.append(&mut done_entries);
+    let report_file = report::ReportFile {
+        inputs_hash,
+        shard,
+        total_cases,
+        ..report::build_report(args.seed, &sut_name, entries, &packs)
+    };
     report::write_report(&args.out, &report_file)?;
     report::write_junit(&args.out, &report_file)?;
     report::write_summary(&args.out, &report_file)?;
@@ -347,7 +443,140 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     print_summary(&report_file, wall_s);
     writeln!(std::io::stdout(), "reports in {}", args.out.display())?;
-    Ok(if report::all_passed(&results) {
+    Ok(
+        if report_file.summary.fail + report_file.summary.error == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
+}
+
+/// For `--resume`: the finished cases of `dir/cases.jsonl` and the length of its valid lines,
+/// after checking that `dir/resume.json` describes the same inputs; `None` when `dir` holds no
+/// run to resume.
+fn resume_state(
+    dir: &std::path::Path,
+    now: &gauntlet::shard::ResumeInfo,
+    cases: &[scenario::Case],
+) -> Result<Option<(Vec<gauntlet::report::CaseEntry>, u64)>, String> {
+    let log = dir.join("cases.jsonl");
+    let Some(before) = gauntlet::shard::read_resume_info(dir)? else {
+        if std::fs::metadata(&log).is_ok_and(|m| m.len() > 0) {
+            return Err(format!(
+                "{} has a cases.jsonl but no resume.json: not a run this harness can resume",
+                dir.display()
+            ));
+        }
+        return Ok(None);
+    };
+    if before.seed != now.seed || before.sut != now.sut || before.shard != now.shard {
+        return Err(format!(
+            "{} was run with seed {}, {}, shard {}; now seed {}, {}, shard {}",
+            dir.display(),
+            before.seed,
+            before.sut,
+            before.shard.map_or("none".to_string(), |s| s.to_string()),
+            now.seed,
+            now.sut,
+            now.shard.map_or("none".to_string(), |s| s.to_string()),
+        ));
+    }
+    if before.inputs_hash != now.inputs_hash {
+        return Err(format!(
+            "the inputs changed since the run in {} began (inputs hash {} then, {} now: scenario files, threshold packs, --filter or --thresholds differ); start a new run instead",
+            dir.display(),
+            before.inputs_hash,
+            now.inputs_hash
+        ));
+    }
+    let read = gauntlet::shard::read_cases_log(&log)?;
+    let ids: std::collections::HashSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    if let Some(e) = read.entries.iter().find(|e| !ids.contains(e.id.as_str())) {
+        return Err(format!(
+            "{}: case {} is not among this run's cases",
+            log.display(),
+            e.id
+        ));
+    }
+    if read.torn_tail {
+        eprintln!(
+            "gauntlet: {}: ignoring a torn last line (its case runs again)",
+            log.display()
+        );
+    }
+    Ok(Some((read.entries, read.valid_len)))
+}
+
+/// `gauntlet merge`: reads each shard's report, checks that they belong together and cover the
+/// run, and writes the whole run's reports.
+fn merge_command(reports: &[PathBuf], out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use gauntlet::{merge, report};
+    let mut parts = Vec::new();
+    for arg in reports {
+        let path = if arg.is_dir() {
+            arg.join("report.json")
+        } else {
+            arg.clone()
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("gauntlet: error: {}: cannot read: {e}", path.display());
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let parsed: report::ReportFile = match serde_json::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!(
+                    "{}:{}:{}: error: not a Gauntlet report of schema version {}: {e}",
+                    path.display(),
+                    e.line(),
+                    e.column(),
+                    report::SCHEMA_VERSION
+                );
+                return Ok(ExitCode::from(2));
+            }
+        };
+        parts.push(merge::Part {
+            name: path.display().to_string(),
+            report: parsed,
+        });
+    }
+    let mut packs = match builtin_packs() {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    // Packs the run read from files (not built in) are read again from those files.
+    let mut files: Vec<&str> = parts
+        .iter()
+        .flat_map(|p| p.report.packs.iter())
+        .filter(|p| !p.file.starts_with("builtin:"))
+        .map(|p| p.file.as_str())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    for file in files {
+        match gauntlet::thresholds::load_pack(std::path::Path::new(file)) {
+            Ok(pack) => packs.add_input(std::path::Path::new(file), pack),
+            Err(diags) => return Ok(pack_errors(&diags)),
+        }
+    }
+    let merged = match merge::merge(&parts, &packs) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gauntlet: error: cannot merge: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    std::fs::create_dir_all(out)?;
+    report::write_report(out, &merged)?;
+    report::write_junit(out, &merged)?;
+    report::write_summary(out, &merged)?;
+    print_summary(&merged, 0.0);
+    println!("merged {} shard(s) into {}", parts.len(), out.display());
+    Ok(if merged.summary.fail + merged.summary.error == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

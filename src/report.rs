@@ -40,6 +40,16 @@ pub struct ReportFile {
     pub harness_version: String,
     pub seed: u64,
     pub sut: String,
+    /// FNV-1a 64 (hex) of the inputs: case IDs, scenario and pack files, seed, system under
+    /// test (`shard::inputs_hash`). `merge` and `--resume` refuse what differs.
+    #[serde(default)]
+    pub inputs_hash: String,
+    /// The shard this report covers (`--shard K/N`); `null` for a whole run or a merge.
+    #[serde(default)]
+    pub shard: Option<crate::shard::Shard>,
+    /// Cases of the whole run, before sharding.
+    #[serde(default)]
+    pub total_cases: usize,
     /// The threshold packs that judged the cases, by id.
     pub packs: Vec<PackEntry>,
     pub cases: Vec<CaseEntry>,
@@ -438,6 +448,8 @@ fn count_verdicts<'a>(verdicts: impl IntoIterator<Item = &'a str>) -> Summary {
 }
 
 /// Builds the report: cases sorted by ID, summary and aggregates computed after sorting.
+/// `inputs_hash`, `shard` and `total_cases` are left for the caller to set (empty, `null`, and
+/// the number of entries).
 pub fn build_report(
     seed: u64,
     sut: &str,
@@ -461,6 +473,9 @@ pub fn build_report(
         harness_version: HARNESS_VERSION.to_string(),
         seed,
         sut: sut.to_string(),
+        inputs_hash: String::new(),
+        shard: None,
+        total_cases: entries.len(),
         packs: used
             .iter()
             .map(|(p, file)| PackEntry {
@@ -484,7 +499,12 @@ pub fn rejudge(report: &ReportFile, packs: &Packs) -> ReportFile {
         .iter()
         .map(|c| rejudge_case(c, packs))
         .collect();
-    build_report(report.seed, &report.sut, entries, packs)
+    ReportFile {
+        inputs_hash: report.inputs_hash.clone(),
+        shard: report.shard,
+        total_cases: report.total_cases,
+        ..build_report(report.seed, &report.sut, entries, packs)
+    }
 }
 
 fn to_rule_verdict(v: &str) -> rules::Verdict {
@@ -696,10 +716,17 @@ fn aggregates(entries: &[CaseEntry], packs: &[(&Pack, String)]) -> Aggregates {
 }
 
 /// Writes `report.json` atomically (temporary file, then rename).
+/// The JSON is streamed to the file rather than built as one string first.
 pub fn write_report(dir: &Path, report: &ReportFile) -> io::Result<PathBuf> {
-    let mut text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
-    text.push('\n');
-    write_atomically(dir, "report.json", text.as_bytes())
+    let path = dir.join("report.json");
+    let tmp = dir.join(".report.json.tmp");
+    let mut w = BufWriter::new(File::create(&tmp)?);
+    serde_json::to_writer_pretty(&mut w, report).map_err(io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()?;
+    drop(w);
+    fs::rename(&tmp, &path)?;
+    Ok(path)
 }
 
 /// Writes `junit.xml` atomically (temporary file, then rename).
@@ -733,6 +760,20 @@ impl CasesLog {
             .write(true)
             .truncate(true)
             .open(dir.join("cases.jsonl"))?;
+        Ok(CasesLog { file })
+    }
+    /// Opens `cases.jsonl` to append after its first `valid_len` bytes (`--resume`: a torn
+    /// last line is cut off first).
+    pub fn append_from(dir: &Path, valid_len: u64) -> io::Result<CasesLog> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(dir.join("cases.jsonl"))?;
+        file.set_len(valid_len)?;
+        file.sync_all()?;
+        use std::io::Seek;
+        file.seek(io::SeekFrom::End(0))?;
         Ok(CasesLog { file })
     }
     pub fn append(&mut self, entry: &CaseEntry) -> io::Result<()> {

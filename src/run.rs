@@ -293,28 +293,56 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
         .collect()
 }
 
-/// Runs every case; `on_done` is called as each batch of cases finishes (from worker threads).
-/// The returned results are in case order whatever the thread count.
+/// Runs every case; `on_done` is called as each batch of cases finishes (from worker threads),
+/// and is the only one to see the traces (with `record_trace`). The returned results are in
+/// case order whatever the thread count, without traces.
 pub fn run_suite(
     cases: &[Case],
     config: &RunConfig,
     on_done: &(dyn Fn(&CaseResult) + Sync),
 ) -> Vec<CaseResult> {
+    let mut all = drive(cases, config, on_done, true);
+    all.sort_by_key(|r| r.case_index);
+    all
+}
+
+/// Runs every case like `run_suite` but keeps nothing: `on_done` is the only consumer of the
+/// results, so memory does not grow with the number of cases.
+pub fn run_suite_streamed(
+    cases: &[Case],
+    config: &RunConfig,
+    on_done: &(dyn Fn(&CaseResult) + Sync),
+) {
+    drive(cases, config, on_done, false);
+}
+
+fn drive(
+    cases: &[Case],
+    config: &RunConfig,
+    on_done: &(dyn Fn(&CaseResult) + Sync),
+    keep: bool,
+) -> Vec<CaseResult> {
     let indices: Vec<usize> = (0..cases.len()).collect();
     let batch = config.batch_size.max(1);
     let work = || -> Vec<CaseResult> {
-        let mut all: Vec<CaseResult> = indices
+        indices
             .par_chunks(batch)
             .flat_map_iter(|chunk| {
-                let results = run_cases(cases, chunk, config);
-                for r in &results {
+                let mut results = run_cases(cases, chunk, config);
+                for r in &mut results {
                     on_done(r);
+                    // Traces go to `on_done` (`--traces` writes them) and no further, so that
+                    // memory does not grow with the number of cases.
+                    for run in &mut r.runs {
+                        run.result.trace = None;
+                    }
+                }
+                if !keep {
+                    results.clear();
                 }
                 results
             })
-            .collect();
-        all.sort_by_key(|r| r.case_index);
-        all
+            .collect()
     };
     match rayon::ThreadPoolBuilder::new()
         .num_threads(config.jobs)
