@@ -4,7 +4,8 @@
 //! target in view) at successive times, so every frame differs.
 //!
 //! Without a GPU adapter only the CPU reference is measured (and a line says so). Set
-//! `GAUNTLET_BENCH_RENDER_QUICK=1` to measure 640×360 batch 64 only.
+//! `GAUNTLET_BENCH_RENDER_QUICK=1` to measure 640×360 batch 64 only; `cargo test --all-targets`
+//! (which runs each bench once, without `--bench`) does the same, to keep the test run short.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -61,7 +62,8 @@ fn render(c: &mut Criterion) {
             None
         }
     };
-    let quick = std::env::var_os("GAUNTLET_BENCH_RENDER_QUICK").is_some();
+    let benching = std::env::args().any(|a| a == "--bench");
+    let quick = std::env::var_os("GAUNTLET_BENCH_RENDER_QUICK").is_some() || !benching;
     let sizes: &[(u32, u32)] = if quick {
         &[(640, 360)]
     } else {

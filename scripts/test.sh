@@ -9,7 +9,8 @@ command -v cargo >/dev/null || { echo "test.sh: cargo not found; install Rust (h
 # Mesa's software Vulkan driver (lavapipe): the GPU tests run on it for real; a missing adapter
 # fails them. Installed when absent (needs root and the Debian package mirrors).
 LVP_ICD=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-if [ ! -f "$LVP_ICD" ] || ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1; then
+# (grep without -q: with pipefail, -q would let ldconfig die of SIGPIPE and fail the test.)
+if [ ! -f "$LVP_ICD" ] || ! ldconfig -p 2>/dev/null | grep libvulkan.so.1 >/dev/null; then
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
     echo "test.sh: installing Mesa's software Vulkan driver (mesa-vulkan-drivers, libvulkan1)" >&2
     $SUDO apt-get update -qq
