@@ -130,7 +130,7 @@ fn reference_data() -> PathBuf {
         Some(p) => PathBuf::from(p),
         None => panic!(
             "GAUNTLET_REFERENCE_DATA is not set: point it at the shared `data` folder (the one holding \
-             `rinex/`); `.ci/run` sets it"
+             `rinex/`); `scripts/test.sh` sets it when `../shared/data` exists"
         ),
     }
 }
