@@ -12,11 +12,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use gauntlet::gpu::{DeviceChoice, GpuRenderer};
-use gauntlet::render::scene::{FrameScene, build_frame, world_states};
+use gauntlet::render::scene::{FrameScene, build_frame, test_driver_states};
 use gauntlet::render::{Camera, Lighting};
 use gauntlet::scenario;
-use gauntlet::sim::{self, RunSpec, SimOptions};
-use gauntlet::sut::SutSpec;
 
 /// `n` frames of the CCRs 50 km/h, 100 % overlap case, spread over its 4 s approach.
 fn scenes(n: usize, width_px: u32, height_px: u32) -> Vec<FrameScene> {
@@ -26,26 +24,13 @@ fn scenes(n: usize, width_px: u32, height_px: u32) -> Vec<FrameScene> {
         .iter()
         .find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50"))
         .expect("case");
-    let result = sim::run_batch(
-        vec![RunSpec {
-            scenario: &case.model,
-            case_id: &case.id,
-            run_index: 0,
-            system: SutSpec::parse("builtin:none").expect("sut").instantiate(),
-        }],
-        &SimOptions {
-            record_trace: true,
-            ..SimOptions::default()
-        },
-    )
-    .remove(0);
     let times: Vec<f64> = (0..n).map(|i| 3.9 * i as f64 / n as f64).collect();
     let camera = Camera {
         width_px,
         height_px,
         ..Camera::front(case.model.ego.length_m)
     };
-    world_states(&case.model, result.trace.as_ref().expect("trace"), &times)
+    test_driver_states(&case.model, &case.id, &times)
         .iter()
         .map(|s| build_frame(&case.model, &Lighting::default(), &camera, s))
         .collect()

@@ -15,7 +15,9 @@ struct View {
     distortion: vec4<f32>,
     sun: vec4<f32>,
     light: vec4<f32>,
-    ego_front: vec4<f32>,
+    lamp_right: vec4<f32>,
+    lamp_left: vec4<f32>,
+    lamp_dir: vec4<f32>,
     road: vec4<f32>,
     road_more: vec4<f32>,
     frame: vec4<u32>,
@@ -45,8 +47,6 @@ const NO_HIT: f32 = 1e30;
 const PIXELS_PER_INVOCATION: u32 = 8u;
 const T_MIN: f32 = 1e-3;
 const PAINT: f32 = 0.65;
-const HEADLIGHT_HALF_Y: f32 = 0.7;
-const HEADLIGHT_Z: f32 = 0.65;
 const HEADLIGHT_COS_OUTER: f32 = 0.88294759; // cos 28°
 const HEADLIGHT_COS_INNER: f32 = 0.98480775; // cos 10°
 
@@ -223,17 +223,12 @@ fn irradiance(view: View, p: vec3<f32>, n: vec3<f32>) -> f32 {
         }
     }
     if (view.light.z > 0.0) {
-        let yaw = view.ego_front.w;
-        let fwd = vec3<f32>(cos(yaw), sin(yaw), -0.035);
-        let lamp_dir = fwd / sqrt(dot(fwd, fwd));
-        let left = vec3<f32>(-sin(yaw), cos(yaw), 0.0);
         for (var i = 0u; i < 2u; i = i + 1u) {
-            let side = select(-1.0, 1.0, i == 1u);
-            let lamp = view.ego_front.xyz + left * (side * HEADLIGHT_HALF_Y) + vec3<f32>(0.0, 0.0, HEADLIGHT_Z);
+            let lamp = select(view.lamp_right.xyz, view.lamp_left.xyz, i == 1u);
             let l = lamp - p;
             let d2 = dot(l, l);
             let ln = l / sqrt(d2);
-            let spot = smooth_step(HEADLIGHT_COS_OUTER, HEADLIGHT_COS_INNER, -dot(ln, lamp_dir));
+            let spot = smooth_step(HEADLIGHT_COS_OUTER, HEADLIGHT_COS_INNER, -dot(ln, view.lamp_dir.xyz));
             e = e + view.light.z * spot * max(dot(n, ln), 0.0) / max(d2, 1.0);
         }
     }

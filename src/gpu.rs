@@ -506,11 +506,6 @@ impl FrameRenderer {
         }
     }
 
-    /// Whether frames come from a GPU.
-    pub fn is_gpu(&self) -> bool {
-        matches!(self, FrameRenderer::Gpu(_))
-    }
-
     /// Renders frames, in order.
     pub fn render(&mut self, scenes: &[FrameScene]) -> Result<Vec<Frame>, GpuError> {
         match self {

@@ -519,36 +519,16 @@ fn merge_command(reports: &[PathBuf], out: &std::path::Path) -> anyhow::Result<E
         } else {
             arg.clone()
         };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("gauntlet: error: {}: cannot read: {e}", path.display());
-                return Ok(ExitCode::from(2));
-            }
-        };
-        let parsed: report::ReportFile = match serde_json::from_str(&text) {
+        let parsed = match read_saved_report(&path) {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!(
-                    "{}:{}:{}: error: not a Gauntlet report of schema version {}: {e}",
-                    path.display(),
-                    e.line(),
-                    e.column(),
-                    report::SCHEMA_VERSION
-                );
-                return Ok(ExitCode::from(2));
-            }
+            Err(code) => return Ok(code),
         };
         parts.push(merge::Part {
             name: path.display().to_string(),
             report: parsed,
         });
     }
-    let mut packs = match builtin_packs() {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    // Packs the run read from files (not built in) are read again from those files.
+    // Packs the runs read from files (not built in) are read again from those files.
     let mut files: Vec<&str> = parts
         .iter()
         .flat_map(|p| p.report.packs.iter())
@@ -557,12 +537,10 @@ fn merge_command(reports: &[PathBuf], out: &std::path::Path) -> anyhow::Result<E
         .collect();
     files.sort_unstable();
     files.dedup();
-    for file in files {
-        match gauntlet::thresholds::load_pack(std::path::Path::new(file)) {
-            Ok(pack) => packs.add_input(std::path::Path::new(file), pack),
-            Err(diags) => return Ok(pack_errors(&diags)),
-        }
-    }
+    let packs = match packs_with_files(&files) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
     let merged = match merge::merge(&parts, &packs) {
         Ok(r) => r,
         Err(e) => {
@@ -600,69 +578,61 @@ fn pack_errors(diags: &[gauntlet::diag::Diagnostic]) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// A saved `report.json`, or exit 2 with the reason.
+fn read_saved_report(path: &std::path::Path) -> Result<gauntlet::report::ReportFile, ExitCode> {
+    use gauntlet::report::ReadReportError;
+    gauntlet::report::read_report(path).map_err(|e| {
+        match e {
+            ReadReportError::Io { .. } => eprintln!("gauntlet: error: {e}"),
+            _ => eprintln!("{e}"),
+        }
+        ExitCode::from(2)
+    })
+}
+
+/// The built-in packs plus the packs read again from `files` (packs a saved run read from files).
+fn packs_with_files(files: &[&str]) -> Result<gauntlet::eval::judge::Packs, ExitCode> {
+    let mut packs = builtin_packs()?;
+    for file in files {
+        let path = std::path::Path::new(file);
+        match gauntlet::thresholds::load_pack(path) {
+            Ok(pack) => packs.add_input(path, pack),
+            Err(diags) => return Err(pack_errors(&diags)),
+        }
+    }
+    Ok(packs)
+}
+
 /// `gauntlet judge DIR`: re-judges `DIR/report.json` and rewrites the reports.
 fn judge_command(
     dir: &std::path::Path,
     thresholds: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     use gauntlet::report;
-    let path = dir.join("report.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("gauntlet: error: {}: cannot read: {e}", path.display());
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let saved: report::ReportFile = match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(v)
-            if v.get("schema_version").and_then(serde_json::Value::as_u64)
-                != Some(u64::from(report::SCHEMA_VERSION)) =>
-        {
-            eprintln!(
-                "{}:1:1: error: schema_version: this harness re-judges reports of schema version {}, found {}",
-                path.display(),
-                report::SCHEMA_VERSION,
-                v.get("schema_version")
-                    .map_or("none".to_string(), |x| x.to_string())
-            );
-            return Ok(ExitCode::from(2));
-        }
-        _ => match serde_json::from_str(&text) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!(
-                    "{}:{}:{}: error: not a Gauntlet report: {e}",
-                    path.display(),
-                    e.line(),
-                    e.column()
-                );
-                return Ok(ExitCode::from(2));
-            }
-        },
-    };
-    let mut packs = match builtin_packs() {
-        Ok(p) => p,
+    let saved = match read_saved_report(&dir.join("report.json")) {
+        Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    // Packs the run read from files (not built in) are read again from those files.
-    for p in &saved.packs {
-        if p.file.starts_with("builtin:") {
-            continue;
-        }
-        let file = std::path::Path::new(&p.file);
-        if !file.exists() {
+    // Pack files that are gone: their cases fall back to the built-in pack of that id.
+    let mut files = Vec::new();
+    for p in saved
+        .packs
+        .iter()
+        .filter(|p| !p.file.starts_with("builtin:"))
+    {
+        if std::path::Path::new(&p.file).exists() {
+            files.push(p.file.as_str());
+        } else {
             eprintln!(
                 "gauntlet: warning: threshold pack `{}` was read from {}, which no longer exists; its cases are judged by the built-in pack of that id, if any",
                 p.id, p.file
             );
-            continue;
-        }
-        match gauntlet::thresholds::load_pack(file) {
-            Ok(pack) => packs.add_input(file, pack),
-            Err(diags) => return Ok(pack_errors(&diags)),
         }
     }
+    let mut packs = match packs_with_files(&files) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
     if let Some(file) = thresholds {
         match gauntlet::thresholds::load_pack(file) {
             Ok(pack) => packs.set_override(file, pack),
@@ -972,8 +942,8 @@ struct RenderArgs {
 /// `gauntlet render`: simulates one case with `builtin:none`, renders every camera at every time
 /// in one batch, writes the frames, labels and contact sheet (and the dataset manifest).
 fn render_command(args: RenderArgs) -> anyhow::Result<ExitCode> {
+    use gauntlet::gpu;
     use gauntlet::render::{self, Camera, Light, output};
-    use gauntlet::{gpu, sim, sut};
 
     let usage = |msg: String| {
         eprintln!("gauntlet: error: {msg}");
@@ -1065,27 +1035,7 @@ fn render_command(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let device = renderer.describe();
     eprintln!("gauntlet: rendering on {device}");
 
-    let system = match sut::SutSpec::parse("builtin:none") {
-        Ok(spec) => spec.instantiate(),
-        Err(e) => return Err(anyhow::anyhow!("builtin:none: {e}")),
-    };
-    let result = sim::run_batch(
-        vec![sim::RunSpec {
-            scenario: model,
-            case_id: &case.id,
-            run_index: 0,
-            system,
-        }],
-        &sim::SimOptions {
-            record_trace: true,
-            ..sim::SimOptions::default()
-        },
-    )
-    .pop();
-    let Some(trace) = result.and_then(|r| r.trace) else {
-        return Err(anyhow::anyhow!("the simulation kept no trace"));
-    };
-    let states = render::scene::world_states(model, &trace, &times_s);
+    let states = render::scene::test_driver_states(model, &case.id, &times_s);
     let mut scenes = Vec::new();
     let mut slots = Vec::new();
     for (ci, camera) in cameras.iter().enumerate() {

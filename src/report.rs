@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::eval::judge::{self, CaseFacts, MetricMap, Packs, RunFacts};
+use crate::eval::judge::{self, CaseFacts, MetricMap, Packs, RunFacts, r6};
 use crate::eval::rules::{self, GridCell, TestRange};
 use crate::run::{CaseResult, JudgedRun, Verdict};
 use crate::scenario::Case;
 use crate::scenario::expr::Param;
 use crate::scenario::model::JudgeRef;
-use crate::thresholds::{Check, Colour, Pack, colour_name};
+use crate::thresholds::{Check, Pack, colour_from_name, colour_name, status_name};
 
 pub mod junit;
 pub mod summary;
@@ -99,6 +99,17 @@ pub struct JudgedByEntry {
     /// Status of the rule (`official`, `draft`, `unverified`).
     pub status: String,
     pub rule: String,
+}
+
+impl From<crate::run::JudgedBy> for JudgedByEntry {
+    fn from(j: crate::run::JudgedBy) -> Self {
+        JudgedByEntry {
+            pack: j.pack,
+            version: j.version,
+            status: j.status,
+            rule: j.rule,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -241,11 +252,6 @@ pub struct GateEntry {
     pub reasons: Vec<String>,
 }
 
-/// Rounds to 1e-6 so that reports do not show floating-point noise.
-fn r6(x: f64) -> f64 {
-    judge::r6(x)
-}
-
 /// Metrics that are counts (written as integers).
 const COUNT_METRICS: &[&str] = &[
     "lane_departures",
@@ -358,12 +364,7 @@ pub fn case_entry(case: &Case, result: &CaseResult, sut: &str) -> CaseEntry {
         verdict: result.verdict.as_str().to_string(),
         colour: result.colour.map(|c| colour_name(c).to_string()),
         reasons: result.reasons.clone(),
-        judged_by: result.judged_by.as_ref().map(|j| JudgedByEntry {
-            pack: j.pack.clone(),
-            version: j.version.clone(),
-            status: j.status.clone(),
-            rule: j.rule.clone(),
-        }),
+        judged_by: result.judged_by.clone().map(JudgedByEntry::from),
         facts: facts_entry(case, &result.facts),
         // Every case has at least one run (`repeats.runs` ≥ 1 is checked on input).
         metrics: runs.first().map(|r| r.metrics.clone()).unwrap_or_default(),
@@ -411,12 +412,7 @@ pub fn rejudge_case(entry: &CaseEntry, packs: &Packs) -> CaseEntry {
     out.verdict = verdict.as_str().to_string();
     out.colour = colour.map(|c| colour_name(c).to_string());
     out.reasons = reasons;
-    out.judged_by = crate::run::judged_by(packs, judging).map(|j| JudgedByEntry {
-        pack: j.pack,
-        version: j.version,
-        status: j.status,
-        rule: j.rule,
-    });
+    out.judged_by = crate::run::judged_by(judging).map(JudgedByEntry::from);
     out
 }
 
@@ -481,7 +477,7 @@ pub fn build_report(
             .map(|(p, file)| PackEntry {
                 id: p.id.clone(),
                 version: p.version.clone(),
-                status: crate::run::status_str(p.status).to_string(),
+                status: status_name(p.status).to_string(),
                 source: p.source.clone(),
                 file: file.clone(),
             })
@@ -513,19 +509,6 @@ fn to_rule_verdict(v: &str) -> rules::Verdict {
         "fail" => rules::Verdict::Fail,
         _ => rules::Verdict::Error,
     }
-}
-
-/// The colour named `s`.
-pub fn parse_colour(s: &str) -> Option<Colour> {
-    [
-        Colour::Green,
-        Colour::Yellow,
-        Colour::Orange,
-        Colour::Brown,
-        Colour::Red,
-    ]
-    .into_iter()
-    .find(|c| colour_name(*c) == s)
 }
 
 /// The swept parameters of a case, from its ID (`name/a=1,b=x` → `[(a, 1), (b, x)]`).
@@ -644,7 +627,7 @@ fn aggregates(entries: &[CaseEntry], packs: &[(&Pack, String)]) -> Aggregates {
             if !matches!(rule.check, Check::Points { .. }) {
                 continue;
             }
-            let Some(colour) = e.colour.as_deref().and_then(parse_colour) else {
+            let Some(colour) = e.colour.as_deref().and_then(colour_from_name) else {
                 continue;
             };
             *coloured.entry(rule.id.clone()).or_default() += 1;
@@ -691,21 +674,11 @@ fn aggregates(entries: &[CaseEntry], packs: &[(&Pack, String)]) -> Aggregates {
                 gates: points
                     .gates
                     .into_iter()
-                    .map(|g| {
-                        let checked = cells.iter().any(|c| c.rule == g.rule);
-                        GateEntry {
-                            reasons: if checked {
-                                g.reasons
-                            } else {
-                                vec![format!(
-                                    "no cell of `{}` in this run: the gate is not checked",
-                                    g.rule
-                                )]
-                            },
-                            rule: g.rule,
-                            zeroes: g.zeroes,
-                            closed: g.closed,
-                        }
+                    .map(|g| GateEntry {
+                        rule: g.rule,
+                        zeroes: g.zeroes,
+                        closed: g.closed,
+                        reasons: g.reasons,
                     })
                     .collect(),
                 zeroed: points.zeroed.into_iter().collect(),
@@ -713,6 +686,50 @@ fn aggregates(entries: &[CaseEntry], packs: &[(&Pack, String)]) -> Aggregates {
         }
     }
     agg
+}
+
+/// Why a saved `report.json` cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadReportError {
+    #[error("{path}: cannot read: {source}")]
+    Io { path: String, source: io::Error },
+    #[error(
+        "{path}:1:1: error: schema_version: this harness reads reports of schema version {}, found {found}",
+        SCHEMA_VERSION
+    )]
+    Version { path: String, found: String },
+    #[error("{path}:{line}:{column}: error: not a Gauntlet report: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+/// Reads a saved `report.json` of this harness's schema version (`judge`, `merge`).
+pub fn read_report(path: &Path) -> Result<ReportFile, ReadReportError> {
+    let shown = path.display().to_string();
+    let text = fs::read_to_string(path).map_err(|source| ReadReportError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let parse = |e: serde_json::Error| ReadReportError::Parse {
+        path: shown.clone(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    };
+    let value: Value = serde_json::from_str(&text).map_err(parse)?;
+    let version = value.get("schema_version");
+    if version.and_then(Value::as_u64) != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(ReadReportError::Version {
+            path: shown.clone(),
+            found: version.map_or("none".to_string(), Value::to_string),
+        });
+    }
+    // Parsed from the text (not the value) so that errors keep their line and column.
+    serde_json::from_str(&text).map_err(parse)
 }
 
 /// Writes `report.json` atomically (temporary file, then rename).

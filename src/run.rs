@@ -79,8 +79,6 @@ pub struct JudgedBy {
     pub version: String,
     pub status: String,
     pub rule: String,
-    /// Where the pack came from (`builtin:…` or a path).
-    pub file: String,
 }
 
 /// The result of one case.
@@ -109,29 +107,15 @@ pub fn run_facts(r: &RunResult) -> RunFacts {
 }
 
 /// Who judges a case, as reports name it.
-pub fn judged_by(config_packs: &Packs, judging: Judging<'_>) -> Option<JudgedBy> {
+pub fn judged_by(judging: Judging<'_>) -> Option<JudgedBy> {
     match judging {
         Judging::Rule { pack, rule } => Some(JudgedBy {
             pack: pack.id.clone(),
             version: pack.version.clone(),
-            status: status_str(rule.status).to_string(),
+            status: crate::thresholds::status_name(rule.status).to_string(),
             rule: rule.id.clone(),
-            file: config_packs
-                .get(&pack.id)
-                .map(|(_, o)| o.display())
-                .unwrap_or_default(),
         }),
         _ => None,
-    }
-}
-
-/// A pack status as reports name it.
-pub fn status_str(s: crate::thresholds::Status) -> &'static str {
-    use crate::thresholds::Status;
-    match s {
-        Status::Official => "official",
-        Status::Draft => "draft",
-        Status::Unverified => "unverified",
     }
 }
 
@@ -287,7 +271,7 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
                 reasons,
                 runs,
                 facts,
-                judged_by: judged_by(&config.packs, resolved[slot].0),
+                judged_by: judged_by(resolved[slot].0),
             }
         })
         .collect()

@@ -9,11 +9,9 @@
 use std::path::PathBuf;
 
 use gauntlet::gpu::{DeviceChoice, FrameRenderer, GpuRenderer};
-use gauntlet::render::scene::{FrameScene, build_frame, world_states};
+use gauntlet::render::scene::{FrameScene, build_frame, test_driver_states};
 use gauntlet::render::{Camera, Frame, Light, Lighting, labels};
 use gauntlet::scenario::{self, Case};
-use gauntlet::sim::{self, RunSpec, SimOptions};
-use gauntlet::sut::SutSpec;
 
 fn case(path: &str, id_part: &str) -> Case {
     let loaded = scenario::load_paths(&[PathBuf::from(path)]);
@@ -27,25 +25,11 @@ fn case(path: &str, id_part: &str) -> Case {
 
 /// Scenes of a case at the given times (closed loop with `builtin:none`).
 fn scenes(case: &Case, times: &[f64], light: Light, camera: &Camera) -> Vec<FrameScene> {
-    let result = sim::run_batch(
-        vec![RunSpec {
-            scenario: &case.model,
-            case_id: &case.id,
-            run_index: 0,
-            system: SutSpec::parse("builtin:none").expect("sut").instantiate(),
-        }],
-        &SimOptions {
-            record_trace: true,
-            ..SimOptions::default()
-        },
-    )
-    .remove(0);
-    let trace = result.trace.expect("trace");
     let lighting = Lighting {
         light,
         ..Lighting::default()
     };
-    world_states(&case.model, &trace, times)
+    test_driver_states(&case.model, &case.id, times)
         .iter()
         .map(|s| build_frame(&case.model, &lighting, camera, s))
         .collect()

@@ -21,7 +21,7 @@ use crate::eval::metrics::{METRIC_ALIASES, METRIC_NAMES, Metrics};
 use crate::eval::rules::{self, JudgeContext, MetricSource, RuleOutcome};
 use crate::run::Verdict;
 use crate::scenario::model::JudgeRef;
-use crate::thresholds::{self, Check, Colour, Pack, Rule, colour_name};
+use crate::thresholds::{self, Check, Colour, Pack, Rule};
 
 /// The threshold packs built into the harness: `(file, text)`.
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[
@@ -113,16 +113,6 @@ impl Packs {
     /// Judges by this pack instead (`--thresholds`).
     pub fn set_override(&mut self, file: &Path, pack: Pack) {
         self.override_pack = Some((pack, PackOrigin::Override(file.to_path_buf())));
-    }
-
-    /// A pack by id (the override pack included).
-    pub fn get(&self, id: &str) -> Option<(&Pack, &PackOrigin)> {
-        if let Some((p, o)) = &self.override_pack {
-            if p.id == id {
-                return Some((p, o));
-            }
-        }
-        self.by_id.get(id).map(|(p, o)| (p, o))
     }
 
     /// Every pack, override first, then by id.
@@ -297,7 +287,7 @@ pub fn judge_run(
             colour: None,
             reasons: vec![format!(
                 "system under test error at {} s: {err}",
-                fmt_num(facts.end_time_s, 2)
+                rules::num_decimals(facts.end_time_s, 2)
             )],
         };
     }
@@ -311,9 +301,9 @@ pub fn judge_run(
             let ego = metrics.0.get("impact_speed_kph").copied().flatten();
             format!(
                 "collision with `{actor}` at {} s: relative impact speed {} km/h (ego {} km/h)",
-                fmt_num(facts.collision_time_s.unwrap_or(facts.end_time_s), 2),
-                rel.map_or("?".into(), |v| fmt_num(v, 1)),
-                ego.map_or("?".into(), |v| fmt_num(v, 1)),
+                rules::num_decimals(facts.collision_time_s.unwrap_or(facts.end_time_s), 2),
+                rel.map_or("?".into(), |v| rules::num_decimals(v, 1)),
+                ego.map_or("?".into(), |v| rules::num_decimals(v, 1)),
             )
         })
     };
@@ -351,30 +341,23 @@ pub fn judge_run(
             if !metrics.collision() && on_impact {
                 reasons.push("no collision: the impact speed is judged as 0 km/h".to_string());
             }
+            // A collision is always told, also when the rule lets it pass (Euro NCAP yellow).
+            let mut told: Vec<String> = collision_note().into_iter().collect();
+            told.extend(outcome.reasons.iter().cloned());
             let verdict = match outcome.verdict {
                 rules::Verdict::Pass => Verdict::Pass,
                 rules::Verdict::Fail => Verdict::Fail,
                 rules::Verdict::Error => Verdict::Error,
                 rules::Verdict::NotApplicable => {
-                    reasons.push("not applicable, so not failed:".to_string());
+                    const NOT_FAILED: &str = "not applicable, so not failed:";
+                    match told.first_mut() {
+                        Some(first) => *first = format!("{NOT_FAILED} {first}"),
+                        None => told.push(NOT_FAILED.to_string()),
+                    }
                     Verdict::Pass
                 }
             };
-            // A collision is always told, also when the rule lets it pass (Euro NCAP yellow).
-            if let Some(note) = collision_note() {
-                reasons.push(note);
-            }
-            reasons.extend(outcome.reasons.iter().cloned());
-            // "not applicable, so not failed:" reads with the reasons after it.
-            if let Some(i) = reasons
-                .iter()
-                .position(|r| r == "not applicable, so not failed:")
-            {
-                if i + 1 < reasons.len() {
-                    let next = reasons.remove(i + 1);
-                    reasons[i] = format!("not applicable, so not failed: {next}");
-                }
-            }
+            reasons.extend(told);
             RunJudgement {
                 verdict,
                 colour: outcome
@@ -449,22 +432,6 @@ pub fn case_verdict(
     (verdict, colour, reasons)
 }
 
-/// A number with at most `decimals` decimals, no trailing zeros.
-pub fn fmt_num(x: f64, decimals: usize) -> String {
-    let s = format!("{x:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "-0" { "0".into() } else { s }
-}
-
-/// A colour's name (`green`).
-pub fn colour_str(c: Colour) -> &'static str {
-    colour_name(c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,7 +469,7 @@ mod tests {
             "cn-cdas-draft-2025",
             "un-r157",
         ] {
-            assert!(packs.get(id).is_some(), "{id}");
+            assert!(packs.all().any(|(p, _)| p.id == id), "{id}");
         }
     }
 

@@ -760,7 +760,7 @@ fn num(x: f64) -> String {
 }
 
 /// `x` with up to `d` decimals, trailing zeros dropped.
-fn num_decimals(x: f64, d: u32) -> String {
+pub(crate) fn num_decimals(x: f64, d: u32) -> String {
     let s = format!("{:.*}", d as usize, x);
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -1260,6 +1260,16 @@ pub fn euro_ncap_points(pack: &Pack, cells: &[GridCell]) -> Result<NcapPoints, E
             let closed = !reasons.is_empty();
             if closed {
                 zeroed.insert(gate.zeroes.clone());
+            } else if selected == 0 {
+                let what = if cells.iter().any(|c| c.rule == gate.points_rule) {
+                    "no selected cell"
+                } else {
+                    "no cell"
+                };
+                reasons.push(format!(
+                    "{what} of `{}` in this run: the gate is not checked",
+                    gate.points_rule
+                ));
             } else {
                 reasons.push(format!(
                     "{}: all {selected} selected cells {} {}",

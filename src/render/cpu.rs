@@ -12,8 +12,6 @@ const NO_HIT: f32 = 1e30;
 pub const PIXELS_PER_INVOCATION: u32 = 8;
 const T_MIN: f32 = 1e-3;
 const PAINT: f32 = 0.65;
-const HEADLIGHT_HALF_Y: f32 = 0.7;
-const HEADLIGHT_Z: f32 = 0.65;
 const HEADLIGHT_COS_OUTER: f32 = 0.882_947_6; // cos 28°
 const HEADLIGHT_COS_INNER: f32 = 0.984_807_8; // cos 10°
 
@@ -239,20 +237,20 @@ fn irradiance(view: &View, prims: &[Prim], p: V3, n: V3) -> f32 {
         e += view.sun[3] * ns;
     }
     if view.light[2] > 0.0 {
-        let yaw = view.ego_front[3];
-        let fwd = [yaw.cos(), yaw.sin(), -0.035];
-        let lamp_dir = mul(fwd, 1.0 / dot(fwd, fwd).sqrt());
-        let left = [-yaw.sin(), yaw.cos(), 0.0];
         for i in 0..2 {
-            let side = if i == 1 { 1.0 } else { -1.0 };
-            let lamp = add(
-                add(v3(view.ego_front), mul(left, side * HEADLIGHT_HALF_Y)),
-                [0.0, 0.0, HEADLIGHT_Z],
-            );
+            let lamp = if i == 1 {
+                v3(view.lamp_left)
+            } else {
+                v3(view.lamp_right)
+            };
             let l = sub(lamp, p);
             let d2 = dot(l, l);
             let ln = mul(l, 1.0 / d2.sqrt());
-            let spot = smooth_step(HEADLIGHT_COS_OUTER, HEADLIGHT_COS_INNER, -dot(ln, lamp_dir));
+            let spot = smooth_step(
+                HEADLIGHT_COS_OUTER,
+                HEADLIGHT_COS_INNER,
+                -dot(ln, v3(view.lamp_dir)),
+            );
             e += view.light[2] * spot * dot(n, ln).max(0.0) / d2.max(1.0);
         }
     }

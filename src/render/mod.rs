@@ -20,7 +20,7 @@ pub mod scene;
 use bytemuck::{Pod, Zeroable};
 
 pub use labels::{Label, labels};
-pub use scene::{ActorState, FrameRequest, WorldState, build_frame};
+pub use scene::{ActorState, WorldState, build_frame};
 
 /// Workgroup size of the renderer in x and y (shader and dispatch agree on it).
 pub const WORKGROUP_SIZE: u32 = 8;
@@ -49,8 +49,11 @@ pub struct View {
     pub sun: [f32; 4],
     /// `ambient, exposure, headlight strength, night (0 or 1)`.
     pub light: [f32; 4],
-    /// Ego front-bumper centre in the world (xyz, on the ground); w: ego yaw in the world, rad.
-    pub ego_front: [f32; 4],
+    /// The ego's right and left headlight in the world (xyz), m; w unused.
+    pub lamp_right: [f32; 4],
+    pub lamp_left: [f32; 4],
+    /// Unit vector along the headlights' beam axis in the world (xyz); w unused.
+    pub lamp_dir: [f32; 4],
     /// Road: `curvature 1/m, length m, right paved edge y m, left paved edge y m`.
     pub road: [f32; 4],
     /// Road: `marking width m, right edge kind, left edge kind, dash length m` (kinds as
@@ -146,10 +149,6 @@ impl Class {
             Class::Box => "box",
             Class::OverturnedCar => "overturned_car",
         }
-    }
-
-    pub fn from_u32(v: u32) -> Option<Class> {
-        Class::ALL.into_iter().find(|c| *c as u32 == v)
     }
 }
 
@@ -315,7 +314,7 @@ mod tests {
 
     #[test]
     fn gpu_structs_have_the_wgsl_sizes() {
-        assert_eq!(std::mem::size_of::<View>(), 13 * 16);
+        assert_eq!(std::mem::size_of::<View>(), 15 * 16);
         assert_eq!(std::mem::size_of::<Prim>(), 4 * 16);
         assert_eq!(std::mem::size_of::<Marking>(), 16);
     }

@@ -14,6 +14,12 @@ use crate::scenario::model::{ActorKind, Scenario};
 pub const DASH_M: f64 = 6.0;
 pub const DASH_GAP_M: f64 = 9.0;
 
+/// Headlights: lateral offset from the ego's centre line and height, m; beam tilt down (the
+/// beam axis drops this much per metre ahead).
+const HEADLIGHT_HALF_Y_M: f64 = 0.7;
+const HEADLIGHT_Z_M: f64 = 0.65;
+const HEADLIGHT_TILT: f64 = 0.035;
+
 /// Where one actor (or the ego) is, in the road frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ActorState {
@@ -30,14 +36,6 @@ pub struct WorldState {
     pub ego: ActorState,
     /// One per actor of the scenario, in its order.
     pub actors: Vec<ActorState>,
-}
-
-/// One frame to render: which case (by index into the caller's list), when, which camera.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FrameRequest {
-    pub case_index: usize,
-    pub time_s: f64,
-    pub camera_index: usize,
 }
 
 /// An actor as labels describe it.
@@ -167,10 +165,22 @@ pub fn build_frame(
     let (se, ce) = lighting.sun_elevation_rad.sin_cos();
     let (sa, ca) = lighting.sun_azimuth_rad.sin_cos();
     let sun = [ce * ca, ce * sa, se];
-    let front = add(
-        [ego.x_m, ego.y_m, 0.0],
-        yawed([0.5 * scenario.ego.length_m, 0.0, 0.0], ego.yaw_rad),
-    );
+    // Headlights at the front bumper, either side of the centre, beams tilted slightly down.
+    let lamp = |side: f64| {
+        add(
+            [ego.x_m, ego.y_m, 0.0],
+            yawed(
+                [
+                    0.5 * scenario.ego.length_m,
+                    side * HEADLIGHT_HALF_Y_M,
+                    HEADLIGHT_Z_M,
+                ],
+                ego.yaw_rad,
+            ),
+        )
+    };
+    let beam = yawed([1.0, 0.0, -HEADLIGHT_TILT], ego.yaw_rad);
+    let beam = scale(beam, 1.0 / (1.0 + HEADLIGHT_TILT * HEADLIGHT_TILT).sqrt());
     let edge_kind = |e: EdgeKind| match e {
         EdgeKind::Grass => EDGE_GRASS,
         EdgeKind::Gravel => EDGE_GRAVEL,
@@ -195,7 +205,9 @@ pub fn build_frame(
                 0.0
             },
         ],
-        ego_front: v4(front, ego.yaw_rad),
+        lamp_right: v4(lamp(-1.0), 0.0),
+        lamp_left: v4(lamp(1.0), 0.0),
+        lamp_dir: v4(beam, 0.0),
         road: [
             k as f32,
             road.length_m as f32,
@@ -427,20 +439,17 @@ pub fn actor_prims(
                 );
             }
         }
-        Class::Barrier => {
+        Class::Barrier | Class::Box => {
+            let (colour, material) = if class == Class::Barrier {
+                ([0.6, 0.04, 0.03], MATERIAL_STRIPES)
+            } else {
+                ([0.42, 0.28, 0.15], MATERIAL_MATTE)
+            };
             b.cuboid(
                 [0.0, 0.0, 0.5 * h],
                 [0.5 * l, 0.5 * w, 0.5 * h],
-                [0.6, 0.04, 0.03],
-                MATERIAL_STRIPES,
-            );
-        }
-        Class::Box => {
-            b.cuboid(
-                [0.0, 0.0, 0.5 * h],
-                [0.5 * l, 0.5 * w, 0.5 * h],
-                [0.42, 0.28, 0.15],
-                MATERIAL_MATTE,
+                colour,
+                material,
             );
         }
     }
@@ -549,6 +558,26 @@ fn person(b: &mut Builder<'_>, h: f64, lift_m: f64, shirt: [f64; 3], standing: b
         SKIN,
         MATERIAL_MATTE,
     );
+}
+
+/// World states at the given times of a case driven by the test driver alone (`builtin:none`,
+/// simulated in closed loop with its trace): what `gauntlet render` shows.
+pub fn test_driver_states(scenario: &Scenario, case_id: &str, times_s: &[f64]) -> Vec<WorldState> {
+    let result = crate::sim::run_batch(
+        vec![crate::sim::RunSpec {
+            scenario,
+            case_id,
+            run_index: 0,
+            system: Box::new(crate::sut::builtin::NoIntervention),
+        }],
+        &crate::sim::SimOptions {
+            record_trace: true,
+            ..crate::sim::SimOptions::default()
+        },
+    )
+    .pop();
+    let trace = result.and_then(|r| r.trace).unwrap_or_default();
+    world_states(scenario, &trace, times_s)
 }
 
 /// World states of a run at the given times, from its trace: the last recorded step at or

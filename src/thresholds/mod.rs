@@ -689,6 +689,28 @@ pub fn colour_name(c: Colour) -> &'static str {
     }
 }
 
+/// The colour named `name` (as [`colour_name`] writes it).
+pub fn colour_from_name(name: &str) -> Option<Colour> {
+    [
+        Colour::Green,
+        Colour::Yellow,
+        Colour::Orange,
+        Colour::Brown,
+        Colour::Red,
+    ]
+    .into_iter()
+    .find(|c| colour_name(*c) == name)
+}
+
+/// A status as packs and reports name it (`official`, `draft`, `unverified`).
+pub fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Official => "official",
+        Status::Draft => "draft",
+        Status::Unverified => "unverified",
+    }
+}
+
 /// Checks that `values` increase (strictly, or allowing equal neighbours) and stay in
 /// `0..=max`.
 fn increasing(
