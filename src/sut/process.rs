@@ -90,11 +90,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Simulated time as reasons print it (6 decimals at most).
-fn t_str(t_s: f64) -> String {
-    format!("{}", (t_s * 1e6).round() / 1e6)
-}
-
 fn secs(d: Duration) -> String {
     format!("{}", (d.as_secs_f64() * 1e6).round() / 1e6)
 }
@@ -244,6 +239,20 @@ impl Conn {
         kill_group(&mut self.child);
         let _ = self.child.wait();
         self.reaped = true;
+    }
+
+    /// Waits until the standard error has not grown for a moment (at most 200 ms).
+    fn settle_stderr(&self) {
+        let until = Instant::now() + Duration::from_millis(200);
+        let mut len = lock(&self.stderr).bytes.len();
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = lock(&self.stderr).bytes.len();
+            if now == len {
+                return;
+            }
+            len = now;
+        }
     }
 
     fn stderr_snapshot(&self) -> (Vec<u8>, u64) {
@@ -466,9 +475,8 @@ struct Group {
     fault: Option<String>,
     started: Instant,
     step_line: Vec<u8>,
-    /// Runs in `step_line`, in order, and the simulated time of the step.
+    /// Runs in `step_line`, in order.
     pending: Vec<u64>,
-    pending_time_s: f64,
     answers: Vec<protocol::RunAnswer>,
 }
 
@@ -481,7 +489,6 @@ impl Group {
             started: Instant::now(),
             step_line: Vec::new(),
             pending: Vec::new(),
-            pending_time_s: 0.0,
             answers: Vec::new(),
         }
     }
@@ -535,7 +542,6 @@ impl Group {
         if self.pending.is_empty() {
             self.step_line.clear();
             protocol::start_step(&mut self.step_line, conn.next_seq);
-            self.pending_time_s = obs.time_s;
         }
         let first = self.pending.is_empty();
         protocol::push_observation(&mut self.step_line, first, run, obs, &conn.offer);
@@ -565,11 +571,10 @@ impl Group {
 
     /// Sends the assembled step and reads its reply.
     fn exchange(&mut self) -> Result<(), String> {
-        let t = t_str(self.pending_time_s);
         let sut = self.sut.clone();
         if self.started.elapsed() > sut.case_timeout {
             return Err(format!(
-                "exceeded the case time-out of {} s (at t = {t} s)",
+                "exceeded the case time-out of {} s",
                 secs(sut.case_timeout)
             ));
         }
@@ -585,14 +590,14 @@ impl Group {
             Ok(line) => line,
             Err(Wait::TimedOut) => {
                 return Err(format!(
-                    "did not reply within the step time-out of {} s (step at t = {t} s)",
+                    "did not reply within the step time-out of {} s",
                     secs(sut.step_timeout)
                 ));
             }
             Err(Wait::Eof) => {
-                return Err(format!("{} at t = {t} s", conn.exit_reason()));
+                return Err(conn.exit_reason());
             }
-            Err(Wait::TooLong) => return Err(format!("{} at t = {t} s", too_long())),
+            Err(Wait::TooLong) => return Err(too_long()),
             Err(Wait::ReadFailed(e)) => return Err(format!("could not be read from: {e}")),
         };
         match protocol::parse_reply(&line) {
@@ -600,7 +605,7 @@ impl Group {
                 if got != seq {
                     let when = if got < seq { "an earlier" } else { "a later" };
                     return Err(format!(
-                        "answered {when} step than the one asked (at t = {t} s): replies must come in order, one per step"
+                        "answered {when} step than the one asked: replies come in order, one per step"
                     ));
                 }
                 let mut asked = self.pending.clone();
@@ -609,7 +614,7 @@ impl Group {
                 given.sort_unstable();
                 if asked != given {
                     return Err(format!(
-                        "answered with {} command(s) for other runs than the {} it was asked for (at t = {t} s)",
+                        "answered with {} command(s) for other runs than the {} it was asked for",
                         commands.len(),
                         self.pending.len()
                     ));
@@ -617,9 +622,9 @@ impl Group {
                 self.answers = commands;
                 Ok(())
             }
-            Ok(Reply::Error(m)) => Err(format!("reported an error at t = {t} s: {m}")),
-            Ok(Reply::Ready(_)) => Err(format!("sent `ready` in reply to a step (at t = {t} s)")),
-            Err(e) => Err(format!("{e} (at t = {t} s)")),
+            Ok(Reply::Error(m)) => Err(format!("reported an error: {m}")),
+            Ok(Reply::Ready(_)) => Err("sent `ready` in reply to a step".into()),
+            Err(e) => Err(e.to_string()),
         }
     }
 }
@@ -695,15 +700,22 @@ impl Lease<'_> {
         let conn = g.conn.take();
         let fault = g.fault.clone();
         drop(g);
-        let failed: Vec<(&(String, u32), &str)> = self
+        let failed: Vec<(&(String, u32), f64, &str)> = self
             .runs
             .iter()
             .zip(results)
-            .filter_map(|(run, r)| r.sut_error.as_deref().map(|e| (run, e)))
+            .filter_map(|(run, r)| r.sut_error.as_deref().map(|e| (run, r.end_time_s, e)))
             .collect();
         if !failed.is_empty() {
             if let Some(dir) = &self.pool.sut.log_dir {
-                let stderr = conn.as_ref().map(Conn::stderr_snapshot);
+                let stderr = conn.as_ref().map(|c| {
+                    if fault.is_none() {
+                        // A live process: what it wrote just before its reply may still be
+                        // in the pipe.
+                        c.settle_stderr();
+                    }
+                    c.stderr_snapshot()
+                });
                 write_logs(dir, &self.pool.sut, &failed, stderr.as_ref());
             }
         }
@@ -728,15 +740,15 @@ impl Drop for Lease<'_> {
 fn write_logs(
     dir: &Path,
     sut: &ProcessSut,
-    failed: &[(&(String, u32), &str)],
+    failed: &[(&(String, u32), f64, &str)],
     stderr: Option<&(Vec<u8>, u64)>,
 ) {
-    let mut by_case: BTreeMap<&str, Vec<(u32, &str)>> = BTreeMap::new();
-    for ((case_id, run_index), reason) in failed {
+    let mut by_case: BTreeMap<&str, Vec<(u32, f64, &str)>> = BTreeMap::new();
+    for ((case_id, run_index), end_time_s, reason) in failed {
         by_case
             .entry(case_id.as_str())
             .or_default()
-            .push((*run_index, reason));
+            .push((*run_index, *end_time_s, reason));
     }
     for (case_id, runs) in by_case {
         let path = dir.join(format!("{case_id}.log"));
@@ -745,8 +757,9 @@ fn write_logs(
             sut.label,
             sut.program.display()
         );
-        for (run_index, reason) in runs {
-            text += &format!("run {run_index}: error: {reason}\n");
+        for (run_index, end_time_s, reason) in runs {
+            let t = (end_time_s * 1e6).round() / 1e6;
+            text += &format!("run {run_index}, t = {t} s: error: {reason}\n");
         }
         match stderr {
             Some((bytes, dropped)) => {
