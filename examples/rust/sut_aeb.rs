@@ -62,24 +62,27 @@ struct WireObservation {
     objects: Vec<WireObject>,
 }
 
-/// What the harness sends (fields this system does not use are ignored).
+/// A line from the harness: `hello`, `begin`, `step` or `end` (in `kind`), with the fields
+/// of all of them (those of other types are absent; fields this system does not use are
+/// ignored). One struct rather than a tagged enum: it is read in one pass.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Request {
-    Hello {
-        protocol: Vec<u64>,
-    },
-    Begin {
-        run: u64,
-        setup: Setup,
-    },
-    Step {
-        seq: u64,
-        observations: Vec<WireObservation>,
-    },
-    End {
-        run: u64,
-    },
+struct Request {
+    #[serde(rename = "type")]
+    kind: String,
+    /// `hello`: the versions the harness speaks.
+    #[serde(default)]
+    protocol: Vec<u64>,
+    /// `begin`, `end`: the run.
+    #[serde(default)]
+    run: u64,
+    /// `begin`: the run's fixed facts.
+    #[serde(default)]
+    setup: Option<Setup>,
+    /// `step`: its sequence number and the observations of the runs due.
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    observations: Vec<WireObservation>,
 }
 
 #[derive(Serialize)]
@@ -513,13 +516,12 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
             // Standard input closed: the harness is done.
             return Ok(());
         }
-        match serde_json::from_str::<Request>(&line)? {
-            Request::Step { seq, observations } => {
+        let msg: Request = serde_json::from_str(&line)?;
+        match msg.kind.as_str() {
+            "step" => {
                 commands.clear();
-                for o in &observations {
-                    let aeb = runs
-                        .get_mut(&o.run)
-                        .ok_or("a step for a run that never began")?;
+                for o in &msg.observations {
+                    let aeb = runs.get_mut(&o.run).ok_or("a step for a run that never began")?;
                     let (accel_mps2, warning) = aeb.step(&Obs::from_wire(o));
                     commands.push(WireCommand {
                         run: o.run,
@@ -527,36 +529,34 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
                         warning,
                     });
                 }
-                send(
-                    &mut out,
-                    &Reply::Commands {
-                        seq,
-                        commands: &commands,
-                    },
-                )?;
+                let reply = Reply::Commands {
+                    seq: msg.seq,
+                    commands: &commands,
+                };
+                send(&mut out, &reply)?;
             }
-            Request::Begin { run, setup } => {
-                runs.insert(run, Aeb::new(&setup));
+            "begin" => {
+                let setup = msg.setup.ok_or("`begin` without `setup`")?;
+                runs.insert(msg.run, Aeb::new(&setup));
             }
-            Request::End { run } => {
-                runs.remove(&run);
+            "end" => {
+                runs.remove(&msg.run);
             }
-            Request::Hello { protocol } => {
-                if !protocol.contains(&PROTOCOL_VERSION) {
+            "hello" => {
+                if !msg.protocol.contains(&PROTOCOL_VERSION) {
                     let message = format!("this client speaks protocol {PROTOCOL_VERSION}");
                     send(&mut out, &Reply::Error { message })?;
                     return Ok(());
                 }
                 // Many runs at once are fine: each has its own state in `runs`.
-                send(
-                    &mut out,
-                    &Reply::Ready {
-                        protocol: PROTOCOL_VERSION,
-                        name: "rust-aeb",
-                        max_batch: 1024,
-                    },
-                )?;
+                let reply = Reply::Ready {
+                    protocol: PROTOCOL_VERSION,
+                    name: "rust-aeb",
+                    max_batch: 1024,
+                };
+                send(&mut out, &reply)?;
             }
+            other => return Err(format!("unknown message type `{other}`").into()),
         }
     }
 }

@@ -12,10 +12,10 @@
 //! the system did and the simulated time: the same inputs give the same report.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -36,14 +36,6 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// How long to wait for the rest of a dead process's standard error.
 const STDERR_GRACE: Duration = Duration::from_millis(500);
 
-/// What the reader thread passes on from a system's standard output.
-enum Incoming {
-    Line(Vec<u8>),
-    Eof,
-    TooLong,
-    ReadFailed(String),
-}
-
 /// The tail of a process's standard error.
 #[derive(Default)]
 struct StderrTail {
@@ -62,13 +54,19 @@ impl StderrTail {
     }
 }
 
-/// A running system process.
+/// A running system process. Its standard input and output are served on the calling thread:
+/// the input is non-blocking and every write and read waits (`poll`) no longer than the
+/// deadline of the exchange, so a system that stops reading or answering cannot block the
+/// harness. Its standard error is drained by a thread of its own.
 struct Conn {
     child: Child,
-    /// Lines to write go through a writer thread, so that a system that stops reading cannot
-    /// block the harness (its step time-out still fires).
-    to_child: Option<SyncSender<Vec<u8>>>,
-    from_child: Receiver<Incoming>,
+    /// `None` once closed.
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+    /// Bytes read from standard output and not yet returned as lines.
+    read_buf: Vec<u8>,
+    /// Standard output has ended.
+    eof: bool,
     stderr: Arc<Mutex<StderrTail>>,
     stderr_done: Receiver<()>,
     /// What observations carry, as negotiated.
@@ -125,8 +123,13 @@ fn describe_exit(status: ExitStatus) -> String {
 }
 
 impl Conn {
-    /// Starts the program and its I/O threads (no handshake yet).
+    /// Starts the program and the thread that drains its standard error (no handshake yet).
     fn spawn(sut: &ProcessSut) -> Result<Conn, String> {
+        if !cfg!(unix) {
+            return Err(
+                "cannot be started: process systems need a Unix-like system in this version".into(),
+            );
+        }
         let mut cmd = std::process::Command::new(&sut.program);
         cmd.args(&sut.args)
             .envs(sut.env.iter().map(|(k, v)| (k, v)))
@@ -154,10 +157,11 @@ impl Conn {
                     return Err("cannot be started: its standard streams are not available".into());
                 }
             };
-        let (to_child, for_writer) = mpsc::sync_channel::<Vec<u8>>(64);
-        spawn_thread("gauntlet-sut-writer", move || write_loop(stdin, for_writer));
-        let (to_reader, from_child) = mpsc::channel();
-        spawn_thread("gauntlet-sut-reader", move || read_loop(stdout, to_reader));
+        if let Err(e) = set_nonblocking(&stdin) {
+            kill_group(&mut child);
+            let _ = child.wait();
+            return Err(format!("cannot be served: {e}"));
+        }
         let tail = Arc::new(Mutex::new(StderrTail::default()));
         let (done_tx, stderr_done) = mpsc::channel();
         let tail_w = tail.clone();
@@ -174,8 +178,10 @@ impl Conn {
         });
         Ok(Conn {
             child,
-            to_child: Some(to_child),
-            from_child,
+            stdin: Some(stdin),
+            stdout,
+            read_buf: Vec::new(),
+            eof: false,
             stderr: tail,
             stderr_done,
             offer: sut.offer.clone(),
@@ -185,26 +191,81 @@ impl Conn {
         })
     }
 
-    fn send(&mut self, bytes: Vec<u8>) {
-        if let Some(tx) = &self.to_child {
-            // A writer that stopped (the process closed its input) shows up as the process's
-            // exit or silence when the reply is awaited.
-            let _ = tx.send(bytes);
+    /// Writes `bytes` before `deadline`.
+    fn send(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), Wait> {
+        let Some(stdin) = &mut self.stdin else {
+            return Err(Wait::Eof);
+        };
+        let mut done = 0;
+        while done < bytes.len() {
+            match stdin.write(&bytes[done..]) {
+                Ok(0) => return Err(Wait::Eof),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // The pipe is full: the system is not reading.
+                    match wait_ready(&*stdin, Ready::Write, deadline) {
+                        Ok(true) => {}
+                        Ok(false) => return Err(Wait::TimedOut),
+                        Err(e) => return Err(Wait::Failed(e.to_string())),
+                    }
+                }
+                // Its input is closed: it exited or closed it.
+                Err(_) => return Err(Wait::Eof),
+            }
         }
+        Ok(())
     }
 
     /// The next line before `deadline`, skipping blank lines.
     fn next_line(&mut self, deadline: Instant) -> Result<Vec<u8>, Wait> {
+        let mut scanned = 0;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.from_child.recv_timeout(left) {
-                Ok(Incoming::Line(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
-                Ok(Incoming::Line(line)) => return Ok(line),
-                Ok(Incoming::Eof) | Err(RecvTimeoutError::Disconnected) => return Err(Wait::Eof),
-                Ok(Incoming::TooLong) => return Err(Wait::TooLong),
-                Ok(Incoming::ReadFailed(e)) => return Err(Wait::ReadFailed(e)),
-                Err(RecvTimeoutError::Timeout) => return Err(Wait::TimedOut),
+            if let Some(at) = self.read_buf[scanned..].iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.read_buf.drain(..=scanned + at).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                scanned = 0;
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return Ok(line);
             }
+            scanned = self.read_buf.len();
+            if self.read_buf.len() > MAX_LINE_BYTES {
+                return Err(Wait::TooLong);
+            }
+            if self.eof {
+                // Output that ends in the middle of a line is that line.
+                if self.read_buf.iter().all(u8::is_ascii_whitespace) {
+                    return Err(Wait::Eof);
+                }
+                return Ok(std::mem::take(&mut self.read_buf));
+            }
+            match wait_ready(&self.stdout, Ready::Read, deadline) {
+                Ok(true) => {}
+                Ok(false) => return Err(Wait::TimedOut),
+                Err(e) => return Err(Wait::Failed(e.to_string())),
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stdout.read(&mut chunk) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.read_buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Wait::Failed(e.to_string())),
+            }
+        }
+    }
+
+    /// Why an exchange failed, as a reason.
+    fn reason(&mut self, wait: Wait, timeout: &str, what: &str) -> String {
+        match wait {
+            Wait::TimedOut => timeout.to_string(),
+            Wait::Eof => format!("{}{what}", self.exit_reason()),
+            Wait::TooLong => too_long(),
+            Wait::Failed(e) => format!("could not be served: {e}"),
         }
     }
 
@@ -221,7 +282,7 @@ impl Conn {
         if self.reaped {
             return;
         }
-        self.to_child = None;
+        self.stdin = None;
         kill_group(&mut self.child);
         let _ = self.child.wait();
         self.reaped = true;
@@ -233,7 +294,7 @@ impl Conn {
         if self.reaped {
             return;
         }
-        self.to_child = None;
+        self.stdin = None;
         let _ = exited_status(&mut self.child, Instant::now() + EXIT_GRACE);
         // Anything it started and left behind goes too.
         kill_group(&mut self.child);
@@ -323,58 +384,90 @@ fn kill_group(child: &mut Child) {
 }
 
 fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) {
-    // Without a thread the process cannot be served; the reader's channel then reports it
-    // silent and the run ends in an error.
+    // Without this thread the standard error is not drained: a system that writes much of it
+    // then blocks, and its step time-out ends the run.
     let _ = std::thread::Builder::new().name(name.into()).spawn(f);
 }
 
-fn write_loop(mut stdin: ChildStdin, lines: Receiver<Vec<u8>>) {
-    while let Ok(bytes) = lines.recv() {
-        if stdin
-            .write_all(&bytes)
-            .and_then(|()| stdin.flush())
-            .is_err()
-        {
-            return;
-        }
-    }
+/// Which way a pipe must be ready.
+#[derive(Clone, Copy)]
+enum Ready {
+    Read,
+    Write,
 }
 
-fn read_loop(stdout: std::process::ChildStdout, out: mpsc::Sender<Incoming>) {
-    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut line = Vec::new();
+/// Waits until `pipe` is ready or `deadline` passes (`Ok(false)`).
+#[cfg(unix)]
+fn wait_ready(
+    pipe: &impl std::os::fd::AsRawFd,
+    ready: Ready,
+    deadline: Instant,
+) -> std::io::Result<bool> {
+    let events = match ready {
+        Ready::Read => libc::POLLIN,
+        Ready::Write => libc::POLLOUT,
+    };
     loop {
-        line.clear();
-        let read = (&mut reader)
-            .take(MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut line);
-        let event = match read {
-            Ok(0) => Incoming::Eof,
-            Err(e) => Incoming::ReadFailed(e.to_string()),
-            Ok(_) if line.last() == Some(&b'\n') => {
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                Incoming::Line(std::mem::take(&mut line))
-            }
-            // No newline: the line is too long, or the output ended in the middle of one.
-            Ok(_) if line.len() > MAX_LINE_BYTES => Incoming::TooLong,
-            Ok(_) => Incoming::Line(std::mem::take(&mut line)),
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        // Whole milliseconds, rounded up, so that a wait never ends before the deadline.
+        let ms = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        let mut fd = libc::pollfd {
+            fd: pipe.as_raw_fd(),
+            events,
+            revents: 0,
         };
-        let stop = !matches!(event, Incoming::Line(_));
-        if out.send(event).is_err() || stop {
-            return;
+        // SAFETY: `fd` is one valid `pollfd` that lives across the call; the descriptor stays
+        // open because `pipe` is borrowed.
+        let n = unsafe { libc::poll(&mut fd, 1, ms) };
+        match n {
+            // Readable, writable, or hung up / in error: the read or write says which.
+            1.. => return Ok(true),
+            0 => {}
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
         }
     }
 }
 
-/// Why no reply came.
+#[cfg(not(unix))]
+fn wait_ready<T>(_: &T, _: Ready, _: Instant) -> std::io::Result<bool> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// Makes writes to a pipe return `WouldBlock` instead of blocking.
+#[cfg(unix)]
+fn set_nonblocking(pipe: &impl std::os::fd::AsRawFd) -> std::io::Result<()> {
+    let fd = pipe.as_raw_fd();
+    // SAFETY: `fcntl` with F_GETFL/F_SETFL reads and sets the flags of a descriptor that is
+    // open for the duration of the call (`pipe` is borrowed); no memory is passed.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_nonblocking<T>(_: &T) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// Why an exchange with a process failed.
 enum Wait {
+    /// Its output ended or its input closed.
     Eof,
     TimedOut,
     TooLong,
-    ReadFailed(String),
+    Failed(String),
 }
 
 /// Starts a process and does the handshake.
@@ -404,19 +497,17 @@ fn handshake(conn: &mut Conn, sut: &ProcessSut) -> Result<(), String> {
     let mut hello = Vec::new();
     let harness = format!("gauntlet {}", env!("CARGO_PKG_VERSION"));
     protocol::write_hello(&mut hello, &harness, sut.batch_size, &sut.offer);
-    conn.send(hello);
     let deadline = Instant::now() + sut.startup_timeout;
-    let line = match conn.next_line(deadline) {
+    let timeout = format!(
+        "did not answer `hello` within the start-up time-out of {} s",
+        secs(sut.startup_timeout)
+    );
+    let line = match conn
+        .send(&hello, deadline)
+        .and_then(|()| conn.next_line(deadline))
+    {
         Ok(line) => line,
-        Err(Wait::TimedOut) => {
-            return Err(format!(
-                "did not answer `hello` within the start-up time-out of {} s",
-                secs(sut.startup_timeout)
-            ));
-        }
-        Err(Wait::Eof) => return Err(format!("{} before answering `hello`", conn.exit_reason())),
-        Err(Wait::TooLong) => return Err(too_long()),
-        Err(Wait::ReadFailed(e)) => return Err(format!("could not be read from: {e}")),
+        Err(w) => return Err(conn.reason(w, &timeout, " before answering `hello`")),
     };
     let ready = match protocol::parse_reply(&line) {
         Ok(Reply::Ready(r)) => r,
@@ -516,19 +607,32 @@ impl Group {
         if self.fault.is_none() {
             let mut line = Vec::new();
             protocol::write_begin(&mut line, run, setup);
-            conn.send(line);
+            self.send_or_fail(&line);
         }
         run
     }
 
     fn end(&mut self, run: u64) {
-        if self.fault.is_some() {
-            return;
-        }
-        if let Some(conn) = &mut self.conn {
+        if self.fault.is_none() {
             let mut line = Vec::new();
             protocol::write_end(&mut line, run);
-            conn.send(line);
+            self.send_or_fail(&line);
+        }
+    }
+
+    /// Sends a line that has no reply (`begin`, `end`); a process that does not take it is
+    /// faulty.
+    fn send_or_fail(&mut self, line: &[u8]) {
+        let Some(conn) = &mut self.conn else {
+            return;
+        };
+        let timeout = format!(
+            "did not read its input within the step time-out of {} s",
+            secs(self.sut.step_timeout)
+        );
+        if let Err(w) = conn.send(line, Instant::now() + self.sut.step_timeout) {
+            let reason = conn.reason(w, &timeout, "");
+            self.fail(reason);
         }
     }
 
@@ -584,21 +688,17 @@ impl Group {
         protocol::finish_step(&mut self.step_line);
         let seq = conn.next_seq;
         conn.next_seq += 1;
-        conn.send(self.step_line.clone());
         let deadline = Instant::now() + sut.step_timeout;
-        let line = match conn.next_line(deadline) {
+        let timeout = format!(
+            "did not reply within the step time-out of {} s",
+            secs(sut.step_timeout)
+        );
+        let line = match conn
+            .send(&self.step_line, deadline)
+            .and_then(|()| conn.next_line(deadline))
+        {
             Ok(line) => line,
-            Err(Wait::TimedOut) => {
-                return Err(format!(
-                    "did not reply within the step time-out of {} s",
-                    secs(sut.step_timeout)
-                ));
-            }
-            Err(Wait::Eof) => {
-                return Err(conn.exit_reason());
-            }
-            Err(Wait::TooLong) => return Err(too_long()),
-            Err(Wait::ReadFailed(e)) => return Err(format!("could not be read from: {e}")),
+            Err(w) => return Err(conn.reason(w, &timeout, "")),
         };
         match protocol::parse_reply(&line) {
             Ok(Reply::Commands { seq: got, commands }) => {
