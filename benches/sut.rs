@@ -81,7 +81,7 @@ fn observation(objects: &[TrackedObject], time_s: f64) -> Observation<'_> {
     Observation {
         time_s,
         ego: EgoSignals {
-            speed_mps: 13.888888888888889,
+            speed_mps: 50.0 / 3.6,
             accel_mps2: -0.01,
             yaw_rate_radps: 0.001,
             steer_rad: 0.0,
@@ -100,7 +100,7 @@ fn observation(objects: &[TrackedObject], time_s: f64) -> Observation<'_> {
             right_road_edge_m: 1.45,
             left_road_edge_m: 4.25,
         }),
-        set_speed_mps: 13.888888888888889,
+        set_speed_mps: 50.0 / 3.6,
     }
 }
 
@@ -119,7 +119,10 @@ fn round_trip(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let mut clients: Vec<(&str, SutSpec)> = vec![
         ("builtin_aeb", SutSpec::parse("builtin:aeb").expect("spec")),
-        ("process_rust_aeb", SutSpec::Process(Arc::new(rust_client()))),
+        (
+            "process_rust_aeb",
+            SutSpec::Process(Arc::new(rust_client())),
+        ),
     ];
     if let Some(p) = python_client() {
         clients.push(("process_python_aeb", SutSpec::Process(Arc::new(p))));
@@ -129,14 +132,18 @@ fn round_trip(c: &mut Criterion) {
             let mut system = spec.instantiate();
             system.reset(&setup());
             let mut clock = 0.0;
-            group.bench_with_input(BenchmarkId::new(*name, format!("objects={n}")), &n, |b, &n| {
-                b.iter_custom(|iters| {
-                    // Building the observation is part of every variant alike.
-                    let start = std::time::Instant::now();
-                    step_many(system.as_mut(), n, iters, &mut clock);
-                    start.elapsed()
-                })
-            });
+            group.bench_with_input(
+                BenchmarkId::new(*name, format!("objects={n}")),
+                &n,
+                |b, &n| {
+                    b.iter_custom(|iters| {
+                        // Building the observation is part of every variant alike.
+                        let start = std::time::Instant::now();
+                        step_many(system.as_mut(), n, iters, &mut clock);
+                        start.elapsed()
+                    })
+                },
+            );
         }
     }
     group.finish();
@@ -153,9 +160,8 @@ fn batched(c: &mut Criterion) {
     });
     let pool = process::Pool::new(sut);
     let mut lease = pool.lease();
-    let mut systems: Vec<Box<dyn System>> = (0..RUNS)
-        .map(|i| lease.system("bench", i as u32))
-        .collect();
+    let mut systems: Vec<Box<dyn System>> =
+        (0..RUNS).map(|i| lease.system("bench", i as u32)).collect();
     for s in &mut systems {
         s.reset(&setup());
     }
@@ -199,7 +205,10 @@ fn ccr_grid(c: &mut Criterion) {
     group.sample_size(10);
     for (name, sut) in [
         ("builtin_aeb", SutSpec::parse("builtin:aeb").expect("spec")),
-        ("process_rust_aeb", SutSpec::Process(Arc::new(rust_client()))),
+        (
+            "process_rust_aeb",
+            SutSpec::Process(Arc::new(rust_client())),
+        ),
     ] {
         let config = RunConfig {
             sut,

@@ -521,7 +521,9 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
             "step" => {
                 commands.clear();
                 for o in &msg.observations {
-                    let aeb = runs.get_mut(&o.run).ok_or("a step for a run that never began")?;
+                    let aeb = runs
+                        .get_mut(&o.run)
+                        .ok_or("a step for a run that never began")?;
                     let (accel_mps2, warning) = aeb.step(&Obs::from_wire(o));
                     commands.push(WireCommand {
                         run: o.run,

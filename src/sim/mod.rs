@@ -51,7 +51,7 @@ pub fn sut_every_n_steps(scenario: &Scenario, rate_hz: Option<f64>) -> Result<u3
     let physics_hz = 1.0 / scenario.timing.dt_s;
     let every = physics_hz / rate_hz;
     let n = every.round();
-    if !(rate_hz > 0.0) || (every - n).abs() > 1e-6 || n < 1.0 {
+    if !rate_hz.is_finite() || rate_hz <= 0.0 || (every - n).abs() > 1e-6 || n < 1.0 {
         return Err(format!(
             "{rate_hz} Hz does not divide the physics rate of {} Hz (step {} s)",
             (physics_hz * 1e6).round() / 1e6,

@@ -470,25 +470,18 @@ enum Wait {
     Failed(String),
 }
 
-/// Starts a process and does the handshake.
-fn start(sut: &ProcessSut) -> Result<Conn, (String, Option<Conn>)> {
-    let mut conn = Conn::spawn(sut).map_err(|e| (e, None))?;
-    match handshake(&mut conn, sut) {
-        Ok(()) => Ok(conn),
-        Err(reason) => Err((reason, Some(conn))),
-    }
-}
-
 /// A started, greeted process, or why there is none (a process that failed its handshake is
 /// kept, killed, for its standard error).
 fn start_or_fault(sut: &ProcessSut) -> (Option<Conn>, Option<String>) {
-    match start(sut) {
-        Ok(conn) => (Some(conn), None),
-        Err((reason, mut conn)) => {
-            if let Some(c) = &mut conn {
-                c.kill();
-            }
-            (conn, Some(reason))
+    let mut conn = match Conn::spawn(sut) {
+        Ok(conn) => conn,
+        Err(reason) => return (None, Some(reason)),
+    };
+    match handshake(&mut conn, sut) {
+        Ok(()) => (Some(conn), None),
+        Err(reason) => {
+            conn.kill();
+            (Some(conn), Some(reason))
         }
     }
 }

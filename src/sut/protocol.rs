@@ -194,7 +194,7 @@ fn class_from_name(s: &str) -> Option<ObjectClass> {
 }
 
 #[derive(Serialize)]
-struct WireObservation<'a> {
+struct WireObservation {
     run: u64,
     time_s: f64,
     ego: WireEgo,
@@ -203,8 +203,6 @@ struct WireObservation<'a> {
     objects: Option<Vec<WireObject>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lane: Option<Option<WireLane>>,
-    #[serde(skip)]
-    _obs: std::marker::PhantomData<&'a ()>,
 }
 
 /// Appends one observation to a `step` line (`first`: no comma before it). `offer` decides
@@ -260,7 +258,6 @@ pub fn push_observation(
                 left_road_edge_m: l.left_road_edge_m,
             })
         }),
-        _obs: std::marker::PhantomData,
     };
     // Serialising plain structs of numbers and strings into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, &msg);
@@ -551,8 +548,8 @@ mod tests {
             track_id: 7,
             class: ObjectClass::Pedestrian,
             pos_in_ego_m: [12.5, -0.1],
-            rel_vel_in_ego_mps: [-13.888888888888889, 1.4],
-            heading_in_ego_rad: 1.5707963267948966,
+            rel_vel_in_ego_mps: [-(50.0 / 3.6), 1.4],
+            heading_in_ego_rad: std::f64::consts::FRAC_PI_2,
             length_m: 0.5,
             width_m: 0.6,
             measured_at_s: 0.05,
@@ -560,13 +557,13 @@ mod tests {
         let obs = Observation {
             time_s: 0.1,
             ego: EgoSignals {
-                speed_mps: 13.888888888888889,
+                speed_mps: 50.0 / 3.6,
                 accel_mps2: f64::NAN,
                 ..EgoSignals::default()
             },
             objects: &objects,
             lane: Some(LaneObservation::default()),
-            set_speed_mps: 13.888888888888889,
+            set_speed_mps: 50.0 / 3.6,
         };
         let mut out = Vec::new();
         start_step(&mut out, 3);
@@ -579,14 +576,11 @@ mod tests {
         assert_eq!(v["seq"], 3);
         let o = &v["observations"][1];
         assert_eq!(o["run"], 10);
-        assert_eq!(o["ego"]["speed_mps"].as_f64(), Some(13.888888888888889));
+        assert_eq!(o["ego"]["speed_mps"].as_f64(), Some(50.0 / 3.6));
         // NaN travels as null.
         assert!(o["ego"]["accel_mps2"].is_null());
         assert_eq!(o["objects"][0]["class"], "pedestrian");
-        assert_eq!(
-            o["objects"][0]["rel_vel_in_ego_mps"][0],
-            -13.888888888888889
-        );
+        assert_eq!(o["objects"][0]["rel_vel_in_ego_mps"][0], -(50.0 / 3.6));
         assert!(o["lane"].is_object());
         // Parts the offer leaves out do not travel.
         let mut out = Vec::new();
