@@ -77,7 +77,10 @@ struct RunArgs {
     /// Scenario files or directories (searched recursively for .toml files).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, careful-driver, rss, always-brake).
+    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, careful-driver, rss,
+    /// always-brake), `exec:PATH` (a program speaking the process protocol of
+    /// docs/sut-protocol.md, started without arguments) or a manifest `FILE.toml`
+    /// (`kind = "sut"`: command, arguments, environment, time-outs).
     #[arg(long, default_value = "builtin:none")]
     sut: String,
     /// Output directory.
@@ -143,11 +146,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let failed = errors > 0 || (strict && warnings > 0);
             writeln!(
                 out,
-                "{}: {} scenario file(s), {} case(s), {} threshold pack(s), {} other file(s) skipped; {errors} error(s), {warnings} warning(s){}",
+                "{}: {} scenario file(s), {} case(s), {} threshold pack(s), {} system manifest(s), {} other file(s) skipped; {errors} error(s), {warnings} warning(s){}",
                 if failed { "invalid" } else { "ok" },
                 loaded.scenario_files.len(),
                 loaded.cases.len(),
                 loaded.packs.len(),
+                loaded.sut_manifests.len(),
                 loaded.skipped_files.len(),
                 if strict && warnings > 0 && errors == 0 {
                     " (--strict: warnings count as errors)"
@@ -211,7 +215,18 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::SystemTime::now();
     let clock = std::time::Instant::now();
     let sut_spec = match sut::SutSpec::parse(&args.sut) {
-        Ok(s) => s,
+        // Per-case logs of a process system's failed runs go under `--out`.
+        Ok(s) => s.with_log_dir(&args.out.join("sut-logs")),
+        Err(sut::SutSpecError::Manifest(diags)) => {
+            for d in &diags {
+                eprint!("{d}");
+            }
+            eprintln!(
+                "gauntlet: error: --sut {}: invalid system manifest",
+                args.sut
+            );
+            return Ok(ExitCode::from(2));
+        }
         Err(e) => {
             eprintln!("gauntlet: error: --sut: {e}");
             return Ok(ExitCode::from(2));
@@ -275,9 +290,12 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("gauntlet: error: no cases to run");
         return Ok(ExitCode::from(2));
     }
+    if let Some(code) = check_sut_rate(&sut_spec, &cases) {
+        return Ok(code);
+    }
     let total_cases = cases.len();
     let inputs_hash =
-        gauntlet::shard::inputs_hash(&cases, &packs, args.seed, &sut_spec.to_string())?;
+        gauntlet::shard::inputs_hash(&cases, &packs, args.seed, &sut_spec.identity())?;
     if let Some(shard) = shard {
         // A shard with no cases is a valid, empty result.
         cases.retain(|c| shard.contains(&c.id));
@@ -339,6 +357,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         sim: sim::SimOptions {
             seed: args.seed,
             record_trace: args.traces,
+            sut_rate_hz: sut_spec.rate_hz(),
             ..sim::SimOptions::default()
         },
         jobs,
@@ -460,6 +479,36 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     print_summary(&totals, wall_s);
     writeln!(std::io::stdout(), "reports in {}", args.out.display())?;
     Ok(exit_code(totals.summary()))
+}
+
+/// A system manifest's `rate_hz` must divide the physics rate of every case: otherwise exit 2
+/// (located in the manifest) before anything runs.
+fn check_sut_rate(sut: &gauntlet::sut::SutSpec, cases: &[scenario::Case]) -> Option<ExitCode> {
+    let gauntlet::sut::SutSpec::Process(p) = sut else {
+        return None;
+    };
+    let rate = p.rate_hz?;
+    let bad: Vec<(&str, String)> = cases
+        .iter()
+        .filter_map(|c| {
+            gauntlet::sim::sut_every_n_steps(&c.model, Some(rate))
+                .err()
+                .map(|e| (c.id.as_str(), e))
+        })
+        .collect();
+    let (first_id, message) = bad.first()?;
+    let mut d = gauntlet::sut::manifest::diagnostic_at(
+        std::path::Path::new(&p.label),
+        "/rate_hz",
+        message.clone(),
+    );
+    d.cases = bad.iter().map(|(id, _)| id.to_string()).collect();
+    eprint!("{d}");
+    eprintln!(
+        "gauntlet: error: --sut {}: rate_hz does not fit case {first_id}",
+        p.label
+    );
+    Some(ExitCode::from(2))
 }
 
 /// 0 when every case passes, else 1.
