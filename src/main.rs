@@ -191,7 +191,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             for case in &loaded.cases {
                 let params: Vec<String> = case
-                    .params
+                    .params()
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
@@ -377,8 +377,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let n_cases = cases.len();
-    let on_done = |r: &run::CaseResult| {
-        let case = &cases[r.case_index];
+    let on_done = |case: &scenario::BuiltCase, r: &run::CaseResult| {
         let mut entry = report::case_entry(case, r, &sut_name);
         entry.resume = Some(resume_check.key_for(&entry.scenario));
         if let Ok(mut log) = log.lock() {
@@ -934,6 +933,8 @@ fn render_command(args: RenderArgs) -> anyhow::Result<ExitCode> {
             ),
         });
     };
+    // The one case rendered, with its model built.
+    let case = &case.build();
     let model = &case.model;
     let duration_s = model.timing.duration_s;
     let times_s: Vec<f64> = match &args.times {

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::eval::judge::{self, CaseFacts, Judging, MetricMap, Packs, RunFacts, RunJudgement};
 use crate::eval::metrics::{self, MetricsConfig};
-use crate::scenario::Case;
+use crate::scenario::{BuiltCase, Case};
 use crate::sim::{self, RunResult, RunSpec, SimOptions};
 use crate::sut::SutSpec;
 use crate::thresholds::Colour;
@@ -119,7 +119,7 @@ pub fn judged_by(judging: Judging<'_>) -> Option<JudgedBy> {
     }
 }
 
-fn specs<'a>(cases: &'a [Case], sut: &SutSpec, wanted: &[(usize, u32)]) -> Vec<RunSpec<'a>> {
+fn specs<'a>(cases: &'a [BuiltCase], sut: &SutSpec, wanted: &[(usize, u32)]) -> Vec<RunSpec<'a>> {
     wanted
         .iter()
         .map(|&(i, run_index)| RunSpec {
@@ -132,7 +132,7 @@ fn specs<'a>(cases: &'a [Case], sut: &SutSpec, wanted: &[(usize, u32)]) -> Vec<R
 }
 
 /// Runs one batch of cases to their verdicts, reference runs and retries included.
-fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseResult> {
+fn run_cases(cases: &[BuiltCase], indices: &[usize], config: &RunConfig) -> Vec<CaseResult> {
     let sim_options = SimOptions {
         record_trace: true,
         ..config.sim.clone()
@@ -277,13 +277,13 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
         .collect()
 }
 
-/// Runs every case; `on_done` is called as each batch of cases finishes (from worker threads),
-/// and is the only one to see the traces (with `record_trace`). The returned results are in
-/// case order whatever the thread count, without traces.
+/// Runs every case; `on_done` is called as each case finishes (from worker threads), with the
+/// case as built for its run, and is the only one to see the traces (with `record_trace`). The
+/// returned results are in case order whatever the thread count, without traces.
 pub fn run_suite(
     cases: &[Case],
     config: &RunConfig,
-    on_done: &(dyn Fn(&CaseResult) + Sync),
+    on_done: &(dyn Fn(&BuiltCase, &CaseResult) + Sync),
 ) -> Vec<CaseResult> {
     let mut all = drive(cases, config, on_done, true);
     all.sort_by_key(|r| r.case_index);
@@ -295,7 +295,7 @@ pub fn run_suite(
 pub fn run_suite_streamed(
     cases: &[Case],
     config: &RunConfig,
-    on_done: &(dyn Fn(&CaseResult) + Sync),
+    on_done: &(dyn Fn(&BuiltCase, &CaseResult) + Sync),
 ) {
     drive(cases, config, on_done, false);
 }
@@ -303,7 +303,7 @@ pub fn run_suite_streamed(
 fn drive(
     cases: &[Case],
     config: &RunConfig,
-    on_done: &(dyn Fn(&CaseResult) + Sync),
+    on_done: &(dyn Fn(&BuiltCase, &CaseResult) + Sync),
     keep: bool,
 ) -> Vec<CaseResult> {
     let indices: Vec<usize> = (0..cases.len()).collect();
@@ -312,9 +312,14 @@ fn drive(
         indices
             .par_chunks(batch)
             .flat_map_iter(|chunk| {
-                let mut results = run_cases(cases, chunk, config);
+                // Models are built here, for this batch only, and dropped with it.
+                let built: Vec<BuiltCase> = chunk.iter().map(|&i| cases[i].build()).collect();
+                let slots: Vec<usize> = (0..chunk.len()).collect();
+                let mut results = run_cases(&built, &slots, config);
                 for r in &mut results {
-                    on_done(r);
+                    let slot = r.case_index;
+                    r.case_index = chunk[slot];
+                    on_done(&built[slot], r);
                     // Traces go to `on_done` (`--traces` writes them) and no further, so that
                     // memory does not grow with the number of cases.
                     for run in &mut r.runs {
