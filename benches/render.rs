@@ -24,7 +24,8 @@ fn scenes(n: usize, width_px: u32, height_px: u32) -> Vec<FrameScene> {
         .cases
         .iter()
         .find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50"))
-        .expect("case");
+        .expect("case")
+        .build();
     let times: Vec<f64> = (0..n).map(|i| 3.9 * i as f64 / n as f64).collect();
     let camera = Camera {
         width_px,

@@ -16,7 +16,8 @@ fn steps_per_second(c: &mut Criterion) {
         .cases
         .iter()
         .find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50"))
-        .expect("case");
+        .expect("case")
+        .build();
     let none = SutSpec::parse("builtin:none").expect("spec");
     let steps = sim::run_batch(
         vec![RunSpec {
@@ -68,7 +69,7 @@ fn ccr_grid(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function(
         format!("euro_ncap_ccr_grid_{}_cases_aeb_judged", cases.len()),
-        |b| b.iter(|| run::run_suite(&cases, &config, &|_| {})),
+        |b| b.iter(|| run::run_suite(&cases, &config, &|_, _| {})),
     );
     // Loading and validating the grid, which a real run also pays.
     group.bench_function("euro_ncap_ccr_grid_load", |b| {

@@ -219,7 +219,7 @@ fn ccr_grid(c: &mut Criterion) {
             metrics: gauntlet::eval::metrics::MetricsConfig::default(),
         };
         group.bench_function(BenchmarkId::new(name, cases.len()), |b| {
-            b.iter(|| run::run_suite(&cases, &config, &|_| {}))
+            b.iter(|| run::run_suite(&cases, &config, &|_, _| {}))
         });
     }
     group.finish();

@@ -8,6 +8,8 @@
 #   With no binary, builds this checkout (`cargo build --release`) and measures it. Several
 #   binaries (for example a build of the parent commit as the baseline) are measured in turn,
 #   in one session, so that their figures are comparable. REPS (default 2) repetitions each.
+#   LARGE (default none): more sweep sizes, e.g. LARGE="30000 100000", each listed and run once
+#   per repetition (a 100,000-case run takes minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,10 +25,12 @@ trap 'rm -rf "$WORK"' EXIT
 # A CCRs sweep of 5 overlaps × N/5 random VUT speeds (10–80 km/h): N short cases (4 s to
 # impact plus 6 s), judged by the Euro NCAP points rule like the library's CCRs grid.
 make_sweep() {
-    local n="$1" file="$WORK/ccrs-$1.toml"
+    local n="$1" file="$WORK/ccrs-$1.toml" q=0.000001
+    # 20,000 samples and more need a finer rounding for their case IDs to stay distinct.
+    [ "$n" -lt 100000 ] || q=0.00000001
     sed -e "s|^name = \"euro-ncap/ccrs\"|name = \"memory/ccrs-$n\"|" \
         -e 's|^vut_speed_kph = { from = 10, to = 80, step = 5 }$||' \
-        -e "s|^\[sweep.grid\]$|[sweep.random]\ncount = $((n / 5))\nseed = 9\nparams.vut_speed_kph = { dist = \"uniform\", min = 10, max = 80, round_to = 0.000001 }\n\n[sweep.grid]|" \
+        -e "s|^\[sweep.grid\]$|[sweep.random]\ncount = $((n / 5))\nseed = 9\nparams.vut_speed_kph = { dist = \"uniform\", min = 10, max = 80, round_to = $q }\n\n[sweep.grid]|" \
         scenarios/euro-ncap/ccrs.toml >"$file"
     echo "$file"
 }
@@ -59,6 +63,12 @@ for bin in "$@"; do
         printf 'merge 2 shards of 10,000 cases    '; peak "$bin" merge "$WORK/s1" "$WORK/s2" --out "$WORK/merged"
         cmp -s "$WORK/merged/report.json" "$WORK/r10k/report.json" || echo "  (merged report.json differs from the unsharded run's!)"
         printf 'judge the 10,000-case report      '; peak "$bin" judge "$WORK/r10k"
+        for n in ${LARGE:-}; do
+            sweep="$(make_sweep "$n")"
+            printf 'list %s cases (loading only)  ' "$n"; peak "$bin" list "$sweep"
+            printf 'run %s cases                  ' "$n"; peak "$bin" run "$sweep" --sut builtin:aeb --out "$WORK/r$n"
+            rm -rf "$WORK/r$n"
+        done
     done
     for rep in $(seq "$REPS"); do
         for n in 1 2 4; do

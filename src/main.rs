@@ -195,7 +195,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             for case in &loaded.cases {
                 let params: Vec<String> = case
-                    .params
+                    .params()
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
@@ -396,8 +396,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let n_cases = cases.len();
-    let on_done = |r: &run::CaseResult| {
-        let case = &cases[r.case_index];
+    let on_done = |case: &scenario::BuiltCase, r: &run::CaseResult| {
         let mut entry = report::case_entry(case, r, &sut_name);
         entry.resume = Some(resume_check.key_for(&entry.scenario));
         if let Ok(mut log) = log.lock() {
@@ -491,7 +490,7 @@ fn check_sut_rate(sut: &gauntlet::sut::SutSpec, cases: &[scenario::Case]) -> Opt
     let bad: Vec<(&str, String)> = cases
         .iter()
         .filter_map(|c| {
-            gauntlet::sim::sut_every_n_steps(&c.model, Some(rate))
+            gauntlet::sim::sut_every_n_steps(&c.model(), Some(rate))
                 .err()
                 .map(|e| (c.id.as_str(), e))
         })
@@ -983,6 +982,8 @@ fn render_command(args: RenderArgs) -> anyhow::Result<ExitCode> {
             ),
         });
     };
+    // The one case rendered, with its model built.
+    let case = &case.build();
     let model = &case.model;
     let duration_s = model.timing.duration_s;
     let times_s: Vec<f64> = match &args.times {

@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::eval::judge::{self, CaseFacts, MetricMap, Packs, RunFacts, r6};
 use crate::eval::rules::TestRange;
 use crate::run::{CaseResult, JudgedRun, Verdict};
-use crate::scenario::Case;
+use crate::scenario::BuiltCase;
 use crate::scenario::expr::Param;
 use crate::scenario::model::JudgeRef;
 use crate::shard::{ResumeKey, Shard};
@@ -353,7 +353,7 @@ fn run_entry(r: &JudgedRun) -> RunEntry {
     }
 }
 
-fn facts_entry(case: &Case, facts: &CaseFacts) -> FactsEntry {
+fn facts_entry(case: &BuiltCase, facts: &CaseFacts) -> FactsEntry {
     FactsEntry {
         judge: case.model.judge.as_ref().map(|j| JudgeEntry {
             pack: j.pack.clone(),
@@ -366,7 +366,7 @@ fn facts_entry(case: &Case, facts: &CaseFacts) -> FactsEntry {
     }
 }
 
-pub fn case_entry(case: &Case, result: &CaseResult, sut: &str) -> CaseEntry {
+pub fn case_entry(case: &BuiltCase, result: &CaseResult, sut: &str) -> CaseEntry {
     let runs: Vec<RunEntry> = result.runs.iter().map(run_entry).collect();
     CaseEntry {
         id: case.id.clone(),
@@ -976,7 +976,7 @@ pub fn utc_string(t: std::time::SystemTime) -> String {
 }
 
 /// Writes `traces/<case-id>.csv` with every run of the case.
-pub fn write_trace(dir: &Path, case: &Case, result: &CaseResult) -> io::Result<()> {
+pub fn write_trace(dir: &Path, case: &BuiltCase, result: &CaseResult) -> io::Result<()> {
     let path = dir.join("traces").join(format!("{}.csv", case.id));
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;

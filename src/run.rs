@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::eval::judge::{self, CaseFacts, Judging, MetricMap, Packs, RunFacts, RunJudgement};
 use crate::eval::metrics::{self, MetricsConfig};
-use crate::scenario::Case;
+use crate::scenario::{BuiltCase, Case};
 use crate::sim::{self, RunResult, RunSpec, SimOptions};
 use crate::sut::{SutSpec, Systems};
 use crate::thresholds::Colour;
@@ -123,7 +123,7 @@ pub fn judged_by(judging: Judging<'_>) -> Option<JudgedBy> {
 /// the systems allow at once (a process system: its batch size), results in the order wanted.
 /// A batch whose process faulted ends its runs in errors; the next batch gets a fresh process.
 fn simulate(
-    cases: &[Case],
+    cases: &[BuiltCase],
     systems: &Systems,
     wanted: &[(usize, u32)],
     options: &SimOptions,
@@ -149,7 +149,7 @@ fn simulate(
 
 /// Runs one batch of cases to their verdicts, reference runs and retries included.
 fn run_cases(
-    cases: &[Case],
+    cases: &[BuiltCase],
     indices: &[usize],
     config: &RunConfig,
     systems: &Systems,
@@ -300,13 +300,13 @@ fn run_cases(
         .collect()
 }
 
-/// Runs every case; `on_done` is called as each batch of cases finishes (from worker threads),
-/// and is the only one to see the traces (with `record_trace`). The returned results are in
-/// case order whatever the thread count, without traces.
+/// Runs every case; `on_done` is called as each case finishes (from worker threads), with the
+/// case as built for its run, and is the only one to see the traces (with `record_trace`). The
+/// returned results are in case order whatever the thread count, without traces.
 pub fn run_suite(
     cases: &[Case],
     config: &RunConfig,
-    on_done: &(dyn Fn(&CaseResult) + Sync),
+    on_done: &(dyn Fn(&BuiltCase, &CaseResult) + Sync),
 ) -> Vec<CaseResult> {
     let mut all = drive(cases, config, on_done, true);
     all.sort_by_key(|r| r.case_index);
@@ -318,7 +318,7 @@ pub fn run_suite(
 pub fn run_suite_streamed(
     cases: &[Case],
     config: &RunConfig,
-    on_done: &(dyn Fn(&CaseResult) + Sync),
+    on_done: &(dyn Fn(&BuiltCase, &CaseResult) + Sync),
 ) {
     drive(cases, config, on_done, false);
 }
@@ -326,7 +326,7 @@ pub fn run_suite_streamed(
 fn drive(
     cases: &[Case],
     config: &RunConfig,
-    on_done: &(dyn Fn(&CaseResult) + Sync),
+    on_done: &(dyn Fn(&BuiltCase, &CaseResult) + Sync),
     keep: bool,
 ) -> Vec<CaseResult> {
     let indices: Vec<usize> = (0..cases.len()).collect();
@@ -338,9 +338,14 @@ fn drive(
         indices
             .par_chunks(batch)
             .flat_map_iter(|chunk| {
-                let mut results = run_cases(cases, chunk, config, &systems);
+                // Models are built here, for this batch only, and dropped with it.
+                let built: Vec<BuiltCase> = chunk.iter().map(|&i| cases[i].build()).collect();
+                let slots: Vec<usize> = (0..chunk.len()).collect();
+                let mut results = run_cases(&built, &slots, config, &systems);
                 for r in &mut results {
-                    on_done(r);
+                    let slot = r.case_index;
+                    r.case_index = chunk[slot];
+                    on_done(&built[slot], r);
                     // Traces go to `on_done` (`--traces` writes them) and no further, so that
                     // memory does not grow with the number of cases.
                     for run in &mut r.runs {

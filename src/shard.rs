@@ -121,7 +121,7 @@ pub fn inputs_hash(cases: &[Case], packs: &Packs, seed: u64, sut: &str) -> io::R
     for id in ids {
         put(id.as_bytes());
     }
-    let files: BTreeSet<&Path> = cases.iter().map(|c| c.scenario_path.as_path()).collect();
+    let files: BTreeSet<&Path> = cases.iter().map(|c| c.scenario_path()).collect();
     for file in files {
         put(crate::report::display_path(file).as_bytes());
         put(&fs::read(file)?);
@@ -141,7 +141,7 @@ pub fn inputs_hash(cases: &[Case], packs: &Packs, seed: u64, sut: &str) -> io::R
 
 /// FNV-1a 64 (hex) of each scenario file's bytes, by its path as reports show it.
 pub fn scenario_file_hashes(cases: &[Case]) -> io::Result<BTreeMap<String, String>> {
-    let files: BTreeSet<&Path> = cases.iter().map(|c| c.scenario_path.as_path()).collect();
+    let files: BTreeSet<&Path> = cases.iter().map(|c| c.scenario_path()).collect();
     files
         .into_iter()
         .map(|f| {

@@ -60,7 +60,7 @@ fn run_one(case: &Case, system: Box<dyn System>, record_trace: bool) -> sim::Run
     };
     let mut results = sim::run_batch(
         vec![RunSpec {
-            scenario: &case.model,
+            scenario: &case.model(),
             case_id: &case.id,
             run_index: 0,
             system,
@@ -81,7 +81,7 @@ fn stopping_distance_matches_v2_over_2a() {
         );
         assert_eq!(r.end_reason, EndReason::EgoStopped);
         let trace = r.trace.expect("trace");
-        let start = cases[0].model.ego.pose.station_m;
+        let start = cases[0].model().ego.pose.station_m;
         let stop = trace.rows.last().expect("rows").ego_station_m;
         let v: f64 = 20.0;
         let expected = v * v / (2.0 * decel);
@@ -103,7 +103,7 @@ fn stopping_distance_matches_v2_over_2a() {
 #[test]
 fn impact_speed_matches_sqrt_v2_minus_2ad() {
     for case in cases("tests/corpus/sim/brake-into-target.toml") {
-        let scenario::expr::Param::Number(decel) = case.params["decel_mps2"] else {
+        let scenario::expr::Param::Number(decel) = case.params()["decel_mps2"] else {
             panic!()
         };
         let r = run_one(&case, Box::new(ConstantBrake { decel_mps2: decel }), false);
@@ -147,7 +147,7 @@ fn no_intervention_hits_at_the_placement_ttc_with_the_closing_speed() {
             false,
         );
         let c = r.collision.expect("collision");
-        let scenario::expr::Param::Number(v_kph) = case.params["vut_speed_kph"] else {
+        let scenario::expr::Param::Number(v_kph) = case.params()["vut_speed_kph"] else {
             panic!()
         };
         assert!((c.time_s - 4.0).abs() < 1e-6, "{}: {}", case.id, c.time_s);
@@ -333,7 +333,7 @@ fn observe(
     };
     sim::run_batch(
         vec![RunSpec {
-            scenario: &case.model,
+            scenario: &case.model(),
             case_id: &case.id,
             run_index,
             system: Box::new(Recorder { seen: seen.clone() }),

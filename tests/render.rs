@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use gauntlet::gpu::{DeviceChoice, FrameRenderer, GpuRenderer};
 use gauntlet::render::scene::{FrameScene, build_frame, test_driver_states};
 use gauntlet::render::{Camera, Frame, Light, Lighting, labels};
-use gauntlet::scenario::{self, Case};
+use gauntlet::scenario::{self, BuiltCase};
 
-fn case(path: &str, id_part: &str) -> Case {
+fn case(path: &str, id_part: &str) -> BuiltCase {
     let loaded = scenario::load_paths(&[PathBuf::from(path)]);
     assert!(!loaded.diagnostics.has_errors(), "{}", loaded.diagnostics);
     loaded
@@ -21,10 +21,11 @@ fn case(path: &str, id_part: &str) -> Case {
         .into_iter()
         .find(|c| c.id.contains(id_part))
         .unwrap_or_else(|| panic!("no case {id_part} in {path}"))
+        .build()
 }
 
 /// Scenes of a case at the given times (closed loop with `builtin:none`).
-fn scenes(case: &Case, times: &[f64], light: Light, camera: &Camera) -> Vec<FrameScene> {
+fn scenes(case: &BuiltCase, times: &[f64], light: Light, camera: &Camera) -> Vec<FrameScene> {
     let lighting = Lighting {
         light,
         ..Lighting::default()

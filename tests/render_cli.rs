@@ -75,7 +75,7 @@ fn scenario_cameras_and_lighting_reach_the_model() {
         .iter()
         .find(|c| c.id.ends_with("light=night"))
         .expect("night case");
-    let m = &night.model;
+    let m = &night.model();
     assert_eq!(m.lighting.light, gauntlet::render::Light::Night);
     assert!((m.lighting.sun_elevation_rad - 45f64.to_radians()).abs() < 1e-12);
     assert_eq!(m.cameras.len(), 2);

@@ -77,7 +77,7 @@ fn sweep_expansion_and_case_ids() {
         let mut out = String::new();
         for case in &loaded.cases {
             let params: Vec<String> = case
-                .params
+                .params()
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
@@ -97,7 +97,7 @@ fn resolved_geometry_of_a_curve_with_crossing_and_cut_in() {
     let loaded =
         scenario::load_paths(&[PathBuf::from("tests/corpus/valid/curve-and-crossing.toml")]);
     assert!(!loaded.diagnostics.has_errors(), "{}", loaded.diagnostics);
-    let m = &loaded.cases[0].model;
+    let m = &loaded.cases[0].model();
     let mut out = format!(
         "curvature_per_m={:.6} n_steps={} sut_every_n_steps={} sut_latency_steps={}\n",
         m.road.curvature_per_m,
@@ -120,7 +120,7 @@ fn crossing_actor_would_hit_the_impact_point() {
     // the ego's front reaches the pedestrian's near edge.
     let loaded =
         scenario::load_paths(&[PathBuf::from("tests/corpus/valid/curve-and-crossing.toml")]);
-    let m = &loaded.cases[0].model;
+    let m = &loaded.cases[0].model();
     let ped = &m.actors[0];
     let scenario::model::Behaviour::Crossing {
         speed_mps,
@@ -146,7 +146,7 @@ fn crossing_actor_would_hit_the_impact_point() {
 fn cut_in_ends_at_the_requested_ttc() {
     let loaded =
         scenario::load_paths(&[PathBuf::from("tests/corpus/valid/curve-and-crossing.toml")]);
-    let m = &loaded.cases[0].model;
+    let m = &loaded.cases[0].model();
     let cutter = &m.actors[1];
     let scenario::model::Behaviour::LaneChange {
         trigger: scenario::model::Trigger::Time { at_s },
@@ -173,10 +173,10 @@ fn euro_ncap_overlap_places_the_target() {
     let loaded = scenario::load_paths(&[PathBuf::from("scenarios/euro-ncap/ccrs.toml")]);
     assert!(!loaded.diagnostics.has_errors(), "{}", loaded.diagnostics);
     for case in &loaded.cases {
-        let scenario::expr::Param::Number(overlap) = case.params["overlap_pct"] else {
+        let scenario::expr::Param::Number(overlap) = case.params()["overlap_pct"] else {
             panic!()
         };
-        let m = &case.model;
+        let m = &case.model();
         let (ego, gvt) = (&m.ego, &m.actors[0]);
         // Overlapping width, measured: intersection of the two lateral intervals.
         let lo = (ego.pose.y_m - ego.width_m / 2.0).max(gvt.pose.y_m - gvt.width_m / 2.0);
@@ -225,7 +225,7 @@ fn ego_category_defaults_to_m1_and_is_read() {
         } => {
             assert!(diagnostics.is_empty(), "{extra}: {diagnostics:?}");
             assert_eq!(cases.len(), 1);
-            cases[0].model.ego.category
+            cases[0].model().ego.category
         }
         _ => panic!("{extra}: not read as a scenario"),
     };
@@ -261,6 +261,38 @@ fn library_validates_without_warnings() {
                 .all(|b| b.is_ascii_alphanumeric() || b"._=,/+-".contains(&b)),
             "case ID {id} has characters outside [A-Za-z0-9._=,/+-]"
         );
+    }
+}
+
+/// Cases keep only their ID and where they come from; whatever is built from them again (the
+/// parameters, the model) is the same every time and agrees with the ID.
+#[test]
+fn cases_build_again_the_same() {
+    let loaded = scenario::load_paths(&[
+        PathBuf::from("scenarios"),
+        PathBuf::from("tests/corpus/valid"),
+    ]);
+    assert!(!loaded.diagnostics.has_errors(), "{}", loaded.diagnostics);
+    assert!(loaded.cases.len() > 400);
+    for case in &loaded.cases {
+        let built = case.build();
+        assert_eq!(built.id, case.id);
+        assert_eq!(built.scenario_path, case.scenario_path());
+        assert_eq!(built.swept, case.swept());
+        assert_eq!(built.params, case.params());
+        assert_eq!(built.model, case.model(), "{}", case.id);
+        let swept: Vec<String> = built
+            .swept
+            .iter()
+            .map(|name| format!("{name}={}", built.params[name]))
+            .collect();
+        if !swept.is_empty() {
+            assert!(
+                case.id.ends_with(&format!("/{}", swept.join(","))),
+                "{} vs {swept:?}",
+                case.id
+            );
+        }
     }
 }
 

@@ -612,7 +612,7 @@ mod tests {
     fn scenario(path: &str) -> Scenario {
         let loaded = crate::scenario::load_paths(&[PathBuf::from(path)]);
         assert!(!loaded.diagnostics.has_errors(), "{}", loaded.diagnostics);
-        loaded.cases[0].model.clone()
+        loaded.cases[0].model()
     }
 
     /// A plain scenario: one 3.5 m lane between solid lines, a 4 × 1.8 m ego at 20 m/s.
@@ -1172,6 +1172,7 @@ mod tests {
             .cases
             .iter()
             .filter(|c| c.id.contains("overlap_pct=100"))
+            .map(|c| c.build())
             .collect();
         assert!(!picked.is_empty());
         let specs = picked

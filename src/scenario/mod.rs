@@ -15,6 +15,7 @@ pub mod sweep;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -26,9 +27,108 @@ use source::SpanMap;
 /// The kinds of TOML files Gauntlet reads (the top-level `kind` field).
 pub const FILE_KINDS: &[&str] = &["scenario", "thresholds", "sut", "adapter"];
 
-/// One expanded case.
-#[derive(Debug, Clone)]
+/// One expanded case, as a run holds it from loading to the end: its ID (to sort, filter and
+/// shard by) and where it comes from (its file and its index in the file's sweep), from which
+/// its parameters and model are made again on demand ([`Case::build`]). A case is about a
+/// hundred bytes however big its scenario, so the memory of a run does not grow with its
+/// models; every case was built and validated once when it was loaded.
+#[derive(Clone)]
 pub struct Case {
+    /// `<scenario name>/<param>=<value>,...` (see `conventions.md`).
+    pub id: String,
+    file: Arc<ScenarioSource>,
+    /// Index into the file's sweep ([`sweep::Expansion`]).
+    index: u32,
+}
+
+/// What the cases of one scenario file share: the file as read and its sweep.
+struct ScenarioSource {
+    path: PathBuf,
+    text: String,
+    json: Value,
+    spans: SpanMap,
+    parameters: BTreeMap<String, format::ParamValue>,
+    expansion: sweep::Expansion,
+}
+
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Case")
+            .field("id", &self.id)
+            .field("scenario_path", &self.file.path)
+            .field("sweep_index", &self.index)
+            .finish()
+    }
+}
+
+impl Case {
+    /// The scenario file, as named on the command line (or found under a named directory).
+    pub fn scenario_path(&self) -> &Path {
+        &self.file.path
+    }
+
+    /// Names of the swept parameters (the ones in the ID), sorted.
+    pub fn swept(&self) -> &[String] {
+        self.file.expansion.names()
+    }
+
+    /// Every parameter value: swept ones and those of `[parameters]`.
+    pub fn params(&self) -> BTreeMap<String, Param> {
+        let swept = self.file.expansion.case(self.index as usize);
+        let mut budget = sweep::MAX_EXPANSION_BYTES;
+        match resolve_parameters(&self.file.parameters, &swept, &mut budget) {
+            Ok(params) => params,
+            Err(e) => self.invalid(&format!("{e:?}")),
+        }
+    }
+
+    /// The case, ready to simulate (built from the file again: keep it while it is needed).
+    pub fn model(&self) -> model::Scenario {
+        self.build().model
+    }
+
+    /// The case with its parameters and model, built from its file as when it was loaded.
+    pub fn build(&self) -> BuiltCase {
+        let f = &*self.file;
+        let swept = f.expansion.case(self.index as usize);
+        // Each case gets the whole budget: the load shared one budget among all the cases of
+        // the file and every case fit in it.
+        let mut budget = sweep::MAX_EXPANSION_BYTES;
+        let built = build_case(
+            &f.json,
+            &f.parameters,
+            &swept,
+            &f.path,
+            &f.text,
+            &f.spans,
+            &mut budget,
+        );
+        match built {
+            Ok((params, model)) => BuiltCase {
+                id: self.id.clone(),
+                scenario_path: f.path.clone(),
+                params,
+                swept: swept.into_keys().collect(),
+                model,
+            },
+            Err(CaseProblems::Located(p)) => self.invalid(&format!("{p:?}")),
+            Err(CaseProblems::Diagnostics(d)) => self.invalid(&format!("{d:?}")),
+        }
+    }
+
+    /// A case is only made after it was built without problems, from the same bytes that
+    /// build it again, by the same deterministic code: failing now is a harness bug.
+    fn invalid(&self, problems: &str) -> ! {
+        panic!(
+            "internal: case {} was valid when loaded but not when built again: {problems}",
+            self.id
+        )
+    }
+}
+
+/// One case with everything a run, a report or a render needs of it.
+#[derive(Debug, Clone)]
+pub struct BuiltCase {
     /// `<scenario name>/<param>=<value>,...` (see `conventions.md`).
     pub id: String,
     /// The scenario file, as named on the command line (or found under a named directory).
@@ -540,7 +640,7 @@ fn load_scenario(
         return (Some(name), Vec::new(), diags);
     }
 
-    let swept = match sweep::expand(&name, sweep.as_ref(), text.len()) {
+    let expansion = match sweep::expand(&name, sweep.as_ref(), text.len()) {
         Ok(s) => s,
         Err(errors) => {
             for e in errors {
@@ -549,36 +649,54 @@ fn load_scenario(
             return (Some(name), Vec::new(), diags);
         }
     };
+    // What every case of the file builds its model from again, when it runs.
+    let source = Arc::new(ScenarioSource {
+        path: file.to_path_buf(),
+        text: text.to_string(),
+        json: json.clone(),
+        spans: spans.clone(),
+        parameters,
+        expansion,
+    });
 
     // `sweep::expand` bounded cases × file size; text made by `${…}` substitution, over all
     // cases, is bounded the same way.
     let mut text_budget = sweep::MAX_EXPANSION_BYTES;
 
-    // Per case: resolve, substitute, check, build. The same problem in several cases is
-    // reported once, with the IDs of the cases it shows in.
+    // Per case: resolve, substitute, check, build (and drop: a case keeps only its ID and its
+    // index in the sweep). The same problem in several cases is reported once, with the IDs of
+    // the cases it shows in.
     let mut grouped: Vec<(Diagnostic, Vec<String>)> = Vec::new();
     let mut group_of: HashMap<(String, String), usize> = HashMap::new();
-    let mut cases = Vec::new();
-    let mut seen_ids: HashSet<String> = HashSet::new();
-    for sc in swept {
-        let id = sweep::case_id(&name, &sc.values);
+    let mut cases: Vec<Case> = Vec::new();
+    // Case IDs seen so far, by hash: the position of the first case with that hash.
+    let mut seen_ids: HashMap<u64, usize> = HashMap::new();
+    for index in 0..source.expansion.len() {
+        let swept = source.expansion.case(index);
+        let id = sweep::case_id(&name, &swept);
         let problems: Vec<Diagnostic> = match build_case(
             json,
-            &parameters,
-            &sc.values,
+            &source.parameters,
+            &swept,
             file,
             text,
             spans,
             &mut text_budget,
         ) {
-            Ok((params, model)) => {
-                if seen_ids.insert(id.clone()) {
+            Ok(_) => {
+                let hash = crate::rng::fnv1a64(id.as_bytes());
+                let duplicate = match seen_ids.get(&hash) {
+                    None => false,
+                    Some(&first) if cases[first].id == id => true,
+                    // Two IDs with one hash: look at every case.
+                    Some(_) => cases.iter().any(|c| c.id == id),
+                };
+                if !duplicate {
+                    seen_ids.entry(hash).or_insert(cases.len());
                     cases.push(Case {
                         id: id.clone(),
-                        scenario_path: file.to_path_buf(),
-                        params,
-                        swept: sc.values.keys().cloned().collect(),
-                        model,
+                        file: source.clone(),
+                        index: index as u32,
                     });
                     Vec::new()
                 } else {

@@ -12,9 +12,10 @@ use crate::rng::{StreamKey, fnv1a64};
 #[allow(unexpected_cfgs)]
 pub const MAX_CASES_PER_FILE: usize = if cfg!(fuzzing) { 1_000 } else { 1_000_000 };
 
-/// Most bytes one file may expand to: each case holds its own copy of what the file says, so
+/// Most bytes one file may expand to, counting each case as its own copy of what the file says:
 /// the cases of a file times the bytes of each are bounded (256 MiB: 250 000 cases of a 1 KiB
-/// file).
+/// file). Cases are no longer held that way (their models are built one at a time), but the
+/// limit stays, so that the same files are accepted and the same text is bounded.
 #[allow(unexpected_cfgs)]
 pub const MAX_EXPANSION_BYTES: usize = if cfg!(fuzzing) { 1 << 20 } else { 256 << 20 };
 
@@ -36,10 +37,71 @@ fn check_expansion_size(n_cases: usize, bytes_per_case: usize) -> Result<(), Swe
 /// A problem with the sweep, located by JSON pointer.
 pub use super::FieldError as SweepError;
 
-/// The swept values of one case.
+/// The swept values of every case of a file, made on demand from the grid and the random
+/// samples: a file of a million cases holds its grid values and samples, not a million maps.
+/// Case `i` is grid point `i / samples` crossed with sample `i % samples`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SweptCase {
-    pub values: BTreeMap<String, Param>,
+pub struct Expansion {
+    /// The swept names, sorted (the order of case IDs).
+    names: Vec<String>,
+    /// Grid dimensions in name order: the slot of the name in `names`, and its values.
+    dims: Vec<(usize, Vec<Param>)>,
+    n_grid: usize,
+    /// The slot in `names` of each randomly sampled parameter, in name order.
+    sample_slots: Vec<usize>,
+    /// Each random sample's values, in the order of `sample_slots` (one empty sample when the
+    /// sweep has no random part).
+    samples: Vec<Vec<Param>>,
+}
+
+impl Expansion {
+    /// The expansion of a file without a sweep: one case, nothing swept.
+    fn single() -> Expansion {
+        Expansion {
+            names: Vec::new(),
+            dims: Vec::new(),
+            n_grid: 1,
+            sample_slots: Vec::new(),
+            samples: vec![Vec::new()],
+        }
+    }
+
+    /// The number of cases.
+    pub fn len(&self) -> usize {
+        self.n_grid * self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The swept names, sorted.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The swept values of case `index` (< `len()`), in the order of [`Expansion::names`].
+    pub fn values(&self, index: usize) -> Vec<Param> {
+        let samples = self.samples.len();
+        let mut out: Vec<Option<Param>> = vec![None; self.names.len()];
+        // Grid dimensions vary in name order, the last name fastest.
+        let mut rest = index / samples;
+        for (slot, values) in self.dims.iter().rev() {
+            out[*slot] = Some(values[rest % values.len()].clone());
+            rest /= values.len();
+        }
+        for (slot, value) in self.sample_slots.iter().zip(&self.samples[index % samples]) {
+            out[*slot] = Some(value.clone());
+        }
+        out.into_iter()
+            .map(|v| v.unwrap_or(Param::Number(f64::NAN)))
+            .collect()
+    }
+
+    /// The swept values of case `index` (< `len()`), by name.
+    pub fn case(&self, index: usize) -> BTreeMap<String, Param> {
+        self.names.iter().cloned().zip(self.values(index)).collect()
+    }
 }
 
 /// Expands a sweep. Grid dimensions vary in name order (the last name fastest); each grid
@@ -49,11 +111,9 @@ pub fn expand(
     scenario_name: &str,
     sweep: Option<&Sweep>,
     file_bytes: usize,
-) -> Result<Vec<SweptCase>, Vec<SweepError>> {
+) -> Result<Expansion, Vec<SweepError>> {
     let Some(sweep) = sweep else {
-        return Ok(vec![SweptCase {
-            values: BTreeMap::new(),
-        }]);
+        return Ok(Expansion::single());
     };
     let mut errors = Vec::new();
     let mut dims: Vec<(String, Vec<Param>)> = Vec::new();
@@ -82,7 +142,7 @@ pub fn expand(
             break;
         }
     }
-    let mut samples: Vec<BTreeMap<String, Param>> = vec![BTreeMap::new()];
+    let mut samples: Vec<Vec<Param>> = vec![Vec::new()];
     if let Some(random) = &sweep.random {
         if random.params.is_empty() {
             errors.push(SweepError {
@@ -120,26 +180,33 @@ pub fn expand(
             ),
         }]);
     }
-    // Each case holds every swept name and value (long names make big cases) and its own copy
-    // of what the file says.
-    let names = dims.iter().map(|(n, _)| n).chain(samples[0].keys());
+    // The limit counts each case as holding every swept name and value (long names make big
+    // cases) and its own copy of what the file says, as cases did before they were made on
+    // demand; the limit stays, so that the same files are accepted.
+    let random_names: Vec<&String> = sweep.random.iter().flat_map(|r| r.params.keys()).collect();
+    let names = dims
+        .iter()
+        .map(|(n, _)| n)
+        .chain(random_names.iter().copied());
     let case_bytes = names.map(|n| n.len() + 64).sum::<usize>() + file_bytes;
     check_expansion_size(total, case_bytes).map_err(|e| vec![e])?;
-    let mut cases = Vec::with_capacity(total);
-    for index in 0..n_grid {
-        let mut point = BTreeMap::new();
-        let mut rest = index;
-        for (name, values) in dims.iter().rev() {
-            point.insert(name.clone(), values[rest % values.len()].clone());
-            rest /= values.len();
-        }
-        for s in &samples {
-            let mut values = point.clone();
-            values.extend(s.iter().map(|(k, v)| (k.clone(), v.clone())));
-            cases.push(SweptCase { values });
-        }
-    }
-    Ok(cases)
+    let mut names: Vec<String> = dims
+        .iter()
+        .map(|(n, _)| n.clone())
+        .chain(random_names.iter().map(|n| n.to_string()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let slot = |n: &str| names.iter().position(|m| m == n).unwrap_or(0);
+    let dims = dims.into_iter().map(|(n, v)| (slot(&n), v)).collect();
+    let sample_slots = random_names.iter().map(|n| slot(n)).collect();
+    Ok(Expansion {
+        dims,
+        n_grid,
+        sample_slots,
+        samples,
+        names,
+    })
 }
 
 fn grid_values(values: &GridValues) -> Result<Vec<Param>, String> {
@@ -217,7 +284,7 @@ fn sample(
     seed: u64,
     count: u32,
     params: &BTreeMap<String, Distribution>,
-) -> Result<Vec<BTreeMap<String, Param>>, Vec<SweepError>> {
+) -> Result<Vec<Vec<Param>>, Vec<SweepError>> {
     let mut errors = Vec::new();
     for (name, dist) in params {
         let pointer = format!("/sweep/random/params/{name}");
@@ -241,7 +308,8 @@ fn sample(
         return Err(errors);
     }
     let case_hash = fnv1a64(scenario_name.as_bytes());
-    let mut out = vec![BTreeMap::new(); count as usize];
+    // Each sample's values in name order (the order of `params`).
+    let mut out = vec![Vec::with_capacity(params.len()); count as usize];
     for (name, dist) in params {
         let key = StreamKey::new(seed, case_hash, &format!("sweep/{name}"), 0);
         // Redraws are bounded per parameter too, not only per sample: at least 1 draw in 20
@@ -291,7 +359,7 @@ fn sample(
                     }
                 }
             };
-            sample.insert(name.clone(), Param::Number(value));
+            sample.push(Param::Number(value));
         }
     }
     Ok(out)
@@ -323,5 +391,46 @@ mod tests {
             format!("{}", Param::Number(round_to(10.0 + 7.0 * 5.0, 1e-9))),
             "45"
         );
+    }
+
+    #[test]
+    fn cases_are_grid_points_crossed_with_samples_in_id_order() {
+        let sweep: Sweep = serde_json::from_value(serde_json::json!({
+            "grid": { "b": [1, 2, 3], "a": ["x", "y"] },
+            "random": { "count": 2, "seed": 1, "params": {
+                "m": { "dist": "uniform", "min": 0, "max": 1, "round_to": 0.001 }
+            } }
+        }))
+        .expect("sweep");
+        let e = expand("s", Some(&sweep), 100).expect("expands");
+        assert_eq!(e.len(), 12);
+        assert_eq!(e.names(), ["a", "b", "m"]);
+        let ids: Vec<String> = (0..e.len()).map(|i| case_id("s", &e.case(i))).collect();
+        // Grid dimensions in name order, the last fastest; each point crossed with every sample.
+        let grid: Vec<String> = ids
+            .iter()
+            .step_by(2)
+            .map(|id| id.rsplit_once(",m=").expect("m").0.to_string())
+            .collect();
+        assert_eq!(
+            grid,
+            [
+                "s/a=x,b=1",
+                "s/a=x,b=2",
+                "s/a=x,b=3",
+                "s/a=y,b=1",
+                "s/a=y,b=2",
+                "s/a=y,b=3"
+            ]
+        );
+        let m_of = |i: usize| e.case(i)["m"].clone();
+        for i in 0..e.len() {
+            assert_eq!(m_of(i), m_of(i % 2), "case {i} has sample {}", i % 2);
+            assert_eq!(e.values(i), e.case(i).into_values().collect::<Vec<_>>());
+        }
+        assert_ne!(m_of(0), m_of(1));
+        let single = expand("s", None, 100).expect("expands");
+        assert_eq!(single.len(), 1);
+        assert!(single.case(0).is_empty());
     }
 }
