@@ -126,6 +126,7 @@ pub fn merge(parts: &[Part], packs: &Packs) -> Result<ReportFile, Refusal> {
         .collect();
     Ok(ReportFile {
         inputs_hash: a.inputs_hash.clone(),
+        suite_hash: a.suite_hash.clone(),
         shard: None,
         total_cases: a.total_cases,
         ..report::build_report(a.seed, &a.sut, entries, packs)

@@ -44,6 +44,10 @@ pub struct ReportFile {
     /// test (`shard::inputs_hash`). `merge` and `--resume` refuse what differs.
     #[serde(default)]
     pub inputs_hash: String,
+    /// FNV-1a 64 (hex) of the suite alone: case IDs, scenario and pack files, without the seed
+    /// and the system under test (`shard::suite_hash`). `diff` refuses runs of other suites.
+    #[serde(default)]
+    pub suite_hash: String,
     /// The shard this report covers (`--shard K/N`); `null` for a whole run or a merge.
     #[serde(default)]
     pub shard: Option<crate::shard::Shard>,
@@ -372,8 +376,20 @@ pub fn case_entry(case: &Case, result: &CaseResult, sut: &str) -> CaseEntry {
     }
 }
 
-/// Judges a saved case again by `packs`, from its saved metrics and facts (no simulation).
-pub fn rejudge_case(entry: &CaseEntry, packs: &Packs) -> CaseEntry {
+/// A saved case judged again: each run's judgement and the case's verdict.
+#[derive(Debug, Clone)]
+pub struct SavedJudgement {
+    /// Per run, in the saved order: its index and judgement.
+    pub runs: Vec<(u32, judge::RunJudgement)>,
+    pub verdict: Verdict,
+    pub colour: Option<crate::thresholds::Colour>,
+    pub reasons: Vec<String>,
+    pub judged_by: Option<JudgedByEntry>,
+}
+
+/// Judges a saved case again by `packs`, from its saved metrics and facts (no simulation). The
+/// one judging path of `gauntlet judge` and `gauntlet calibrate`.
+pub fn judge_saved_case(entry: &CaseEntry, packs: &Packs) -> SavedJudgement {
     let judge_ref = entry.facts.judge.as_ref().map(|j| JudgeRef {
         pack: j.pack.clone(),
         rule: j.rule.clone(),
@@ -385,34 +401,51 @@ pub fn rejudge_case(entry: &CaseEntry, packs: &Packs) -> CaseEntry {
         runs_required: entry.facts.runs_required,
         reference_collided: entry.facts.reference_collision.clone(),
     };
+    let runs: Vec<(u32, judge::RunJudgement)> = entry
+        .runs
+        .iter()
+        .map(|run| {
+            let run_facts = RunFacts {
+                run_index: run.run,
+                sut_error: run.sim.sut_error.clone(),
+                end_time_s: run.sim.end_time_s,
+                collision_actor: run.sim.collision_actor.clone(),
+                collision_time_s: run.sim.collision_time_s,
+            };
+            let j = judge::judge_run(
+                judging,
+                why.as_deref(),
+                &run_facts,
+                &metrics_from_json(&run.metrics),
+                &facts,
+            );
+            (run.run, j)
+        })
+        .collect();
+    let refs: Vec<(u32, &judge::RunJudgement)> = runs.iter().map(|(i, j)| (*i, j)).collect();
+    let (verdict, colour, reasons) = judge::case_verdict(&refs, facts.runs_required);
+    SavedJudgement {
+        runs,
+        verdict,
+        colour,
+        reasons,
+        judged_by: crate::run::judged_by(judging).map(JudgedByEntry::from),
+    }
+}
+
+/// Judges a saved case again by `packs`, from its saved metrics and facts (no simulation).
+pub fn rejudge_case(entry: &CaseEntry, packs: &Packs) -> CaseEntry {
+    let judged = judge_saved_case(entry, packs);
     let mut out = entry.clone();
-    let mut judged = Vec::new();
-    for run in &mut out.runs {
-        let run_facts = RunFacts {
-            run_index: run.run,
-            sut_error: run.sim.sut_error.clone(),
-            end_time_s: run.sim.end_time_s,
-            collision_actor: run.sim.collision_actor.clone(),
-            collision_time_s: run.sim.collision_time_s,
-        };
-        let j = judge::judge_run(
-            judging,
-            why.as_deref(),
-            &run_facts,
-            &metrics_from_json(&run.metrics),
-            &facts,
-        );
+    for (run, (_, j)) in out.runs.iter_mut().zip(judged.runs) {
         run.verdict = j.verdict.as_str().to_string();
         run.colour = j.colour.map(|c| colour_name(c).to_string());
-        run.reasons = j.reasons.clone();
-        judged.push((run.run, j));
+        run.reasons = j.reasons;
     }
-    let refs: Vec<(u32, &judge::RunJudgement)> = judged.iter().map(|(i, j)| (*i, j)).collect();
-    let (verdict, colour, reasons) = judge::case_verdict(&refs, facts.runs_required);
-    out.verdict = verdict.as_str().to_string();
-    out.colour = colour.map(|c| colour_name(c).to_string());
-    out.reasons = reasons;
-    out.judged_by = crate::run::judged_by(judging).map(JudgedByEntry::from);
+    out.verdict = judged.verdict.as_str().to_string();
+    out.colour = judged.colour.map(|c| colour_name(c).to_string());
+    out.reasons = judged.reasons;
+    out.judged_by = judged.judged_by;
     out
 }
 
@@ -444,8 +477,8 @@ fn count_verdicts<'a>(verdicts: impl IntoIterator<Item = &'a str>) -> Summary {
 }
 
 /// Builds the report: cases sorted by ID, summary and aggregates computed after sorting.
-/// `inputs_hash`, `shard` and `total_cases` are left for the caller to set (empty, `null`, and
-/// the number of entries).
+/// `inputs_hash`, `suite_hash`, `shard` and `total_cases` are left for the caller to set (empty,
+/// empty, `null`, and the number of entries).
 pub fn build_report(
     seed: u64,
     sut: &str,
@@ -470,6 +503,7 @@ pub fn build_report(
         seed,
         sut: sut.to_string(),
         inputs_hash: String::new(),
+        suite_hash: String::new(),
         shard: None,
         total_cases: entries.len(),
         packs: used
@@ -497,6 +531,7 @@ pub fn rejudge(report: &ReportFile, packs: &Packs) -> ReportFile {
         .collect();
     ReportFile {
         inputs_hash: report.inputs_hash.clone(),
+        suite_hash: report.suite_hash.clone(),
         shard: report.shard,
         total_cases: report.total_cases,
         ..build_report(report.seed, &report.sut, entries, packs)

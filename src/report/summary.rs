@@ -168,7 +168,7 @@ fn packs_md(md: &mut String, report: &ReportFile) {
     }
 }
 
-fn colour_square(c: Option<&str>) -> &'static str {
+pub(crate) fn colour_square(c: Option<&str>) -> &'static str {
     match c {
         Some("green") => "🟩",
         Some("yellow") => "🟨",
@@ -244,7 +244,7 @@ fn grid_md(md: &mut String, report: &ReportFile, pack: &str, rule: &str, scenari
 }
 
 /// `s` as an inline code span, whatever backticks it holds.
-fn code(s: &str) -> String {
+pub(crate) fn code(s: &str) -> String {
     let s = s.replace(['\n', '\r'], " ");
     let mut longest = 0;
     let mut run = 0;
@@ -263,7 +263,7 @@ fn code(s: &str) -> String {
 
 /// Free text on one line: code spans (pairs of backticks) kept, HTML and Markdown markup outside
 /// them escaped; an unpaired backtick is escaped too.
-fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     let s = s.replace(['\n', '\r'], " ");
     let paired = s.matches('`').count() % 2 == 0;
     let mut out = String::with_capacity(s.len());
