@@ -141,7 +141,7 @@ pub struct Target {
     pub looser: Looser,
     /// The unit, with its leading space (` km/h`), or empty.
     pub unit: &'static str,
-    /// What the candidate is, for headings and the x axis (`offset added to every maximum`).
+    /// What the candidate is, for headings and the x axis (`minimum TTC at first intervention`).
     pub what: String,
 }
 
@@ -180,31 +180,41 @@ pub enum CalibrateError {
 
 /// The number a candidate replaces in `rule`, and which way is looser.
 pub fn target(pack: &Pack, rule: &Rule) -> Result<Target, String> {
-    let unit = crate::eval::rules::metric_label(&rule.applies_to).1;
-    let t = |knob, current, looser, what: &str| {
+    let (label, unit) = crate::eval::rules::metric_label(&rule.applies_to);
+    let t = |knob, current, looser, what: String| {
         Ok(Target {
             knob,
             current,
             looser,
             unit,
-            what: what.to_string(),
+            what,
         })
     };
     match &rule.check {
-        Check::MaxValue(l) => t(Knob::Limit, l.limit, Looser::Higher, "maximum"),
-        Check::MinValue(l) => t(Knob::Limit, l.limit, Looser::Lower, "minimum"),
+        Check::MaxValue(l) => t(
+            Knob::Limit,
+            l.limit,
+            Looser::Higher,
+            format!("maximum {label}"),
+        ),
+        Check::MinValue(l) => t(
+            Knob::Limit,
+            l.limit,
+            Looser::Lower,
+            format!("minimum {label}"),
+        ),
         Check::MinTimeGap { base_s, .. } => Ok(Target {
             knob: Knob::TimeGapBase,
             current: *base_s,
             looser: Looser::Lower,
             unit: " s",
-            what: "time gap base_s".to_string(),
+            what: "constant term base_s of the minimum time gap".to_string(),
         }),
         Check::MaxBySpeedTable(_) => t(
             Knob::TableOffset,
             0.0,
             Looser::Higher,
-            "offset added to every maximum of the table",
+            format!("offset added to every maximum {label} of the table"),
         ),
         Check::Bands(table) => {
             let red = |b: &crate::thresholds::Band| b.colour == crate::thresholds::Colour::Red;
@@ -225,7 +235,7 @@ pub fn target(pack: &Pack, rule: &Rule) -> Result<Target, String> {
                 Knob::BandsOffset,
                 0.0,
                 looser,
-                "offset added to every band edge",
+                format!("offset added to every {label} band edge"),
             )
         }
         Check::Points { bands_rule, .. } => Err(format!(
@@ -818,10 +828,15 @@ pub fn svg(c: &Calibration) -> String {
             r#"<line x1="{xx:.1}" y1="{top}" x2="{xx:.1}" y2="{:.1}" stroke="{colour}" stroke-dasharray="4 4"/>"#,
             top + ph
         );
+        // Labels near the right edge go to the left of their line.
+        let (tx, anchor) = if xx > left + 0.6 * pw {
+            (xx - 4.0, "end")
+        } else {
+            (xx + 4.0, "start")
+        };
         let _ = writeln!(
             s,
-            r#"<text x="{:.1}" y="{:.1}" fill="{colour}">{}</text>"#,
-            xx + 4.0,
+            r#"<text x="{tx:.1}" y="{:.1}" fill="{colour}" text-anchor="{anchor}">{}</text>"#,
             top + 14.0 + row * 14.0,
             xml(&label)
         );

@@ -687,7 +687,7 @@ pub fn markdown(d: &Diff) -> String {
     let level = d.level_per_group();
     let _ = writeln!(
         md,
-        "\n### Pass rate per threshold pack\n\nMcNemar's exact test on the paired cases: p is the one-sided probability of at least this many pass → not-pass flips among the discordant pairs if NEW were no worse than BASE. Significant: p < {} ({}{}).\n",
+        "\n### Pass rate per threshold pack\n\nMcNemar's exact test on the paired cases: p is the one-sided probability of at least this many pass → not-pass flips among the discordant pairs if NEW were no worse than BASE. Significant: p < {} ({}, one-sided).\n",
         p_text(level),
         if d.groups.len() > 1 {
             format!(
@@ -697,8 +697,7 @@ pub fn markdown(d: &Diff) -> String {
             )
         } else {
             format!("α = {}", num(d.alpha))
-        },
-        ", one-sided"
+        }
     );
     md.push_str("| group | cases | BASE pass | NEW pass | change | pass → not | not → pass | p | significant |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for g in &d.groups {
