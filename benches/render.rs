@@ -4,8 +4,9 @@
 //! target in view) at successive times, so every frame differs.
 //!
 //! Without a GPU adapter only the CPU reference is measured (and a line says so). Set
-//! `GAUNTLET_BENCH_RENDER_QUICK=1` to measure 640×360 batch 64 only; `cargo test --all-targets`
-//! (which runs each bench once, without `--bench`) does the same, to keep the test run short.
+//! `GAUNTLET_BENCH_RENDER_QUICK=1` to measure 640×360 batch 64 only (`=720`: 1280×720 batch 16
+//! only); `cargo test --all-targets` (which runs each bench once, without `--bench`) measures
+//! 640×360 batch 64, to keep the test run short.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,13 +49,13 @@ fn render(c: &mut Criterion) {
         }
     };
     let benching = std::env::args().any(|a| a == "--bench");
-    let quick = std::env::var_os("GAUNTLET_BENCH_RENDER_QUICK").is_some() || !benching;
-    let sizes: &[(u32, u32)] = if quick {
-        &[(640, 360)]
-    } else {
-        &[(640, 360), (1280, 720)]
+    let quick = std::env::var("GAUNTLET_BENCH_RENDER_QUICK").ok();
+    let (sizes, batches): (&[(u32, u32)], &[usize]) = match quick.as_deref() {
+        Some("720") => (&[(1280, 720)], &[16]),
+        Some(_) => (&[(640, 360)], &[64]),
+        None if !benching => (&[(640, 360)], &[64]),
+        None => (&[(640, 360), (1280, 720)], &[1, 16, 64, 256]),
     };
-    let batches: &[usize] = if quick { &[64] } else { &[1, 16, 64, 256] };
     let mut group = c.benchmark_group("render");
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(500));

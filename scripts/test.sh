@@ -17,6 +17,16 @@ if [ ! -f "$LVP_ICD" ] || ! ldconfig -p 2>/dev/null | grep libvulkan.so.1 >/dev/
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
         mesa-vulkan-drivers libvulkan1 >/dev/null
 fi
+# python3 runs the Python reference client of the process protocol (tests/sut_process.rs checks
+# that its verdicts equal builtin:aeb's). Debian images without it get it here; the test fails,
+# saying so, if it is still missing.
+if ! command -v python3 >/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    echo "test.sh: installing python3 (for the Python reference client's test)" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        python3 >/dev/null
+fi
 export VK_DRIVER_FILES="${VK_DRIVER_FILES:-$LVP_ICD}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 # The adapter the GPU tests use.

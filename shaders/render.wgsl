@@ -1,7 +1,12 @@
 // Camera frames by per-pixel ray casting: road surface with texture, lane markings, verge, sky
 // and sun, actors as oriented boxes and ellipsoids with shadows, day and night light (the ego's
-// headlights, glowing tail lights). One invocation per 8 pixels of a row; `global_id.z` is the
-// frame.
+// headlights, glowing tail lights). One invocation per 8 pixels of a row; one dispatch per frame,
+// all of a batch's dispatches in one pass and one submission. The frame's view is bound at a
+// dynamic offset into the views buffer and copied once per invocation into the private `view`
+// that every function reads (on lavapipe, copying a view into each function call cost more than
+// shading a simple frame; storage loads are gathers there, so primitives are read field by field
+// where a bound may skip them). The CPU reference passes the view as a parameter; otherwise
+// names and math are the same.
 //
 // CPU reference: `src/render/cpu.rs`, with the same names and the same math in f32. Keep the
 // two side by side when changing either; `tests/render.rs` compares their frames.
@@ -35,7 +40,9 @@ struct Marking {
     line: vec4<f32>,
 }
 
-@group(0) @binding(0) var<storage, read> views: array<View>;
+@group(0) @binding(0) var<storage, read> frame_view: View;
+// The frame's view, read from `frame_view` once per invocation.
+var<private> view: View;
 @group(0) @binding(1) var<storage, read> prims: array<Prim>;
 @group(0) @binding(2) var<storage, read> markings: array<Marking>;
 @group(0) @binding(3) var<storage, read_write> colour_out: array<u32>;
@@ -44,6 +51,7 @@ struct Marking {
 @group(0) @binding(6) var<storage, read_write> coverage_out: array<atomic<u32>>;
 
 const NO_HIT: f32 = 1e30;
+const SHAPE_BOUND: u32 = 2u;
 const PIXELS_PER_INVOCATION: u32 = 8u;
 const T_MIN: f32 = 1e-3;
 const PAINT: f32 = 0.65;
@@ -69,7 +77,7 @@ fn smooth_step(e0: f32, e1: f32, x: f32) -> f32 {
 
 // The ray through the centre of pixel (px, py): the distorted normalised coordinates are
 // undistorted by five fixed-point iterations.
-fn ray_dir(view: View, px: u32, py: u32) -> vec3<f32> {
+fn ray_dir(px: u32, py: u32) -> vec3<f32> {
     let xd = (f32(px) + 0.5 - view.intrinsics.z) / view.intrinsics.x;
     let yd = (f32(py) + 0.5 - view.intrinsics.w) / view.intrinsics.y;
     var x = xd;
@@ -130,12 +138,29 @@ fn hit_prim(p: Prim, o: vec3<f32>, d: vec3<f32>) -> vec4<f32> {
     return vec4<f32>(c * ln.x - s * ln.y, s * ln.x + c * ln.y, ln.z, t);
 }
 
+// Whether the ray from `o` along unit `d` passes wide of a bound's sphere or has it wholly
+// behind: then none of the bound's primitives can be hit.
+fn misses_bound(j: u32, o: vec3<f32>, d: vec3<f32>) -> bool {
+    let q = prims[j].centre.xyz - o;
+    let r = prims[j].half.x;
+    let off = cross(q, d);
+    return dot(off, off) > r * r || dot(q, d) < -r;
+}
+
 // Whether anything of the frame's primitives lies between `o` and the sun.
-fn in_shadow(view: View, o: vec3<f32>) -> bool {
+fn in_shadow(o: vec3<f32>) -> bool {
     let first = view.ranges.x;
     let n = view.ranges.y;
-    for (var i = 0u; i < n; i = i + 1u) {
-        if (hit_prim(prims[first + i], o, view.sun.xyz).w < NO_HIT) {
+    var i = 0u;
+    while (i < n) {
+        let j = first + i;
+        let ids = prims[j].ids;
+        i = i + 1u;
+        if (ids.z == SHAPE_BOUND) {
+            if (misses_bound(j, o, view.sun.xyz)) {
+                i = i + ids.w;
+            }
+        } else if (hit_prim(prims[j], o, view.sun.xyz).w < NO_HIT) {
             return true;
         }
     }
@@ -154,7 +179,7 @@ fn road_from_world(k: f32, p: vec2<f32>) -> vec2<f32> {
 }
 
 // Albedo of the ground at a world point.
-fn ground_albedo(view: View, p: vec3<f32>) -> vec3<f32> {
+fn ground_albedo(p: vec3<f32>) -> vec3<f32> {
     let sd = road_from_world(view.road.x, p.xy);
     let s = sd.x;
     let d = sd.y;
@@ -199,7 +224,7 @@ fn ground_albedo(view: View, p: vec3<f32>) -> vec3<f32> {
 }
 
 // Radiance of the sky in a direction.
-fn sky(view: View, d: vec3<f32>) -> vec3<f32> {
+fn sky(d: vec3<f32>) -> vec3<f32> {
     if (view.light.w > 0.5) {
         return vec3<f32>(0.0008, 0.0012, 0.0025);
     }
@@ -214,11 +239,11 @@ fn sky(view: View, d: vec3<f32>) -> vec3<f32> {
 
 // Light arriving at a surface point with normal `n`: ambient, sun (unless shadowed) and, at
 // night, the ego's two headlights.
-fn irradiance(view: View, p: vec3<f32>, n: vec3<f32>) -> f32 {
+fn irradiance(p: vec3<f32>, n: vec3<f32>) -> f32 {
     var e = view.light.x;
     let ns = dot(n, view.sun.xyz);
     if (view.sun.w > 0.0 && ns > 0.0) {
-        if (!in_shadow(view, p + n * 0.01)) {
+        if (!in_shadow(p + n * 0.01)) {
             e = e + view.sun.w * ns;
         }
     }
@@ -246,23 +271,23 @@ fn to_u8(x: f32, exposure: f32) -> u32 {
 // thousands of invocations per batch.
 @compute @workgroup_size(8, 8, 1)
 fn render(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let view = views[gid.z];
+    view = frame_view;
     if (gid.y >= view.frame.y) {
         return;
     }
     for (var k = 0u; k < PIXELS_PER_INVOCATION; k = k + 1u) {
         let x = gid.x * PIXELS_PER_INVOCATION + k;
         if (x < view.frame.x) {
-            render_pixel(view, x, gid.y);
+            render_pixel(x, gid.y);
         }
     }
 }
 
 // One pixel: the nearest surface, its light and exposure; colour, depth and instance written.
-fn render_pixel(view: View, px: u32, py: u32) {
+fn render_pixel(px: u32, py: u32) {
     let width = view.frame.x;
     let o = view.origin.xyz;
-    let d = ray_dir(view, px, py);
+    let d = ray_dir(px, py);
 
     // Nearest primitive; every instance the ray passes through is counted once (coverage).
     var best_t = NO_HIT;
@@ -271,8 +296,18 @@ fn render_pixel(view: View, px: u32, py: u32) {
     var found = false;
     var counted = 0u;
     let first = view.ranges.x;
-    for (var i = 0u; i < view.ranges.y; i = i + 1u) {
-        let p = prims[first + i];
+    var i = 0u;
+    while (i < view.ranges.y) {
+        let j = first + i;
+        let ids = prims[j].ids;
+        i = i + 1u;
+        if (ids.z == SHAPE_BOUND) {
+            if (misses_bound(j, o, d)) {
+                i = i + ids.w;
+            }
+            continue;
+        }
+        let p = prims[j];
         let h = hit_prim(p, o, d);
         if (h.w < NO_HIT) {
             if (p.ids.x != counted) {
@@ -282,7 +317,7 @@ fn render_pixel(view: View, px: u32, py: u32) {
             if (h.w < best_t) {
                 best_t = h.w;
                 best_n = h.xyz;
-                best = first + i;
+                best = first + i - 1u;
                 found = true;
             }
         }
@@ -298,7 +333,7 @@ fn render_pixel(view: View, px: u32, py: u32) {
     if (found && best_t <= t_ground) {
         let p = prims[best];
         let x = o + best_t * d;
-        let e = irradiance(view, x, best_n);
+        let e = irradiance(x, best_n);
         let m = p.colour.w;
         var albedo = p.colour.xyz;
         if (m == 3.0) {
@@ -309,7 +344,7 @@ fn render_pixel(view: View, px: u32, py: u32) {
         }
         c = albedo * e;
         if (m == 1.0) {
-            c = c + 0.08 * sky(view, reflect(d, best_n));
+            c = c + 0.08 * sky(reflect(d, best_n));
         } else if (m == 2.0 && view.light.w > 0.5) {
             c = c + vec3<f32>(1.8, 0.08, 0.05);
         }
@@ -317,10 +352,10 @@ fn render_pixel(view: View, px: u32, py: u32) {
         id = p.ids.x;
     } else if (t_ground < NO_HIT) {
         let x = o + t_ground * d;
-        c = ground_albedo(view, x) * irradiance(view, x, vec3<f32>(0.0, 0.0, 1.0));
+        c = ground_albedo(x) * irradiance(x, vec3<f32>(0.0, 0.0, 1.0));
         t = t_ground;
     } else {
-        c = sky(view, d);
+        c = sky(d);
     }
 
     let exposure = view.light.y;

@@ -21,7 +21,7 @@ use statrs::distribution::{Binomial, DiscreteCDF};
 
 use crate::eval::rules::MetricSource;
 use crate::report::summary::{code, colour_square, text};
-use crate::report::{CaseEntry, PointsEntry, ReportFile, Summary, metrics_from_json, summarize};
+use crate::report::{CaseEntry, PointsEntry, ReportFile, Summary, metrics_from_json, tally};
 use crate::thresholds::colour_from_name;
 
 /// The significance level of `gauntlet diff` unless `--alpha` says otherwise (one-sided).
@@ -341,6 +341,15 @@ pub fn check_comparable(base: &Side<'_>, new: &Side<'_>) -> Result<Vec<String>, 
         ));
     }
     Ok(warnings)
+}
+
+/// Verdicts of `cases` counted (anything but `pass` and `fail` is an error).
+fn summarize(cases: &[CaseEntry]) -> Summary {
+    let mut s = Summary::default();
+    for c in cases {
+        tally::count(&mut s, &c.verdict);
+    }
+    s
 }
 
 /// Compares two reports that [`check_comparable`] accepts.

@@ -164,6 +164,9 @@ impl GrowBuffer {
     }
 }
 
+/// Bytes of one [`View`] as the shader reads it.
+const VIEW_BYTES: u64 = std::mem::size_of::<View>() as u64;
+
 /// The camera renderer on a GPU: pipeline and buffers made once, reused for every batch.
 pub struct GpuRenderer {
     ctx: GpuContext,
@@ -204,7 +207,16 @@ impl GpuRenderer {
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("gauntlet.render.layout"),
             entries: &[
-                storage_entry(0, true),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only: true },
+                        has_dynamic_offset: true,
+                        min_binding_size: wgpu::BufferSize::new(VIEW_BYTES),
+                    },
+                    count: None,
+                },
                 storage_entry(1, true),
                 storage_entry(2, true),
                 storage_entry(3, false),
@@ -260,12 +272,21 @@ impl GpuRenderer {
             .min(self.ctx.limits.max_buffer_size)
     }
 
+    /// Distance between consecutive views in the views buffer: a view's size rounded up to the
+    /// adapter's dynamic-offset alignment.
+    fn view_stride(&self) -> u64 {
+        VIEW_BYTES.next_multiple_of(u64::from(
+            self.ctx.limits.min_storage_buffer_offset_alignment.max(1),
+        ))
+    }
+
     /// Renders frames, in order, in as few submissions as the adapter's limits allow.
     pub fn render(&mut self, scenes: &[FrameScene]) -> Result<Vec<Frame>, GpuError> {
         let max_bytes = self.max_binding_bytes();
-        let max_frames = u64::from(self.ctx.limits.max_compute_workgroups_per_dimension)
-            .min(max_bytes / std::mem::size_of::<View>() as u64)
-            .max(1) as usize;
+        // Views sit one per `view_stride` bytes and are bound at a u32 dynamic offset.
+        let max_frames = (self.ctx.limits.max_buffer_size.min(u64::from(u32::MAX))
+            / self.view_stride())
+        .max(1) as usize;
         let max_groups = self.ctx.limits.max_compute_workgroups_per_dimension;
         let max_edge =
             (max_groups.saturating_mul(render::WORKGROUP_SIZE)).min(render::MAX_FRAME_EDGE_PX);
@@ -316,7 +337,6 @@ impl GpuRenderer {
         let mut prims: Vec<Prim> = Vec::new();
         let mut markings: Vec<Marking> = Vec::new();
         let (mut pixels, mut counters) = (0u32, 0u32);
-        let (mut max_w, mut max_h) = (0u32, 0u32);
         let mut layout = Vec::with_capacity(scenes.len());
         for s in scenes {
             let mut v = s.view;
@@ -332,8 +352,6 @@ impl GpuRenderer {
             layout.push((pixels as usize, counters as usize, n_ids as usize));
             pixels += v.frame[0] * v.frame[1];
             counters += n_ids;
-            max_w = max_w.max(v.frame[0]);
-            max_h = max_h.max(v.frame[1]);
             prims.extend_from_slice(&s.prims);
             markings.extend_from_slice(&s.markings);
             views.push(v);
@@ -349,10 +367,14 @@ impl GpuRenderer {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let px_bytes = u64::from(pixels) * 4;
         let cov_bytes = u64::from(counters) * 4;
-        let views_buf = self
-            .views
-            .get(device, std::mem::size_of_val(views.as_slice()) as u64);
-        queue.write_buffer(views_buf, 0, bytemuck::cast_slice(&views));
+        let stride = self.view_stride();
+        let mut view_bytes = vec![0u8; (stride * views.len() as u64) as usize];
+        for (i, v) in views.iter().enumerate() {
+            let at = i * stride as usize;
+            view_bytes[at..at + VIEW_BYTES as usize].copy_from_slice(bytemuck::bytes_of(v));
+        }
+        let views_buf = self.views.get(device, view_bytes.len() as u64);
+        queue.write_buffer(views_buf, 0, &view_bytes);
         let prims_buf = self
             .prims
             .get(device, std::mem::size_of_val(prims.as_slice()) as u64);
@@ -371,7 +393,11 @@ impl GpuRenderer {
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: bind(views_buf, std::mem::size_of_val(views.as_slice()) as u64),
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: views_buf,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(VIEW_BYTES),
+                    }),
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
@@ -415,12 +441,17 @@ impl GpuRenderer {
                 timestamp_writes: None,
             });
             pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(
-                max_w.div_ceil(render::WORKGROUP_SIZE * render::cpu::PIXELS_PER_INVOCATION),
-                max_h.div_ceil(render::WORKGROUP_SIZE),
-                scenes.len() as u32,
-            );
+            for (i, v) in views.iter().enumerate() {
+                // Fits: `render` caps a batch's views below u32::MAX bytes.
+                let offset = (i as u64 * stride) as u32;
+                pass.set_bind_group(0, &bind_group, &[offset]);
+                pass.dispatch_workgroups(
+                    v.frame[0]
+                        .div_ceil(render::WORKGROUP_SIZE * render::cpu::PIXELS_PER_INVOCATION),
+                    v.frame[1].div_ceil(render::WORKGROUP_SIZE),
+                    1,
+                );
+            }
         }
         encoder.copy_buffer_to_buffer(colour_buf, 0, staging, 0, px_bytes);
         encoder.copy_buffer_to_buffer(depth_buf, 0, staging, px_bytes, px_bytes);

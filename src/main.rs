@@ -124,7 +124,10 @@ struct RunArgs {
     /// Scenario files or directories (searched recursively for .toml files).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, careful-driver, rss, always-brake).
+    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, careful-driver, rss,
+    /// always-brake), `exec:PATH` (a program speaking the process protocol of
+    /// docs/sut-protocol.md, started without arguments) or a manifest `FILE.toml`
+    /// (`kind = "sut"`: command, arguments, environment, time-outs).
     #[arg(long, default_value = "builtin:none")]
     sut: String,
     /// Output directory.
@@ -190,11 +193,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let failed = errors > 0 || (strict && warnings > 0);
             writeln!(
                 out,
-                "{}: {} scenario file(s), {} case(s), {} threshold pack(s), {} other file(s) skipped; {errors} error(s), {warnings} warning(s){}",
+                "{}: {} scenario file(s), {} case(s), {} threshold pack(s), {} system manifest(s), {} other file(s) skipped; {errors} error(s), {warnings} warning(s){}",
                 if failed { "invalid" } else { "ok" },
                 loaded.scenario_files.len(),
                 loaded.cases.len(),
                 loaded.packs.len(),
+                loaded.sut_manifests.len(),
                 loaded.skipped_files.len(),
                 if strict && warnings > 0 && errors == 0 {
                     " (--strict: warnings count as errors)"
@@ -257,6 +261,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
+    use gauntlet::report::CaseSource;
     use gauntlet::{report, run, sim, sut};
     use std::io::IsTerminal;
     use std::sync::Mutex;
@@ -264,7 +269,18 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::SystemTime::now();
     let clock = std::time::Instant::now();
     let sut_spec = match sut::SutSpec::parse(&args.sut) {
-        Ok(s) => s,
+        // Per-case logs of a process system's failed runs go under `--out`.
+        Ok(s) => s.with_log_dir(&args.out.join("sut-logs")),
+        Err(sut::SutSpecError::Manifest(diags)) => {
+            for d in &diags {
+                eprint!("{d}");
+            }
+            eprintln!(
+                "gauntlet: error: --sut {}: invalid system manifest",
+                args.sut
+            );
+            return Ok(ExitCode::from(2));
+        }
         Err(e) => {
             eprintln!("gauntlet: error: --sut: {e}");
             return Ok(ExitCode::from(2));
@@ -328,44 +344,67 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("gauntlet: error: no cases to run");
         return Ok(ExitCode::from(2));
     }
+    if let Some(code) = check_sut_rate(&sut_spec, &cases) {
+        return Ok(code);
+    }
     let total_cases = cases.len();
     let inputs_hash =
-        gauntlet::shard::inputs_hash(&cases, &packs, args.seed, &sut_spec.to_string())?;
+        gauntlet::shard::inputs_hash(&cases, &packs, args.seed, &sut_spec.identity())?;
     let suite_hash = gauntlet::shard::suite_hash(&cases, &packs)?;
     if let Some(shard) = shard {
         // A shard with no cases is a valid, empty result.
         cases.retain(|c| shard.contains(&c.id));
     }
     std::fs::create_dir_all(&args.out)?;
-    let resume_info = gauntlet::shard::ResumeInfo {
-        inputs_hash: inputs_hash.clone(),
+    let sut_name = sut_spec.to_string();
+    let scenario_files = gauntlet::shard::scenario_file_hashes(&cases)?;
+    let resume_check = gauntlet::shard::ResumeCheck {
+        harness_version: report::HARNESS_VERSION,
+        inputs_hash: &inputs_hash,
         seed: args.seed,
-        sut: sut_spec.to_string(),
+        sut: &sut_name,
         shard,
+        scenario_files: &scenario_files,
     };
-    let mut done_entries: Vec<report::CaseEntry> = Vec::new();
-    let mut log_from: Option<u64> = None;
+    let log_path = args.out.join("cases.jsonl");
+    let mut store: Option<report::CaseStore> = None;
     if args.resume {
-        match resume_state(&args.out, &resume_info, &cases) {
-            Ok(Some((entries, valid_len))) => {
-                done_entries = entries;
-                log_from = Some(valid_len);
-            }
-            Ok(None) => eprintln!(
+        let ids: std::collections::HashSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        let read =
+            match report::store::read_lines(&log_path, &mut |_, e| resume_check.check(e, &ids)) {
+                Ok(read) => read,
+                Err(e) => {
+                    eprintln!("gauntlet: error: --resume: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+        if read.torn_tail {
+            eprintln!(
+                "gauntlet: {}: ignoring a torn last line (its case runs again)",
+                log_path.display()
+            );
+        }
+        if read.slots.is_empty() {
+            eprintln!(
                 "gauntlet: nothing to resume in {}; starting the run",
                 args.out.display()
-            ),
-            Err(e) => {
-                eprintln!("gauntlet: error: --resume: {e}");
-                return Ok(ExitCode::from(2));
-            }
+            );
+        } else {
+            store = Some(report::CaseStore::reopen(
+                &log_path,
+                read.valid_len,
+                read.slots,
+            )?);
         }
-        let done: std::collections::HashSet<&str> =
-            done_entries.iter().map(|e| e.id.as_str()).collect();
-        cases.retain(|c| !done.contains(c.id.as_str()));
     }
-    if log_from.is_none() {
-        gauntlet::shard::write_resume_info(&args.out, &resume_info)?;
+    let store = match store {
+        Some(s) => s,
+        None => report::CaseStore::create(&log_path)?,
+    };
+    let already_done = store.count();
+    if already_done > 0 {
+        let done: std::collections::HashSet<&str> = store.ids().collect();
+        cases.retain(|c| !done.contains(c.id.as_str()));
     }
     let jobs = args.jobs.unwrap_or(0);
     let config = run::RunConfig {
@@ -373,6 +412,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         sim: sim::SimOptions {
             seed: args.seed,
             record_trace: args.traces,
+            sut_rate_hz: sut_spec.rate_hz(),
             ..sim::SimOptions::default()
         },
         jobs,
@@ -380,24 +420,22 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         packs: packs.clone(),
         metrics: gauntlet::eval::metrics::MetricsConfig::default(),
     };
-    let sut_name = sut_spec.to_string();
     eprintln!(
         "gauntlet: running {} case(s) with {sut_name} on cpu{}{}",
         cases.len(),
         shard.map_or(String::new(), |s| format!(
             ", shard {s} of {total_cases} case(s)"
         )),
-        if done_entries.is_empty() {
+        if already_done == 0 {
             String::new()
         } else {
-            format!(", {} already done", done_entries.len())
+            format!(", {already_done} already done")
         }
     );
 
-    let log = Mutex::new(match log_from {
-        Some(len) => report::CasesLog::append_from(&args.out, len)?,
-        None => report::CasesLog::create(&args.out)?,
-    });
+    // Each finished case's entry goes to `cases.jsonl` and nowhere else: the reports are
+    // written from that file at the end.
+    let log = Mutex::new(store);
     let log_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let terminal = std::io::stderr().is_terminal();
     let bar = if terminal {
@@ -413,20 +451,16 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let n_cases = cases.len();
-    // The finished cases' entries: all the final report needs (the results are not kept).
-    let finished: Mutex<Vec<report::CaseEntry>> = Mutex::new(Vec::with_capacity(cases.len()));
     let on_done = |r: &run::CaseResult| {
         let case = &cases[r.case_index];
-        let entry = report::case_entry(case, r, &sut_name);
+        let mut entry = report::case_entry(case, r, &sut_name);
+        entry.resume = Some(resume_check.key_for(&entry.scenario));
         if let Ok(mut log) = log.lock() {
             if let Err(e) = log.append(&entry) {
                 if let Ok(mut slot) = log_error.lock() {
                     slot.get_or_insert(e);
                 }
             }
-        }
-        if let Ok(mut all) = finished.lock() {
-            all.push(entry);
         }
         if args.traces {
             if let Err(e) = report::write_trace(&args.out, case, r) {
@@ -457,27 +491,28 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         ));
     }
 
-    let mut entries = finished
+    let mut store = log
         .into_inner()
         .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
-    if entries.len() != cases.len() {
+    if store.count() != already_done + cases.len() {
         anyhow::bail!(
             "{} of {} case(s) finished: a worker thread stopped early",
-            entries.len(),
+            store.count() - already_done,
             cases.len()
         );
     }
-    entries.append(&mut done_entries);
-    let report_file = report::ReportFile {
-        inputs_hash,
+    drop(cases);
+    store.sort_by_id();
+    store.dedup_ids();
+    let head = report::RunHead {
+        seed: args.seed,
+        sut: sut_name.clone(),
+        inputs_hash: inputs_hash.clone(),
         suite_hash,
         shard,
         total_cases,
-        ..report::build_report(args.seed, &sut_name, entries, &packs)
     };
-    report::write_report(&args.out, &report_file)?;
-    report::write_junit(&args.out, &report_file)?;
-    report::write_summary(&args.out, &report_file)?;
+    let totals = report::write_reports(&args.out, &head, &store, &packs)?;
     let wall_s = clock.elapsed().as_secs_f64();
     report::write_run_info(
         &args.out,
@@ -497,124 +532,92 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
             command_line: std::env::args().collect(),
         },
     )?;
-    print_summary(&report_file, wall_s);
+    print_summary(&totals, wall_s);
     writeln!(std::io::stdout(), "reports in {}", args.out.display())?;
-    Ok(
-        if report_file.summary.fail + report_file.summary.error == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        },
-    )
+    Ok(exit_code(totals.summary()))
 }
 
-/// For `--resume`: the finished cases of `dir/cases.jsonl` and the length of its valid lines,
-/// after checking that `dir/resume.json` describes the same inputs; `None` when `dir` holds no
-/// run to resume.
-fn resume_state(
-    dir: &std::path::Path,
-    now: &gauntlet::shard::ResumeInfo,
-    cases: &[scenario::Case],
-) -> Result<Option<(Vec<gauntlet::report::CaseEntry>, u64)>, String> {
-    let log = dir.join("cases.jsonl");
-    let Some(before) = gauntlet::shard::read_resume_info(dir)? else {
-        if std::fs::metadata(&log).is_ok_and(|m| m.len() > 0) {
-            return Err(format!(
-                "{} has a cases.jsonl but no resume.json: not a run this harness can resume",
-                dir.display()
-            ));
-        }
-        return Ok(None);
+/// A system manifest's `rate_hz` must divide the physics rate of every case: otherwise exit 2
+/// (located in the manifest) before anything runs.
+fn check_sut_rate(sut: &gauntlet::sut::SutSpec, cases: &[scenario::Case]) -> Option<ExitCode> {
+    let gauntlet::sut::SutSpec::Process(p) = sut else {
+        return None;
     };
-    if before.seed != now.seed || before.sut != now.sut || before.shard != now.shard {
-        return Err(format!(
-            "{} was run with seed {}, {}, shard {}; now seed {}, {}, shard {}",
-            dir.display(),
-            before.seed,
-            before.sut,
-            before.shard.map_or("none".to_string(), |s| s.to_string()),
-            now.seed,
-            now.sut,
-            now.shard.map_or("none".to_string(), |s| s.to_string()),
-        ));
-    }
-    if before.inputs_hash != now.inputs_hash {
-        return Err(format!(
-            "the inputs changed since the run in {} began (inputs hash {} then, {} now: scenario files, threshold packs, --filter or --thresholds differ); start a new run instead",
-            dir.display(),
-            before.inputs_hash,
-            now.inputs_hash
-        ));
-    }
-    let read = gauntlet::shard::read_cases_log(&log)?;
-    let ids: std::collections::HashSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
-    if let Some(e) = read.entries.iter().find(|e| !ids.contains(e.id.as_str())) {
-        return Err(format!(
-            "{}: case {} is not among this run's cases",
-            log.display(),
-            e.id
-        ));
-    }
-    if read.torn_tail {
-        eprintln!(
-            "gauntlet: {}: ignoring a torn last line (its case runs again)",
-            log.display()
-        );
-    }
-    Ok(Some((read.entries, read.valid_len)))
-}
-
-/// `gauntlet merge`: reads each shard's report, checks that they belong together and cover the
-/// run, and writes the whole run's reports.
-fn merge_command(reports: &[PathBuf], out: &std::path::Path) -> anyhow::Result<ExitCode> {
-    use gauntlet::{merge, report};
-    let mut parts = Vec::new();
-    for arg in reports {
-        let path = if arg.is_dir() {
-            arg.join("report.json")
-        } else {
-            arg.clone()
-        };
-        let parsed = match read_saved_report(&path) {
-            Ok(r) => r,
-            Err(code) => return Ok(code),
-        };
-        parts.push(merge::Part {
-            name: path.display().to_string(),
-            report: parsed,
-        });
-    }
-    // Packs the runs read from files (not built in) are read again from those files.
-    let mut files: Vec<&str> = parts
+    let rate = p.rate_hz?;
+    let bad: Vec<(&str, String)> = cases
         .iter()
-        .flat_map(|p| p.report.packs.iter())
-        .filter(|p| !p.file.starts_with("builtin:"))
-        .map(|p| p.file.as_str())
+        .filter_map(|c| {
+            gauntlet::sim::sut_every_n_steps(&c.model, Some(rate))
+                .err()
+                .map(|e| (c.id.as_str(), e))
+        })
         .collect();
-    files.sort_unstable();
-    files.dedup();
-    let packs = match packs_with_files(&files) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let merged = match merge::merge(&parts, &packs) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gauntlet: error: cannot merge: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    std::fs::create_dir_all(out)?;
-    report::write_report(out, &merged)?;
-    report::write_junit(out, &merged)?;
-    report::write_summary(out, &merged)?;
-    print_summary(&merged, 0.0);
-    println!("merged {} shard(s) into {}", parts.len(), out.display());
-    Ok(if merged.summary.fail + merged.summary.error == 0 {
+    let (first_id, message) = bad.first()?;
+    let mut d = gauntlet::sut::manifest::diagnostic_at(
+        std::path::Path::new(&p.label),
+        "/rate_hz",
+        message.clone(),
+    );
+    d.cases = bad.iter().map(|(id, _)| id.to_string()).collect();
+    eprint!("{d}");
+    eprintln!(
+        "gauntlet: error: --sut {}: rate_hz does not fit case {first_id}",
+        p.label
+    );
+    Some(ExitCode::from(2))
+}
+
+/// 0 when every case passes, else 1.
+fn exit_code(s: &gauntlet::report::Summary) -> ExitCode {
+    if s.fail + s.error == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
+}
+
+/// `gauntlet merge`: reads each shard's report case by case, checks that they belong together
+/// and cover the run, and writes the whole run's reports.
+fn merge_command(reports: &[PathBuf], out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use gauntlet::merge::{self, MergeError};
+    use gauntlet::report;
+    let created = !out.exists();
+    std::fs::create_dir_all(out)?;
+    let mut store = report::CaseStore::create(&out.join(".merge-cases.jsonl.tmp"))?;
+    // On a refusal nothing is left behind: not the scratch file, not a directory made for it.
+    let give_up = |store: report::CaseStore| {
+        let _ = store.remove();
+        if created {
+            let _ = std::fs::remove_dir(out);
+        }
+    };
+    let merged = match merge::collect(reports, &mut store) {
+        Ok(m) => m,
+        Err(e) => {
+            give_up(store);
+            match e {
+                MergeError::Refusal(why) => eprintln!("gauntlet: error: cannot merge: {why}"),
+                MergeError::Read(e) => print_read_error(&e),
+                MergeError::Io(e) => return Err(e.into()),
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    // Packs the runs read from files (not built in) are read again from those files.
+    let files: Vec<&str> = merged.pack_files.iter().map(String::as_str).collect();
+    let packs = match packs_with_files(&files) {
+        Ok(p) => p,
+        Err(code) => {
+            give_up(store);
+            return Ok(code);
+        }
+    };
+    let totals = report::write_reports(out, &merged.head, &store, &packs);
+    let _ = store.remove();
+    let totals = totals?;
+    print_summary(&totals, 0.0);
+    println!("merged {} shard(s) into {}", reports.len(), out.display());
+    Ok(exit_code(totals.summary()))
 }
 
 /// The built-in threshold packs; a broken one (a harness bug) is reported like bad input.
@@ -634,16 +637,15 @@ fn pack_errors(diags: &[gauntlet::diag::Diagnostic]) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// A saved `report.json`, or exit 2 with the reason.
-fn read_saved_report(path: &std::path::Path) -> Result<gauntlet::report::ReportFile, ExitCode> {
+/// Prints why a saved `report.json` cannot be read (exit 2 follows).
+fn print_read_error(e: &gauntlet::report::ReadReportError) {
     use gauntlet::report::ReadReportError;
-    gauntlet::report::read_report(path).map_err(|e| {
-        match e {
-            ReadReportError::Io { .. } => eprintln!("gauntlet: error: {e}"),
-            _ => eprintln!("{e}"),
+    match e {
+        ReadReportError::Io { .. } | ReadReportError::Case { .. } => {
+            eprintln!("gauntlet: error: {e}")
         }
-        ExitCode::from(2)
-    })
+        _ => eprintln!("{e}"),
+    }
 }
 
 /// The built-in packs plus the packs read again from `files` (packs a saved run read from files).
@@ -663,12 +665,12 @@ fn packs_with_files(files: &[&str]) -> Result<gauntlet::eval::judge::Packs, Exit
 /// read again. A pack file that is gone is warned about; its cases fall back to the built-in
 /// pack of that id.
 fn saved_packs<'a>(
-    reports: impl IntoIterator<Item = &'a gauntlet::report::ReportFile>,
+    reports: impl IntoIterator<Item = &'a [gauntlet::report::PackEntry]>,
 ) -> Result<gauntlet::eval::judge::Packs, ExitCode> {
     let mut files: Vec<&str> = Vec::new();
     for p in reports
         .into_iter()
-        .flat_map(|r| r.packs.iter())
+        .flatten()
         .filter(|p| !p.file.starts_with("builtin:"))
     {
         if files.contains(&p.file.as_str()) {
@@ -687,13 +689,13 @@ fn saved_packs<'a>(
     packs_with_files(&files)
 }
 
-/// A `report.json` path from a path that may be a run directory.
-fn report_path(arg: &std::path::Path) -> PathBuf {
-    if arg.is_dir() {
-        arg.join("report.json")
-    } else {
-        arg.to_path_buf()
-    }
+/// A whole saved `report.json` in memory (`diff` and `calibrate` compare and re-judge whole
+/// reports), or exit 2 with the reason.
+fn read_saved_report(path: &std::path::Path) -> Result<gauntlet::report::ReportFile, ExitCode> {
+    gauntlet::report::read_report(path).map_err(|e| {
+        print_read_error(&e);
+        ExitCode::from(2)
+    })
 }
 
 /// `gauntlet diff BASE NEW`: compares two saved runs; prints the Markdown (and writes it to
@@ -711,7 +713,10 @@ fn diff_command(
         );
         return Ok(ExitCode::from(2));
     }
-    let (base_path, new_path) = (report_path(base), report_path(new));
+    let (base_path, new_path) = (
+        gauntlet::merge::report_path(base),
+        gauntlet::merge::report_path(new),
+    );
     let (a, b) = match (read_saved_report(&base_path), read_saved_report(&new_path)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(code), _) | (_, Err(code)) => return Ok(code),
@@ -794,13 +799,13 @@ fn calibrate_command(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     };
     let mut reports = Vec::new();
     for arg in &args.reports {
-        let path = report_path(arg);
+        let path = gauntlet::merge::report_path(arg);
         match read_saved_report(&path) {
             Ok(r) => reports.push((path.display().to_string(), r)),
             Err(code) => return Ok(code),
         }
     }
-    let packs = match saved_packs(reports.iter().map(|(_, r)| r)) {
+    let packs = match saved_packs(reports.iter().map(|(_, r)| r.packs.as_slice())) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -831,17 +836,23 @@ fn calibrate_command(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `gauntlet judge DIR`: re-judges `DIR/report.json` and rewrites the reports.
+/// `gauntlet judge DIR`: re-judges `DIR/report.json` and rewrites the reports. The report is
+/// read twice, case by case: once to check it and learn its packs, once to judge each case
+/// into a scratch case store that the new reports are written from.
 fn judge_command(
     dir: &std::path::Path,
     thresholds: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     use gauntlet::report;
-    let saved = match read_saved_report(&dir.join("report.json")) {
+    let path = dir.join("report.json");
+    let saved = match report::read_report_with(&path, &mut |_| Ok(())) {
         Ok(r) => r,
-        Err(code) => return Ok(code),
+        Err(e) => {
+            print_read_error(&e);
+            return Ok(ExitCode::from(2));
+        }
     };
-    let mut packs = match saved_packs([&saved]) {
+    let mut packs = match saved_packs([saved.packs.as_slice()]) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -852,63 +863,70 @@ fn judge_command(
         }
     }
     let clock = std::time::Instant::now();
-    let rejudged = report::rejudge(&saved, &packs);
-    report::write_report(dir, &rejudged)?;
-    report::write_junit(dir, &rejudged)?;
-    report::write_summary(dir, &rejudged)?;
-    let changed = saved
-        .cases
-        .iter()
-        .zip(&rejudged.cases)
-        .filter(|(a, b)| a.verdict != b.verdict || a.colour != b.colour)
-        .count();
-    print_summary(&rejudged, clock.elapsed().as_secs_f64());
+    let mut store = report::CaseStore::create(&dir.join(".judge-cases.jsonl.tmp"))?;
+    let mut changed = 0usize;
+    let read = report::read_report_with(&path, &mut |case| {
+        let rejudged = report::rejudge_case(&case, &packs);
+        if rejudged.verdict != case.verdict || rejudged.colour != case.colour {
+            changed += 1;
+        }
+        store.append(&rejudged)
+    });
+    let written = match read {
+        Ok(_) => {
+            store.sort_by_id();
+            report::write_reports(dir, &saved.head(), &store, &packs).map(Some)
+        }
+        Err(e) => {
+            print_read_error(&e);
+            Ok(None)
+        }
+    };
+    let _ = store.remove();
+    let Some(totals) = written? else {
+        return Ok(ExitCode::from(2));
+    };
+    print_summary(&totals, clock.elapsed().as_secs_f64());
     println!(
         "re-judged {} case(s) without simulating; {changed} changed verdict or colour; reports in {}",
-        rejudged.cases.len(),
+        totals.summary().cases,
         dir.display()
     );
-    Ok(if rejudged.summary.fail + rejudged.summary.error == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(exit_code(totals.summary()))
 }
 
 /// The summary table: per scenario file and in total, per threshold pack, the aggregates, then
 /// the failing cases with reasons.
-fn print_summary(report: &gauntlet::report::ReportFile, wall_s: f64) {
-    use std::collections::BTreeMap;
-    let mut per: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
-    for c in &report.cases {
-        let slot = per.entry(c.scenario.as_str()).or_default();
-        match c.verdict.as_str() {
-            "pass" => slot[0] += 1,
-            "fail" => slot[1] += 1,
-            _ => slot[2] += 1,
-        }
-    }
-    let width = per.keys().map(|k| k.len()).max().unwrap_or(8).max(24);
+fn print_summary(totals: &gauntlet::report::Totals, wall_s: f64) {
+    let digest = &totals.digest;
+    let width = digest
+        .scenarios
+        .keys()
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(8)
+        .max(24);
     println!(
         "{:width$}  {:>6} {:>6} {:>6}",
         "scenario", "pass", "fail", "error"
     );
-    for (k, [p, f, e]) in &per {
-        println!("{k:width$}  {p:>6} {f:>6} {e:>6}");
+    for (k, group) in &digest.scenarios {
+        let c = &group.counts;
+        println!("{k:width$}  {:>6} {:>6} {:>6}", c.pass, c.fail, c.error);
     }
-    let s = &report.summary;
+    let s = totals.summary();
     println!(
         "{:width$}  {:>6} {:>6} {:>6}",
         "total", s.pass, s.fail, s.error
     );
-    for p in &report.aggregates.packs {
+    for p in &totals.aggregates.packs {
         let name = match (&p.pack, &p.version) {
             (Some(id), Some(v)) => format!("pack {id} v{v}"),
             _ => "harness default (no collision)".to_string(),
         };
         println!("{name:width$}  {:>6} {:>6} {:>6}", p.pass, p.fail, p.error);
     }
-    for r in &report.aggregates.repeats {
+    for r in &totals.aggregates.repeats {
         for g in &r.groups {
             println!(
                 "{} {} {}: {} of {} cases failed ({:.1} %): {}",
@@ -922,7 +940,7 @@ fn print_summary(report: &gauntlet::report::ReportFile, wall_s: f64) {
             );
         }
     }
-    for p in &report.aggregates.euro_ncap {
+    for p in &totals.aggregates.euro_ncap {
         let parts: Vec<String> = p
             .scenarios
             .iter()
@@ -941,16 +959,13 @@ fn print_summary(report: &gauntlet::report::ReportFile, wall_s: f64) {
             }
         );
     }
-    let failing: Vec<_> = report
-        .cases
-        .iter()
-        .filter(|c| c.verdict != "pass")
-        .collect();
-    for c in failing.iter().take(20) {
+    const LISTED: usize = 20;
+    for c in digest.not_passed.iter().take(LISTED) {
         println!("{} {}: {}", c.verdict, c.id, c.reasons.join("; "));
     }
-    if failing.len() > 20 {
-        println!("… and {} more (see report.json)", failing.len() - 20);
+    let not_passed = s.fail + s.error;
+    if not_passed > LISTED {
+        println!("… and {} more (see report.json)", not_passed - LISTED);
     }
     println!("{} case(s) in {:.2} s", s.cases, wall_s);
 }

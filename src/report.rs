@@ -3,29 +3,41 @@
 //! deterministic), `cases.jsonl` (one line per finished case, appended), `run.json`
 //! (provenance that legitimately differs between machines) and `traces/<case-id>.csv`.
 //!
+//! A run's reports are written from `cases.jsonl` (`store`), reading the cases back in ID order
+//! after one pass that counts them (`tally`), so that memory does not grow with the entries;
+//! `merge` and `judge` read saved reports case by case ([`read_report_with`]) the same way.
+//!
 //! The serde types here are the file format (`docs/report-format.md`): a compatibility promise.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::eval::judge::{self, CaseFacts, MetricMap, Packs, RunFacts, r6};
-use crate::eval::rules::{self, GridCell, TestRange};
+use crate::eval::rules::TestRange;
 use crate::run::{CaseResult, JudgedRun, Verdict};
 use crate::scenario::Case;
 use crate::scenario::expr::Param;
 use crate::scenario::model::JudgeRef;
-use crate::thresholds::{Check, Pack, colour_from_name, colour_name, status_name};
+use crate::shard::{ResumeKey, Shard};
+use crate::thresholds::{Check, colour_name};
 
 pub mod junit;
+pub mod store;
 pub mod summary;
+pub mod tally;
 
 pub use junit::junit_xml;
+pub use store::{CaseSource, CaseStore};
 pub use summary::summary_md;
+pub use tally::{Digest, Totals};
 
 /// Version of the `report.json` format (2: metrics, rules, reasons, colours, aggregates).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -50,7 +62,7 @@ pub struct ReportFile {
     pub suite_hash: String,
     /// The shard this report covers (`--shard K/N`); `null` for a whole run or a merge.
     #[serde(default)]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<Shard>,
     /// Cases of the whole run, before sharding.
     #[serde(default)]
     pub total_cases: usize,
@@ -93,6 +105,10 @@ pub struct CaseEntry {
     /// Metrics of the first run (all runs are in `runs`).
     pub metrics: BTreeMap<String, Value>,
     pub runs: Vec<RunEntry>,
+    /// Only in `cases.jsonl`, never in `report.json`: the run the line belongs to, which
+    /// `--resume` checks against its own inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeKey>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -373,6 +389,7 @@ pub fn case_entry(case: &Case, result: &CaseResult, sut: &str) -> CaseEntry {
         // Every case has at least one run (`repeats.runs` ≥ 1 is checked on input).
         metrics: runs.first().map(|r| r.metrics.clone()).unwrap_or_default(),
         runs,
+        resume: None,
     }
 }
 
@@ -449,36 +466,10 @@ pub fn rejudge_case(entry: &CaseEntry, packs: &Packs) -> CaseEntry {
     out
 }
 
-pub fn summarize(entries: &[CaseEntry]) -> Summary {
-    count_verdicts(entries.iter().map(|e| e.verdict.as_str()))
-}
-
-/// Cases grouped by scenario file (sorted by path), each group in report order.
-pub fn by_scenario(cases: &[CaseEntry]) -> BTreeMap<&str, Vec<&CaseEntry>> {
-    let mut groups: BTreeMap<&str, Vec<&CaseEntry>> = BTreeMap::new();
-    for case in cases {
-        groups.entry(case.scenario.as_str()).or_default().push(case);
-    }
-    groups
-}
-
-/// Counts verdicts: anything but `pass` and `fail` is an error.
-fn count_verdicts<'a>(verdicts: impl IntoIterator<Item = &'a str>) -> Summary {
-    let mut s = Summary::default();
-    for v in verdicts {
-        s.cases += 1;
-        match v {
-            "pass" => s.pass += 1,
-            "fail" => s.fail += 1,
-            _ => s.error += 1,
-        }
-    }
-    s
-}
-
-/// Builds the report: cases sorted by ID, summary and aggregates computed after sorting.
-/// `inputs_hash`, `suite_hash`, `shard` and `total_cases` are left for the caller to set (empty,
-/// empty, `null`, and the number of entries).
+/// Builds a report held in memory: cases sorted by ID, summary and aggregates computed after
+/// sorting. `inputs_hash`, `suite_hash`, `shard` and `total_cases` are left for the caller to
+/// set (empty, empty, `null`, and the number of entries). Runs, `merge` and `judge` write their reports with
+/// [`write_reports`] instead, without holding the entries.
 pub fn build_report(
     seed: u64,
     sut: &str,
@@ -486,17 +477,11 @@ pub fn build_report(
     packs: &Packs,
 ) -> ReportFile {
     entries.sort_by(|a, b| a.id.cmp(&b.id));
-    let summary = summarize(&entries);
-    let used: Vec<(&Pack, String)> = packs
-        .all()
-        .filter(|(p, _)| {
-            entries
-                .iter()
-                .any(|e| e.judged_by.as_ref().is_some_and(|j| j.pack == p.id))
-        })
-        .map(|(p, o)| (p, o.display()))
-        .collect();
-    let aggregates = aggregates(&entries, &used);
+    let mut t = tally::Tally::new(packs);
+    for e in &entries {
+        t.add(e);
+    }
+    let totals = t.finish();
     ReportFile {
         schema_version: SCHEMA_VERSION,
         harness_version: HARNESS_VERSION.to_string(),
@@ -506,43 +491,10 @@ pub fn build_report(
         suite_hash: String::new(),
         shard: None,
         total_cases: entries.len(),
-        packs: used
-            .iter()
-            .map(|(p, file)| PackEntry {
-                id: p.id.clone(),
-                version: p.version.clone(),
-                status: status_name(p.status).to_string(),
-                source: p.source.clone(),
-                file: file.clone(),
-            })
-            .collect(),
+        packs: totals.packs,
         cases: entries,
-        summary,
-        aggregates,
-    }
-}
-
-/// Re-judges a whole report by `packs` (`gauntlet judge`).
-pub fn rejudge(report: &ReportFile, packs: &Packs) -> ReportFile {
-    let entries = report
-        .cases
-        .iter()
-        .map(|c| rejudge_case(c, packs))
-        .collect();
-    ReportFile {
-        inputs_hash: report.inputs_hash.clone(),
-        suite_hash: report.suite_hash.clone(),
-        shard: report.shard,
-        total_cases: report.total_cases,
-        ..build_report(report.seed, &report.sut, entries, packs)
-    }
-}
-
-fn to_rule_verdict(v: &str) -> rules::Verdict {
-    match v {
-        "pass" => rules::Verdict::Pass,
-        "fail" => rules::Verdict::Fail,
-        _ => rules::Verdict::Error,
+        summary: totals.digest.summary,
+        aggregates: totals.aggregates,
     }
 }
 
@@ -575,154 +527,6 @@ pub fn cell_range(check: &Check, vut_speed_kph: f64) -> Option<TestRange> {
     })
 }
 
-fn aggregates(entries: &[CaseEntry], packs: &[(&Pack, String)]) -> Aggregates {
-    let mut agg = Aggregates::default();
-    // Verdict counts per pack, the harness default last.
-    let mut counts: BTreeMap<Option<(String, String)>, Summary> = BTreeMap::new();
-    for e in entries {
-        let key = e
-            .judged_by
-            .as_ref()
-            .map(|j| (j.pack.clone(), j.version.clone()));
-        let s = counts.entry(key).or_default();
-        s.cases += 1;
-        match e.verdict.as_str() {
-            "pass" => s.pass += 1,
-            "fail" => s.fail += 1,
-            _ => s.error += 1,
-        }
-    }
-    let mut default = None;
-    for (key, s) in counts {
-        let entry = PackCount {
-            pack: key.as_ref().map(|k| k.0.clone()),
-            version: key.as_ref().map(|k| k.1.clone()),
-            cases: s.cases,
-            pass: s.pass,
-            fail: s.fail,
-            error: s.error,
-        };
-        if key.is_none() {
-            default = Some(entry);
-        } else {
-            agg.packs.push(entry);
-        }
-    }
-    agg.packs.extend(default);
-
-    for (pack, _) in packs {
-        let judged: Vec<&CaseEntry> = entries
-            .iter()
-            .filter(|e| e.judged_by.as_ref().is_some_and(|j| j.pack == pack.id))
-            .collect();
-        // Repeats rules: the category of a case is the rule that judged it.
-        for rule in pack
-            .rules
-            .iter()
-            .filter(|r| matches!(r.check, Check::Repeats { .. }))
-        {
-            let cases: Vec<(String, rules::Verdict)> = judged
-                .iter()
-                .filter_map(|e| {
-                    e.judged_by
-                        .as_ref()
-                        .map(|j| (j.rule.clone(), to_rule_verdict(&e.verdict)))
-                })
-                .collect();
-            if let Ok(out) = rules::repeats_outcome(pack, rule, &cases) {
-                agg.repeats.push(RepeatsEntry {
-                    pack: pack.id.clone(),
-                    version: pack.version.clone(),
-                    rule: rule.id.clone(),
-                    verdict: out.verdict.as_str().to_string(),
-                    groups: out
-                        .groups
-                        .into_iter()
-                        .map(|g| GroupEntry {
-                            group: g.group,
-                            verdict: g.verdict.as_str().to_string(),
-                            cases: g.cases,
-                            failed: g.failed,
-                            errors: g.errors,
-                            failure_share: r6(g.failure_share),
-                            reasons: g.reasons,
-                        })
-                        .collect(),
-                });
-            }
-        }
-        // Euro NCAP points: the cells of the pack's `points` rules.
-        let mut cells = Vec::new();
-        let mut coloured: BTreeMap<String, usize> = BTreeMap::new();
-        for e in &judged {
-            let Some(j) = &e.judged_by else { continue };
-            let Some(rule) = pack.rule(&j.rule) else {
-                continue;
-            };
-            if !matches!(rule.check, Check::Points { .. }) {
-                continue;
-            }
-            let Some(colour) = e.colour.as_deref().and_then(colour_from_name) else {
-                continue;
-            };
-            *coloured.entry(rule.id.clone()).or_default() += 1;
-            let vut = cell_vut_speed_kph(e);
-            let Some(range) = cell_range(&rule.check, vut) else {
-                continue;
-            };
-            cells.push(GridCell {
-                rule: rule.id.clone(),
-                vut_speed_kph: vut,
-                params: e
-                    .params
-                    .iter()
-                    .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
-                    .collect(),
-                range,
-                colour,
-            });
-        }
-        if coloured.is_empty() {
-            continue;
-        }
-        if let Ok(points) = rules::euro_ncap_points(pack, &cells) {
-            agg.euro_ncap.push(PointsEntry {
-                pack: pack.id.clone(),
-                version: pack.version.clone(),
-                scenarios: points
-                    .scenarios
-                    .into_iter()
-                    .map(|s| ScenarioPointsEntry {
-                        cells: coloured.get(&s.rule).copied().unwrap_or(0),
-                        scored_cells: cells.iter().filter(|c| c.rule == s.rule).count(),
-                        rule: s.rule,
-                        scenario: s.scenario,
-                        standard: s.standard,
-                        standard_max: s.standard_max,
-                        extended: s.extended,
-                        extended_max: s.extended_max,
-                        total: s.total,
-                        reasons: s.reasons,
-                    })
-                    .collect(),
-                total: points.total,
-                gates: points
-                    .gates
-                    .into_iter()
-                    .map(|g| GateEntry {
-                        rule: g.rule,
-                        zeroes: g.zeroes,
-                        closed: g.closed,
-                        reasons: g.reasons,
-                    })
-                    .collect(),
-                zeroed: points.zeroed.into_iter().collect(),
-            });
-        }
-    }
-    agg
-}
-
 /// Why a saved `report.json` cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadReportError {
@@ -740,45 +544,400 @@ pub enum ReadReportError {
         column: usize,
         message: String,
     },
+    /// What was done with a case as it was read failed (writing it elsewhere).
+    #[error("{path}: while keeping its cases: {source}")]
+    Case { path: String, source: io::Error },
 }
 
-/// Reads a saved `report.json` of this harness's schema version (`judge`, `merge`).
-pub fn read_report(path: &Path) -> Result<ReportFile, ReadReportError> {
+/// A saved `report.json` without its cases, which [`read_report_with`] hands over one by one.
+#[derive(Clone, Debug)]
+pub struct SavedReport {
+    pub harness_version: String,
+    pub seed: u64,
+    pub sut: String,
+    pub inputs_hash: String,
+    /// `shard::suite_hash`; empty for reports written before it existed.
+    pub suite_hash: String,
+    pub shard: Option<Shard>,
+    pub total_cases: usize,
+    pub packs: Vec<PackEntry>,
+    pub summary: Summary,
+    pub aggregates: Aggregates,
+    /// How many cases it holds.
+    pub cases: usize,
+}
+
+impl SavedReport {
+    /// What the report says of its run besides the results.
+    pub fn head(&self) -> RunHead {
+        RunHead {
+            seed: self.seed,
+            sut: self.sut.clone(),
+            inputs_hash: self.inputs_hash.clone(),
+            suite_hash: self.suite_hash.clone(),
+            shard: self.shard,
+            total_cases: self.total_cases,
+        }
+    }
+}
+
+/// Reads a saved `report.json` of this harness's schema version (`judge`, `merge`) one case at
+/// a time, handing each case to `on_case` in file order, so that a report of any size reads in
+/// little memory. The file is checked as `ReportFile` would check it (unknown fields refused).
+pub fn read_report_with(
+    path: &Path,
+    on_case: &mut dyn FnMut(CaseEntry) -> io::Result<()>,
+) -> Result<SavedReport, ReadReportError> {
     let shown = path.display().to_string();
-    let text = fs::read_to_string(path).map_err(|source| ReadReportError::Io {
+    let file = File::open(path).map_err(|source| ReadReportError::Io {
         path: shown.clone(),
         source,
     })?;
-    let parse = |e: serde_json::Error| ReadReportError::Parse {
-        path: shown.clone(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
+    let failure: RefCell<Option<Failure>> = RefCell::new(None);
+    let mut json = serde_json::Deserializer::from_reader(BufReader::new(file));
+    let visitor = ReportVisitor {
+        on_case,
+        failure: &failure,
     };
-    let value: Value = serde_json::from_str(&text).map_err(parse)?;
-    let version = value.get("schema_version");
-    if version.and_then(Value::as_u64) != Some(u64::from(SCHEMA_VERSION)) {
-        return Err(ReadReportError::Version {
-            path: shown.clone(),
-            found: version.map_or("none".to_string(), Value::to_string),
-        });
+    let read =
+        de::Deserializer::deserialize_map(&mut json, visitor).and_then(|r| json.end().map(|()| r));
+    match (read, failure.into_inner()) {
+        (Ok(r), _) => Ok(r),
+        (Err(_), Some(Failure::Version(found))) => {
+            Err(ReadReportError::Version { path: shown, found })
+        }
+        (Err(_), Some(Failure::Case(source))) => Err(ReadReportError::Case {
+            path: shown,
+            source,
+        }),
+        (Err(e), None) if e.is_io() => Err(ReadReportError::Io {
+            path: shown,
+            source: e.into(),
+        }),
+        (Err(e), None) => Err(ReadReportError::Parse {
+            path: shown,
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        }),
     }
-    // Parsed from the text (not the value) so that errors keep their line and column.
-    serde_json::from_str(&text).map_err(parse)
 }
 
-/// Writes `report.json` atomically (temporary file, then rename).
-/// The JSON is streamed to the file rather than built as one string first.
+/// Reads a whole saved `report.json` into memory (see [`read_report_with`]).
+pub fn read_report(path: &Path) -> Result<ReportFile, ReadReportError> {
+    let mut cases = Vec::new();
+    let r = read_report_with(path, &mut |c| {
+        cases.push(c);
+        Ok(())
+    })?;
+    Ok(ReportFile {
+        schema_version: SCHEMA_VERSION,
+        harness_version: r.harness_version,
+        seed: r.seed,
+        sut: r.sut,
+        inputs_hash: r.inputs_hash,
+        suite_hash: r.suite_hash,
+        shard: r.shard,
+        total_cases: r.total_cases,
+        packs: r.packs,
+        cases,
+        summary: r.summary,
+        aggregates: r.aggregates,
+    })
+}
+
+/// Why the streamed reading of a report stopped, besides the JSON itself.
+enum Failure {
+    Version(String),
+    Case(io::Error),
+}
+
+/// The fields of `report.json`, in order.
+const REPORT_FIELDS: &[&str] = &[
+    "schema_version",
+    "harness_version",
+    "seed",
+    "sut",
+    "inputs_hash",
+    "suite_hash",
+    "shard",
+    "total_cases",
+    "packs",
+    "cases",
+    "summary",
+    "aggregates",
+];
+
+struct ReportVisitor<'a, 'f> {
+    on_case: &'a mut dyn FnMut(CaseEntry) -> io::Result<()>,
+    failure: &'f RefCell<Option<Failure>>,
+}
+
+impl<'de> Visitor<'de> for ReportVisitor<'_, '_> {
+    type Value = SavedReport;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("struct ReportFile")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SavedReport, A::Error> {
+        fn once<T, E: de::Error>(slot: &Option<T>, name: &'static str) -> Result<(), E> {
+            match slot {
+                Some(_) => Err(E::duplicate_field(name)),
+                None => Ok(()),
+            }
+        }
+        let ReportVisitor { on_case, failure } = self;
+        let mut schema_version: Option<()> = None;
+        let mut harness_version: Option<String> = None;
+        let mut seed: Option<u64> = None;
+        let mut sut: Option<String> = None;
+        let mut inputs_hash: Option<String> = None;
+        let mut suite_hash: Option<String> = None;
+        let mut shard: Option<Option<Shard>> = None;
+        let mut total_cases: Option<usize> = None;
+        let mut packs: Option<Vec<PackEntry>> = None;
+        let mut cases: Option<usize> = None;
+        let mut summary: Option<Summary> = None;
+        let mut aggregates: Option<Aggregates> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "schema_version" => {
+                    once(&schema_version, "schema_version")?;
+                    let v: Value = map.next_value()?;
+                    if v.as_u64() != Some(u64::from(SCHEMA_VERSION)) {
+                        *failure.borrow_mut() = Some(Failure::Version(v.to_string()));
+                        return Err(de::Error::custom("schema version"));
+                    }
+                    schema_version = Some(());
+                }
+                "harness_version" => {
+                    once(&harness_version, "harness_version")?;
+                    harness_version = Some(map.next_value()?);
+                }
+                "seed" => {
+                    once(&seed, "seed")?;
+                    seed = Some(map.next_value()?);
+                }
+                "sut" => {
+                    once(&sut, "sut")?;
+                    sut = Some(map.next_value()?);
+                }
+                "inputs_hash" => {
+                    once(&inputs_hash, "inputs_hash")?;
+                    inputs_hash = Some(map.next_value()?);
+                }
+                "suite_hash" => {
+                    once(&suite_hash, "suite_hash")?;
+                    suite_hash = Some(map.next_value()?);
+                }
+                "shard" => {
+                    once(&shard, "shard")?;
+                    shard = Some(map.next_value()?);
+                }
+                "total_cases" => {
+                    once(&total_cases, "total_cases")?;
+                    total_cases = Some(map.next_value()?);
+                }
+                "packs" => {
+                    once(&packs, "packs")?;
+                    packs = Some(map.next_value()?);
+                }
+                "cases" => {
+                    once(&cases, "cases")?;
+                    cases = Some(map.next_value_seed(CasesSeed {
+                        on_case: &mut *on_case,
+                        failure,
+                    })?);
+                }
+                "summary" => {
+                    once(&summary, "summary")?;
+                    summary = Some(map.next_value()?);
+                }
+                "aggregates" => {
+                    once(&aggregates, "aggregates")?;
+                    aggregates = Some(map.next_value()?);
+                }
+                other => return Err(de::Error::unknown_field(other, REPORT_FIELDS)),
+            }
+        }
+        if schema_version.is_none() {
+            *failure.borrow_mut() = Some(Failure::Version("none".to_string()));
+            return Err(de::Error::missing_field("schema_version"));
+        }
+        Ok(SavedReport {
+            harness_version: harness_version
+                .ok_or_else(|| de::Error::missing_field("harness_version"))?,
+            seed: seed.ok_or_else(|| de::Error::missing_field("seed"))?,
+            sut: sut.ok_or_else(|| de::Error::missing_field("sut"))?,
+            inputs_hash: inputs_hash.unwrap_or_default(),
+            suite_hash: suite_hash.unwrap_or_default(),
+            shard: shard.unwrap_or_default(),
+            total_cases: total_cases.unwrap_or_default(),
+            packs: packs.ok_or_else(|| de::Error::missing_field("packs"))?,
+            cases: cases.ok_or_else(|| de::Error::missing_field("cases"))?,
+            summary: summary.ok_or_else(|| de::Error::missing_field("summary"))?,
+            aggregates: aggregates.ok_or_else(|| de::Error::missing_field("aggregates"))?,
+        })
+    }
+}
+
+/// `cases`, handed over one by one; the value is how many there were.
+struct CasesSeed<'a, 'f> {
+    on_case: &'a mut dyn FnMut(CaseEntry) -> io::Result<()>,
+    failure: &'f RefCell<Option<Failure>>,
+}
+
+impl<'de> DeserializeSeed<'de> for CasesSeed<'_, '_> {
+    type Value = usize;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CasesSeed<'_, '_> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence of case entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut n = 0usize;
+        while let Some(entry) = seq.next_element::<CaseEntry>()? {
+            if let Err(e) = (self.on_case)(entry) {
+                *self.failure.borrow_mut() = Some(Failure::Case(e));
+                return Err(de::Error::custom("a case could not be kept"));
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// What a report says of its run besides the results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunHead {
+    pub seed: u64,
+    pub sut: String,
+    /// `shard::inputs_hash`; empty for reports written before it existed.
+    pub inputs_hash: String,
+    /// `shard::suite_hash`; empty for reports written before it existed.
+    pub suite_hash: String,
+    pub shard: Option<Shard>,
+    /// Cases of the whole run, before sharding.
+    pub total_cases: usize,
+}
+
+/// `report.json` as it is written: the same fields, in the same order, as [`ReportFile`], with
+/// the cases streamed from wherever they are kept.
+#[derive(Serialize)]
+struct ReportOut<'a> {
+    schema_version: u32,
+    harness_version: &'a str,
+    seed: u64,
+    sut: &'a str,
+    inputs_hash: &'a str,
+    suite_hash: &'a str,
+    shard: Option<Shard>,
+    total_cases: usize,
+    packs: &'a [PackEntry],
+    cases: CasesOut<'a>,
+    summary: &'a Summary,
+    aggregates: &'a Aggregates,
+}
+
+/// The cases of a source, serialized one by one as they are read.
+struct CasesOut<'a>(&'a dyn CaseSource);
+
+impl Serialize for CasesOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = self.0.count();
+        let mut seq = s.serialize_seq(Some(n))?;
+        for i in 0..n {
+            let case = self.0.case(i).map_err(serde::ser::Error::custom)?;
+            if case.resume.is_some() {
+                let mut plain = case.into_owned();
+                plain.resume = None;
+                seq.serialize_element(&plain)?;
+            } else {
+                seq.serialize_element(&*case)?;
+            }
+        }
+        seq.end()
+    }
+}
+
+/// Streams `report.json` to `dir` atomically (temporary file, then rename).
+fn write_report_json(dir: &Path, out: &ReportOut<'_>) -> io::Result<PathBuf> {
+    write_atomically_with(dir, "report.json", &mut |w| {
+        serde_json::to_writer_pretty(&mut *w, out).map_err(io::Error::other)?;
+        w.write_all(b"\n")
+    })
+}
+
+/// Writes `report.json`, `junit.xml` and `summary.md` of a run (or of a merge or a re-judged
+/// run) into `dir`, each atomically, from the cases of `source` in report order (sorted by
+/// ID), judged by `packs`. One pass counts the cases (summary, aggregates, digest), then the
+/// cases are read again as each file is written: nothing holds all the entries. Returns the
+/// totals for the printed summary.
+pub fn write_reports(
+    dir: &Path,
+    head: &RunHead,
+    source: &dyn CaseSource,
+    packs: &Packs,
+) -> io::Result<Totals> {
+    let totals = tally::tally(source, packs)?;
+    write_report_json(
+        dir,
+        &ReportOut {
+            schema_version: SCHEMA_VERSION,
+            harness_version: HARNESS_VERSION,
+            seed: head.seed,
+            sut: &head.sut,
+            inputs_hash: &head.inputs_hash,
+            suite_hash: &head.suite_hash,
+            shard: head.shard,
+            total_cases: head.total_cases,
+            packs: &totals.packs,
+            cases: CasesOut(source),
+            summary: totals.summary(),
+            aggregates: &totals.aggregates,
+        },
+    )?;
+    write_atomically_with(dir, "junit.xml", &mut |w| {
+        junit::write_junit(w, &head.sut, head.seed, &totals.digest, source).map(|_| ())
+    })?;
+    let md = summary::render(&summary::SummaryView {
+        sut: &head.sut,
+        seed: head.seed,
+        packs: &totals.packs,
+        aggregates: &totals.aggregates,
+        digest: &totals.digest,
+    });
+    write_atomically(dir, "summary.md", md.as_bytes())?;
+    Ok(totals)
+}
+
+/// Writes a report held in memory as `report.json`, atomically (temporary file, then rename).
 pub fn write_report(dir: &Path, report: &ReportFile) -> io::Result<PathBuf> {
-    let path = dir.join("report.json");
-    let tmp = dir.join(".report.json.tmp");
-    let mut w = BufWriter::new(File::create(&tmp)?);
-    serde_json::to_writer_pretty(&mut w, report).map_err(io::Error::other)?;
-    w.write_all(b"\n")?;
-    w.flush()?;
-    drop(w);
-    fs::rename(&tmp, &path)?;
-    Ok(path)
+    write_report_json(
+        dir,
+        &ReportOut {
+            schema_version: report.schema_version,
+            harness_version: &report.harness_version,
+            seed: report.seed,
+            sut: &report.sut,
+            inputs_hash: &report.inputs_hash,
+            suite_hash: &report.suite_hash,
+            shard: report.shard,
+            total_cases: report.total_cases,
+            packs: &report.packs,
+            cases: CasesOut(&report.cases),
+            summary: &report.summary,
+            aggregates: &report.aggregates,
+        },
+    )
 }
 
 /// Writes `junit.xml` atomically (temporary file, then rename).
@@ -793,47 +952,23 @@ pub fn write_summary(dir: &Path, report: &ReportFile) -> io::Result<PathBuf> {
 
 /// Writes `dir/name` through `dir/.name.tmp` and a rename, so that readers never see half a file.
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    write_atomically_with(dir, name, &mut |w| w.write_all(bytes))
+}
+
+/// Like [`write_atomically`], with the bytes streamed by `write` through a buffer.
+fn write_atomically_with(
+    dir: &Path,
+    name: &str,
+    write: &mut dyn FnMut(&mut BufWriter<File>) -> io::Result<()>,
+) -> io::Result<PathBuf> {
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
-    fs::write(&tmp, bytes)?;
+    let mut w = BufWriter::new(File::create(&tmp)?);
+    write(&mut w)?;
+    w.flush()?;
+    drop(w);
     fs::rename(&tmp, &path)?;
     Ok(path)
-}
-
-/// Appends one line per finished case to `cases.jsonl`, flushed as it is written.
-pub struct CasesLog {
-    file: File,
-}
-
-impl CasesLog {
-    pub fn create(dir: &Path) -> io::Result<CasesLog> {
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(dir.join("cases.jsonl"))?;
-        Ok(CasesLog { file })
-    }
-    /// Opens `cases.jsonl` to append after its first `valid_len` bytes (`--resume`: a torn
-    /// last line is cut off first).
-    pub fn append_from(dir: &Path, valid_len: u64) -> io::Result<CasesLog> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(false)
-            .open(dir.join("cases.jsonl"))?;
-        file.set_len(valid_len)?;
-        file.sync_all()?;
-        use std::io::Seek;
-        file.seek(io::SeekFrom::End(0))?;
-        Ok(CasesLog { file })
-    }
-    pub fn append(&mut self, entry: &CaseEntry) -> io::Result<()> {
-        let mut line = serde_json::to_string(entry).map_err(io::Error::other)?;
-        line.push('\n');
-        self.file.write_all(line.as_bytes())?;
-        self.file.flush()
-    }
 }
 
 /// Provenance of a run (`run.json`).

@@ -10,7 +10,7 @@ use crate::eval::judge::{self, CaseFacts, Judging, MetricMap, Packs, RunFacts, R
 use crate::eval::metrics::{self, MetricsConfig};
 use crate::scenario::Case;
 use crate::sim::{self, RunResult, RunSpec, SimOptions};
-use crate::sut::SutSpec;
+use crate::sut::{SutSpec, Systems};
 use crate::thresholds::Colour;
 
 /// How to run a suite.
@@ -119,20 +119,41 @@ pub fn judged_by(judging: Judging<'_>) -> Option<JudgedBy> {
     }
 }
 
-fn specs<'a>(cases: &'a [Case], sut: &SutSpec, wanted: &[(usize, u32)]) -> Vec<RunSpec<'a>> {
-    wanted
-        .iter()
-        .map(|&(i, run_index)| RunSpec {
-            scenario: &cases[i].model,
-            case_id: &cases[i].id,
-            run_index,
-            system: sut.instantiate(),
-        })
-        .collect()
+/// Simulates the wanted runs (case index, run index) in lockstep batches of as many runs as
+/// the systems allow at once (a process system: its batch size), results in the order wanted.
+/// A batch whose process faulted ends its runs in errors; the next batch gets a fresh process.
+fn simulate(
+    cases: &[Case],
+    systems: &Systems,
+    wanted: &[(usize, u32)],
+    options: &SimOptions,
+) -> Vec<RunResult> {
+    let mut results = Vec::with_capacity(wanted.len());
+    for batch in wanted.chunks(systems.runs_at_once()) {
+        let mut group = systems.group();
+        let specs = batch
+            .iter()
+            .map(|&(i, run_index)| RunSpec {
+                scenario: &cases[i].model,
+                case_id: &cases[i].id,
+                run_index,
+                system: group.system(&cases[i].id, run_index),
+            })
+            .collect();
+        let batch_results = sim::run_batch(specs, options);
+        group.finish(&batch_results);
+        results.extend(batch_results);
+    }
+    results
 }
 
 /// Runs one batch of cases to their verdicts, reference runs and retries included.
-fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseResult> {
+fn run_cases(
+    cases: &[Case],
+    indices: &[usize],
+    config: &RunConfig,
+    systems: &Systems,
+) -> Vec<CaseResult> {
     let sim_options = SimOptions {
         record_trace: true,
         ..config.sim.clone()
@@ -186,11 +207,13 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
         let Ok(spec) = SutSpec::parse(&format!("builtin:{model}")) else {
             continue;
         };
+        // Reference models run at the scenario's own rate, whatever the system under test asks.
         let plain = SimOptions {
             record_trace: false,
+            sut_rate_hz: None,
             ..config.sim.clone()
         };
-        let results = sim::run_batch(specs(cases, &spec, &by_case(&wanted)), &plain);
+        let results = simulate(cases, &Systems::new(&spec), &by_case(&wanted), &plain);
         for (&(slot, _), r) in wanted.iter().zip(results) {
             if r.sut_error.is_none() {
                 facts[slot]
@@ -227,7 +250,7 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
         .enumerate()
         .flat_map(|(slot, &i)| (0..cases[i].model.runs).map(move |r| (slot, r)))
         .collect();
-    let results = sim::run_batch(specs(cases, &config.sut, &by_case(&first)), &sim_options);
+    let results = simulate(cases, systems, &by_case(&first), &sim_options);
     let mut per_case: Vec<Vec<JudgedRun>> = vec![Vec::new(); indices.len()];
     for (&(slot, _), r) in first.iter().zip(results) {
         per_case[slot].push(judge_one(slot, r));
@@ -248,7 +271,7 @@ fn run_cases(cases: &[Case], indices: &[usize], config: &RunConfig) -> Vec<CaseR
         }
     }
     if !retry.is_empty() {
-        let results = sim::run_batch(specs(cases, &config.sut, &by_case(&retry)), &sim_options);
+        let results = simulate(cases, systems, &by_case(&retry), &sim_options);
         for (&(slot, _), r) in retry.iter().zip(results) {
             per_case[slot].push(judge_one(slot, r));
         }
@@ -308,11 +331,14 @@ fn drive(
 ) -> Vec<CaseResult> {
     let indices: Vec<usize> = (0..cases.len()).collect();
     let batch = config.batch_size.max(1);
+    // One process per worker for a process system (kept in a pool and restarted after a
+    // fault); every process is closed when the suite ends.
+    let systems = Systems::new(&config.sut);
     let work = || -> Vec<CaseResult> {
         indices
             .par_chunks(batch)
             .flat_map_iter(|chunk| {
-                let mut results = run_cases(cases, chunk, config);
+                let mut results = run_cases(cases, chunk, config, &systems);
                 for r in &mut results {
                     on_done(r);
                     // Traces go to `on_done` (`--traces` writes them) and no further, so that

@@ -1,10 +1,11 @@
 //! Scale-out and crash safety: `--shard K/N` (a stable partition of the cases by FNV-1a 64 of
-//! the case ID), the inputs hash that ties shards and resumed runs to the same inputs,
-//! `resume.json`, and reading back `cases.jsonl` (a torn last line ignored) for `--resume`.
+//! the case ID), the inputs hash that ties shards and resumed runs to the same inputs, and the
+//! `resume` record of every `cases.jsonl` line, which `--resume` checks (reading the file back,
+//! a torn last line ignored, is `report::store::read_lines`).
 //!
 //! See `conventions.md` (Sharding) and `docs/distributed.md`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -155,94 +156,216 @@ fn suite_bytes(tag: &[u8], cases: &[Case], packs: &Packs) -> io::Result<Vec<u8>>
     Ok(buf)
 }
 
-/// `resume.json`: what a run was started with, compared by `--resume`.
+/// FNV-1a 64 (hex) of each scenario file's bytes, by its path as reports show it.
+pub fn scenario_file_hashes(cases: &[Case]) -> io::Result<BTreeMap<String, String>> {
+    let files: BTreeSet<&Path> = cases.iter().map(|c| c.scenario_path.as_path()).collect();
+    files
+        .into_iter()
+        .map(|f| {
+            let bytes = fs::read(f)?;
+            Ok((
+                crate::report::display_path(f),
+                format!("{:016x}", fnv1a64(&bytes)),
+            ))
+        })
+        .collect()
+}
+
+/// The `resume` record of a `cases.jsonl` line: what the run was started with, which
+/// `--resume` compares with its own (the system under test is the line's `sut`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct ResumeInfo {
+pub struct ResumeKey {
+    pub harness_version: String,
+    /// [`inputs_hash`] of the run.
     pub inputs_hash: String,
     pub seed: u64,
-    pub sut: String,
     pub shard: Option<Shard>,
+    /// FNV-1a 64 (hex) of the bytes of the case's scenario file, so that a refusal can say
+    /// which file changed.
+    pub scenario_file_hash: String,
 }
 
-pub const RESUME_FILE: &str = "resume.json";
-
-/// Writes `dir/resume.json`.
-pub fn write_resume_info(dir: &Path, info: &ResumeInfo) -> io::Result<()> {
-    let mut text = serde_json::to_string_pretty(info).map_err(io::Error::other)?;
-    text.push('\n');
-    fs::write(dir.join(RESUME_FILE), text)
+/// A run as `--resume` sees it: what every line of `cases.jsonl` must agree with.
+pub struct ResumeCheck<'a> {
+    pub harness_version: &'a str,
+    pub inputs_hash: &'a str,
+    pub seed: u64,
+    pub sut: &'a str,
+    pub shard: Option<Shard>,
+    /// [`scenario_file_hashes`] of the run's inputs now.
+    pub scenario_files: &'a BTreeMap<String, String>,
 }
 
-/// Reads `dir/resume.json`; `Ok(None)` when there is none.
-pub fn read_resume_info(dir: &Path) -> Result<Option<ResumeInfo>, String> {
-    let path = dir.join(RESUME_FILE);
-    match fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("{}: not a Gauntlet resume file: {e}", path.display())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: cannot read: {e}", path.display())),
-    }
-}
-
-/// What `--resume` found in `cases.jsonl`.
-#[derive(Debug, Default)]
-pub struct CasesRead {
-    /// Finished cases, first line of each ID kept.
-    pub entries: Vec<CaseEntry>,
-    /// Byte length of the complete, valid lines: the file is cut back to it before appending.
-    pub valid_len: u64,
-    /// Whether a torn (unterminated or unreadable) last line was dropped.
-    pub torn_tail: bool,
-}
-
-/// Reads `cases.jsonl`: every complete line must be a case entry, except that a last line that
-/// is unterminated or does not parse (a write cut short by a kill) is ignored.
-pub fn read_cases_log(path: &Path) -> Result<CasesRead, String> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(CasesRead::default()),
-        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
-    };
-    let mut out = CasesRead::default();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut start = 0usize;
-    let mut line_no = 0usize;
-    while start < bytes.len() {
-        line_no += 1;
-        let Some(len) = bytes[start..].iter().position(|&b| b == b'\n') else {
-            out.torn_tail = true;
-            break;
-        };
-        let end = start + len + 1;
-        let is_last = end == bytes.len();
-        match serde_json::from_slice::<CaseEntry>(&bytes[start..end - 1]) {
-            Ok(entry) => {
-                if seen.insert(entry.id.clone()) {
-                    out.entries.push(entry);
-                }
-                out.valid_len = end as u64;
-            }
-            Err(_) if is_last => {
-                out.torn_tail = true;
-                break;
-            }
-            Err(e) => {
-                return Err(format!(
-                    "{}:{line_no}: not a case entry ({e}); only the last line may be torn",
-                    path.display()
-                ));
-            }
+impl ResumeCheck<'_> {
+    /// The `resume` record of a line for a case of the scenario file shown as `scenario`.
+    pub fn key_for(&self, scenario: &str) -> ResumeKey {
+        ResumeKey {
+            harness_version: self.harness_version.to_string(),
+            inputs_hash: self.inputs_hash.to_string(),
+            seed: self.seed,
+            shard: self.shard,
+            scenario_file_hash: self
+                .scenario_files
+                .get(scenario)
+                .cloned()
+                .unwrap_or_default(),
         }
-        start = end;
     }
-    Ok(out)
+
+    /// Whether a finished case of `cases.jsonl` belongs to this run, whose cases (of this
+    /// shard) have the IDs `case_ids`; if not, what changed.
+    pub fn check(&self, e: &CaseEntry, case_ids: &HashSet<&str>) -> Result<(), String> {
+        let Some(then) = &e.resume else {
+            return Err(format!(
+                "case {} has no `resume` record: not written by a run this harness can resume; start a new run instead (without --resume)",
+                e.id
+            ));
+        };
+        if then.harness_version != self.harness_version {
+            return Err(format!(
+                "case {} was run by harness version {}, this is {}; start a new run instead",
+                e.id, then.harness_version, self.harness_version
+            ));
+        }
+        let shard = |s: Option<Shard>| s.map_or("none".to_string(), |s| s.to_string());
+        if then.seed != self.seed || e.sut != self.sut || then.shard != self.shard {
+            return Err(format!(
+                "case {} was run with seed {}, {}, shard {}; now seed {}, {}, shard {}",
+                e.id,
+                then.seed,
+                e.sut,
+                shard(then.shard),
+                self.seed,
+                self.sut,
+                shard(self.shard)
+            ));
+        }
+        if then.inputs_hash != self.inputs_hash {
+            let what = match self.scenario_files.get(&e.scenario) {
+                None => format!("{} is no longer among the scenario files", e.scenario),
+                Some(now) if *now != then.scenario_file_hash => {
+                    format!("{} was edited", e.scenario)
+                }
+                Some(_) if !case_ids.contains(e.id.as_str()) => format!(
+                    "case {} is no longer among the cases (another --filter, or the scenario files differ)",
+                    e.id
+                ),
+                Some(_) => "the threshold packs (a pack file or --thresholds), --filter or the set of scenario files differ".to_string(),
+            };
+            return Err(format!(
+                "the inputs changed since the run began: {what} (inputs hash {} then, {} now); start a new run instead",
+                then.inputs_hash, self.inputs_hash
+            ));
+        }
+        if !case_ids.contains(e.id.as_str()) {
+            return Err(format!("case {} is not among this run's cases", e.id));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::FactsEntry;
+
+    fn logged(id: &str, scenario: &str, key: ResumeKey) -> CaseEntry {
+        CaseEntry {
+            id: id.to_string(),
+            scenario: scenario.to_string(),
+            params: BTreeMap::new(),
+            sut: "builtin:aeb".to_string(),
+            verdict: "pass".to_string(),
+            colour: None,
+            reasons: Vec::new(),
+            judged_by: None,
+            facts: FactsEntry {
+                judge: None,
+                ego_speed_kph: 10.0,
+                vehicle_category: None,
+                runs_required: 1,
+                reference_collision: BTreeMap::new(),
+            },
+            metrics: BTreeMap::new(),
+            runs: Vec::new(),
+            resume: Some(key),
+        }
+    }
+
+    #[test]
+    fn resume_says_what_changed() {
+        let files = BTreeMap::from([
+            ("a.toml".to_string(), "00000000000000aa".to_string()),
+            ("b.toml".to_string(), "00000000000000bb".to_string()),
+        ]);
+        let now = ResumeCheck {
+            harness_version: "0.2.0",
+            inputs_hash: "1111111111111111",
+            seed: 0,
+            sut: "builtin:aeb",
+            shard: Some(Shard { k: 1, n: 2 }),
+            scenario_files: &files,
+        };
+        let ids: HashSet<&str> = ["a/x=1", "b/x=1"].into_iter().collect();
+        let same = now.key_for("a.toml");
+        assert_eq!(same.scenario_file_hash, "00000000000000aa");
+        assert_eq!(
+            now.check(&logged("a/x=1", "a.toml", same.clone()), &ids),
+            Ok(())
+        );
+        let refused = |e: CaseEntry| now.check(&e, &ids).expect_err("refused");
+        let mut none = logged("a/x=1", "a.toml", same.clone());
+        none.resume = None;
+        assert!(refused(none).contains("no `resume` record"));
+        let old = ResumeKey {
+            harness_version: "0.1.0".into(),
+            ..same.clone()
+        };
+        assert!(
+            refused(logged("a/x=1", "a.toml", old))
+                .contains("harness version 0.1.0, this is 0.2.0")
+        );
+        let seed = ResumeKey {
+            seed: 3,
+            ..same.clone()
+        };
+        assert_eq!(
+            refused(logged("a/x=1", "a.toml", seed)),
+            "case a/x=1 was run with seed 3, builtin:aeb, shard 1/2; now seed 0, builtin:aeb, shard 1/2"
+        );
+        let unsharded = ResumeKey {
+            shard: None,
+            ..same.clone()
+        };
+        assert!(refused(logged("a/x=1", "a.toml", unsharded)).contains("shard none; now"));
+        let mut other_sut = logged("a/x=1", "a.toml", same.clone());
+        other_sut.sut = "builtin:none".into();
+        assert!(refused(other_sut).contains("builtin:none, shard 1/2; now seed 0, builtin:aeb"));
+        // Another inputs hash: which file changed, or which case is gone, or else what may have.
+        let before = ResumeKey {
+            inputs_hash: "2222222222222222".into(),
+            ..same.clone()
+        };
+        let edited = ResumeKey {
+            scenario_file_hash: "00000000000000ff".into(),
+            ..before.clone()
+        };
+        let e = refused(logged("a/x=1", "a.toml", edited));
+        assert!(e.starts_with("the inputs changed since the run began: a.toml was edited (inputs hash 2222222222222222 then, 1111111111111111 now)"), "{e}");
+        let e = refused(logged("c/x=1", "c.toml", before.clone()));
+        assert!(
+            e.contains("c.toml is no longer among the scenario files"),
+            "{e}"
+        );
+        let e = refused(logged("a/x=9", "a.toml", before.clone()));
+        assert!(e.contains("case a/x=9 is no longer among the cases"), "{e}");
+        let e = refused(logged("a/x=1", "a.toml", before));
+        assert!(e.contains("the threshold packs"), "{e}");
+        // Same inputs, a case of another shard.
+        let e = refused(logged("a/x=2", "a.toml", same));
+        assert_eq!(e, "case a/x=2 is not among this run's cases");
+    }
 
     fn no_env(_: &str) -> Option<String> {
         None

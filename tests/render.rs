@@ -266,3 +266,74 @@ fn labels_name_the_visible_actors() {
         "{depth} {target:?}"
     );
 }
+
+/// The bounding spheres (`SHAPE_BOUND`) only skip ray tests that would miss: the CPU reference
+/// draws every library family's frames byte for byte the same with them and without them.
+#[test]
+fn bounds_skip_tests_but_change_no_pixel() {
+    use gauntlet::render::SHAPE_BOUND;
+    let cam = camera(200, 120);
+    for (path, id, light) in [
+        (
+            "scenarios/euro-ncap/ccrs.toml",
+            "overlap_pct=50,vut_speed_kph=50",
+            Light::Day,
+        ),
+        (
+            "scenarios/euro-ncap/cpna.toml",
+            "impact_point_pct=25,light=day,vut_speed_kph=40",
+            Light::Day,
+        ),
+        (
+            "scenarios/euro-ncap/cbla.toml",
+            "vut_speed_kph=40",
+            Light::Night,
+        ),
+        (
+            "scenarios/cn-cdas-draft/cones.toml",
+            "v_smaxset_kph=80",
+            Light::Day,
+        ),
+        (
+            "scenarios/cn-cdas-draft/overturned-car.toml",
+            "light=night,v_smaxset_kph=80",
+            Light::Night,
+        ),
+        (
+            "scenarios/un-r157/cut-in.toml",
+            "ego_speed_kph=60",
+            Light::Day,
+        ),
+    ] {
+        let c = case(path, id);
+        let bounded = scenes(&c, &[0.5, 2.0, 3.5], light, &cam);
+        assert!(
+            bounded
+                .iter()
+                .all(|s| s.prims.iter().any(|p| p.ids[2] == SHAPE_BOUND))
+        );
+        let unbounded: Vec<FrameScene> = bounded
+            .iter()
+            .map(|s| FrameScene {
+                prims: s
+                    .prims
+                    .iter()
+                    .filter(|p| p.ids[2] != SHAPE_BOUND)
+                    .copied()
+                    .collect(),
+                ..s.clone()
+            })
+            .collect();
+        let a = gauntlet::render::cpu::render_scenes(&bounded);
+        let b = gauntlet::render::cpu::render_scenes(&unbounded);
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                x.rgba == y.rgba
+                    && x.depth_m == y.depth_m
+                    && x.instance == y.instance
+                    && x.coverage == y.coverage,
+                "{id} frame {i}: culling changed the frame"
+            );
+        }
+    }
+}

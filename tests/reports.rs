@@ -255,6 +255,7 @@ fn entry(id: &str, scenario: &str, verdict: &'static str, reasons: &[&str]) -> C
         },
         metrics: BTreeMap::new(),
         runs: Vec::new(),
+        resume: None,
     }
 }
 
@@ -330,4 +331,88 @@ fn awkward_text_is_escaped_in_both_files() {
     );
     assert!(error_line.contains("line two"), "{error_line}");
     assert!(md.contains("- **fail** `b/x=1`\n"), "{md}");
+}
+
+/// A run writes its reports from `cases.jsonl`, reading the cases back one by one; a report
+/// built whole in memory from the same cases (in any order) has the same bytes, and so has one
+/// written by the library from the run's `cases.jsonl` again.
+#[test]
+fn reports_from_memory_and_from_cases_jsonl_are_the_same_bytes() {
+    let dir = tempdir("streamed");
+    let out = dir.join("run");
+    let o = gauntlet(&[
+        "run",
+        "scenarios",
+        "--sut",
+        "builtin:aeb",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let files = ["report.json", "junit.xml", "summary.md"];
+    let same_as_run = |d: &std::path::Path| {
+        for f in files {
+            assert!(
+                std::fs::read(out.join(f)).expect("run") == std::fs::read(d.join(f)).expect(f),
+                "{f} of {} differs from the run's",
+                d.display()
+            );
+        }
+    };
+    // The packs the run judged by: the built-in ones and those among its inputs.
+    let loaded = gauntlet::scenario::load_paths(&[std::path::PathBuf::from("scenarios")]);
+    let mut packs = Packs::builtin().expect("packs");
+    for (file, pack) in &loaded.packs {
+        packs.add_input(file, pack.clone());
+    }
+    let saved = report::read_report(&out.join("report.json")).expect("report");
+    assert!(saved.cases.len() > 400);
+    let mut entries = saved.cases.clone();
+    entries.reverse();
+    let in_memory = report::ReportFile {
+        inputs_hash: saved.inputs_hash.clone(),
+        suite_hash: saved.suite_hash.clone(),
+        shard: saved.shard,
+        total_cases: saved.total_cases,
+        ..report::build_report(saved.seed, &saved.sut, entries, &packs)
+    };
+    let memory = dir.join("memory");
+    std::fs::create_dir_all(&memory).expect("dir");
+    report::write_report(&memory, &in_memory).expect("report.json");
+    report::write_junit(&memory, &in_memory).expect("junit.xml");
+    report::write_summary(&memory, &in_memory).expect("summary.md");
+    same_as_run(&memory);
+
+    // Every line of cases.jsonl carries its resume record; the reports never do.
+    let log = out.join("cases.jsonl");
+    let read = report::store::read_lines(&log, &mut |_, e| {
+        assert!(e.resume.is_some(), "{}", e.id);
+        Ok(())
+    })
+    .expect("cases.jsonl");
+    assert!(!read.torn_tail);
+    assert_eq!(read.slots.len(), saved.cases.len());
+    let copy = dir.join("cases.jsonl");
+    std::fs::copy(&log, &copy).expect("copy");
+    let mut store = report::CaseStore::reopen(&copy, read.valid_len, read.slots).expect("store");
+    store.sort_by_id();
+    let streamed = dir.join("streamed");
+    std::fs::create_dir_all(&streamed).expect("dir");
+    let head = report::RunHead {
+        seed: saved.seed,
+        sut: saved.sut.clone(),
+        inputs_hash: saved.inputs_hash.clone(),
+        suite_hash: saved.suite_hash.clone(),
+        shard: saved.shard,
+        total_cases: saved.total_cases,
+    };
+    let totals = report::write_reports(&streamed, &head, &store, &packs).expect("reports");
+    same_as_run(&streamed);
+    assert_eq!(totals.summary(), &saved.summary);
+    assert_eq!(totals.aggregates, saved.aggregates);
 }

@@ -79,18 +79,55 @@ fn shards_of_the_library_merge_to_the_unsharded_reports() {
     run_ok(&inputs, &whole, &[]);
     let r = report(&whole);
     assert_eq!(r["shard"], serde_json::Value::Null);
+    // Exactly the files of the contract (conventions.md), no scratch or resume file.
+    assert_eq!(
+        files_in(&whole),
+        [
+            "cases.jsonl",
+            "junit.xml",
+            "report.json",
+            "run.json",
+            "summary.md"
+        ]
+    );
     assert!(r["total_cases"].as_u64().expect("total") > 400);
     assert_eq!(r["inputs_hash"].as_str().map(str::len), Some(16));
     for n in [2, 3, 7] {
         check_shards_merge(&inputs, &whole, &dir, n);
     }
     // `gauntlet judge` still reads and rewrites a report with the new fields.
+    let before: Vec<Vec<u8>> = FILES.iter().map(|f| read(&whole.join(f))).collect();
     let o = gauntlet(&["judge", s(&whole)]);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let after: Vec<Vec<u8>> = FILES.iter().map(|f| read(&whole.join(f))).collect();
+    assert!(
+        before == after,
+        "judge with the same packs rewrites the same bytes"
+    );
     let merged = dir.join("merged-3");
+    assert_eq!(
+        files_in(&merged),
+        ["junit.xml", "report.json", "summary.md"],
+        "merge leaves no scratch file"
+    );
     let o = gauntlet(&["judge", s(&merged)]);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     assert!(read(&whole.join("report.json")) == read(&merged.join("report.json")));
+    assert_eq!(
+        files_in(&merged),
+        ["junit.xml", "report.json", "summary.md"],
+        "judge leaves no scratch file"
+    );
+}
+
+/// The names in a directory, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]
@@ -231,10 +268,7 @@ fn merge_refuses_what_does_not_belong_together() {
         let o = merge(&parts);
         assert_eq!(o.status.code(), Some(2), "{expect}: {}", stderr(&o));
         assert!(stderr(&o).contains(expect), "{expect}: {}", stderr(&o));
-        assert!(
-            !out.join("report.json").exists(),
-            "nothing written on refusal"
-        );
+        assert!(!out.exists(), "nothing written on refusal");
     }
     let o = merge(&[&a, &b, &dir.join("missing")]);
     assert_eq!(o.status.code(), Some(2));
@@ -386,22 +420,74 @@ fn resume_refuses_changed_inputs() {
     };
     let o = resume(&["--filter", "*=10"]);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    // Another filter, another seed, an edited scenario file: refused.
+    // What resume checks is in every line of cases.jsonl, not in a file of its own.
+    let log = out.join("cases.jsonl");
+    let lines = String::from_utf8(read(&log)).expect("utf-8");
+    for line in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("line");
+        let key = &v["resume"];
+        assert_eq!(key["inputs_hash"], report(&out)["inputs_hash"], "{line}");
+        assert_eq!(key["seed"], 0);
+        assert_eq!(key["shard"], serde_json::Value::Null);
+        assert!(key["harness_version"].is_string() && key["scenario_file_hash"].is_string());
+    }
+    assert!(
+        !String::from_utf8(read(&out.join("report.json")))
+            .expect("utf-8")
+            .contains("\"resume\"")
+    );
+    // Another filter, another seed, an edited scenario file: refused, saying what changed.
     let o = resume(&["--filter", "*=15"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("the inputs changed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is no longer among the cases (another --filter"),
+        "{}",
+        stderr(&o)
+    );
     let o = resume(&["--filter", "*=10", "--seed", "3"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("was run with seed 0"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("now seed 3"), "{}", stderr(&o));
     let mut text = std::fs::read_to_string(&scenario).expect("read");
     text.push_str("\n# edited\n");
     std::fs::write(&scenario, text).expect("edit");
     let o = resume(&["--filter", "*=10"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("the inputs changed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("{} was edited", s(&scenario))),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::copy("scenarios/euro-ncap/ccrs.toml", &scenario).expect("restore");
+    // Lines of another harness version, or without a resume record: refused.
+    let edit_lines = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut text = String::new();
+        for line in lines.lines() {
+            let mut v: serde_json::Value = serde_json::from_str(line).expect("line");
+            f(&mut v);
+            text.push_str(&serde_json::to_string(&v).expect("json"));
+            text.push('\n');
+        }
+        std::fs::write(&log, text).expect("write");
+    };
+    edit_lines(&|v| v["resume"]["harness_version"] = "0.0.1".into());
+    let o = resume(&["--filter", "*=10"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("was run by harness version 0.0.1"),
+        "{}",
+        stderr(&o)
+    );
+    edit_lines(&|v| {
+        v.as_object_mut().expect("object").remove("resume");
+    });
+    let o = resume(&["--filter", "*=10"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no `resume` record"), "{}", stderr(&o));
     // A cases.jsonl with a broken line in the middle is refused, not silently rerun.
     std::fs::write(out.join("cases.jsonl"), "not json\n{}\n").expect("write");
-    std::fs::copy("scenarios/euro-ncap/ccrs.toml", &scenario).expect("restore");
     let o = resume(&["--filter", "*=10"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(

@@ -943,25 +943,55 @@ pub fn repeats_outcome(
     rule: &Rule,
     cases: &[(String, Verdict)],
 ) -> Result<RepeatsOutcome, EvalError> {
-    let (_, _, max_share, per) = repeats_of(pack, rule)?;
-    let mut by_group: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+    let mut by_group: BTreeMap<String, GroupCounts> = BTreeMap::new();
     for (group, verdict) in cases {
-        let entry = by_group.entry(group.as_str()).or_default();
+        by_group.entry(group.clone()).or_default().add(*verdict);
+    }
+    repeats_outcome_of_counts(pack, rule, &by_group)
+}
+
+/// Verdict counts of one group of cases under a `repeats` rule (not-applicable cases left out).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCounts {
+    /// Cases judged.
+    pub cases: usize,
+    pub failed: usize,
+    pub errors: usize,
+}
+
+impl GroupCounts {
+    /// Counts one case's verdict.
+    pub fn add(&mut self, verdict: Verdict) {
         match verdict {
-            Verdict::Pass => entry.0 += 1,
+            Verdict::Pass => self.cases += 1,
             Verdict::Fail => {
-                entry.0 += 1;
-                entry.1 += 1;
+                self.cases += 1;
+                self.failed += 1;
             }
             Verdict::Error => {
-                entry.0 += 1;
-                entry.2 += 1;
+                self.cases += 1;
+                self.errors += 1;
             }
             Verdict::NotApplicable => {}
         }
     }
+}
+
+/// [`repeats_outcome`] from the verdict counts of each group, for callers that count the cases
+/// as they stream by rather than keeping them.
+pub fn repeats_outcome_of_counts(
+    pack: &Pack,
+    rule: &Rule,
+    by_group: &BTreeMap<String, GroupCounts>,
+) -> Result<RepeatsOutcome, EvalError> {
+    let (_, _, max_share, per) = repeats_of(pack, rule)?;
     let mut groups = Vec::new();
-    for (group, (n, failed, errors)) in by_group {
+    for (group, counts) in by_group {
+        let GroupCounts {
+            cases: n,
+            failed,
+            errors,
+        } = *counts;
         if n == 0 {
             continue;
         }

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::scene::FrameScene;
-use super::{Frame, Marking, Prim, View};
+use super::{Frame, Marking, Prim, SHAPE_BOUND, View};
 
 const NO_HIT: f32 = 1e30;
 /// Pixels of a row one invocation shades (as in the shader).
@@ -149,13 +149,40 @@ fn hit_prim(p: &Prim, o: V3, d: V3) -> [f32; 4] {
     [c * ln[0] - s * ln[1], s * ln[0] + c * ln[1], ln[2], t]
 }
 
+fn cross(a: V3, b: V3) -> V3 {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+/// Whether the ray from `o` along unit `d` passes wide of a bound's sphere or has it wholly
+/// behind: then none of the bound's primitives can be hit.
+fn misses_bound(p: &Prim, o: V3, d: V3) -> bool {
+    let q = sub(v3(p.centre), o);
+    let r = p.half[0];
+    let off = cross(q, d);
+    dot(off, off) > r * r || dot(q, d) < -r
+}
+
 /// Whether anything of the frame's primitives lies between `o` and the sun.
 fn in_shadow(view: &View, prims: &[Prim], o: V3) -> bool {
     let first = view.ranges[0] as usize;
     let n = view.ranges[1] as usize;
-    prims[first..first + n]
-        .iter()
-        .any(|p| hit_prim(p, o, v3(view.sun))[3] < NO_HIT)
+    let mut i = 0;
+    while i < n {
+        let p = &prims[first + i];
+        i += 1;
+        if p.ids[2] == SHAPE_BOUND {
+            if misses_bound(p, o, v3(view.sun)) {
+                i += p.ids[3] as usize;
+            }
+        } else if hit_prim(p, o, v3(view.sun))[3] < NO_HIT {
+            return true;
+        }
+    }
+    false
 }
 
 /// Road-frame station and lateral offset of a world point.
@@ -301,8 +328,16 @@ fn render_pixel(
     let mut found = false;
     let mut counted = 0u32;
     let first = view.ranges[0] as usize;
-    for i in 0..view.ranges[1] as usize {
+    let mut i = 0;
+    while i < view.ranges[1] as usize {
         let p = &prims[first + i];
+        i += 1;
+        if p.ids[2] == SHAPE_BOUND {
+            if misses_bound(p, o, d) {
+                i += p.ids[3] as usize;
+            }
+            continue;
+        }
         let h = hit_prim(p, o, d);
         if h[3] < NO_HIT {
             if p.ids[0] != counted {
@@ -312,7 +347,7 @@ fn render_pixel(
             if h[3] < best_t {
                 best_t = h[3];
                 best_n = [h[0], h[1], h[2]];
-                best = first + i;
+                best = first + i - 1;
                 found = true;
             }
         }

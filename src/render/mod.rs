@@ -76,7 +76,8 @@ pub struct Prim {
     pub half: [f32; 4],
     /// Linear albedo (rgb); w: material ([`MATERIAL_MATTE`] …).
     pub colour: [f32; 4],
-    /// `instance id (1-based; 0 = none), class, shape ([`SHAPE_BOX`], [`SHAPE_ELLIPSOID`]), 0`.
+    /// `instance id (1-based; 0 = none), class, shape ([`SHAPE_BOX`], [`SHAPE_ELLIPSOID`],
+    /// [`SHAPE_BOUND`]), primitives in the bound's group (bounds only, else 0)`.
     pub ids: [u32; 4],
 }
 
@@ -90,6 +91,10 @@ pub struct Marking {
 
 pub const SHAPE_BOX: u32 = 0;
 pub const SHAPE_ELLIPSOID: u32 = 1;
+/// Not drawn: a sphere (centre xyz, radius `half.x`) enclosing the `ids.w` primitives that
+/// follow it. A ray that misses the sphere skips them all; the sphere is conservative, so
+/// skipping never changes a pixel, it only saves the tests (`misses_bound` in the shader).
+pub const SHAPE_BOUND: u32 = 2;
 
 /// Plain diffuse surface.
 pub const MATERIAL_MATTE: f32 = 0.0;

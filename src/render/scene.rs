@@ -4,7 +4,7 @@
 use super::{
     Camera, Class, EDGE_BARRIER, EDGE_CURB, EDGE_GRASS, EDGE_GRAVEL, Light, Lighting,
     MARKING_DASHED, MARKING_DOUBLE_SOLID, MARKING_SOLID, MATERIAL_GLASS, MATERIAL_MATTE,
-    MATERIAL_STRIPES, MATERIAL_TAIL_LIGHT, MATERIAL_TYRE, Marking, Prim, SHAPE_BOX,
+    MATERIAL_STRIPES, MATERIAL_TAIL_LIGHT, MATERIAL_TYRE, Marking, Prim, SHAPE_BOUND, SHAPE_BOX,
     SHAPE_ELLIPSOID, View, WorldPose, world_from_road,
 };
 use crate::scenario::format::{EdgeKind, Marking as MarkingKind};
@@ -106,6 +106,10 @@ fn v4(a: [f64; 3], w: f64) -> [f32; 4] {
 
 fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
 
 fn scale(a: [f64; 3], s: f64) -> [f64; 3] {
@@ -246,7 +250,10 @@ pub fn build_frame(
         let instance = i as u32 + 1;
         let class = class_of(actor.kind);
         let dims = (actor.length_m, actor.width_m, actor.height_m);
+        let bound_at = prims.len();
+        prims.push(Prim::default());
         actor_prims(&mut prims, class, instance, pose, dims);
+        prims[bound_at] = bound_of(&prims[bound_at + 1..], instance);
         objects.push(SceneObject {
             instance,
             class,
@@ -360,6 +367,43 @@ impl Builder<'_> {
 
     fn ellipsoid(&mut self, offset: [f64; 3], half: [f64; 3], colour: [f64; 3], material: f32) {
         self.push(offset, half, SHAPE_ELLIPSOID, colour, material);
+    }
+}
+
+/// A [`SHAPE_BOUND`] sphere enclosing `group`: every primitive lies inside the sphere of radius
+/// `|half|` about its centre, so a sphere reaching the farthest of those encloses them all; the
+/// radius is padded (1 % + 1 cm) so that f32 rounding in the ray test never culls a hit.
+fn bound_of(group: &[Prim], instance: u32) -> Prim {
+    let reach = |p: &Prim| {
+        let h = p.half;
+        (f64::from(h[0]).powi(2) + f64::from(h[1]).powi(2) + f64::from(h[2]).powi(2)).sqrt()
+    };
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for p in group {
+        for a in 0..3 {
+            lo[a] = lo[a].min(f64::from(p.centre[a]) - reach(p));
+            hi[a] = hi[a].max(f64::from(p.centre[a]) + reach(p));
+        }
+    }
+    let centre = [
+        0.5 * (lo[0] + hi[0]),
+        0.5 * (lo[1] + hi[1]),
+        0.5 * (lo[2] + hi[2]),
+    ];
+    let radius = group
+        .iter()
+        .map(|p| {
+            let c = [p.centre[0], p.centre[1], p.centre[2]].map(f64::from);
+            let d = sub(c, centre);
+            (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt() + reach(p)
+        })
+        .fold(0.0, f64::max);
+    Prim {
+        centre: v4(centre, 0.0),
+        half: [(radius * 1.01 + 0.01) as f32, 0.0, 0.0, 0.0],
+        colour: [0.0; 4],
+        ids: [instance, 0, SHAPE_BOUND, group.len() as u32],
     }
 }
 

@@ -3,10 +3,11 @@
 //! report order.
 //!
 //! Only standard attributes are written and no times, so the file is byte-identical for the same
-//! `report.json`.
+//! `report.json`. It is written case by case from a [`Digest`] and the cases (in memory or read
+//! back from `cases.jsonl`), never built whole in memory for a run.
 
 use std::borrow::Cow;
-use std::io;
+use std::io::{self, Write};
 
 use quick_xml::Writer;
 use quick_xml::escape::escape;
@@ -14,30 +15,48 @@ use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::name::QName;
 
-use super::{CaseEntry, ReportFile, Summary, by_scenario, count_verdicts};
+use super::store::CaseSource;
+use super::tally::Digest;
+use super::{CaseEntry, ReportFile, Summary};
 
-/// Renders `junit.xml` for a report.
+/// Renders `junit.xml` for a report held in memory.
 pub fn junit_xml(report: &ReportFile) -> io::Result<Vec<u8>> {
-    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let digest = Digest::of_entries(&report.cases, &|_, _| false);
+    write_junit(Vec::new(), &report.sut, report.seed, &digest, &report.cases)
+}
+
+/// Writes `junit.xml` to `w` for the cases of `source` (in report order) and their digest;
+/// returns `w`.
+pub fn write_junit<W: Write>(
+    w: W,
+    sut: &str,
+    seed: u64,
+    digest: &Digest,
+    source: &dyn CaseSource,
+) -> io::Result<W> {
+    let mut w = Writer::new_with_indent(w, b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let name = format!("gauntlet {} seed {}", report.sut, report.seed);
+    let name = format!("gauntlet {sut} seed {seed}");
     w.write_event(Event::Start(suite_start(
         "testsuites",
         &name,
-        &report.summary,
+        &digest.summary,
     )))?;
-    for (scenario, cases) in by_scenario(&report.cases) {
-        let counts = count_verdicts(cases.iter().map(|c| c.verdict.as_str()));
-        w.write_event(Event::Start(suite_start("testsuite", scenario, &counts)))?;
-        for case in cases {
-            write_case(&mut w, case)?;
+    for (scenario, group) in &digest.scenarios {
+        w.write_event(Event::Start(suite_start(
+            "testsuite",
+            scenario,
+            &group.counts,
+        )))?;
+        for &i in &group.cases {
+            write_case(&mut w, &*source.case(i)?)?;
         }
         w.write_event(Event::End(BytesEnd::new("testsuite")))?;
     }
     w.write_event(Event::End(BytesEnd::new("testsuites")))?;
-    let mut bytes = w.into_inner();
-    bytes.push(b'\n');
-    Ok(bytes)
+    let mut inner = w.into_inner();
+    inner.write_all(b"\n")?;
+    Ok(inner)
 }
 
 fn suite_start<'a>(tag: &'a str, name: &str, counts: &Summary) -> BytesStart<'a> {
@@ -50,7 +69,7 @@ fn suite_start<'a>(tag: &'a str, name: &str, counts: &Summary) -> BytesStart<'a>
     start
 }
 
-fn write_case(w: &mut Writer<Vec<u8>>, case: &CaseEntry) -> io::Result<()> {
+fn write_case<W: Write>(w: &mut Writer<W>, case: &CaseEntry) -> io::Result<()> {
     let mut start = BytesStart::new("testcase");
     start.push_attribute(attribute("classname", &case.scenario));
     start.push_attribute(attribute("name", &case.id));

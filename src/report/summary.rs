@@ -3,20 +3,47 @@
 //! categories, Euro NCAP points and colour grids, and the cases that did not pass with their
 //! reasons.
 //!
-//! It holds no times, so it is byte-identical for the same `report.json`.
+//! It holds no times, so it is byte-identical for the same `report.json`. It is rendered from a
+//! [`Digest`] of the cases (gathered in one pass, whether the cases are in memory or read back
+//! from `cases.jsonl`) and the report's packs and aggregates.
 
 use std::fmt::Write;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{ReportFile, by_scenario, cell_vut_speed_kph, count_verdicts, swept_params};
+use super::tally::{Digest, PointsCase, points_rules_of};
+use super::{Aggregates, PackEntry, ReportFile, swept_params};
 
-/// At most this many failing or erroring cases are listed; the rest are counted.
-pub const MAX_LISTED: usize = 50;
+pub use super::tally::MAX_LISTED;
 
-/// Renders `summary.md` for a report.
+/// What `summary.md` shows.
+pub struct SummaryView<'a> {
+    pub sut: &'a str,
+    pub seed: u64,
+    /// The packs that judged cases (for their status).
+    pub packs: &'a [PackEntry],
+    pub aggregates: &'a Aggregates,
+    pub digest: &'a Digest,
+}
+
+/// Renders `summary.md` for a report held in memory.
 pub fn summary_md(report: &ReportFile) -> String {
-    let s = &report.summary;
+    let grid_rules = points_rules_of(&report.aggregates);
+    let digest = Digest::of_entries(&report.cases, &|pack, rule| {
+        grid_rules.contains(&(pack.to_string(), rule.to_string()))
+    });
+    render(&SummaryView {
+        sut: &report.sut,
+        seed: report.seed,
+        packs: &report.packs,
+        aggregates: &report.aggregates,
+        digest: &digest,
+    })
+}
+
+/// Renders `summary.md`.
+pub fn render(view: &SummaryView<'_>) -> String {
+    let s = &view.digest.summary;
     let mut md = String::new();
     let outcome = if s.fail + s.error == 0 {
         format!("✅ all {} cases pass", s.cases)
@@ -27,8 +54,8 @@ pub fn summary_md(report: &ReportFile) -> String {
     let _ = writeln!(
         md,
         "## Gauntlet: {}, seed {}: {outcome}\n",
-        code(&report.sut),
-        report.seed
+        code(view.sut),
+        view.seed
     );
     md.push_str("| cases | pass | fail | error |\n|---:|---:|---:|---:|\n");
     let _ = writeln!(
@@ -37,8 +64,8 @@ pub fn summary_md(report: &ReportFile) -> String {
         s.cases, s.pass, s.fail, s.error
     );
     md.push_str("| scenario | cases | pass | fail | error |\n|---|---:|---:|---:|---:|\n");
-    for (scenario, cases) in by_scenario(&report.cases) {
-        let c = count_verdicts(cases.iter().map(|c| c.verdict.as_str()));
+    for (scenario, group) in &view.digest.scenarios {
+        let c = &group.counts;
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} |",
@@ -49,15 +76,11 @@ pub fn summary_md(report: &ReportFile) -> String {
             c.error
         );
     }
-    packs_md(&mut md, report);
-    let failing: Vec<_> = report
-        .cases
-        .iter()
-        .filter(|c| c.verdict != "pass")
-        .collect();
-    if !failing.is_empty() {
-        let _ = writeln!(md, "\n### Cases that did not pass ({})\n", failing.len());
-        for c in failing.iter().take(MAX_LISTED) {
+    packs_md(&mut md, view);
+    let not_passed = s.fail + s.error;
+    if not_passed > 0 {
+        let _ = writeln!(md, "\n### Cases that did not pass ({not_passed})\n");
+        for c in view.digest.not_passed.iter().take(MAX_LISTED) {
             let reasons = if c.reasons.is_empty() {
                 String::new()
             } else {
@@ -65,11 +88,11 @@ pub fn summary_md(report: &ReportFile) -> String {
             };
             let _ = writeln!(md, "- **{}** {}{reasons}", c.verdict, code(&c.id));
         }
-        if failing.len() > MAX_LISTED {
+        if not_passed > MAX_LISTED {
             let _ = writeln!(
                 md,
                 "- … and {} more, see report.json",
-                failing.len() - MAX_LISTED
+                not_passed - MAX_LISTED
             );
         }
     }
@@ -77,8 +100,8 @@ pub fn summary_md(report: &ReportFile) -> String {
 }
 
 /// Per-pack counts, UN R152 categories, Euro NCAP points and colour grids.
-fn packs_md(md: &mut String, report: &ReportFile) {
-    let agg = &report.aggregates;
+fn packs_md(md: &mut String, view: &SummaryView<'_>) {
+    let agg = view.aggregates;
     if agg.packs.iter().any(|p| p.pack.is_some()) {
         md.push_str("\n### Threshold packs\n\n| pack | version | status | cases | pass | fail | error |\n|---|---|---|---:|---:|---:|---:|\n");
         for p in &agg.packs {
@@ -86,8 +109,7 @@ fn packs_md(md: &mut String, report: &ReportFile) {
                 Some(id) => (
                     code(id),
                     p.version.clone().unwrap_or_default(),
-                    report
-                        .packs
+                    view.packs
                         .iter()
                         .find(|e| &e.id == id)
                         .map_or(String::new(), |e| e.status.clone()),
@@ -160,7 +182,7 @@ fn packs_md(md: &mut String, report: &ReportFile) {
             let _ = writeln!(md, "- scores set to 0: {}", text(&p.zeroed.join(", ")));
         }
         for s in &p.scenarios {
-            grid_md(md, report, &p.pack, &s.rule, &s.scenario);
+            grid_md(md, view.digest, &p.pack, &s.rule, &s.scenario);
         }
         md.push_str(
             "\n🟩 green · 🟨 yellow · 🟧 orange · 🟫 brown · 🟥 red · ⬜ no colour (error)\n",
@@ -180,20 +202,16 @@ pub(crate) fn colour_square(c: Option<&str>) -> &'static str {
 }
 
 /// The colour grid of one scenario: VUT speed down, the other swept parameters across.
-fn grid_md(md: &mut String, report: &ReportFile, pack: &str, rule: &str, scenario: &str) {
-    let cases: Vec<_> = report
-        .cases
+fn grid_md(md: &mut String, digest: &Digest, pack: &str, rule: &str, scenario: &str) {
+    let cases: Vec<&PointsCase> = digest
+        .points_cases
         .iter()
-        .filter(|c| {
-            c.judged_by
-                .as_ref()
-                .is_some_and(|j| j.pack == pack && j.rule == rule)
-        })
+        .filter(|c| c.pack == pack && c.rule == rule)
         .collect();
     if cases.is_empty() {
         return;
     }
-    let column = |c: &super::CaseEntry| -> String {
+    let column = |c: &PointsCase| -> String {
         swept_params(&c.id)
             .into_iter()
             .filter(|(k, _)| k != "vut_speed_kph")
@@ -213,7 +231,7 @@ fn grid_md(md: &mut String, report: &ReportFile, pack: &str, rule: &str, scenari
     });
     let mut rows: BTreeMap<i64, BTreeMap<String, Option<&str>>> = BTreeMap::new();
     for c in &cases {
-        let speed = (cell_vut_speed_kph(c) * 1000.0).round() as i64;
+        let speed = (c.vut_speed_kph * 1000.0).round() as i64;
         rows.entry(speed)
             .or_default()
             .insert(column(c), c.colour.as_deref());

@@ -52,6 +52,8 @@ pub struct Loaded {
     pub skipped_files: Vec<(PathBuf, String)>,
     /// The threshold packs read (valid ones only), in the order found.
     pub packs: Vec<(PathBuf, crate::thresholds::Pack)>,
+    /// The system manifests (`kind = "sut"`) checked, in the order found (valid or not).
+    pub sut_manifests: Vec<PathBuf>,
     pub diagnostics: Diagnostics,
 }
 
@@ -185,6 +187,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
                         }
                     }
                     None if kind == "thresholds" => {}
+                    None if kind == "sut" => loaded.sut_manifests.push(file.clone()),
                     None => loaded.skipped_files.push((file.clone(), kind)),
                 }
             }
@@ -252,7 +255,7 @@ pub enum FileResult {
         judge: Option<JudgeSite>,
     },
     /// A file of another known kind: threshold packs are read (`pack` is the pack when it is
-    /// valid); the other kinds are not read by this version.
+    /// valid), system manifests are checked; adapters are not read by this version.
     Other {
         kind: String,
         diagnostics: Vec<Diagnostic>,
@@ -331,6 +334,13 @@ pub fn load_bytes(file: &Path, bytes: &[u8]) -> FileResult {
                 },
             }
         }
+        Some(Value::String(k)) if k == "sut" => FileResult::Other {
+            kind: k.clone(),
+            pack: None,
+            diagnostics: crate::sut::manifest::load_value(file, text, &json, &spans)
+                .err()
+                .unwrap_or_default(),
+        },
         Some(Value::String(k)) if FILE_KINDS.contains(&k.as_str()) => FileResult::Other {
             kind: k.clone(),
             pack: None,

@@ -36,6 +36,29 @@ pub struct SimOptions {
     /// Keep a per-step trace of every run.
     pub record_trace: bool,
     pub driver: DriverConfig,
+    /// The rate the system under test is stepped at, instead of each scenario's
+    /// `timing.sut_rate_hz` (a system manifest's `rate_hz`); it must divide the physics rate
+    /// (see [`sut_every_n_steps`]).
+    pub sut_rate_hz: Option<f64>,
+}
+
+/// Physics steps between two steps of the system: the scenario's, or those of the rate that
+/// overrides it. `Err` with a message when that rate does not divide the physics rate.
+pub fn sut_every_n_steps(scenario: &Scenario, rate_hz: Option<f64>) -> Result<u32, String> {
+    let Some(rate_hz) = rate_hz else {
+        return Ok(scenario.timing.sut_every_n_steps);
+    };
+    let physics_hz = 1.0 / scenario.timing.dt_s;
+    let every = physics_hz / rate_hz;
+    let n = every.round();
+    if !rate_hz.is_finite() || rate_hz <= 0.0 || (every - n).abs() > 1e-6 || n < 1.0 {
+        return Err(format!(
+            "{rate_hz} Hz does not divide the physics rate of {} Hz (step {} s)",
+            (physics_hz * 1e6).round() / 1e6,
+            scenario.timing.dt_s
+        ));
+    }
+    Ok(n as u32)
 }
 
 /// Why a run ended.
@@ -138,6 +161,8 @@ struct World<'a> {
     run_index: u32,
     key: StreamKey,
     system: Box<dyn System>,
+    /// Physics steps between two steps of the system.
+    sut_every_n_steps: u32,
     ego: EgoState,
     actors: Vec<ActorState>,
     step: u64,
@@ -179,6 +204,10 @@ impl<'a> World<'a> {
                 run_index,
             ),
             system,
+            // An override that does not divide the physics rate is refused before any run
+            // starts; should one get here, the scenario's own rate applies.
+            sut_every_n_steps: sut_every_n_steps(scenario, options.sut_rate_hz)
+                .unwrap_or(scenario.timing.sut_every_n_steps),
             ego: EgoState::initial(&scenario.ego, &scenario.road),
             actors: scenario.actors.iter().map(ActorState::initial).collect(),
             step: 0,
@@ -200,7 +229,7 @@ impl<'a> World<'a> {
         };
         let e = &scenario.ego;
         world.system.reset(&RunSetup {
-            dt_s: scenario.timing.dt_s * f64::from(scenario.timing.sut_every_n_steps),
+            dt_s: scenario.timing.dt_s * f64::from(world.sut_every_n_steps),
             ego_length_m: e.length_m,
             ego_width_m: e.width_m,
             ego_wheelbase_m: e.wheelbase_m,
@@ -317,6 +346,7 @@ impl<'a> World<'a> {
         collision: Option<Collision>,
         sut_error: Option<String>,
     ) {
+        self.system.end();
         self.result = Some(RunResult {
             run_index: self.run_index,
             end_reason,
@@ -333,11 +363,12 @@ impl<'a> World<'a> {
         });
     }
 
-    /// Phase 1 and 2: sense and decide, if the system is due this step.
-    fn sense_and_decide(&mut self) {
+    /// Phase 1 and the first half of 2: sense and hand the observation to the system, if it is
+    /// due this step. `true` when its command is still to be collected.
+    fn sense_and_submit(&mut self) -> bool {
         let timing = &self.scenario.timing;
-        if self.step % u64::from(timing.sut_every_n_steps) != 0 {
-            return;
+        if self.step % u64::from(self.sut_every_n_steps) != 0 {
+            return false;
         }
         let sensor = &self.scenario.object_sensor;
         if self.step < u64::from(sensor.latency_steps) {
@@ -379,7 +410,24 @@ impl<'a> World<'a> {
             set_speed_mps: self.scenario.ego.speed_mps,
         };
         // A system that panics or returns nonsense ends its own run, never the harness.
-        let answer = catch_unwind(AssertUnwindSafe(|| self.system.step(&obs)));
+        let answer = match catch_unwind(AssertUnwindSafe(|| self.system.submit(&obs))) {
+            Ok(Ok(sut::Step::Pending)) => return true,
+            Ok(Ok(sut::Step::Done(cmd))) => Ok(Ok(cmd)),
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(panic) => Err(panic),
+        };
+        self.decide(answer);
+        false
+    }
+
+    /// The second half of phase 2 for a system that answered `Pending`: its command.
+    fn collect(&mut self) {
+        let answer = catch_unwind(AssertUnwindSafe(|| self.system.collect()));
+        self.decide(answer);
+    }
+
+    /// Phase 2's outcome: the command queued for its latency, or the run ended in an error.
+    fn decide(&mut self, answer: std::thread::Result<Result<Command, sut::SutError>>) {
         let command = match answer {
             Ok(Ok(cmd)) => match sut::check_command(&cmd) {
                 Ok(()) => cmd,
@@ -417,8 +465,10 @@ impl<'a> World<'a> {
         if command.warning && self.first_warning_s.is_none() {
             self.first_warning_s = Some(self.time_s());
         }
-        self.pending
-            .push_back((self.step + u64::from(timing.sut_latency_steps), command));
+        self.pending.push_back((
+            self.step + u64::from(self.scenario.timing.sut_latency_steps),
+            command,
+        ));
     }
 
     /// Phase 3: act. Advances the world by one step and checks contact and end conditions.
@@ -607,9 +657,17 @@ pub fn run_batch(specs: Vec<RunSpec<'_>>, options: &SimOptions) -> Vec<RunResult
     loop {
         let mut active = false;
         // Phases 1–2 for the whole batch (the place where camera frames will be rendered
-        // for all due runs at once), then phase 3.
-        for w in worlds.iter_mut().filter(|w| w.result.is_none()) {
-            w.sense_and_decide();
+        // for all due runs at once): every due run submits its observation before any command
+        // is collected, so that runs sharing a process are answered in one exchange. Then
+        // phase 3.
+        let mut waiting = Vec::new();
+        for (i, w) in worlds.iter_mut().enumerate() {
+            if w.result.is_none() && w.sense_and_submit() {
+                waiting.push(i);
+            }
+        }
+        for &i in &waiting {
+            worlds[i].collect();
         }
         for w in worlds.iter_mut().filter(|w| w.result.is_none()) {
             w.act(options);

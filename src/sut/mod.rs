@@ -4,11 +4,19 @@
 //! The observation is what a real system would see: vehicle-bus signals, an object list as a
 //! radar/fusion stage delivers it (produced by the sensor model, perfect by default), and the
 //! lane as a lane-marking camera reports it. Ground truth never reaches a system directly.
-//! Later sensor work (camera frames, satellite fixes, out-of-process systems) adds fields here.
+//! Later sensor work (camera frames, satellite fixes) adds fields here.
+//!
+//! Systems run in the harness (`builtin:NAME`) or as programs of their own (`exec:PATH`, a
+//! manifest `FILE.toml`) that speak the process protocol of `docs/sut-protocol.md`.
 
 pub mod builtin;
+pub mod manifest;
+pub mod process;
+pub mod protocol;
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
 /// Class of a detected object, as perception stacks report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +152,20 @@ pub enum SutError {
     NonFinite { what: &'static str, value: f64 },
     #[error("system failed: {0}")]
     Failed(String),
+    /// An out-of-process system misbehaved (crashed, exited, hung, answered late or with
+    /// garbage, spoke another protocol version): the reason says what it did.
+    #[error("system process {0}")]
+    Process(String),
+}
+
+/// What [`System::submit`] did with an observation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// The command, at once.
+    Done(Command),
+    /// The command comes from [`System::collect`], after every run of the batch has submitted
+    /// its observation (a process receives them together).
+    Pending,
 }
 
 /// A system under test. One instance drives one run; the harness calls `reset` before a run.
@@ -152,18 +174,35 @@ pub trait System: Send {
     fn name(&self) -> &str;
     fn reset(&mut self, setup: &RunSetup);
     fn step(&mut self, obs: &Observation<'_>) -> Result<Command, SutError>;
+    /// The first half of a step in a lockstep batch: the simulation submits the observations
+    /// of every due run, then collects their commands, so that systems sharing a process
+    /// receive them in one message. By default the command is computed at once.
+    fn submit(&mut self, obs: &Observation<'_>) -> Result<Step, SutError> {
+        self.step(obs).map(Step::Done)
+    }
+    /// The command of a submitted observation that answered [`Step::Pending`].
+    fn collect(&mut self) -> Result<Command, SutError> {
+        Err(SutError::Failed(
+            "no observation is waiting for its command".into(),
+        ))
+    }
+    /// The run has ended (the system may forget it).
+    fn end(&mut self) {}
 }
 
 /// Which system to test, as parsed from `--sut`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SutSpec {
     Builtin(builtin::BuiltinKind),
+    /// A program speaking the process protocol (`exec:PATH` or a manifest).
+    Process(Arc<manifest::ProcessSut>),
 }
 
 impl fmt::Display for SutSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SutSpec::Builtin(k) => write!(f, "builtin:{}", k.name()),
+            SutSpec::Process(p) => f.write_str(&p.label),
         }
     }
 }
@@ -173,16 +212,26 @@ impl fmt::Display for SutSpec {
 pub enum SutSpecError {
     #[error("unknown built-in system `{name}`; built-in systems: {known}")]
     UnknownBuiltin { name: String, known: String },
+    #[error("`exec:{path}`: cannot start the system: {error}")]
+    Program {
+        path: String,
+        error: manifest::ProgramError,
+    },
+    /// The manifest has problems (each with its file, line and column).
+    #[error("{}", .0.iter().map(|d| d.to_string()).collect::<String>().trim_end())]
+    Manifest(Vec<crate::diag::Diagnostic>),
     #[error(
-        "`{0}`: systems are given as `builtin:NAME` in this version (process, manifest and ONNX systems come later)"
+        "`{0}`: systems are given as `builtin:NAME`, `exec:PATH` or a manifest `FILE.toml` (ONNX models come later)"
     )]
     Unsupported(String),
 }
 
 impl SutSpec {
+    /// Parses `--sut`. Programs are checked here: a program that does not exist or cannot be
+    /// executed is an error before anything runs.
     pub fn parse(s: &str) -> Result<SutSpec, SutSpecError> {
-        match s.strip_prefix("builtin:") {
-            Some(name) => builtin::BuiltinKind::from_name(name)
+        if let Some(name) = s.strip_prefix("builtin:") {
+            return builtin::BuiltinKind::from_name(name)
                 .map(SutSpec::Builtin)
                 .ok_or_else(|| SutSpecError::UnknownBuiltin {
                     name: name.to_string(),
@@ -191,15 +240,124 @@ impl SutSpec {
                         .map(|k| format!("builtin:{}", k.name()))
                         .collect::<Vec<_>>()
                         .join(", "),
-                }),
-            None => Err(SutSpecError::Unsupported(s.to_string())),
+                });
+        }
+        if let Some(path) = s.strip_prefix("exec:") {
+            return manifest::exec_sut(path)
+                .map(|p| SutSpec::Process(Arc::new(p)))
+                .map_err(|error| SutSpecError::Program {
+                    path: path.to_string(),
+                    error,
+                });
+        }
+        let path = Path::new(s);
+        if path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("toml"))
+        {
+            return manifest::load(path)
+                .map(|p| SutSpec::Process(Arc::new(p)))
+                .map_err(SutSpecError::Manifest);
+        }
+        Err(SutSpecError::Unsupported(s.to_string()))
+    }
+
+    /// The same system with per-case logs of failed runs written under `dir` (process systems;
+    /// built-in systems write none).
+    pub fn with_log_dir(&self, dir: &Path) -> SutSpec {
+        match self {
+            SutSpec::Process(p) => SutSpec::Process(Arc::new(manifest::ProcessSut {
+                log_dir: Some(dir.to_path_buf()),
+                ..(**p).clone()
+            })),
+            other => other.clone(),
         }
     }
 
-    /// A fresh instance for one run.
+    /// What identifies the system for `--resume`: the `--sut` text, and for a manifest a hash
+    /// of its contents.
+    pub fn identity(&self) -> String {
+        match self {
+            SutSpec::Process(p) if p.manifest_hash != 0 => {
+                format!("{}#{:016x}", p.label, p.manifest_hash)
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The rate the system asks to be stepped at, overriding the scenarios' (manifests only).
+    pub fn rate_hz(&self) -> Option<f64> {
+        match self {
+            SutSpec::Process(p) => p.rate_hz,
+            SutSpec::Builtin(_) => None,
+        }
+    }
+
+    /// A fresh instance for one run (a process system gets a process of its own, closed when
+    /// the instance is dropped; suites share processes through [`Systems`]).
     pub fn instantiate(&self) -> Box<dyn System> {
         match self {
             SutSpec::Builtin(k) => builtin::make(*k),
+            SutSpec::Process(p) => process::solo_system(p.clone()),
+        }
+    }
+}
+
+/// Makes the systems of a suite's runs: built-in instances, or handles onto a pool of
+/// processes (one per worker; a process holds up to its batch size of runs at once).
+pub struct Systems {
+    spec: SutSpec,
+    pool: Option<process::Pool>,
+}
+
+impl Systems {
+    pub fn new(spec: &SutSpec) -> Systems {
+        Systems {
+            spec: spec.clone(),
+            pool: match spec {
+                SutSpec::Process(p) => Some(process::Pool::new(p.clone())),
+                SutSpec::Builtin(_) => None,
+            },
+        }
+    }
+
+    /// How many runs may be simulated together in one lockstep batch.
+    pub fn runs_at_once(&self) -> usize {
+        match &self.pool {
+            Some(pool) => pool.sut().batch_size.max(1),
+            None => usize::MAX,
+        }
+    }
+
+    /// The systems of one lockstep batch of at most [`Systems::runs_at_once`] runs.
+    pub fn group(&self) -> SystemGroup<'_> {
+        SystemGroup {
+            spec: &self.spec,
+            lease: self.pool.as_ref().map(process::Pool::lease),
+        }
+    }
+}
+
+/// The systems of one lockstep batch (see [`Systems::group`]).
+pub struct SystemGroup<'s> {
+    spec: &'s SutSpec,
+    lease: Option<process::Lease<'s>>,
+}
+
+impl SystemGroup<'_> {
+    /// The system of one run of a case.
+    pub fn system(&mut self, case_id: &str, run_index: u32) -> Box<dyn System> {
+        match &mut self.lease {
+            Some(lease) => lease.system(case_id, run_index),
+            None => self.spec.instantiate(),
+        }
+    }
+
+    /// After the batch: `results` in the order the systems were made. A process that faulted
+    /// is let go (the next group starts a fresh one) and the logs of failed runs are written.
+    pub fn finish(self, results: &[crate::sim::RunResult]) {
+        if let Some(lease) = self.lease {
+            lease.finish(results);
         }
     }
 }

@@ -1,0 +1,653 @@
+//! The wire format of the process protocol (`docs/sut-protocol.md`): the messages the harness
+//! writes to a system's standard input and the replies it reads from its standard output, one
+//! JSON object per line. Encoding and decoding only; the process handling is in `process.rs`.
+//!
+//! Numbers are written by `serde_json` in shortest round-trip form (`ryu`) and read with its
+//! `float_roundtrip` feature, so an `f64` crosses the pipe unchanged in both directions and a
+//! client in another language computes exactly what a built-in system computes. A non-finite
+//! number, which JSON cannot hold, travels as `null`.
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Command, Detection, ObjectClass, Observation, RunSetup};
+
+/// The protocol version this harness speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What the harness offers to send in its observations (the `offer` of `hello`), and what a
+/// system asks for (the `want` of `ready`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offer {
+    /// Observations carry the object list (`objects`).
+    pub object_list: bool,
+    /// Observations carry the lane (`lane`).
+    pub lane: bool,
+    /// Camera frame formats the harness can send (none in this version: the camera loop is
+    /// not in the harness yet).
+    pub camera: Vec<String>,
+    /// How frames can travel: `inline` (raw bytes after the line) or `shm` (a shared-memory
+    /// file). Empty while no frames are offered.
+    pub camera_transports: Vec<String>,
+    /// Satellite-positioning fixes (not offered in this version).
+    pub gnss: bool,
+}
+
+/// Frames a system asks for in `ready` (reserved: no version of the harness sends them yet).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraWant {
+    pub format: String,
+    pub transport: String,
+}
+
+/// What a system asks for in `ready`; absent fields take the offer as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Want {
+    #[serde(default)]
+    pub object_list: Option<bool>,
+    #[serde(default)]
+    pub lane: Option<bool>,
+    #[serde(default)]
+    pub camera: Option<CameraWant>,
+    #[serde(default)]
+    pub gnss: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Hello<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    protocol: [u32; 1],
+    harness: &'a str,
+    batch_size: usize,
+    offer: &'a Offer,
+}
+
+/// Writes the `hello` line.
+pub fn write_hello(out: &mut Vec<u8>, harness: &str, batch_size: usize, offer: &Offer) {
+    let msg = Hello {
+        kind: "hello",
+        protocol: [PROTOCOL_VERSION],
+        harness,
+        batch_size,
+        offer,
+    };
+    push_line(out, &msg);
+}
+
+#[derive(Serialize)]
+struct WireSetup {
+    dt_s: f64,
+    ego_length_m: f64,
+    ego_width_m: f64,
+    ego_wheelbase_m: f64,
+    ego_max_decel_mps2: f64,
+}
+
+#[derive(Serialize)]
+struct Begin {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    run: u64,
+    setup: WireSetup,
+}
+
+/// Writes the `begin` line of a run.
+pub fn write_begin(out: &mut Vec<u8>, run: u64, setup: &RunSetup) {
+    let msg = Begin {
+        kind: "begin",
+        run,
+        setup: WireSetup {
+            dt_s: setup.dt_s,
+            ego_length_m: setup.ego_length_m,
+            ego_width_m: setup.ego_width_m,
+            ego_wheelbase_m: setup.ego_wheelbase_m,
+            ego_max_decel_mps2: setup.ego_max_decel_mps2,
+        },
+    };
+    push_line(out, &msg);
+}
+
+#[derive(Serialize)]
+struct End {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    run: u64,
+}
+
+/// Writes the `end` line of a run.
+pub fn write_end(out: &mut Vec<u8>, run: u64) {
+    push_line(out, &End { kind: "end", run });
+}
+
+/// Starts a `step` line; observations follow with [`push_observation`], then [`finish_step`].
+pub fn start_step(out: &mut Vec<u8>, seq: u64) {
+    // Written by hand so that observations can be appended one by one without a list.
+    let _ = write!(out, "{{\"type\":\"step\",\"seq\":{seq},\"observations\":[");
+}
+
+/// Closes a `step` line.
+pub fn finish_step(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"]}\n");
+}
+
+#[derive(Serialize)]
+struct WireEgo {
+    speed_mps: f64,
+    accel_mps2: f64,
+    yaw_rate_radps: f64,
+    steer_rad: f64,
+    length_m: f64,
+    width_m: f64,
+    wheelbase_m: f64,
+}
+
+#[derive(Serialize)]
+struct WireObject {
+    track_id: u32,
+    class: &'static str,
+    pos_in_ego_m: [f64; 2],
+    rel_vel_in_ego_mps: [f64; 2],
+    heading_in_ego_rad: f64,
+    length_m: f64,
+    width_m: f64,
+    measured_at_s: f64,
+}
+
+#[derive(Serialize)]
+struct WireLane {
+    offset_m: f64,
+    heading_rad: f64,
+    curvature_per_m: f64,
+    width_m: f64,
+    left_boundary_m: f64,
+    right_boundary_m: f64,
+    right_road_edge_m: f64,
+    left_road_edge_m: f64,
+}
+
+/// The wire name of an object class.
+pub fn class_name(c: ObjectClass) -> &'static str {
+    match c {
+        ObjectClass::Car => "car",
+        ObjectClass::Pedestrian => "pedestrian",
+        ObjectClass::Cyclist => "cyclist",
+        ObjectClass::Motorcycle => "motorcycle",
+        ObjectClass::StaticObstacle => "static_obstacle",
+    }
+}
+
+fn class_from_name(s: &str) -> Option<ObjectClass> {
+    [
+        ObjectClass::Car,
+        ObjectClass::Pedestrian,
+        ObjectClass::Cyclist,
+        ObjectClass::Motorcycle,
+        ObjectClass::StaticObstacle,
+    ]
+    .into_iter()
+    .find(|&c| class_name(c) == s)
+}
+
+#[derive(Serialize)]
+struct WireObservation {
+    run: u64,
+    time_s: f64,
+    ego: WireEgo,
+    set_speed_mps: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    objects: Option<Vec<WireObject>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lane: Option<Option<WireLane>>,
+}
+
+/// Appends one observation to a `step` line (`first`: no comma before it). `offer` decides
+/// which parts travel.
+pub fn push_observation(
+    out: &mut Vec<u8>,
+    first: bool,
+    run: u64,
+    obs: &Observation<'_>,
+    offer: &Offer,
+) {
+    if !first {
+        out.push(b',');
+    }
+    let e = &obs.ego;
+    let msg = WireObservation {
+        run,
+        time_s: obs.time_s,
+        ego: WireEgo {
+            speed_mps: e.speed_mps,
+            accel_mps2: e.accel_mps2,
+            yaw_rate_radps: e.yaw_rate_radps,
+            steer_rad: e.steer_rad,
+            length_m: e.length_m,
+            width_m: e.width_m,
+            wheelbase_m: e.wheelbase_m,
+        },
+        set_speed_mps: obs.set_speed_mps,
+        objects: offer.object_list.then(|| {
+            obs.objects
+                .iter()
+                .map(|o| WireObject {
+                    track_id: o.track_id,
+                    class: class_name(o.class),
+                    pos_in_ego_m: o.pos_in_ego_m,
+                    rel_vel_in_ego_mps: o.rel_vel_in_ego_mps,
+                    heading_in_ego_rad: o.heading_in_ego_rad,
+                    length_m: o.length_m,
+                    width_m: o.width_m,
+                    measured_at_s: o.measured_at_s,
+                })
+                .collect()
+        }),
+        lane: offer.lane.then(|| {
+            obs.lane.as_ref().map(|l| WireLane {
+                offset_m: l.offset_m,
+                heading_rad: l.heading_rad,
+                curvature_per_m: l.curvature_per_m,
+                width_m: l.width_m,
+                left_boundary_m: l.left_boundary_m,
+                right_boundary_m: l.right_boundary_m,
+                right_road_edge_m: l.right_road_edge_m,
+                left_road_edge_m: l.left_road_edge_m,
+            })
+        }),
+    };
+    // Serialising plain structs of numbers and strings into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &msg);
+}
+
+fn push_line<T: Serialize>(out: &mut Vec<u8>, msg: &T) {
+    let _ = serde_json::to_writer(&mut *out, msg);
+    out.push(b'\n');
+}
+
+/// A detection in a command.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireDetection {
+    class: String,
+    distance_m: f64,
+    confidence: f64,
+}
+
+/// One command of a `commands` reply.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireCommand {
+    run: u64,
+    #[serde(default)]
+    accel_mps2: Option<f64>,
+    #[serde(default)]
+    steer_rad: Option<f64>,
+    #[serde(default)]
+    warning: bool,
+    #[serde(default)]
+    detections: Vec<WireDetection>,
+    /// The system could not handle this run: it ends in an `error` verdict with this reason.
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// Every field any reply may carry; which ones a reply must have depends on its `type`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    // `ready`
+    #[serde(default)]
+    protocol: Option<serde_json::Value>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    max_batch: Option<u64>,
+    #[serde(default)]
+    want: Option<Want>,
+    // `commands`
+    #[serde(default)]
+    seq: Option<u64>,
+    #[serde(default)]
+    commands: Option<Vec<WireCommand>>,
+    // `error`
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// A system's answer to `hello`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ready {
+    pub protocol: u32,
+    pub name: Option<String>,
+    /// The most runs it holds at once (its batch size).
+    pub max_batch: u64,
+    pub want: Want,
+}
+
+/// The command for one run, or the system's reason for giving that run up.
+pub type RunAnswer = (u64, Result<Command, String>);
+
+/// A reply, decoded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    Ready(Ready),
+    Commands {
+        seq: u64,
+        commands: Vec<RunAnswer>,
+    },
+    /// The system gives up (all its runs end in `error`).
+    Error(String),
+}
+
+/// Why a line is not a valid reply. The texts become `error` verdict reasons: they must not
+/// depend on anything but the bytes of the line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    #[error(
+        "sent a `{0}` message, which is what the harness sends: the program seems to echo its input (replies are `ready`, `commands` or `error`)"
+    )]
+    Echo(String),
+    #[error("sent a line that is not a protocol reply ({reason}): `{line}`")]
+    Garbage { reason: String, line: String },
+    #[error("sent a `{kind}` reply without `{field}`")]
+    Missing { kind: String, field: &'static str },
+    #[error("speaks protocol version {0}; this harness speaks version {PROTOCOL_VERSION}")]
+    Version(String),
+}
+
+/// The start of a bad line, for messages (at most 80 characters, control characters escaped).
+pub fn excerpt(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let mut out: String = text
+        .chars()
+        .take(80)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if text.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
+
+/// Decodes one reply line (without its newline).
+pub fn parse_reply(line: &[u8]) -> Result<Reply, ReplyError> {
+    let env: Envelope = serde_json::from_slice(line).map_err(|e| {
+        // A request echoed back may fail on its request-only fields: say "echo" when the type
+        // is a request's.
+        if let Some(kind) = request_type(line) {
+            return ReplyError::Echo(kind);
+        }
+        ReplyError::Garbage {
+            reason: e.to_string(),
+            line: excerpt(line),
+        }
+    })?;
+    let missing = |field| ReplyError::Missing {
+        kind: env.kind.clone(),
+        field,
+    };
+    match env.kind.as_str() {
+        "ready" => {
+            let protocol = env.protocol.as_ref().ok_or_else(|| missing("protocol"))?;
+            let version = match protocol.as_u64() {
+                Some(v) if v == u64::from(PROTOCOL_VERSION) => PROTOCOL_VERSION,
+                _ => return Err(ReplyError::Version(protocol.to_string())),
+            };
+            Ok(Reply::Ready(Ready {
+                protocol: version,
+                name: env.name,
+                max_batch: env.max_batch.unwrap_or(1),
+                want: env.want.unwrap_or_default(),
+            }))
+        }
+        "commands" => {
+            let seq = env.seq.ok_or_else(|| missing("seq"))?;
+            let commands = env.commands.ok_or_else(|| missing("commands"))?;
+            let commands = commands
+                .into_iter()
+                .map(|c| {
+                    let answer = match c.error {
+                        Some(reason) => Err(reason),
+                        None => command_from_wire(&c),
+                    };
+                    (c.run, answer)
+                })
+                .collect();
+            Ok(Reply::Commands { seq, commands })
+        }
+        "error" => Ok(Reply::Error(
+            env.message.unwrap_or_else(|| "(no message)".into()),
+        )),
+        "hello" | "begin" | "step" | "end" => Err(ReplyError::Echo(env.kind)),
+        other => Err(ReplyError::Garbage {
+            reason: format!("unknown reply type `{other}`"),
+            line: excerpt(line),
+        }),
+    }
+}
+
+/// The `type` of a line when it is one of the harness's own messages.
+fn request_type(line: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct TypeOnly {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    let t: TypeOnly = serde_json::from_slice(line).ok()?;
+    matches!(t.kind.as_str(), "hello" | "begin" | "step" | "end").then_some(t.kind)
+}
+
+fn command_from_wire(c: &WireCommand) -> Result<Command, String> {
+    let detections = c
+        .detections
+        .iter()
+        .map(|d| {
+            class_from_name(&d.class)
+                .map(|class| Detection {
+                    class,
+                    distance_m: d.distance_m,
+                    confidence: d.confidence,
+                })
+                .ok_or_else(|| format!("detection of unknown class `{}`", d.class))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Command {
+        accel_mps2: c.accel_mps2,
+        steer_rad: c.steer_rad,
+        warning: c.warning,
+        detections,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sut::{EgoSignals, LaneObservation, TrackedObject};
+
+    fn offer() -> Offer {
+        Offer {
+            object_list: true,
+            lane: true,
+            camera: Vec::new(),
+            camera_transports: Vec::new(),
+            gnss: false,
+        }
+    }
+
+    /// A deterministic spread of doubles: many magnitudes, signs, and awkward digits.
+    fn awkward_doubles() -> Vec<f64> {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut out = vec![
+            0.1,
+            0.2 + 0.1,
+            1.0 / 3.0,
+            5.0 / 3.6,
+            -0.0,
+            1e-300,
+            2.5e-308,
+            1e300,
+        ];
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let x = f64::from_bits(state);
+            if x.is_finite() {
+                out.push(x);
+            }
+            // And numbers in the range observations live in.
+            out.push((state >> 11) as f64 / (1u64 << 53) as f64 * 200.0 - 100.0);
+        }
+        out
+    }
+
+    #[test]
+    fn doubles_cross_the_wire_unchanged() {
+        for x in awkward_doubles() {
+            let text = serde_json::to_string(&x).expect("serialise");
+            let back: f64 = serde_json::from_str(&text).expect("parse");
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:e} written as {text}");
+            // Shortest round-trip form: the same digits as Rust's own shortest formatting.
+            let shortest = format!("{x:?}");
+            let parsed_shortest: f64 = shortest.parse().expect("parse");
+            assert_eq!(parsed_shortest.to_bits(), x.to_bits());
+            assert!(
+                text.trim_start_matches('-').len() <= shortest.trim_start_matches('-').len() + 4,
+                "{text} vs {shortest}"
+            );
+        }
+        // Commands come back exactly too.
+        for x in awkward_doubles().into_iter().take(2000) {
+            let line = format!(
+                "{{\"type\":\"commands\",\"seq\":1,\"commands\":[{{\"run\":0,\"accel_mps2\":{}}}]}}",
+                serde_json::to_string(&x).expect("serialise")
+            );
+            let Ok(Reply::Commands { commands, .. }) = parse_reply(line.as_bytes()) else {
+                panic!("{line}")
+            };
+            let got = commands[0].1.as_ref().expect("command").accel_mps2;
+            assert_eq!(got.map(f64::to_bits), Some(x.to_bits()), "{line}");
+        }
+    }
+
+    #[test]
+    fn observation_line_is_json_with_every_field() {
+        let objects = [TrackedObject {
+            track_id: 7,
+            class: ObjectClass::Pedestrian,
+            pos_in_ego_m: [12.5, -0.1],
+            rel_vel_in_ego_mps: [-(50.0 / 3.6), 1.4],
+            heading_in_ego_rad: std::f64::consts::FRAC_PI_2,
+            length_m: 0.5,
+            width_m: 0.6,
+            measured_at_s: 0.05,
+        }];
+        let obs = Observation {
+            time_s: 0.1,
+            ego: EgoSignals {
+                speed_mps: 50.0 / 3.6,
+                accel_mps2: f64::NAN,
+                ..EgoSignals::default()
+            },
+            objects: &objects,
+            lane: Some(LaneObservation::default()),
+            set_speed_mps: 50.0 / 3.6,
+        };
+        let mut out = Vec::new();
+        start_step(&mut out, 3);
+        push_observation(&mut out, true, 9, &obs, &offer());
+        push_observation(&mut out, false, 10, &obs, &offer());
+        finish_step(&mut out);
+        assert_eq!(out.last(), Some(&b'\n'));
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["type"], "step");
+        assert_eq!(v["seq"], 3);
+        let o = &v["observations"][1];
+        assert_eq!(o["run"], 10);
+        assert_eq!(o["ego"]["speed_mps"].as_f64(), Some(50.0 / 3.6));
+        // NaN travels as null.
+        assert!(o["ego"]["accel_mps2"].is_null());
+        assert_eq!(o["objects"][0]["class"], "pedestrian");
+        assert_eq!(o["objects"][0]["rel_vel_in_ego_mps"][0], -(50.0 / 3.6));
+        assert!(o["lane"].is_object());
+        // Parts the offer leaves out do not travel.
+        let mut out = Vec::new();
+        let lean = Offer {
+            object_list: false,
+            lane: false,
+            ..offer()
+        };
+        push_observation(&mut out, true, 1, &obs, &lean);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert!(v.get("objects").is_none() && v.get("lane").is_none());
+    }
+
+    #[test]
+    fn replies_decode_and_bad_ones_say_why() {
+        let ok = br#"{"type":"commands","seq":4,"commands":[{"run":2,"accel_mps2":-4.0,"warning":true},{"run":3,"error":"model not loaded"}]}"#;
+        let Ok(Reply::Commands { seq, commands }) = parse_reply(ok) else {
+            panic!()
+        };
+        assert_eq!(seq, 4);
+        assert_eq!(commands[0].0, 2);
+        assert_eq!(
+            commands[0].1,
+            Ok(Command {
+                accel_mps2: Some(-4.0),
+                warning: true,
+                ..Command::default()
+            })
+        );
+        assert_eq!(commands[1].1, Err("model not loaded".into()));
+        assert_eq!(
+            parse_reply(br#"{"type":"ready","protocol":1}"#),
+            Ok(Reply::Ready(Ready {
+                protocol: 1,
+                name: None,
+                max_batch: 1,
+                want: Want::default(),
+            }))
+        );
+        let mut hello = Vec::new();
+        write_hello(&mut hello, "gauntlet test", 1, &offer());
+        hello.pop();
+        assert!(matches!(parse_reply(&hello), Err(ReplyError::Echo(k)) if k == "hello"));
+        let mut step = Vec::new();
+        start_step(&mut step, 1);
+        finish_step(&mut step);
+        step.pop();
+        assert!(matches!(parse_reply(&step), Err(ReplyError::Echo(k)) if k == "step"));
+        assert_eq!(
+            parse_reply(br#"{"type":"ready","protocol":2}"#),
+            Err(ReplyError::Version("2".into()))
+        );
+        assert!(matches!(
+            parse_reply(b"garbage \x01"),
+            Err(ReplyError::Garbage { line, .. }) if line == "garbage \\u{1}"
+        ));
+        // A misspelt field is an error, not a silently missing brake request.
+        assert!(matches!(
+            parse_reply(br#"{"type":"commands","seq":1,"commands":[{"run":0,"accel_mps":-4.0}]}"#),
+            Err(ReplyError::Garbage { reason, .. }) if reason.contains("accel_mps")
+        ));
+        assert_eq!(
+            parse_reply(br#"{"type":"commands","commands":[]}"#),
+            Err(ReplyError::Missing {
+                kind: "commands".into(),
+                field: "seq"
+            })
+        );
+    }
+}
