@@ -3,7 +3,9 @@
 //! This crate is the library behind the `gauntlet` binary. See `ARCHITECTURE.md` for the
 //! module map, the data flow and the invariants.
 
+pub mod calibrate;
 pub mod diag;
+pub mod diff;
 pub mod eval;
 pub mod gnss;
 pub mod gpu;

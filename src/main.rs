@@ -60,6 +60,26 @@ enum Command {
     },
     /// Simulate a BeiDou receiver (static at a site) and write its fixes as CSV and NMEA.
     Gnss(GnssArgs),
+    /// Compare two runs of the same suite (e.g. two releases of a system under test): verdict
+    /// changes, new collisions, pass rate per pack with McNemar's exact test, Euro NCAP colours
+    /// and points, metric changes. Exit 0: no significant regression; 1: regression; 2: the
+    /// reports cannot be compared.
+    Diff {
+        /// The earlier run: its `report.json` or output directory.
+        base: PathBuf,
+        /// The later run: its `report.json` or output directory.
+        new: PathBuf,
+        /// Also write the Markdown (for a pull-request comment) to this file.
+        #[arg(long, value_name = "FILE")]
+        md: Option<PathBuf>,
+        /// One-sided significance level of a pass-rate drop, split over the groups tested.
+        #[arg(long, default_value_t = gauntlet::diff::DEFAULT_ALPHA)]
+        alpha: f64,
+    },
+    /// Pass rate of each system in the reports as a function of a candidate threshold of one
+    /// rule, re-judged from the saved metrics (no simulation): a table, a CSV and an SVG curve,
+    /// and the strictest value at which a share of the systems passes.
+    Calibrate(CalibrateArgs),
     /// Merge the reports of all shards of a run (`run --shard K/N`) into the report of the
     /// whole run: the same bytes as an unsharded run.
     Merge {
@@ -70,6 +90,33 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// Arguments of `gauntlet calibrate`.
+#[derive(clap::Args, Debug)]
+struct CalibrateArgs {
+    /// The rule whose threshold is varied, `PACK:RULE` (for example `un-r152-m1:pedestrian`).
+    #[arg(long, value_name = "PACK:RULE")]
+    rule: String,
+    /// Candidate values `A..B` (for tables and bands: the offset added to every entry).
+    #[arg(long, value_name = "A..B", allow_hyphen_values = true)]
+    range: String,
+    /// Step between candidate values.
+    #[arg(long, value_name = "S", allow_hyphen_values = true)]
+    step: String,
+    /// The share of systems that must pass, `0.8` or `80%` (default: all of them).
+    #[arg(long, value_name = "P", default_value = "1")]
+    share: String,
+    /// A system passes a candidate when at least this share of its cases pass, `0.9` or `90%`
+    /// (default: every case).
+    #[arg(long, value_name = "R", default_value = "1")]
+    min_pass_rate: String,
+    /// Output directory: `calibration.md`, `calibration.csv`, `calibration.svg`.
+    #[arg(long, default_value = "gauntlet-calibrate")]
+    out: PathBuf,
+    /// `report.json` files or run directories, one or more per system under test.
+    #[arg(required = true)]
+    reports: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -183,6 +230,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Judge { dir, thresholds } => judge_command(&dir, thresholds.as_deref()),
         Command::Gnss(args) => gnss_command(args),
         Command::Merge { reports, out } => merge_command(&reports, &out),
+        Command::Diff {
+            base,
+            new,
+            md,
+            alpha,
+        } => diff_command(&base, &new, md.as_deref(), alpha),
+        Command::Calibrate(args) => calibrate_command(args),
         Command::List { paths } => {
             let loaded = scenario::load_paths(&paths);
             eprint!("{}", loaded.diagnostics);
@@ -296,6 +350,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     let total_cases = cases.len();
     let inputs_hash =
         gauntlet::shard::inputs_hash(&cases, &packs, args.seed, &sut_spec.identity())?;
+    let suite_hash = gauntlet::shard::suite_hash(&cases, &packs)?;
     if let Some(shard) = shard {
         // A shard with no cases is a valid, empty result.
         cases.retain(|c| shard.contains(&c.id));
@@ -452,6 +507,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         sut: sut_name.clone(),
         inputs_hash: inputs_hash.clone(),
+        suite_hash,
         shard,
         total_cases,
     };
@@ -604,6 +660,181 @@ fn packs_with_files(files: &[&str]) -> Result<gauntlet::eval::judge::Packs, Exit
     Ok(packs)
 }
 
+/// The packs saved runs were judged by: the built-in packs plus the pack files the reports name,
+/// read again. A pack file that is gone is warned about; its cases fall back to the built-in
+/// pack of that id.
+fn saved_packs<'a>(
+    reports: impl IntoIterator<Item = &'a [gauntlet::report::PackEntry]>,
+) -> Result<gauntlet::eval::judge::Packs, ExitCode> {
+    let mut files: Vec<&str> = Vec::new();
+    for p in reports
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.file.starts_with("builtin:"))
+    {
+        if files.contains(&p.file.as_str()) {
+            continue;
+        }
+        if std::path::Path::new(&p.file).exists() {
+            files.push(p.file.as_str());
+        } else {
+            eprintln!(
+                "gauntlet: warning: threshold pack `{}` was read from {}, which no longer exists; its cases are judged by the built-in pack of that id, if any",
+                p.id, p.file
+            );
+        }
+    }
+    files.sort_unstable();
+    packs_with_files(&files)
+}
+
+/// A whole saved `report.json` in memory (`diff` and `calibrate` compare and re-judge whole
+/// reports), or exit 2 with the reason.
+fn read_saved_report(path: &std::path::Path) -> Result<gauntlet::report::ReportFile, ExitCode> {
+    gauntlet::report::read_report(path).map_err(|e| {
+        print_read_error(&e);
+        ExitCode::from(2)
+    })
+}
+
+/// `gauntlet diff BASE NEW`: compares two saved runs; prints the Markdown (and writes it to
+/// `--md`). Exit 0: no significant regression, 1: regression, 2: unusable input.
+fn diff_command(
+    base: &std::path::Path,
+    new: &std::path::Path,
+    md: Option<&std::path::Path>,
+    alpha: f64,
+) -> anyhow::Result<ExitCode> {
+    use gauntlet::diff;
+    if !(alpha > 0.0 && alpha < 1.0) {
+        eprintln!(
+            "gauntlet: error: --alpha {alpha}: expected a level between 0 and 1, such as 0.05"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let (base_path, new_path) = (
+        gauntlet::merge::report_path(base),
+        gauntlet::merge::report_path(new),
+    );
+    let (a, b) = match (read_saved_report(&base_path), read_saved_report(&new_path)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(code), _) | (_, Err(code)) => return Ok(code),
+    };
+    let (base_name, new_name) = (
+        base_path.display().to_string(),
+        new_path.display().to_string(),
+    );
+    let result = diff::diff(
+        &diff::Side {
+            name: &base_name,
+            report: &a,
+        },
+        &diff::Side {
+            name: &new_name,
+            report: &b,
+        },
+        &diff::DiffConfig { alpha },
+    );
+    let d = match result {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("gauntlet: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let text = diff::markdown(&d);
+    if let Some(file) = md {
+        std::fs::write(file, &text)
+            .map_err(|e| anyhow::anyhow!("cannot write --md {}: {e}", file.display()))?;
+    }
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(if d.regression() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A share written `0.8` or `80%`, in (0, 1].
+fn parse_share(flag: &str, s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let value = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|x| x / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match value {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(format!(
+            "{flag} {s:?}: expected a share above 0 and at most 1, such as 0.8 or 80%"
+        )),
+    }
+}
+
+/// `gauntlet calibrate`: re-judges the reports' cases for each candidate value of one rule and
+/// writes the table, CSV and SVG.
+fn calibrate_command(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
+    use gauntlet::calibrate::{self, CalibrateConfig, Candidates, RuleRef};
+    let usage = |msg: String| {
+        eprintln!("gauntlet: error: {msg}");
+        Ok(ExitCode::from(2))
+    };
+    let rule = match RuleRef::parse(&args.rule) {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    let candidates = match Candidates::parse(&args.range, &args.step) {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    let config = match (
+        parse_share("--share", &args.share),
+        parse_share("--min-pass-rate", &args.min_pass_rate),
+    ) {
+        (Ok(share), Ok(min_pass_rate)) => CalibrateConfig {
+            share,
+            min_pass_rate,
+        },
+        (Err(e), _) | (_, Err(e)) => return usage(e),
+    };
+    let mut reports = Vec::new();
+    for arg in &args.reports {
+        let path = gauntlet::merge::report_path(arg);
+        match read_saved_report(&path) {
+            Ok(r) => reports.push((path.display().to_string(), r)),
+            Err(code) => return Ok(code),
+        }
+    }
+    let packs = match saved_packs(reports.iter().map(|(_, r)| r.packs.as_slice())) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let result = calibrate::systems(&reports).and_then(|systems| {
+        calibrate::calibrate(&systems, &packs, &rule, &candidates.values(), &config)
+    });
+    let calibration = match result {
+        Ok(c) => c,
+        Err(e) => return usage(e.to_string()),
+    };
+    let md = calibrate::markdown(&calibration);
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| anyhow::anyhow!("cannot create --out {}: {e}", args.out.display()))?;
+    for (name, body) in [
+        ("calibration.md", md.clone()),
+        ("calibration.csv", calibrate::csv(&calibration)),
+        ("calibration.svg", calibrate::svg(&calibration)),
+    ] {
+        let path = args.out.join(name);
+        std::fs::write(&path, body)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    std::io::stdout().write_all(md.as_bytes())?;
+    println!(
+        "\ncalibration.md, calibration.csv and calibration.svg in {}",
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `gauntlet judge DIR`: re-judges `DIR/report.json` and rewrites the reports. The report is
 /// read twice, case by case: once to check it and learn its packs, once to judge each case
 /// into a scratch case store that the new reports are written from.
@@ -620,23 +851,7 @@ fn judge_command(
             return Ok(ExitCode::from(2));
         }
     };
-    // Pack files that are gone: their cases fall back to the built-in pack of that id.
-    let mut files = Vec::new();
-    for p in saved
-        .packs
-        .iter()
-        .filter(|p| !p.file.starts_with("builtin:"))
-    {
-        if std::path::Path::new(&p.file).exists() {
-            files.push(p.file.as_str());
-        } else {
-            eprintln!(
-                "gauntlet: warning: threshold pack `{}` was read from {}, which no longer exists; its cases are judged by the built-in pack of that id, if any",
-                p.id, p.file
-            );
-        }
-    }
-    let mut packs = match packs_with_files(&files) {
+    let mut packs = match saved_packs([saved.packs.as_slice()]) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

@@ -56,6 +56,10 @@ pub struct ReportFile {
     /// test (`shard::inputs_hash`). `merge` and `--resume` refuse what differs.
     #[serde(default)]
     pub inputs_hash: String,
+    /// FNV-1a 64 (hex) of the suite alone: case IDs, scenario and pack files, without the seed
+    /// and the system under test (`shard::suite_hash`). `diff` refuses runs of other suites.
+    #[serde(default)]
+    pub suite_hash: String,
     /// The shard this report covers (`--shard K/N`); `null` for a whole run or a merge.
     #[serde(default)]
     pub shard: Option<Shard>,
@@ -389,8 +393,20 @@ pub fn case_entry(case: &BuiltCase, result: &CaseResult, sut: &str) -> CaseEntry
     }
 }
 
-/// Judges a saved case again by `packs`, from its saved metrics and facts (no simulation).
-pub fn rejudge_case(entry: &CaseEntry, packs: &Packs) -> CaseEntry {
+/// A saved case judged again: each run's judgement and the case's verdict.
+#[derive(Debug, Clone)]
+pub struct SavedJudgement {
+    /// Per run, in the saved order: its index and judgement.
+    pub runs: Vec<(u32, judge::RunJudgement)>,
+    pub verdict: Verdict,
+    pub colour: Option<crate::thresholds::Colour>,
+    pub reasons: Vec<String>,
+    pub judged_by: Option<JudgedByEntry>,
+}
+
+/// Judges a saved case again by `packs`, from its saved metrics and facts (no simulation). The
+/// one judging path of `gauntlet judge` and `gauntlet calibrate`.
+pub fn judge_saved_case(entry: &CaseEntry, packs: &Packs) -> SavedJudgement {
     let judge_ref = entry.facts.judge.as_ref().map(|j| JudgeRef {
         pack: j.pack.clone(),
         rule: j.rule.clone(),
@@ -402,40 +418,57 @@ pub fn rejudge_case(entry: &CaseEntry, packs: &Packs) -> CaseEntry {
         runs_required: entry.facts.runs_required,
         reference_collided: entry.facts.reference_collision.clone(),
     };
+    let runs: Vec<(u32, judge::RunJudgement)> = entry
+        .runs
+        .iter()
+        .map(|run| {
+            let run_facts = RunFacts {
+                run_index: run.run,
+                sut_error: run.sim.sut_error.clone(),
+                end_time_s: run.sim.end_time_s,
+                collision_actor: run.sim.collision_actor.clone(),
+                collision_time_s: run.sim.collision_time_s,
+            };
+            let j = judge::judge_run(
+                judging,
+                why.as_deref(),
+                &run_facts,
+                &metrics_from_json(&run.metrics),
+                &facts,
+            );
+            (run.run, j)
+        })
+        .collect();
+    let refs: Vec<(u32, &judge::RunJudgement)> = runs.iter().map(|(i, j)| (*i, j)).collect();
+    let (verdict, colour, reasons) = judge::case_verdict(&refs, facts.runs_required);
+    SavedJudgement {
+        runs,
+        verdict,
+        colour,
+        reasons,
+        judged_by: crate::run::judged_by(judging).map(JudgedByEntry::from),
+    }
+}
+
+/// Judges a saved case again by `packs`, from its saved metrics and facts (no simulation).
+pub fn rejudge_case(entry: &CaseEntry, packs: &Packs) -> CaseEntry {
+    let judged = judge_saved_case(entry, packs);
     let mut out = entry.clone();
-    let mut judged = Vec::new();
-    for run in &mut out.runs {
-        let run_facts = RunFacts {
-            run_index: run.run,
-            sut_error: run.sim.sut_error.clone(),
-            end_time_s: run.sim.end_time_s,
-            collision_actor: run.sim.collision_actor.clone(),
-            collision_time_s: run.sim.collision_time_s,
-        };
-        let j = judge::judge_run(
-            judging,
-            why.as_deref(),
-            &run_facts,
-            &metrics_from_json(&run.metrics),
-            &facts,
-        );
+    for (run, (_, j)) in out.runs.iter_mut().zip(judged.runs) {
         run.verdict = j.verdict.as_str().to_string();
         run.colour = j.colour.map(|c| colour_name(c).to_string());
-        run.reasons = j.reasons.clone();
-        judged.push((run.run, j));
+        run.reasons = j.reasons;
     }
-    let refs: Vec<(u32, &judge::RunJudgement)> = judged.iter().map(|(i, j)| (*i, j)).collect();
-    let (verdict, colour, reasons) = judge::case_verdict(&refs, facts.runs_required);
-    out.verdict = verdict.as_str().to_string();
-    out.colour = colour.map(|c| colour_name(c).to_string());
-    out.reasons = reasons;
-    out.judged_by = crate::run::judged_by(judging).map(JudgedByEntry::from);
+    out.verdict = judged.verdict.as_str().to_string();
+    out.colour = judged.colour.map(|c| colour_name(c).to_string());
+    out.reasons = judged.reasons;
+    out.judged_by = judged.judged_by;
     out
 }
 
 /// Builds a report held in memory: cases sorted by ID, summary and aggregates computed after
-/// sorting. `inputs_hash`, `shard` and `total_cases` are left for the caller to set (empty,
-/// `null`, and the number of entries). Runs, `merge` and `judge` write their reports with
+/// sorting. `inputs_hash`, `suite_hash`, `shard` and `total_cases` are left for the caller to
+/// set (empty, empty, `null`, and the number of entries). Runs, `merge` and `judge` write their reports with
 /// [`write_reports`] instead, without holding the entries.
 pub fn build_report(
     seed: u64,
@@ -455,6 +488,7 @@ pub fn build_report(
         seed,
         sut: sut.to_string(),
         inputs_hash: String::new(),
+        suite_hash: String::new(),
         shard: None,
         total_cases: entries.len(),
         packs: totals.packs,
@@ -522,6 +556,8 @@ pub struct SavedReport {
     pub seed: u64,
     pub sut: String,
     pub inputs_hash: String,
+    /// `shard::suite_hash`; empty for reports written before it existed.
+    pub suite_hash: String,
     pub shard: Option<Shard>,
     pub total_cases: usize,
     pub packs: Vec<PackEntry>,
@@ -538,6 +574,7 @@ impl SavedReport {
             seed: self.seed,
             sut: self.sut.clone(),
             inputs_hash: self.inputs_hash.clone(),
+            suite_hash: self.suite_hash.clone(),
             shard: self.shard,
             total_cases: self.total_cases,
         }
@@ -599,6 +636,7 @@ pub fn read_report(path: &Path) -> Result<ReportFile, ReadReportError> {
         seed: r.seed,
         sut: r.sut,
         inputs_hash: r.inputs_hash,
+        suite_hash: r.suite_hash,
         shard: r.shard,
         total_cases: r.total_cases,
         packs: r.packs,
@@ -621,6 +659,7 @@ const REPORT_FIELDS: &[&str] = &[
     "seed",
     "sut",
     "inputs_hash",
+    "suite_hash",
     "shard",
     "total_cases",
     "packs",
@@ -654,6 +693,7 @@ impl<'de> Visitor<'de> for ReportVisitor<'_, '_> {
         let mut seed: Option<u64> = None;
         let mut sut: Option<String> = None;
         let mut inputs_hash: Option<String> = None;
+        let mut suite_hash: Option<String> = None;
         let mut shard: Option<Option<Shard>> = None;
         let mut total_cases: Option<usize> = None;
         let mut packs: Option<Vec<PackEntry>> = None;
@@ -686,6 +726,10 @@ impl<'de> Visitor<'de> for ReportVisitor<'_, '_> {
                 "inputs_hash" => {
                     once(&inputs_hash, "inputs_hash")?;
                     inputs_hash = Some(map.next_value()?);
+                }
+                "suite_hash" => {
+                    once(&suite_hash, "suite_hash")?;
+                    suite_hash = Some(map.next_value()?);
                 }
                 "shard" => {
                     once(&shard, "shard")?;
@@ -727,6 +771,7 @@ impl<'de> Visitor<'de> for ReportVisitor<'_, '_> {
             seed: seed.ok_or_else(|| de::Error::missing_field("seed"))?,
             sut: sut.ok_or_else(|| de::Error::missing_field("sut"))?,
             inputs_hash: inputs_hash.unwrap_or_default(),
+            suite_hash: suite_hash.unwrap_or_default(),
             shard: shard.unwrap_or_default(),
             total_cases: total_cases.unwrap_or_default(),
             packs: packs.ok_or_else(|| de::Error::missing_field("packs"))?,
@@ -777,6 +822,8 @@ pub struct RunHead {
     pub sut: String,
     /// `shard::inputs_hash`; empty for reports written before it existed.
     pub inputs_hash: String,
+    /// `shard::suite_hash`; empty for reports written before it existed.
+    pub suite_hash: String,
     pub shard: Option<Shard>,
     /// Cases of the whole run, before sharding.
     pub total_cases: usize,
@@ -791,6 +838,7 @@ struct ReportOut<'a> {
     seed: u64,
     sut: &'a str,
     inputs_hash: &'a str,
+    suite_hash: &'a str,
     shard: Option<Shard>,
     total_cases: usize,
     packs: &'a [PackEntry],
@@ -848,6 +896,7 @@ pub fn write_reports(
             seed: head.seed,
             sut: &head.sut,
             inputs_hash: &head.inputs_hash,
+            suite_hash: &head.suite_hash,
             shard: head.shard,
             total_cases: head.total_cases,
             packs: &totals.packs,
@@ -880,6 +929,7 @@ pub fn write_report(dir: &Path, report: &ReportFile) -> io::Result<PathBuf> {
             seed: report.seed,
             sut: &report.sut,
             inputs_hash: &report.inputs_hash,
+            suite_hash: &report.suite_hash,
             shard: report.shard,
             total_cases: report.total_cases,
             packs: &report.packs,

@@ -110,33 +110,50 @@ fn auto_index(env: &dyn Fn(&str) -> Option<String>) -> Result<u64, String> {
 /// bytes, the threshold packs (id, version, where from, and the bytes of pack files), the seed
 /// and the system under test. Every part is length-prefixed so that no two inputs run together.
 pub fn inputs_hash(cases: &[Case], packs: &Packs, seed: u64, sut: &str) -> io::Result<String> {
+    let mut buf = suite_bytes(b"gauntlet inputs v1", cases, packs)?;
+    put(&mut buf, &seed.to_le_bytes());
+    put(&mut buf, sut.as_bytes());
+    Ok(format!("{:016x}", fnv1a64(&buf)))
+}
+
+/// FNV-1a 64 (hex) of the test suite alone: the sorted case IDs, each scenario file's bytes and
+/// the threshold packs, as in [`inputs_hash`], but neither the seed nor the system under test.
+/// Two runs with the same suite hash ran the same cases judged by the same packs, whatever
+/// system they tested: `gauntlet diff` compares such runs.
+pub fn suite_hash(cases: &[Case], packs: &Packs) -> io::Result<String> {
+    let buf = suite_bytes(b"gauntlet suite v1", cases, packs)?;
+    Ok(format!("{:016x}", fnv1a64(&buf)))
+}
+
+/// Appends `bytes`, prefixed with their length.
+fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+/// The hashed bytes of the case IDs, scenario files and packs, after a `tag`.
+fn suite_bytes(tag: &[u8], cases: &[Case], packs: &Packs) -> io::Result<Vec<u8>> {
     let mut buf: Vec<u8> = Vec::new();
-    let mut put = |bytes: &[u8]| {
-        buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        buf.extend_from_slice(bytes);
-    };
-    put(b"gauntlet inputs v1");
+    put(&mut buf, tag);
     let ids: BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
-    put(&(ids.len() as u64).to_le_bytes());
+    put(&mut buf, &(ids.len() as u64).to_le_bytes());
     for id in ids {
-        put(id.as_bytes());
+        put(&mut buf, id.as_bytes());
     }
     let files: BTreeSet<&Path> = cases.iter().map(|c| c.scenario_path()).collect();
     for file in files {
-        put(crate::report::display_path(file).as_bytes());
-        put(&fs::read(file)?);
+        put(&mut buf, crate::report::display_path(file).as_bytes());
+        put(&mut buf, &fs::read(file)?);
     }
     for (pack, origin) in packs.all() {
-        put(pack.id.as_bytes());
-        put(pack.version.as_bytes());
-        put(origin.display().as_bytes());
+        put(&mut buf, pack.id.as_bytes());
+        put(&mut buf, pack.version.as_bytes());
+        put(&mut buf, origin.display().as_bytes());
         if let PackOrigin::Input(p) | PackOrigin::Override(p) = origin {
-            put(&fs::read(p)?);
+            put(&mut buf, &fs::read(p)?);
         }
     }
-    put(&seed.to_le_bytes());
-    put(sut.as_bytes());
-    Ok(format!("{:016x}", fnv1a64(&buf)))
+    Ok(buf)
 }
 
 /// FNV-1a 64 (hex) of each scenario file's bytes, by its path as reports show it.

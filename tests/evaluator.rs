@@ -337,6 +337,8 @@ fn golden_reports_of_a_small_suite() {
     // The inputs hash changes with any byte of the scenario files, comments included.
     assert_eq!(report["inputs_hash"].as_str().map(str::len), Some(16));
     report["inputs_hash"] = Value::from("(hash)");
+    assert_eq!(report["suite_hash"].as_str().map(str::len), Some(16));
+    report["suite_hash"] = Value::from("(hash)");
     let text = serde_json::to_string_pretty(&report).expect("JSON");
     insta::assert_snapshot!("golden_report_small_suite", text);
     let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");

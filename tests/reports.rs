@@ -376,6 +376,7 @@ fn reports_from_memory_and_from_cases_jsonl_are_the_same_bytes() {
     entries.reverse();
     let in_memory = report::ReportFile {
         inputs_hash: saved.inputs_hash.clone(),
+        suite_hash: saved.suite_hash.clone(),
         shard: saved.shard,
         total_cases: saved.total_cases,
         ..report::build_report(saved.seed, &saved.sut, entries, &packs)
@@ -406,6 +407,7 @@ fn reports_from_memory_and_from_cases_jsonl_are_the_same_bytes() {
         seed: saved.seed,
         sut: saved.sut.clone(),
         inputs_hash: saved.inputs_hash.clone(),
+        suite_hash: saved.suite_hash.clone(),
         shard: saved.shard,
         total_cases: saved.total_cases,
     };

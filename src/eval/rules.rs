@@ -783,7 +783,7 @@ fn num_pair(a: f64, b: f64) -> (String, String) {
 
 /// Words and unit of a metric name: `relative_impact_speed_kph` → ("relative impact speed",
 /// " km/h"). The unit comes with its leading space; empty for counts and flags.
-fn metric_label(name: &str) -> (String, &'static str) {
+pub(crate) fn metric_label(name: &str) -> (String, &'static str) {
     const UNITS: [(&str, &str); 9] = [
         ("kph", " km/h"),
         ("mps3", " m/s³"),

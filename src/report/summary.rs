@@ -190,7 +190,7 @@ fn packs_md(md: &mut String, view: &SummaryView<'_>) {
     }
 }
 
-fn colour_square(c: Option<&str>) -> &'static str {
+pub(crate) fn colour_square(c: Option<&str>) -> &'static str {
     match c {
         Some("green") => "🟩",
         Some("yellow") => "🟨",
@@ -262,7 +262,7 @@ fn grid_md(md: &mut String, digest: &Digest, pack: &str, rule: &str, scenario: &
 }
 
 /// `s` as an inline code span, whatever backticks it holds.
-fn code(s: &str) -> String {
+pub(crate) fn code(s: &str) -> String {
     let s = s.replace(['\n', '\r'], " ");
     let mut longest = 0;
     let mut run = 0;
@@ -281,7 +281,7 @@ fn code(s: &str) -> String {
 
 /// Free text on one line: code spans (pairs of backticks) kept, HTML and Markdown markup outside
 /// them escaped; an unpaired backtick is escaped too.
-fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     let s = s.replace(['\n', '\r'], " ");
     let paired = s.matches('`').count() % 2 == 0;
     let mut out = String::with_capacity(s.len());
