@@ -201,8 +201,8 @@ fn spatter_mask(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// Water: the thresholded liquid, normalised by its maximum and scaled by the strength, adds
-// pale turquoise.
+// Water: the thresholded liquid, normalised by its maximum, shaded from the droplet edges and
+// scaled by the strength, adds pale turquoise.
 @compute @workgroup_size(64)
 fn spatter_water(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -216,7 +216,10 @@ fn spatter_water(@builtin(global_invocation_id) id: vec3<u32>) {
         if (l < j.p0.x || hi <= 0.0) {
             l = 0.0;
         }
-        let m = l / max(hi, 1e-6) * j.p0.y;
+        // Shading in place of the original's distance from the droplet edges: 0 at the edge
+        // (the threshold), 1 at the layer's maximum.
+        let d = clamp((l - j.p0.x) / max(hi - j.p0.x, 1e-6), 0.0, 1.0);
+        let m = l / max(hi, 1e-6) * d * j.p0.y;
         let c = load_rgb(j, j.io.x, x, id.y);
         store_rgb(j, j.io.y, x, id.y, c + m * vec3<f32>(175.0 / 255.0, 238.0 / 255.0, 238.0 / 255.0));
     }

@@ -672,12 +672,15 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
         C::GlassBlur => {
             let (sigma, shift, iterations) = (v(0), v(1).round().max(0.0) as u32, v(2) as u32);
             blur_rgb(c, cur, other, sigma, 4.0, EDGE_NEAREST);
+            // Per iteration, four shuffle steps (x, y, x, y): each pixel moves up to `shift`
+            // along each axis twice, about as far as the original's sweep of swaps moves it.
             for it in 0..iterations {
-                for axis in 0..2u32 {
+                for step in 0..4u32 {
                     if shift == 0 {
                         continue;
                     }
-                    let sub = 2 * it + axis;
+                    let axis = step % 2;
+                    let sub = 4 * it + step;
                     let k = 1 + (c.uniform(1 + 2 * sub) * f64::from(shift)) as u32;
                     let o = (c.uniform(2 + 2 * sub) * f64::from(2 * k)) as u32;
                     let mut j = c.job(other, other);
@@ -758,8 +761,12 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
         }
         C::Spatter => {
             let mud = v(5) >= 0.5;
+            // The noise is drawn per pixel but smoothed with a σ scaled by width / 224; its
+            // spread is scaled alike so that the smoothed layer has the original's statistics
+            // (smoothing white noise divides its spread by σ).
+            let spread = v(1) * w as f32 / super::REFERENCE_WIDTH_PX;
             let mut j = c.job(PLANE_P, PLANE_P);
-            j.p0 = [v(0), v(1), 0.0, 0.0];
+            j.p0 = [v(0), spread, 0.0, 0.0];
             c.push(Kernel::SpatterNoise, j);
             let sigma = v(2);
             blur_planes(

@@ -189,7 +189,8 @@ pub fn spatter_mask(j: &Job, data: &mut [u32], _tables: &[u32]) {
     });
 }
 
-/// Water: the normalised thresholded liquid adds pale turquoise.
+/// Water: the normalised thresholded liquid, shaded from the droplet edges, adds pale
+/// turquoise.
 pub fn spatter_water(j: &Job, data: &mut [u32], _tables: &[u32]) {
     let hi = small_f(j, data, 5);
     for_pixels(j, |x, y| {
@@ -197,7 +198,8 @@ pub fn spatter_water(j: &Job, data: &mut [u32], _tables: &[u32]) {
         if l < j.p0[0] || hi <= 0.0 {
             l = 0.0;
         }
-        let m = l / hi.max(1e-6) * j.p0[1];
+        let d = ((l - j.p0[0]) / (hi - j.p0[0]).max(1e-6)).clamp(0.0, 1.0);
+        let m = l / hi.max(1e-6) * d * j.p0[1];
         let c = load_rgb(j, data, j.io[0], x, y);
         let tint = [175.0 / 255.0, 238.0 / 255.0, 238.0 / 255.0];
         store_rgb(
