@@ -17,9 +17,17 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
             return;
         }
         var acc = vec3<f32>(0.0);
-        for (var k = 0; k <= 2 * r; k = k + 1) {
-            let xx = u32(edge(i32(x) + k - r, w, j.ints.y));
-            acc = acc + table_f(j, u32(k)) * load_rgb(j, j.io.x, xx, id.y);
+        if (i32(x) >= r && i32(x) + r < w) {
+            // Inside: no edge handling (the same sum).
+            let first = id.y * j.frame.x + x - u32(r);
+            for (var k = 0u; k <= 2u * u32(r); k = k + 1u) {
+                acc = acc + table_f(j, k) * unpack4x8unorm(word(j, j.io.x, first + k)).rgb;
+            }
+        } else {
+            for (var k = 0; k <= 2 * r; k = k + 1) {
+                let xx = u32(edge(i32(x) + k - r, w, j.ints.y));
+                acc = acc + table_f(j, u32(k)) * load_rgb(j, j.io.x, xx, id.y);
+            }
         }
         set_word(j, j.io.y, id.y * j.frame.x + x, pack10(acc));
     }
@@ -37,9 +45,18 @@ fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
             return;
         }
         var acc = vec3<f32>(0.0);
-        for (var k = 0; k <= 2 * r; k = k + 1) {
-            let yy = u32(edge(i32(id.y) + k - r, h, j.ints.y));
-            acc = acc + table_f(j, u32(k)) * unpack10(word(j, j.io.x, yy * j.frame.x + x));
+        if (i32(id.y) >= r && i32(id.y) + r < h) {
+            // Inside: no edge handling (the same sum).
+            var at = (id.y - u32(r)) * j.frame.x + x;
+            for (var k = 0u; k <= 2u * u32(r); k = k + 1u) {
+                acc = acc + table_f(j, k) * unpack10(word(j, j.io.x, at));
+                at = at + j.frame.x;
+            }
+        } else {
+            for (var k = 0; k <= 2 * r; k = k + 1) {
+                let yy = u32(edge(i32(id.y) + k - r, h, j.ints.y));
+                acc = acc + table_f(j, u32(k)) * unpack10(word(j, j.io.x, yy * j.frame.x + x));
+            }
         }
         store_rgb(j, j.io.y, x, id.y, acc);
     }
@@ -175,7 +192,7 @@ fn defocus_disk(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 
 // Σ weight·image[y − dy, x − dx] over the taps (shifts clamp at the edges, as the original's
-// `shift`).
+// `shift`); a tap is its shift (dx in the low, dy in the high 16 bits) and its weight.
 @compute @workgroup_size(64)
 fn motion_blur(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -188,11 +205,12 @@ fn motion_blur(@builtin(global_invocation_id) id: vec3<u32>) {
         }
         var acc = vec3<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
-            let dx = bitcast<i32>(table_u(j, 3u * k));
-            let dy = bitcast<i32>(table_u(j, 3u * k + 1u));
+            let shift = table_u(j, 2u * k);
+            let dx = bitcast<i32>(shift << 16u) >> 16u;
+            let dy = bitcast<i32>(shift) >> 16u;
             let xx = u32(clamp(i32(x) - dx, 0, w - 1));
             let yy = u32(clamp(i32(id.y) - dy, 0, h - 1));
-            acc = acc + table_f(j, 3u * k + 2u) * load_rgb(j, j.io.x, xx, yy);
+            acc = acc + table_f(j, 2u * k + 1u) * load_rgb(j, j.io.x, xx, yy);
         }
         store_rgb(j, j.io.y, x, id.y, acc);
     }
@@ -211,11 +229,12 @@ fn plane_motion(@builtin(global_invocation_id) id: vec3<u32>) {
         }
         var acc = 0.0;
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
-            let dx = bitcast<i32>(table_u(j, 3u * k));
-            let dy = bitcast<i32>(table_u(j, 3u * k + 1u));
+            let shift = table_u(j, 2u * k);
+            let dx = bitcast<i32>(shift << 16u) >> 16u;
+            let dy = bitcast<i32>(shift) >> 16u;
             let xx = u32(clamp(i32(x) - dx, 0, w - 1));
             let yy = u32(clamp(i32(id.y) - dy, 0, h - 1));
-            acc = acc + table_f(j, 3u * k + 2u) * load_f(j, j.io.x, yy * j.frame.x + xx);
+            acc = acc + table_f(j, 2u * k + 1u) * load_f(j, j.io.x, yy * j.frame.x + xx);
         }
         store_f(j, j.io.y, id.y * j.frame.x + x, acc);
     }

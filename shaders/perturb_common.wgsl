@@ -116,37 +116,18 @@ fn unpack10(v: u32) -> vec3<f32> {
 }
 
 // An index outside 0..n mapped back: 0 nearest, 1 half-sample symmetric, 2 whole-sample
-// symmetric (reflect-101).
+// symmetric (reflect-101). One reflection (callers overhang by less than n), then clamped.
 fn edge(i: i32, n: i32, mode: u32) -> i32 {
     if (i >= 0 && i < n) {
         return i;
     }
-    if (mode == 0u) {
-        return clamp(i, 0, n - 1);
-    }
+    var m = i;
     if (mode == 1u) {
-        let p = 2 * n;
-        var m = i % p;
-        if (m < 0) {
-            m = m + p;
-        }
-        if (m >= n) {
-            m = p - 1 - m;
-        }
-        return m;
+        m = select(2 * n - 1 - i, -i - 1, i < 0);
+    } else if (mode == 2u) {
+        m = select(2 * n - 2 - i, -i, i < 0);
     }
-    if (n == 1) {
-        return 0;
-    }
-    let p = 2 * n - 2;
-    var m = i % p;
-    if (m < 0) {
-        m = m + p;
-    }
-    if (m >= n) {
-        m = p - m;
-    }
-    return m;
+    return clamp(m, 0, n - 1);
 }
 
 fn luma(c: vec3<f32>) -> f32 {

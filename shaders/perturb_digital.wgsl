@@ -35,6 +35,10 @@ fn pixelate(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
+// `DCT_BASIS` (array<u32, 64>, f32 bits): the 8-point DCT basis `plan::dct_basis`, entry
+// [u][x]; `gpu::perturb_wgsl` appends it to this file (the CPU reads the same values from the
+// job's table).
+
 // JFIF RGB (0–255) to YCbCr.
 fn ycbcr(c: vec3<f32>) -> vec3<f32> {
     return vec3<f32>(
@@ -59,7 +63,7 @@ fn jpeg_block(j: Job, block: ptr<function, array<f32, 64>>, q: u32) {
         for (var u = 0u; u < 8u; u = u + 1u) {
             var s = 0.0;
             for (var x = 0u; x < 8u; x = x + 1u) {
-                s = s + table_f(j, 128u + u * 8u + x) * ((*block)[v * 8u + x] - 128.0);
+                s = s + bitcast<f32>(DCT_BASIS[u * 8u + x]) * ((*block)[v * 8u + x] - 128.0);
             }
             t[v * 8u + u] = s;
         }
@@ -69,7 +73,7 @@ fn jpeg_block(j: Job, block: ptr<function, array<f32, 64>>, q: u32) {
         for (var v = 0u; v < 8u; v = v + 1u) {
             var s = 0.0;
             for (var y = 0u; y < 8u; y = y + 1u) {
-                s = s + table_f(j, 128u + v * 8u + y) * t[y * 8u + u];
+                s = s + bitcast<f32>(DCT_BASIS[v * 8u + y]) * t[y * 8u + u];
             }
             let step = table_f(j, q + v * 8u + u);
             (*block)[v * 8u + u] = round(s / step) * step;
@@ -80,7 +84,7 @@ fn jpeg_block(j: Job, block: ptr<function, array<f32, 64>>, q: u32) {
         for (var y = 0u; y < 8u; y = y + 1u) {
             var s = 0.0;
             for (var v = 0u; v < 8u; v = v + 1u) {
-                s = s + table_f(j, 128u + v * 8u + y) * (*block)[v * 8u + u];
+                s = s + bitcast<f32>(DCT_BASIS[v * 8u + y]) * (*block)[v * 8u + u];
             }
             t[y * 8u + u] = s;
         }
@@ -89,7 +93,7 @@ fn jpeg_block(j: Job, block: ptr<function, array<f32, 64>>, q: u32) {
         for (var x = 0u; x < 8u; x = x + 1u) {
             var s = 0.0;
             for (var u = 0u; u < 8u; u = u + 1u) {
-                s = s + table_f(j, 128u + u * 8u + x) * t[y * 8u + u];
+                s = s + bitcast<f32>(DCT_BASIS[u * 8u + x]) * t[y * 8u + u];
             }
             (*block)[y * 8u + x] = clamp(round(s + 128.0), 0.0, 255.0);
         }

@@ -26,11 +26,11 @@ fn fractal_lattice(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 
 // The fractal at every pixel (offset by ints.zw): Σ over levels of the bilinear lattice value,
-// periodic with the map size.
+// periodic with the map size 2^ints.y (spacings are powers of two: shifts and masks).
 @compute @workgroup_size(64)
 fn fractal_plane(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
-    let map_size = j.ints.y;
+    let map_mask = (1u << j.ints.y) - 1u;
     for (var i = 0u; i < PPI; i = i + 1u) {
         let x = id.x * PPI + i;
         if (x >= j.frame.x || id.y >= j.frame.y) {
@@ -42,16 +42,17 @@ fn fractal_plane(@builtin(global_invocation_id) id: vec3<u32>) {
         for (var n = 0u; n < j.ints.x; n = n + 1u) {
             let first = table_u(j, 4u * n);
             let nx = table_u(j, 4u * n + 1u);
-            let g = table_u(j, 4u * n + 2u);
-            let period = map_size / g;
-            let ix = gx / g;
-            let iy = gy / g;
-            let tx = f32(gx - ix * g) / f32(g);
-            let ty = f32(gy - iy * g) / f32(g);
-            let x0 = ix % period;
-            let x1 = (ix + 1u) % period;
-            let y0 = iy % period;
-            let y1 = (iy + 1u) % period;
+            let lg = table_u(j, 4u * n + 2u);
+            let period_mask = map_mask >> lg;
+            let ix = gx >> lg;
+            let iy = gy >> lg;
+            let inv = 1.0 / f32(1u << lg);
+            let tx = f32(gx & ((1u << lg) - 1u)) * inv;
+            let ty = f32(gy & ((1u << lg) - 1u)) * inv;
+            let x0 = ix & period_mask;
+            let x1 = (ix + 1u) & period_mask;
+            let y0 = iy & period_mask;
+            let y1 = (iy + 1u) & period_mask;
             let a = load_f(j, j.io.x, first + y0 * nx + x0);
             let b = load_f(j, j.io.x, first + y0 * nx + x1);
             let c = load_f(j, j.io.x, first + y1 * nx + x0);

@@ -537,7 +537,19 @@ pub fn perturb_wgsl(family: Family) -> String {
         Family::Weather => include_str!("../shaders/perturb_weather.wgsl"),
         Family::Digital => include_str!("../shaders/perturb_digital.wgsl"),
     };
-    format!("{PERTURB_COMMON_WGSL}\n{body}")
+    let mut src = format!("{PERTURB_COMMON_WGSL}\n{body}");
+    if family == Family::Digital {
+        // The DCT basis as exact f32 bits (the CPU reads the same values from its table).
+        let bits: Vec<String> = perturb_plan::dct_basis()
+            .iter()
+            .map(|v| format!("{:#010x}u", v.to_bits()))
+            .collect();
+        src.push_str(&format!(
+            "\nvar<private> DCT_BASIS: array<u32, 64> = array<u32, 64>({});\n",
+            bits.join(", ")
+        ));
+    }
+    src
 }
 
 /// Errors of perturbing a batch.

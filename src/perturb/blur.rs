@@ -173,10 +173,11 @@ pub fn defocus_disk(j: &Job, data: &mut [u32], tables: &[u32]) {
 }
 
 fn tap(j: &Job, tables: &[u32], k: u32) -> (i32, i32, f32) {
+    let shift = table_u(j, tables, 2 * k);
     (
-        table_u(j, tables, 3 * k) as i32,
-        table_u(j, tables, 3 * k + 1) as i32,
-        table_f(j, tables, 3 * k + 2),
+        ((shift << 16) as i32) >> 16,
+        (shift as i32) >> 16,
+        table_f(j, tables, 2 * k + 1),
     )
 }
 

@@ -95,37 +95,30 @@ pub fn unpack10(v: u32) -> V3 {
     ]
 }
 
-/// An index outside 0..n mapped back: 0 nearest, 1 half-sample symmetric, 2 reflect-101.
+/// An index outside 0..n mapped back: 0 nearest, 1 half-sample symmetric, 2 reflect-101. One
+/// reflection (callers overhang by less than n), then clamped.
 pub fn edge(i: i32, n: i32, mode: u32) -> i32 {
     if i >= 0 && i < n {
         return i;
     }
-    if mode == 0 {
-        return i.clamp(0, n - 1);
-    }
-    if mode == 1 {
-        let p = 2 * n;
-        let mut m = i % p;
-        if m < 0 {
-            m += p;
+    let m = match mode {
+        1 => {
+            if i < 0 {
+                -i - 1
+            } else {
+                2 * n - 1 - i
+            }
         }
-        if m >= n {
-            m = p - 1 - m;
+        2 => {
+            if i < 0 {
+                -i
+            } else {
+                2 * n - 2 - i
+            }
         }
-        return m;
-    }
-    if n == 1 {
-        return 0;
-    }
-    let p = 2 * n - 2;
-    let mut m = i % p;
-    if m < 0 {
-        m += p;
-    }
-    if m >= n {
-        m = p - m;
-    }
-    m
+        _ => i,
+    };
+    m.clamp(0, n - 1)
 }
 
 pub fn luma(c: V3) -> f32 {

@@ -401,7 +401,7 @@ fn blur_planes(
 }
 
 /// The taps of `imagecorruptions`' `_motion_blur`: integer shifts `(dx, dy)` and weights, as
-/// `[dx as i32 bits, dy as i32 bits, weight bits]` per tap.
+/// `[dx | dy << 16 (16-bit two's complement each), weight bits]` per tap.
 pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> Vec<u32> {
     let width = 2 * radius.round().max(0.0) as i64 + 1;
     let sigma = f64::from(sigma.max(1e-3));
@@ -419,11 +419,8 @@ pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> V
         if dy.unsigned_abs() >= u64::from(h) || dx.unsigned_abs() >= u64::from(w) {
             break;
         }
-        taps.extend([
-            dx as i32 as u32,
-            dy as i32 as u32,
-            ((ki / z) as f32).to_bits(),
-        ]);
+        let packed = (dx as i16 as u16 as u32) | ((dy as i16 as u16 as u32) << 16);
+        taps.extend([packed, ((ki / z) as f32).to_bits()]);
     }
     taps
 }
@@ -474,7 +471,14 @@ pub fn jpeg_tables(quality: f32) -> Vec<f32> {
         .chain(&CHROMA)
         .map(|&b| ((b * scale + 50) / 100).clamp(1, 255) as f32)
         .collect();
-    // The orthonormal DCT-II basis: entry [u][x] = c(u)/2·cos((2x + 1)uπ/16).
+    t.extend(dct_basis());
+    t
+}
+
+/// The orthonormal 8-point DCT-II basis: entry `[u][x]` = c(u)/2·cos((2x + 1)uπ/16), c(0) = 1/√2.
+/// The shader has it as a constant array (the same f32 values, as bits).
+pub fn dct_basis() -> [f32; 64] {
+    let mut t = [0.0f32; 64];
     for u in 0..8 {
         for x in 0..8 {
             let c = if u == 0 {
@@ -483,7 +487,7 @@ pub fn jpeg_tables(quality: f32) -> Vec<f32> {
                 1.0
             };
             let v = c / 2.0 * ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos();
-            t.push(v as f32);
+            t[u * 8 + x] = v as f32;
         }
     }
     t
@@ -509,7 +513,7 @@ fn clipped_zoom_axis(n: u32, z: f64) -> (f32, f32) {
 }
 
 /// The levels of a plasma fractal (`imagecorruptions`' diamond-square) as value-noise octaves:
-/// per level `[first lattice word, lattice columns, spacing px, amplitude]`, and the total
+/// per level `[first lattice word, lattice columns, log2 of the spacing px, amplitude]`, and the total
 /// lattice words. Level n has spacing `map_size / 2^(n+1)` and amplitude `decay^(−2n)` (the
 /// original draws `uniform(−w, w)·w` with `w` divided by `decay` per level).
 fn fractal_levels(w: u32, h: u32, map_size: u32, decay: f32) -> (Vec<u32>, u32) {
@@ -525,7 +529,7 @@ fn fractal_levels(w: u32, h: u32, map_size: u32, decay: f32) -> (Vec<u32>, u32) 
         let nx = ((w - 1) / g + 2).min(period);
         let ny = ((h - 1) / g + 2).min(period);
         let amp = (f64::from(decay)).powi(-2 * n as i32) as f32;
-        levels.extend([total, nx, g, amp.to_bits()]);
+        levels.extend([total, nx, g.trailing_zeros(), amp.to_bits()]);
         total += nx * ny;
         n += 1;
     }
@@ -544,7 +548,7 @@ fn fractal(c: &mut Ctx, map_size: u32, decay: f32, offset: (u32, u32)) {
     let mut j = c.job(PLANE_Q, PLANE_P);
     j.aux[2] = t;
     j.aux[3] = n;
-    j.ints = [n_levels, map_size, offset.0, offset.1];
+    j.ints = [n_levels, map_size.trailing_zeros(), offset.0, offset.1];
     c.push(Kernel::FractalPlane, j);
 }
 
@@ -647,7 +651,7 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             let mut j = c.job(cur, other);
             j.aux[2] = t;
             j.aux[3] = n;
-            j.ints[0] = n / 3;
+            j.ints[0] = n / 2;
             c.push(Kernel::MotionBlur, j);
             other
         }
@@ -751,7 +755,7 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             let mut j = c.job(PLANE_P, PLANE_R);
             j.aux[2] = t;
             j.aux[3] = n;
-            j.ints[0] = n / 3;
+            j.ints[0] = n / 2;
             c.push(Kernel::PlaneMotion, j);
             let mut j = c.job(cur, other);
             j.io[2] = c.region(PLANE_R);

@@ -38,7 +38,7 @@ pub fn fractal_lattice(j: &Job, data: &mut [u32], tables: &[u32]) {
 
 /// The fractal at every pixel.
 pub fn fractal_plane(j: &Job, data: &mut [u32], tables: &[u32]) {
-    let map_size = j.ints[1];
+    let map_mask = (1u32 << j.ints[1]) - 1;
     for_pixels(j, |x, y| {
         let gx = x + j.ints[2];
         let gy = y + j.ints[3];
@@ -46,13 +46,14 @@ pub fn fractal_plane(j: &Job, data: &mut [u32], tables: &[u32]) {
         for n in 0..j.ints[0] {
             let first = table_u(j, tables, 4 * n);
             let nx = table_u(j, tables, 4 * n + 1);
-            let g = table_u(j, tables, 4 * n + 2);
-            let period = map_size / g;
-            let (ix, iy) = (gx / g, gy / g);
-            let tx = (gx - ix * g) as f32 / g as f32;
-            let ty = (gy - iy * g) as f32 / g as f32;
-            let (x0, x1) = (ix % period, (ix + 1) % period);
-            let (y0, y1) = (iy % period, (iy + 1) % period);
+            let lg = table_u(j, tables, 4 * n + 2);
+            let period_mask = map_mask >> lg;
+            let (ix, iy) = (gx >> lg, gy >> lg);
+            let inv = 1.0 / (1u32 << lg) as f32;
+            let tx = (gx & ((1 << lg) - 1)) as f32 * inv;
+            let ty = (gy & ((1 << lg) - 1)) as f32 * inv;
+            let (x0, x1) = (ix & period_mask, (ix + 1) & period_mask);
+            let (y0, y1) = (iy & period_mask, (iy + 1) & period_mask);
             let a = load_f(data, j.io[0], first + y0 * nx + x0);
             let b = load_f(data, j.io[0], first + y0 * nx + x1);
             let c = load_f(data, j.io[0], first + y1 * nx + x0);
