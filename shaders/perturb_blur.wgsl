@@ -12,7 +12,7 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     let r = i32(j.ints.x);
     let w = i32(j.frame.x);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -40,7 +40,7 @@ fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let r = i32(j.ints.x);
     let h = i32(j.frame.y);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -69,7 +69,7 @@ fn plane_blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     let r = i32(j.ints.x);
     let w = i32(j.frame.x);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -98,7 +98,7 @@ fn plane_blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let r = i32(j.ints.x);
     let h = i32(j.frame.y);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -171,7 +171,7 @@ fn defocus_disk(@builtin(global_invocation_id) id: vec3<u32>) {
     let w = i32(j.frame.x);
     let h = i32(j.frame.y);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -199,7 +199,7 @@ fn motion_blur(@builtin(global_invocation_id) id: vec3<u32>) {
     let w = i32(j.frame.x);
     let h = i32(j.frame.y);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -223,7 +223,7 @@ fn plane_motion(@builtin(global_invocation_id) id: vec3<u32>) {
     let w = i32(j.frame.x);
     let h = i32(j.frame.y);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -259,7 +259,7 @@ fn bilinear_rgb(j: Job, region: u32, fx: f32, fy: f32) -> vec3<f32> {
 fn zoom_blur(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -282,7 +282,7 @@ fn glass_shuffle(@builtin(global_invocation_id) id: vec3<u32>) {
     let axis = j.ints.x;
     let k = j.ints.y;
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }

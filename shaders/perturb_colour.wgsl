@@ -10,7 +10,7 @@
 fn brightness(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -31,7 +31,7 @@ fn brightness(@builtin(global_invocation_id) id: vec3<u32>) {
 fn saturate(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -57,7 +57,7 @@ fn contrast(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let m = vec3<f32>(small_f(j, 0u), small_f(j, 1u), small_f(j, 2u));
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }

@@ -18,7 +18,14 @@ struct Job {
 @group(0) @binding(1) var<storage, read_write> data: array<u32>;
 @group(0) @binding(2) var<storage, read> tables: array<u32>;
 
-const PPI: u32 = 4u;
+// Pixels of a row per invocation (`plan::PIXELS_PER_INVOCATION`): a workgroup of 64 covers
+// 64·PPI consecutive pixels, invocation l taking pixels l, l + 64, l + 128, … of them, so that
+// neighbouring invocations touch neighbouring pixels.
+const PPI: u32 = 16u;
+
+fn pixel_x(gx: u32, i: u32) -> u32 {
+    return (gx & ~63u) * PPI + i * 64u + (gx & 63u);
+}
 const ITEMS_ROW: u32 = 65536u;
 
 // 32×32 → 64-bit multiply as (high, low) words.

@@ -13,7 +13,7 @@ fn pixelate(@builtin(global_invocation_id) id: vec3<u32>) {
     let w = j.frame.x;
     let h = j.frame.y;
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= w || id.y >= h) {
             return;
         }
@@ -188,7 +188,7 @@ fn chroma_at(j: Job, region: u32, x: u32, y: u32) -> f32 {
 fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -205,7 +205,7 @@ fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
 fn elastic_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -224,7 +224,7 @@ fn elastic_warp(@builtin(global_invocation_id) id: vec3<u32>) {
     let w = i32(j.frame.x);
     let h = i32(j.frame.y);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }

@@ -9,7 +9,7 @@
 fn gaussian_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -26,7 +26,7 @@ fn gaussian_noise(@builtin(global_invocation_id) id: vec3<u32>) {
 fn speckle_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -60,7 +60,7 @@ fn poisson_draw(j: Job, v: u32, u: u32) -> u32 {
 fn shot_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -81,7 +81,7 @@ fn shot_noise(@builtin(global_invocation_id) id: vec3<u32>) {
 fn impulse_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }

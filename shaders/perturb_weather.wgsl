@@ -32,7 +32,7 @@ fn fractal_plane(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let map_mask = (1u << j.ints.y) - 1u;
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -80,7 +80,7 @@ fn fog_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     let m = small_f(j, 3u);
     let c = j.p0.x;
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -96,7 +96,7 @@ fn fog_compose(@builtin(global_invocation_id) id: vec3<u32>) {
 fn frost_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -131,7 +131,7 @@ fn snow_layer(@builtin(global_invocation_id) id: vec3<u32>) {
     let nx = j.ints.x;
     let ny = j.ints.y;
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -160,7 +160,7 @@ fn snow_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let b = j.p0.x;
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -178,7 +178,7 @@ fn snow_compose(@builtin(global_invocation_id) id: vec3<u32>) {
 fn spatter_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -193,7 +193,7 @@ fn spatter_noise(@builtin(global_invocation_id) id: vec3<u32>) {
 fn spatter_mask(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -209,7 +209,7 @@ fn spatter_water(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let hi = small_f(j, 5u);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
@@ -231,7 +231,7 @@ fn spatter_water(@builtin(global_invocation_id) id: vec3<u32>) {
 fn spatter_mud(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = id.x * PPI + i;
+        let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }

@@ -21,7 +21,7 @@ pub const WORKGROUP_SIZE: u32 = 64;
 /// Invocations per workgroup of the reductions.
 pub const REDUCE_SIZE: u32 = 256;
 /// Pixels of a row one invocation of a per-pixel kernel handles.
-pub const PIXELS_PER_INVOCATION: u32 = 4;
+pub const PIXELS_PER_INVOCATION: u32 = 16;
 /// Per-frame scalar words after the planes.
 pub const SMALL_WORDS: u32 = 64;
 /// Invocations along x of an `Items` dispatch row.
