@@ -351,4 +351,14 @@ fn bad_frames_are_refused_with_their_index() {
     short.height_px = 32;
     let e = cpu::perturb(&[short]).unwrap_err();
     assert!(e.to_string().contains("bytes of pixels"), "{e}");
+    // A rendered frame's depth must cover its pixels.
+    let big = flat(32, 32, 0);
+    let depth = vec![10.0f32; 31 * 32];
+    let mut with_depth = frame(&big, &chain, "depth");
+    with_depth.depth_m = Some(&depth);
+    let e = cpu::perturb(&[with_depth]).unwrap_err();
+    assert!(e.to_string().contains("992 depth values for 32×32"), "{e}");
+    let depth = vec![10.0f32; 32 * 32];
+    with_depth.depth_m = Some(&depth);
+    assert!(cpu::perturb(&[with_depth]).is_ok());
 }

@@ -486,6 +486,13 @@ pub enum FrameError {
         min: u32,
         max: u32,
     },
+    #[error("frame {index}: {got} depth values for {width}×{height} pixels")]
+    Depth {
+        index: usize,
+        width: u32,
+        height: u32,
+        got: usize,
+    },
     #[error(
         "frame {index}: {got} bytes of pixels for {width}×{height} RGBA8 (expected {expected})"
     )]
@@ -510,6 +517,15 @@ pub fn check_frames(frames: &[FrameIn]) -> Result<(), FrameError> {
                 height: h,
                 min: MIN_FRAME_EDGE_PX,
                 max: MAX_FRAME_EDGE_PX,
+            });
+        }
+        let depth_len = f.depth_m.map_or(w as usize * h as usize, <[f32]>::len);
+        if depth_len != w as usize * h as usize {
+            return Err(FrameError::Depth {
+                index,
+                width: w,
+                height: h,
+                got: depth_len,
             });
         }
         let expected = 4 * w as usize * h as usize;

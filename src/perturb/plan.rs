@@ -528,7 +528,7 @@ fn fractal_levels(w: u32, h: u32, map_size: u32, decay: f32) -> (Vec<u32>, u32) 
         let period = map_size / g;
         let nx = ((w - 1) / g + 2).min(period);
         let ny = ((h - 1) / g + 2).min(period);
-        let amp = (f64::from(decay)).powi(-2 * n as i32) as f32;
+        let amp = (f64::from(decay)).powi(-2 * n) as f32;
         levels.extend([total, nx, g.trailing_zeros(), amp.to_bits()]);
         total += nx * ny;
         n += 1;
