@@ -545,3 +545,359 @@ impl FrameRenderer {
         }
     }
 }
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+// Perturbation engine (issue 7): `shaders/perturb_*.wgsl` ↔ `perturb::{noise, colour, blur,
+// weather, digital}`. Kept apart from the renderer above so that both can change independently.
+// ─────────────────────────────────────────────────────────────────────────────────────────────
+
+use std::collections::HashMap;
+
+use crate::perturb::plan::{self as perturb_plan, Family, Job, Kernel};
+use crate::perturb::{self, FrameError, FrameIn};
+
+/// WGSL shared by every perturbation kernel (prepended to each family's file).
+pub const PERTURB_COMMON_WGSL: &str = include_str!("../shaders/perturb_common.wgsl");
+
+/// The WGSL source of one family of perturbation kernels (the common part first).
+pub fn perturb_wgsl(family: Family) -> String {
+    let body = match family {
+        Family::Noise => include_str!("../shaders/perturb_noise.wgsl"),
+        Family::Colour => include_str!("../shaders/perturb_colour.wgsl"),
+        Family::Blur => include_str!("../shaders/perturb_blur.wgsl"),
+        Family::Weather => include_str!("../shaders/perturb_weather.wgsl"),
+        Family::Digital => include_str!("../shaders/perturb_digital.wgsl"),
+    };
+    let mut src = format!("{PERTURB_COMMON_WGSL}\n{body}");
+    if family == Family::Digital {
+        // The DCT basis as exact f32 bits (the CPU reads the same values from its table).
+        let bits: Vec<String> = perturb_plan::dct_basis()
+            .iter()
+            .map(|v| format!("{:#010x}u", v.to_bits()))
+            .collect();
+        src.push_str(&format!(
+            "\nvar<private> DCT_BASIS: array<u32, 64> = array<u32, 64>({});\n",
+            bits.join(", ")
+        ));
+    }
+    src
+}
+
+/// Errors of perturbing a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum PerturbError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+}
+
+impl GpuContext {
+    /// Another handle on the same device and queue (for a renderer and a perturbation engine
+    /// that share one GPU).
+    pub fn share(&self) -> GpuContext {
+        GpuContext {
+            device: self.device.clone(),
+            queue: self.queue.clone(),
+            adapter: self.adapter.clone(),
+            limits: self.limits.clone(),
+        }
+    }
+}
+
+const JOB_BYTES: u64 = std::mem::size_of::<Job>() as u64;
+
+/// The perturbation engine on a GPU: one bind group layout, pipelines compiled on first use
+/// and kept, grow-only buffers; a batch in as few submissions as the adapter's limits allow.
+pub struct PerturbEngine {
+    ctx: GpuContext,
+    layout: wgpu::BindGroupLayout,
+    pipeline_layout: wgpu::PipelineLayout,
+    modules: HashMap<Family, wgpu::ShaderModule>,
+    pipelines: HashMap<Kernel, wgpu::ComputePipeline>,
+    jobs: GrowBuffer,
+    data: GrowBuffer,
+    tables: GrowBuffer,
+    staging: GrowBuffer,
+}
+
+impl PerturbEngine {
+    pub fn new(ctx: GpuContext) -> Result<PerturbEngine, GpuError> {
+        let device = &ctx.device;
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("gauntlet.perturb.layout"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only: true },
+                        has_dynamic_offset: true,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+                storage_entry(1, false),
+                storage_entry(2, true),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("gauntlet.perturb.pipeline_layout"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        use wgpu::BufferUsages as U;
+        let input = U::STORAGE | U::COPY_DST;
+        Ok(PerturbEngine {
+            ctx,
+            layout,
+            pipeline_layout,
+            modules: HashMap::new(),
+            pipelines: HashMap::new(),
+            jobs: GrowBuffer::new("gauntlet.perturb.jobs", input),
+            data: GrowBuffer::new(
+                "gauntlet.perturb.data",
+                U::STORAGE | U::COPY_DST | U::COPY_SRC,
+            ),
+            tables: GrowBuffer::new("gauntlet.perturb.tables", input),
+            staging: GrowBuffer::new("gauntlet.perturb.staging", U::MAP_READ | U::COPY_DST),
+        })
+    }
+
+    /// The adapter in use.
+    pub fn adapter(&self) -> &AdapterDescription {
+        &self.ctx.adapter
+    }
+
+    /// Compiles every kernel now (otherwise each is compiled on its first use).
+    pub fn compile_all(&mut self) -> Result<(), GpuError> {
+        for &k in Kernel::ALL {
+            self.pipeline(k)?;
+        }
+        Ok(())
+    }
+
+    fn pipeline(&mut self, kernel: Kernel) -> Result<&wgpu::ComputePipeline, GpuError> {
+        if !self.pipelines.contains_key(&kernel) {
+            let device = &self.ctx.device;
+            let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let family = kernel.family();
+            let module = self.modules.entry(family).or_insert_with(|| {
+                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(family.name()),
+                    source: wgpu::ShaderSource::Wgsl(Cow::Owned(perturb_wgsl(family))),
+                })
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.name()),
+                layout: Some(&self.pipeline_layout),
+                module,
+                entry_point: Some(kernel.name()),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                cache: None,
+            });
+            if let Some(e) = pollster::block_on(scope.pop()) {
+                return Err(GpuError::Validation(format!("{}: {e}", kernel.name())));
+            }
+            self.pipelines.insert(kernel, pipeline);
+        }
+        Ok(&self.pipelines[&kernel])
+    }
+
+    /// Bytes one storage binding may hold on this adapter.
+    fn max_binding_bytes(&self) -> u64 {
+        self.ctx
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.ctx.limits.max_buffer_size)
+    }
+
+    /// Perturbs frames (each with its own chain), in order, in as few submissions as the
+    /// adapter's limits allow. Returns each frame's RGBA8 pixels.
+    pub fn apply(&mut self, frames: &[FrameIn]) -> Result<Vec<Vec<u8>>, PerturbError> {
+        perturb::check_frames(frames)?;
+        let max_bytes = self.max_binding_bytes();
+        let max_frames = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        let mut out = Vec::with_capacity(frames.len());
+        let mut start = 0;
+        while start < frames.len() {
+            let mut bytes = 0u64;
+            let mut end = start;
+            while end < frames.len() && end - start < max_frames {
+                let f = &frames[end];
+                let b = 4 * perturb_plan::frame_words(f.width_px, f.height_px, f.chain);
+                if bytes + b > max_bytes {
+                    if end == start {
+                        return Err(GpuError::FrameTooLarge {
+                            index: end,
+                            width: f.width_px,
+                            height: f.height_px,
+                            max: perturb::MAX_FRAME_EDGE_PX,
+                        }
+                        .into());
+                    }
+                    break;
+                }
+                bytes += b;
+                end += 1;
+            }
+            out.extend(self.apply_batch(&frames[start..end])?);
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// One submission: upload, every dispatch of the plan, copy the results back.
+    fn apply_batch(&mut self, frames: &[FrameIn]) -> Result<Vec<Vec<u8>>, GpuError> {
+        let align = u64::from(self.ctx.limits.min_storage_buffer_offset_alignment);
+        let job_align = align.div_ceil(JOB_BYTES).max(1) as u32;
+        // Job offsets must be multiples of the alignment: with 128-byte jobs that holds when
+        // the alignment divides 128 or is a multiple of it.
+        let plan = perturb_plan::build(frames, job_align);
+        for d in &plan.dispatches {
+            self.pipeline(d.kernel)?;
+        }
+        let window = plan
+            .dispatches
+            .iter()
+            .map(|d| d.n_jobs)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let mut jobs = plan.jobs.clone();
+        jobs.extend(std::iter::repeat_n(Job::default(), window as usize));
+        let device = &self.ctx.device;
+        let queue = &self.ctx.queue;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let jobs_bytes = std::mem::size_of_val(jobs.as_slice()) as u64;
+        let jobs_buf = self.jobs.get(device, jobs_bytes);
+        queue.write_buffer(jobs_buf, 0, bytemuck::cast_slice(&jobs));
+        let tables_bytes = 4 * plan.tables.len() as u64;
+        let tables_buf = self.tables.get(device, tables_bytes);
+        queue.write_buffer(tables_buf, 0, bytemuck::cast_slice(&plan.tables));
+        let data_bytes = 4 * plan.data_words;
+        let data_buf = self.data.get(device, data_bytes);
+        for (f, slot) in frames.iter().zip(&plan.frames) {
+            let words = perturb::cpu::upload_words(f.rgba);
+            queue.write_buffer(data_buf, 4 * slot.base, bytemuck::cast_slice(&words));
+        }
+        let result_bytes: u64 = plan
+            .frames
+            .iter()
+            .map(|s| 4 * u64::from(s.width_px * s.height_px))
+            .sum();
+        let staging = self.staging.get(device, result_bytes);
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("gauntlet.perturb.bind_group"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: jobs_buf,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(u64::from(window) * JOB_BYTES),
+                    }),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: bind(data_buf, data_bytes),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: bind(tables_buf, tables_bytes),
+                },
+            ],
+        });
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("gauntlet.perturb.encoder"),
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("gauntlet.perturb.pass"),
+                timestamp_writes: None,
+            });
+            for d in &plan.dispatches {
+                pass.set_pipeline(&self.pipelines[&d.kernel]);
+                let offset = u64::from(d.first_job) * JOB_BYTES;
+                pass.set_bind_group(0, &bind_group, &[offset as u32]);
+                pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+            }
+        }
+        let mut at = 0u64;
+        for s in &plan.frames {
+            let n = 4 * u64::from(s.width_px * s.height_px);
+            encoder.copy_buffer_to_buffer(
+                data_buf,
+                4 * (s.base + u64::from(s.result)),
+                staging,
+                at,
+                n,
+            );
+            at += n;
+        }
+        queue.submit([encoder.finish()]);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Validation(e.to_string()));
+        }
+        let (tx, rx) = mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, 0..result_bytes, move |r| {
+            let _ = tx.send(r);
+        });
+        device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| GpuError::Readback(e.to_string()))?
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        let out = {
+            let bytes = staging
+                .get_mapped_range(0..result_bytes)
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+            let mut at = 0usize;
+            plan.frames
+                .iter()
+                .map(|s| {
+                    let n = 4 * (s.width_px * s.height_px) as usize;
+                    let v = bytes[at..at + n].to_vec();
+                    at += n;
+                    v
+                })
+                .collect()
+        };
+        staging.unmap();
+        Ok(out)
+    }
+}
+
+/// The perturbation engine a command uses: the GPU engine or the CPU reference.
+pub enum Perturber {
+    Gpu(Box<PerturbEngine>),
+    Cpu,
+}
+
+impl Perturber {
+    /// The engine for `--device`.
+    pub fn new(choice: DeviceChoice) -> Result<Perturber, GpuError> {
+        match acquire(choice)? {
+            Some(ctx) => Ok(Perturber::Gpu(Box::new(PerturbEngine::new(ctx)?))),
+            None => Ok(Perturber::Cpu),
+        }
+    }
+
+    /// What perturbs, as stderr and `run.json` name it (`cpu` for the CPU reference).
+    pub fn describe(&self) -> String {
+        match self {
+            Perturber::Gpu(g) => g.adapter().to_string(),
+            Perturber::Cpu => "cpu".into(),
+        }
+    }
+
+    /// Perturbs frames, in order.
+    pub fn apply(&mut self, frames: &[FrameIn]) -> Result<Vec<Vec<u8>>, PerturbError> {
+        match self {
+            Perturber::Gpu(g) => g.apply(frames),
+            Perturber::Cpu => Ok(perturb::cpu::perturb(frames)?),
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod gnss;
 pub mod gpu;
 pub mod merge;
+pub mod perturb;
 pub mod render;
 pub mod report;
 pub mod rng;

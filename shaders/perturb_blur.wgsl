@@ -1,0 +1,308 @@
+// Blurs of ImageNet-C: separable Gaussian (gaussian_blur, glass_blur; also on f32 planes for
+// elastic_transform and spatter), defocus (a disk by per-row prefix sums), motion (one-sided
+// Gaussian taps along a line), zoom (mean of centre zooms), and glass blur's parallel local
+// shuffle.
+//
+// CPU reference: `src/perturb/blur.rs`, with the same names and the same f32 math.
+
+// Horizontal taps of an RGBA8 image into the packed 10-bit plane.
+@compute @workgroup_size(64)
+fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let r = i32(j.ints.x);
+    let w = i32(j.frame.x);
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var acc = vec3<f32>(0.0);
+        if (i32(x) >= r && i32(x) + r < w) {
+            // Inside: no edge handling (the same sum).
+            let first = id.y * j.frame.x + x - u32(r);
+            for (var k = 0u; k <= 2u * u32(r); k = k + 1u) {
+                acc = acc + table_f(j, k) * unpack4x8unorm(word(j, j.io.x, first + k)).rgb;
+            }
+        } else {
+            for (var k = 0; k <= 2 * r; k = k + 1) {
+                let xx = u32(edge(i32(x) + k - r, w, j.ints.y));
+                acc = acc + table_f(j, u32(k)) * load_rgb(j, j.io.x, xx, id.y);
+            }
+        }
+        set_word(j, j.io.y, id.y * j.frame.x + x, pack10(acc));
+    }
+}
+
+// Vertical taps of the packed plane into an RGBA8 image.
+@compute @workgroup_size(64)
+fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let r = i32(j.ints.x);
+    let h = i32(j.frame.y);
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var acc = vec3<f32>(0.0);
+        if (i32(id.y) >= r && i32(id.y) + r < h) {
+            // Inside: no edge handling (the same sum).
+            var at = (id.y - u32(r)) * j.frame.x + x;
+            for (var k = 0u; k <= 2u * u32(r); k = k + 1u) {
+                acc = acc + table_f(j, k) * unpack10(word(j, j.io.x, at));
+                at = at + j.frame.x;
+            }
+        } else {
+            for (var k = 0; k <= 2 * r; k = k + 1) {
+                let yy = u32(edge(i32(id.y) + k - r, h, j.ints.y));
+                acc = acc + table_f(j, u32(k)) * unpack10(word(j, j.io.x, yy * j.frame.x + x));
+            }
+        }
+        store_rgb(j, j.io.y, x, id.y, acc);
+    }
+}
+
+// Horizontal taps of one or two f32 planes (io.x → io.y, io.z → io.w).
+@compute @workgroup_size(64)
+fn plane_blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let r = i32(j.ints.x);
+    let w = i32(j.frame.x);
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let row = id.y * j.frame.x;
+        var a = 0.0;
+        var b = 0.0;
+        for (var k = 0; k <= 2 * r; k = k + 1) {
+            let xx = u32(edge(i32(x) + k - r, w, j.ints.y));
+            let t = table_f(j, u32(k));
+            a = a + t * load_f(j, j.io.x, row + xx);
+            if (j.ints.z > 1u) {
+                b = b + t * load_f(j, j.io.z, row + xx);
+            }
+        }
+        store_f(j, j.io.y, row + x, a * j.p0.x);
+        if (j.ints.z > 1u) {
+            store_f(j, j.io.w, row + x, b * j.p0.x);
+        }
+    }
+}
+
+// Vertical taps of one or two f32 planes, scaled by p0.x.
+@compute @workgroup_size(64)
+fn plane_blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let r = i32(j.ints.x);
+    let h = i32(j.frame.y);
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var a = 0.0;
+        var b = 0.0;
+        for (var k = 0; k <= 2 * r; k = k + 1) {
+            let yy = u32(edge(i32(id.y) + k - r, h, j.ints.y));
+            let t = table_f(j, u32(k));
+            a = a + t * load_f(j, j.io.x, yy * j.frame.x + x);
+            if (j.ints.z > 1u) {
+                b = b + t * load_f(j, j.io.z, yy * j.frame.x + x);
+            }
+        }
+        store_f(j, j.io.y, id.y * j.frame.x + x, a * j.p0.x);
+        if (j.ints.z > 1u) {
+            store_f(j, j.io.w, id.y * j.frame.x + x, b * j.p0.x);
+        }
+    }
+}
+
+// Inclusive prefix sums of each channel along a row, into three consecutive f32 planes.
+@compute @workgroup_size(64)
+fn row_prefix(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let y = id.x;
+    if (y >= j.frame.y) {
+        return;
+    }
+    let plane = j.frame.w;
+    var s = vec3<f32>(0.0);
+    for (var x = 0u; x < j.frame.x; x = x + 1u) {
+        s = s + load_rgb(j, j.io.x, x, y);
+        let p = y * j.frame.x + x;
+        store_f(j, j.io.y, p, s.x);
+        store_f(j, j.io.y + plane, p, s.y);
+        store_f(j, j.io.y + 2u * plane, p, s.z);
+    }
+}
+
+fn prefix3(j: Job, row: u32, i: i32) -> vec3<f32> {
+    if (i < 0) {
+        return vec3<f32>(0.0);
+    }
+    let p = row * j.frame.x + u32(i);
+    let plane = j.frame.w;
+    return vec3<f32>(load_f(j, j.io.x, p), load_f(j, j.io.x + plane, p), load_f(j, j.io.x + 2u * plane, p));
+}
+
+// Sum of a row's pixels lo..=hi with reflect-101 beyond the edges (|overhang| < width).
+fn span_sum(j: Job, row: u32, lo: i32, hi: i32) -> vec3<f32> {
+    let w = i32(j.frame.x);
+    let a = max(lo, 0);
+    let b = min(hi, w - 1);
+    var s = prefix3(j, row, b) - prefix3(j, row, a - 1);
+    if (lo < 0) {
+        s = s + prefix3(j, row, -lo) - prefix3(j, row, 0);
+    }
+    if (hi > w - 1) {
+        s = s + prefix3(j, row, w - 2) - prefix3(j, row, 2 * w - 3 - hi);
+    }
+    return s;
+}
+
+// A disk of radius r: per row dy a full span of half-width n plus the two end pixels at
+// fractional weight (anti-aliasing), normalised by the disk's total weight.
+@compute @workgroup_size(64)
+fn defocus_disk(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let r = i32(j.ints.x);
+    let w = i32(j.frame.x);
+    let h = i32(j.frame.y);
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var acc = vec3<f32>(0.0);
+        for (var dy = -r; dy <= r; dy = dy + 1) {
+            let row = u32(edge(i32(id.y) + dy, h, 2u));
+            let n = i32(table_u(j, u32(2 * (dy + r))));
+            let frac = table_f(j, u32(2 * (dy + r) + 1));
+            acc = acc + span_sum(j, row, i32(x) - n, i32(x) + n);
+            if (frac > 0.0) {
+                let l = u32(edge(i32(x) - n - 1, w, 2u));
+                let rr = u32(edge(i32(x) + n + 1, w, 2u));
+                acc = acc + frac * (load_rgb(j, j.io.z, l, row) + load_rgb(j, j.io.z, rr, row));
+            }
+        }
+        store_rgb(j, j.io.y, x, id.y, acc * j.p0.x);
+    }
+}
+
+// Σ weight·image[y − dy, x − dx] over the taps (shifts clamp at the edges, as the original's
+// `shift`); a tap is its shift (dx in the low, dy in the high 16 bits) and its weight.
+@compute @workgroup_size(64)
+fn motion_blur(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let w = i32(j.frame.x);
+    let h = i32(j.frame.y);
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var acc = vec3<f32>(0.0);
+        for (var k = 0u; k < j.ints.x; k = k + 1u) {
+            let shift = table_u(j, 2u * k);
+            let dx = bitcast<i32>(shift << 16u) >> 16u;
+            let dy = bitcast<i32>(shift) >> 16u;
+            let xx = u32(clamp(i32(x) - dx, 0, w - 1));
+            let yy = u32(clamp(i32(id.y) - dy, 0, h - 1));
+            acc = acc + table_f(j, 2u * k + 1u) * load_rgb(j, j.io.x, xx, yy);
+        }
+        store_rgb(j, j.io.y, x, id.y, acc);
+    }
+}
+
+// The same taps on an f32 plane.
+@compute @workgroup_size(64)
+fn plane_motion(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let w = i32(j.frame.x);
+    let h = i32(j.frame.y);
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var acc = 0.0;
+        for (var k = 0u; k < j.ints.x; k = k + 1u) {
+            let shift = table_u(j, 2u * k);
+            let dx = bitcast<i32>(shift << 16u) >> 16u;
+            let dy = bitcast<i32>(shift) >> 16u;
+            let xx = u32(clamp(i32(x) - dx, 0, w - 1));
+            let yy = u32(clamp(i32(id.y) - dy, 0, h - 1));
+            acc = acc + table_f(j, 2u * k + 1u) * load_f(j, j.io.x, yy * j.frame.x + xx);
+        }
+        store_f(j, j.io.y, id.y * j.frame.x + x, acc);
+    }
+}
+
+// Bilinear sample of an RGBA8 image at real coordinates inside it.
+fn bilinear_rgb(j: Job, region: u32, fx: f32, fy: f32) -> vec3<f32> {
+    let x0 = min(u32(floor(fx)), j.frame.x - 1u);
+    let y0 = min(u32(floor(fy)), j.frame.y - 1u);
+    let x1 = min(x0 + 1u, j.frame.x - 1u);
+    let y1 = min(y0 + 1u, j.frame.y - 1u);
+    let tx = fx - f32(x0);
+    let ty = fy - f32(y0);
+    let top = mix(load_rgb(j, region, x0, y0), load_rgb(j, region, x1, y0), tx);
+    let bottom = mix(load_rgb(j, region, x0, y1), load_rgb(j, region, x1, y1), tx);
+    return mix(top, bottom, ty);
+}
+
+// (x + Σ clipped_zoom(x, z)) / (zooms + 1); per zoom the table holds the crop's top and the
+// output-to-input scale along y and x.
+@compute @workgroup_size(64)
+fn zoom_blur(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var acc = load_rgb(j, j.io.x, x, id.y);
+        for (var k = 0u; k < j.ints.x; k = k + 1u) {
+            let fy = table_f(j, 4u * k) + f32(id.y) * table_f(j, 4u * k + 1u);
+            let fx = table_f(j, 4u * k + 2u) + f32(x) * table_f(j, 4u * k + 3u);
+            acc = acc + bilinear_rgb(j, j.io.x, fx, fy);
+        }
+        store_rgb(j, j.io.y, x, id.y, acc * (1.0 / f32(j.ints.x + 1u)));
+    }
+}
+
+// One step of the local shuffle, in place: along an axis, pixel c pairs with c + k when
+// ⌊(c + o)/k⌋ is even, and a random bit per pair decides the swap. Pairs are disjoint, so
+// every invocation may swap without races; values are only moved, never mixed.
+@compute @workgroup_size(64)
+fn glass_shuffle(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let axis = j.ints.x;
+    let k = j.ints.y;
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var c = x;
+        var n = j.frame.x;
+        if (axis == 1u) {
+            c = id.y;
+            n = j.frame.y;
+        }
+        if (((c + j.ints.z) / k) % 2u == 0u && c + k < n) {
+            let p = id.y * j.frame.x + x;
+            var q = p + k;
+            if (axis == 1u) {
+                q = p + k * j.frame.x;
+            }
+            if ((rand4(j, j.ints.w, p).x & 1u) == 1u) {
+                let a = word(j, j.io.x, p);
+                set_word(j, j.io.x, p, word(j, j.io.x, q));
+                set_word(j, j.io.x, q, a);
+            }
+        }
+    }
+}

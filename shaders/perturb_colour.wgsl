@@ -1,0 +1,138 @@
+// Colour corruptions of ImageNet-C: brightness (HSV value + delta), saturate (HSV saturation
+// ·scale + offset), contrast (around the frame's mean), and the per-frame reductions they and
+// others use (frame_stats: channel means and maximum; plane_min_max).
+//
+// CPU reference: `src/perturb/colour.rs`, with the same names and the same f32 math.
+
+// HSV value + delta (skimage's rgb2hsv/hsv2rgb in closed form: with hue and saturation kept,
+// RGB scales with the value; black becomes grey).
+@compute @workgroup_size(64)
+fn brightness(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let c = load_rgb(j, j.io.x, x, id.y);
+        let v = max(max(c.x, c.y), c.z);
+        let v2 = clamp(v + j.p0.x, 0.0, 1.0);
+        var out = vec3<f32>(v2);
+        if (v > 0.0) {
+            out = c * (v2 / v);
+        }
+        store_rgb(j, j.io.y, x, id.y, out);
+    }
+}
+
+// HSV saturation · scale + offset, clipped to [0, 1] (grey pixels have hue 0, red, as in
+// skimage).
+@compute @workgroup_size(64)
+fn saturate(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let c = load_rgb(j, j.io.x, x, id.y);
+        let v = max(max(c.x, c.y), c.z);
+        let mn = min(min(c.x, c.y), c.z);
+        var s = 0.0;
+        if (v > 0.0) {
+            s = (v - mn) / v;
+        }
+        let s2 = clamp(s * j.p0.x + j.p0.y, 0.0, 1.0);
+        var out = vec3<f32>(v, v * (1.0 - s2), v * (1.0 - s2));
+        if (s > 0.0) {
+            out = vec3<f32>(v) - (vec3<f32>(v) - c) * (s2 / s);
+        }
+        store_rgb(j, j.io.y, x, id.y, out);
+    }
+}
+
+// (x − mean)·factor + mean per channel.
+@compute @workgroup_size(64)
+fn contrast(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let m = vec3<f32>(small_f(j, 0u), small_f(j, 1u), small_f(j, 2u));
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let c = load_rgb(j, j.io.x, x, id.y);
+        store_rgb(j, j.io.y, x, id.y, (c - m) * j.p0.x + m);
+    }
+}
+
+var<workgroup> red_hi: array<vec4<u32>, 256>;
+var<workgroup> red_lo: array<vec3<u32>, 256>;
+
+// Channel sums as exact integers (per invocation, then high and low 16 bits summed apart),
+// the means and the largest channel value into the small words 0–3.
+@compute @workgroup_size(256)
+fn frame_stats(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let j = jobs[wid.z];
+    let n = j.frame.x * j.frame.y;
+    var s = vec3<u32>(0u);
+    var m = 0u;
+    for (var i = lid.x; i < n; i = i + 256u) {
+        let v = word(j, j.io.x, i);
+        let c = vec3<u32>(v & 255u, (v >> 8u) & 255u, (v >> 16u) & 255u);
+        s = s + c;
+        m = max(m, max(max(c.x, c.y), c.z));
+    }
+    red_hi[lid.x] = vec4<u32>(s >> vec3<u32>(16u), m);
+    red_lo[lid.x] = s & vec3<u32>(0xffffu);
+    workgroupBarrier();
+    for (var k = 128u; k > 0u; k = k >> 1u) {
+        if (lid.x < k) {
+            let a = red_hi[lid.x];
+            let b = red_hi[lid.x + k];
+            red_hi[lid.x] = vec4<u32>(a.xyz + b.xyz, max(a.w, b.w));
+            red_lo[lid.x] = red_lo[lid.x] + red_lo[lid.x + k];
+        }
+        workgroupBarrier();
+    }
+    if (lid.x == 0u) {
+        let hi = red_hi[0];
+        let lo = red_lo[0];
+        let mean = (vec3<f32>(hi.xyz) * 65536.0 + vec3<f32>(lo)) / f32(n) / 255.0;
+        set_word(j, j.aux.y, 0u, bitcast<u32>(mean.x));
+        set_word(j, j.aux.y, 1u, bitcast<u32>(mean.y));
+        set_word(j, j.aux.y, 2u, bitcast<u32>(mean.z));
+        set_word(j, j.aux.y, 3u, bitcast<u32>(f32(hi.w) / 255.0));
+    }
+}
+
+var<workgroup> red_min: array<f32, 256>;
+var<workgroup> red_max: array<f32, 256>;
+
+// Smallest and largest value of an f32 plane into the small words 4 and 5.
+@compute @workgroup_size(256)
+fn plane_min_max(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let j = jobs[wid.z];
+    let n = j.frame.x * j.frame.y;
+    var lo = 3.0e38;
+    var hi = -3.0e38;
+    for (var i = lid.x; i < n; i = i + 256u) {
+        let v = load_f(j, j.io.x, i);
+        lo = min(lo, v);
+        hi = max(hi, v);
+    }
+    red_min[lid.x] = lo;
+    red_max[lid.x] = hi;
+    workgroupBarrier();
+    for (var k = 128u; k > 0u; k = k >> 1u) {
+        if (lid.x < k) {
+            red_min[lid.x] = min(red_min[lid.x], red_min[lid.x + k]);
+            red_max[lid.x] = max(red_max[lid.x], red_max[lid.x + k]);
+        }
+        workgroupBarrier();
+    }
+    if (lid.x == 0u) {
+        set_word(j, j.aux.y, 4u, bitcast<u32>(red_min[0]));
+        set_word(j, j.aux.y, 5u, bitcast<u32>(red_max[0]));
+    }
+}

@@ -1,0 +1,142 @@
+// Shared by every perturbation kernel (prepended to each `perturb_*.wgsl`): the job layout,
+// the bindings, Philox-4x32-10 counter-based randomness and pixel access.
+//
+// CPU reference: `src/perturb/common.rs`, with the same names and the same f32 math.
+
+struct Job {
+    frame: vec4<u32>, // width, height, first word of the frame, words per plane
+    io: vec4<u32>,    // source, destination, auxiliary a, auxiliary b (word offsets)
+    aux: vec4<u32>,   // auxiliary c, small words, first table word, table words
+    rng: vec4<u32>,   // Philox key (2 words), stream, 0
+    ints: vec4<u32>,
+    p0: vec4<f32>,
+    p1: vec4<f32>,
+    p2: vec4<f32>,
+}
+
+@group(0) @binding(0) var<storage, read> jobs: array<Job>;
+@group(0) @binding(1) var<storage, read_write> data: array<u32>;
+@group(0) @binding(2) var<storage, read> tables: array<u32>;
+
+// Pixels of a row per invocation (`plan::PIXELS_PER_INVOCATION`): a workgroup of 64 covers
+// 64·PPI consecutive pixels, invocation l taking pixels l, l + 64, l + 128, … of them, so that
+// neighbouring invocations touch neighbouring pixels.
+const PPI: u32 = 16u;
+
+fn pixel_x(gx: u32, i: u32) -> u32 {
+    return (gx & ~63u) * PPI + i * 64u + (gx & 63u);
+}
+const ITEMS_ROW: u32 = 65536u;
+
+// 32×32 → 64-bit multiply as (high, low) words.
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+    let al = a & 0xffffu;
+    let ah = a >> 16u;
+    let bl = b & 0xffffu;
+    let bh = b >> 16u;
+    let ll = al * bl;
+    let lh = al * bh;
+    let hl = ah * bl;
+    let hh = ah * bh;
+    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+    let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+    return vec2<u32>(hi, a * b);
+}
+
+// Philox-4x32-10, as `rng::philox4x32_10`.
+fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+    var c = counter;
+    var k = key;
+    for (var round = 0u; round < 10u; round = round + 1u) {
+        if (round > 0u) {
+            k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+        }
+        let p0 = mulhilo(0xD2511F53u, c.x);
+        let p1 = mulhilo(0xCD9E8D57u, c.z);
+        c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+    }
+    return c;
+}
+
+// Four random words for (step, element) of the job's stream.
+fn rand4(j: Job, step: u32, element: u32) -> vec4<u32> {
+    return philox(vec4<u32>(j.rng.z, step, element, 0u), j.rng.xy);
+}
+
+// A uniform number in [0, 1) from the top 24 bits of a word.
+fn unit(w: u32) -> f32 {
+    return f32(w >> 8u) * (1.0 / 16777216.0);
+}
+
+// Two standard normal numbers from two words (Box–Muller; the first uniform in (0, 1]).
+fn normal_pair(a: u32, b: u32) -> vec2<f32> {
+    let u1 = (f32(a >> 8u) + 1.0) * (1.0 / 16777216.0);
+    let r = sqrt(-2.0 * log(u1));
+    let t = 6.2831855 * unit(b);
+    return vec2<f32>(r * cos(t), r * sin(t));
+}
+
+fn word(j: Job, region: u32, i: u32) -> u32 {
+    return data[j.frame.z + region + i];
+}
+
+fn set_word(j: Job, region: u32, i: u32, v: u32) {
+    data[j.frame.z + region + i] = v;
+}
+
+fn load_rgb(j: Job, region: u32, x: u32, y: u32) -> vec3<f32> {
+    return unpack4x8unorm(data[j.frame.z + region + y * j.frame.x + x]).rgb;
+}
+
+fn store_rgb(j: Job, region: u32, x: u32, y: u32, c: vec3<f32>) {
+    data[j.frame.z + region + y * j.frame.x + x] = pack4x8unorm(vec4<f32>(c, 1.0));
+}
+
+fn load_f(j: Job, region: u32, i: u32) -> f32 {
+    return bitcast<f32>(data[j.frame.z + region + i]);
+}
+
+fn store_f(j: Job, region: u32, i: u32, v: f32) {
+    data[j.frame.z + region + i] = bitcast<u32>(v);
+}
+
+fn small_f(j: Job, slot: u32) -> f32 {
+    return bitcast<f32>(data[j.frame.z + j.aux.y + slot]);
+}
+
+fn table_u(j: Job, i: u32) -> u32 {
+    return tables[j.aux.z + i];
+}
+
+fn table_f(j: Job, i: u32) -> f32 {
+    return bitcast<f32>(tables[j.aux.z + i]);
+}
+
+// RGB in [0, 1] as three 10-bit fields (the scratch format of separable blurs).
+fn pack10(c: vec3<f32>) -> u32 {
+    let q = vec3<u32>(floor(clamp(c, vec3<f32>(0.0), vec3<f32>(1.0)) * 1023.0 + 0.5));
+    return q.x | (q.y << 10u) | (q.z << 20u);
+}
+
+fn unpack10(v: u32) -> vec3<f32> {
+    return vec3<f32>(f32(v & 1023u), f32((v >> 10u) & 1023u), f32((v >> 20u) & 1023u)) * (1.0 / 1023.0);
+}
+
+// An index outside 0..n mapped back: 0 nearest, 1 half-sample symmetric, 2 whole-sample
+// symmetric (reflect-101). One reflection (callers overhang by less than n), then clamped.
+fn edge(i: i32, n: i32, mode: u32) -> i32 {
+    if (i >= 0 && i < n) {
+        return i;
+    }
+    var m = i;
+    if (mode == 1u) {
+        m = select(2 * n - 1 - i, -i - 1, i < 0);
+    } else if (mode == 2u) {
+        m = select(2 * n - 2 - i, -i, i < 0);
+    }
+    return clamp(m, 0, n - 1);
+}
+
+fn luma(c: vec3<f32>) -> f32 {
+    return 0.299 * c.x + 0.587 * c.y + 0.114 * c.z;
+}

@@ -1,0 +1,100 @@
+// Sensor noise of ImageNet-C: gaussian_noise, shot_noise (integer-exact Poisson by table
+// inversion), impulse_noise (salt and pepper per channel), speckle_noise. One invocation per
+// PPI pixels of a row; `global_invocation_id.z` is the job.
+//
+// CPU reference: `src/perturb/noise.rs`, with the same names and the same f32 math.
+
+// x + σ·N(0, 1) per channel.
+@compute @workgroup_size(64)
+fn gaussian_noise(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let w = rand4(j, 0u, id.y * j.frame.x + x);
+        let a = normal_pair(w.x, w.y);
+        let b = normal_pair(w.z, w.w);
+        let c = load_rgb(j, j.io.x, x, id.y);
+        store_rgb(j, j.io.y, x, id.y, c + j.p0.x * vec3<f32>(a.x, a.y, b.x));
+    }
+}
+
+// x + x·σ·N(0, 1) per channel.
+@compute @workgroup_size(64)
+fn speckle_noise(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let w = rand4(j, 0u, id.y * j.frame.x + x);
+        let a = normal_pair(w.x, w.y);
+        let b = normal_pair(w.z, w.w);
+        let c = load_rgb(j, j.io.x, x, id.y);
+        store_rgb(j, j.io.y, x, id.y, c + c * j.p0.x * vec3<f32>(a.x, a.y, b.x));
+    }
+}
+
+// The smallest k with u < CDF(k) in the table row of byte value v (n entries).
+fn poisson_draw(j: Job, v: u32, u: u32) -> u32 {
+    let n = j.ints.x;
+    let row = v * n;
+    var lo = 0u;
+    var hi = n;
+    while (lo < hi) {
+        let mid = (lo + hi) / 2u;
+        if (u < table_u(j, row + mid)) {
+            hi = mid;
+        } else {
+            lo = mid + 1u;
+        }
+    }
+    return lo;
+}
+
+// Poisson(λ·x)/λ per channel, clipped to 1.
+@compute @workgroup_size(64)
+fn shot_noise(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let p = id.y * j.frame.x + x;
+        let w = rand4(j, 0u, p);
+        let v = word(j, j.io.x, p);
+        var out = vec3<f32>(0.0);
+        for (var c = 0u; c < 3u; c = c + 1u) {
+            let k = poisson_draw(j, (v >> (8u * c)) & 255u, w[c] >> 1u);
+            out[c] = min(f32(k) / j.p0.x, 1.0);
+        }
+        store_rgb(j, j.io.y, x, id.y, out);
+    }
+}
+
+// Salt and pepper: each channel replaced with probability `amount` by 1 or 0 (even odds).
+@compute @workgroup_size(64)
+fn impulse_noise(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let p = id.y * j.frame.x + x;
+        let w = rand4(j, 0u, p);
+        var v = word(j, j.io.x, p);
+        for (var c = 0u; c < 3u; c = c + 1u) {
+            if (w[c] < j.ints.x || j.ints.y == 1u) {
+                let salt = ((w.w >> c) & 1u) == 0u;
+                let byte = select(0u, 255u, salt);
+                v = (v & ~(255u << (8u * c))) | (byte << (8u * c));
+            }
+        }
+        set_word(j, j.io.y, p, v | 0xff000000u);
+    }
+}

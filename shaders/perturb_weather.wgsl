@@ -1,0 +1,245 @@
+// Weather of ImageNet-C: fog (a plasma fractal added and rescaled), procedural frost, snow
+// (zoomed thresholded noise streaked by motion taps, plus a brightened image), spatter (water
+// or mud from smoothed thresholded noise). The fractal is value noise in octaves, one lattice
+// per diamond-square level.
+//
+// CPU reference: `src/perturb/weather.rs`, with the same names and the same f32 math.
+
+// Lattice values of every fractal level: item i of level n gets amplitude·uniform(−1, 1).
+// Level table per level: first lattice word, lattice columns, spacing, amplitude (f32 bits).
+@compute @workgroup_size(64)
+fn fractal_lattice(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let idx = id.y * ITEMS_ROW + id.x;
+    if (idx >= j.ints.w) {
+        return;
+    }
+    var level = 0u;
+    for (var n = 1u; n < j.ints.x; n = n + 1u) {
+        if (idx >= table_u(j, 4u * n)) {
+            level = n;
+        }
+    }
+    let local = idx - table_u(j, 4u * level);
+    let amp = table_f(j, 4u * level + 3u);
+    store_f(j, j.io.x, idx, amp * (2.0 * unit(rand4(j, level, local).x) - 1.0));
+}
+
+// The fractal at every pixel (offset by ints.zw): Σ over levels of the bilinear lattice value,
+// periodic with the map size 2^ints.y (spacings are powers of two: shifts and masks).
+@compute @workgroup_size(64)
+fn fractal_plane(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let map_mask = (1u << j.ints.y) - 1u;
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let gx = x + j.ints.z;
+        let gy = id.y + j.ints.w;
+        var v = 0.0;
+        for (var n = 0u; n < j.ints.x; n = n + 1u) {
+            let first = table_u(j, 4u * n);
+            let nx = table_u(j, 4u * n + 1u);
+            let lg = table_u(j, 4u * n + 2u);
+            let period_mask = map_mask >> lg;
+            let ix = gx >> lg;
+            let iy = gy >> lg;
+            let inv = 1.0 / f32(1u << lg);
+            let tx = f32(gx & ((1u << lg) - 1u)) * inv;
+            let ty = f32(gy & ((1u << lg) - 1u)) * inv;
+            let x0 = ix & period_mask;
+            let x1 = (ix + 1u) & period_mask;
+            let y0 = iy & period_mask;
+            let y1 = (iy + 1u) & period_mask;
+            let a = load_f(j, j.io.x, first + y0 * nx + x0);
+            let b = load_f(j, j.io.x, first + y0 * nx + x1);
+            let c = load_f(j, j.io.x, first + y1 * nx + x0);
+            let d = load_f(j, j.io.x, first + y1 * nx + x1);
+            v = v + mix(mix(a, b, tx), mix(c, d, tx), ty);
+        }
+        store_f(j, j.io.y, id.y * j.frame.x + x, v);
+    }
+}
+
+// The fractal normalised to [0, 1] by its minimum and maximum (small words 4, 5).
+fn fractal_unit(j: Job, p: u32) -> f32 {
+    let lo = small_f(j, 4u);
+    let hi = small_f(j, 5u);
+    if (hi > lo) {
+        return (load_f(j, j.io.z, p) - lo) / (hi - lo);
+    }
+    return 0.0;
+}
+
+// (x + c·plasma)·max / (max + c), max the image's largest channel value (small word 3).
+@compute @workgroup_size(64)
+fn fog_compose(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let m = small_f(j, 3u);
+    let c = j.p0.x;
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let f = fractal_unit(j, id.y * j.frame.x + x);
+        let v = load_rgb(j, j.io.x, x, id.y) + vec3<f32>(c * f);
+        store_rgb(j, j.io.y, x, id.y, v * (m / (m + c)));
+    }
+}
+
+// Procedural frost: bluish ice whose brightness follows the fractal, with thin bright crystal
+// veins along three of its contour levels; blended as image_weight·x + frost_weight·frost.
+@compute @workgroup_size(64)
+fn frost_compose(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let t = fractal_unit(j, id.y * j.frame.x + x);
+        let ridge = 1.0 - abs(2.0 * fract(3.0 * t) - 1.0);
+        let r2 = ridge * ridge;
+        let crystal = r2 * r2 * r2;
+        let base = 0.3 + 0.45 * t;
+        let ice = clamp(vec3<f32>(0.8, 0.9, 1.0) * base + vec3<f32>(0.55 * crystal), vec3<f32>(0.0), vec3<f32>(1.0));
+        let v = load_rgb(j, j.io.x, x, id.y) * j.p0.x + ice * j.p0.y;
+        store_rgb(j, j.io.y, x, id.y, v);
+    }
+}
+
+// The snow noise lattice (the centre crop of per-pixel N(mean, σ) noise): ints.x columns.
+@compute @workgroup_size(64)
+fn snow_lattice(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let idx = id.y * ITEMS_ROW + id.x;
+    if (idx >= j.ints.w) {
+        return;
+    }
+    let w = rand4(j, 0u, idx);
+    store_f(j, j.io.x, idx, j.p0.x + j.p0.y * normal_pair(w.x, w.y).x);
+}
+
+// The zoomed lattice (bilinear, pixel i at lattice coordinate i·scale), zero below the
+// threshold, clipped to [0, 1].
+@compute @workgroup_size(64)
+fn snow_layer(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let nx = j.ints.x;
+    let ny = j.ints.y;
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let fy = f32(id.y) * j.p0.x;
+        let fx = f32(x) * j.p0.y;
+        let x0 = min(u32(floor(fx)), nx - 1u);
+        let y0 = min(u32(floor(fy)), ny - 1u);
+        let x1 = min(x0 + 1u, nx - 1u);
+        let y1 = min(y0 + 1u, ny - 1u);
+        let tx = fx - f32(x0);
+        let ty = fy - f32(y0);
+        let top = mix(load_f(j, j.io.x, y0 * nx + x0), load_f(j, j.io.x, y0 * nx + x1), tx);
+        let bottom = mix(load_f(j, j.io.x, y1 * nx + x0), load_f(j, j.io.x, y1 * nx + x1), tx);
+        var v = mix(top, bottom, ty);
+        if (v < j.p0.z) {
+            v = 0.0;
+        }
+        store_f(j, j.io.y, id.y * j.frame.x + x, clamp(v, 0.0, 1.0));
+    }
+}
+
+// blend·x + (1 − blend)·max(x, 1.5·grey + 0.5), plus the 8-bit snow layer and its 180°
+// rotation.
+@compute @workgroup_size(64)
+fn snow_compose(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let b = j.p0.x;
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let c = load_rgb(j, j.io.x, x, id.y);
+        let bright = max(c, vec3<f32>(luma(c) * 1.5 + 0.5));
+        let s1 = floor(load_f(j, j.io.z, id.y * j.frame.x + x) * 255.0 + 0.5) / 255.0;
+        let q = (j.frame.y - 1u - id.y) * j.frame.x + (j.frame.x - 1u - x);
+        let s2 = floor(load_f(j, j.io.z, q) * 255.0 + 0.5) / 255.0;
+        store_rgb(j, j.io.y, x, id.y, b * c + (1.0 - b) * bright + vec3<f32>(s1 + s2));
+    }
+}
+
+// The liquid layer: N(mean, σ) per pixel.
+@compute @workgroup_size(64)
+fn spatter_noise(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let p = id.y * j.frame.x + x;
+        let w = rand4(j, 0u, p);
+        store_f(j, j.io.x, p, j.p0.x + j.p0.y * normal_pair(w.x, w.y).x);
+    }
+}
+
+// Mud mask: 1 where the smoothed liquid exceeds the threshold.
+@compute @workgroup_size(64)
+fn spatter_mask(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        let p = id.y * j.frame.x + x;
+        store_f(j, j.io.y, p, select(0.0, 1.0, load_f(j, j.io.x, p) > j.p0.x));
+    }
+}
+
+// Water: the thresholded liquid, normalised by its maximum, shaded from the droplet edges and
+// scaled by the strength, adds pale turquoise.
+@compute @workgroup_size(64)
+fn spatter_water(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let hi = small_f(j, 5u);
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var l = load_f(j, j.io.z, id.y * j.frame.x + x);
+        if (l < j.p0.x || hi <= 0.0) {
+            l = 0.0;
+        }
+        // Shading in place of the original's distance from the droplet edges: 0 at the edge
+        // (the threshold), 1 at the layer's maximum.
+        let d = clamp((l - j.p0.x) / max(hi - j.p0.x, 1e-6), 0.0, 1.0);
+        let m = l / max(hi, 1e-6) * d * j.p0.y;
+        let c = load_rgb(j, j.io.x, x, id.y);
+        store_rgb(j, j.io.y, x, id.y, c + m * vec3<f32>(175.0 / 255.0, 238.0 / 255.0, 238.0 / 255.0));
+    }
+}
+
+// Mud: the smoothed mask (zero below 0.8) blends towards mud brown.
+@compute @workgroup_size(64)
+fn spatter_mud(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x || id.y >= j.frame.y) {
+            return;
+        }
+        var m = load_f(j, j.io.z, id.y * j.frame.x + x);
+        if (m < 0.8) {
+            m = 0.0;
+        }
+        let c = load_rgb(j, j.io.x, x, id.y);
+        store_rgb(j, j.io.y, x, id.y, c * (1.0 - m) + m * vec3<f32>(63.0 / 255.0, 42.0 / 255.0, 20.0 / 255.0));
+    }
+}

@@ -1,0 +1,274 @@
+//! CPU reference of `shaders/perturb_blur.wgsl`: separable Gaussian on images and planes, row
+//! prefix sums and the defocus disk, motion taps, zoom blur, glass blur's local shuffle; the
+//! same names and f32 math.
+
+use super::common::*;
+use super::plan::Job;
+
+fn add3(a: V3, b: V3) -> V3 {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+fn sub3(a: V3, b: V3) -> V3 {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+fn scale3(a: V3, s: f32) -> V3 {
+    a.map(|v| v * s)
+}
+/// WGSL's `mix`.
+fn mix3(a: V3, b: V3, t: f32) -> V3 {
+    [0, 1, 2].map(|k| a[k] * (1.0 - t) + b[k] * t)
+}
+
+/// Horizontal taps of an RGBA8 image into the packed 10-bit plane.
+pub fn blur_h(j: &Job, data: &mut [u32], tables: &[u32]) {
+    let r = j.ints[0] as i32;
+    let w = j.frame[0] as i32;
+    for_pixels(j, |x, y| {
+        let mut acc = [0.0f32; 3];
+        for k in 0..=2 * r {
+            let xx = edge(x as i32 + k - r, w, j.ints[1]) as u32;
+            acc = add3(
+                acc,
+                scale3(
+                    load_rgb(j, data, j.io[0], xx, y),
+                    table_f(j, tables, k as u32),
+                ),
+            );
+        }
+        set_word(data, j.io[1], y * j.frame[0] + x, pack10(acc));
+    });
+}
+
+/// Vertical taps of the packed plane into an RGBA8 image.
+pub fn blur_v(j: &Job, data: &mut [u32], tables: &[u32]) {
+    let r = j.ints[0] as i32;
+    let h = j.frame[1] as i32;
+    for_pixels(j, |x, y| {
+        let mut acc = [0.0f32; 3];
+        for k in 0..=2 * r {
+            let yy = edge(y as i32 + k - r, h, j.ints[1]) as u32;
+            let c = unpack10(word(data, j.io[0], yy * j.frame[0] + x));
+            acc = add3(acc, scale3(c, table_f(j, tables, k as u32)));
+        }
+        store_rgb(j, data, j.io[1], x, y, acc);
+    });
+}
+
+/// Horizontal taps of one or two f32 planes.
+pub fn plane_blur_h(j: &Job, data: &mut [u32], tables: &[u32]) {
+    let r = j.ints[0] as i32;
+    let w = j.frame[0] as i32;
+    for_pixels(j, |x, y| {
+        let row = y * j.frame[0];
+        let (mut a, mut b) = (0.0f32, 0.0f32);
+        for k in 0..=2 * r {
+            let xx = edge(x as i32 + k - r, w, j.ints[1]) as u32;
+            let t = table_f(j, tables, k as u32);
+            a += t * load_f(data, j.io[0], row + xx);
+            if j.ints[2] > 1 {
+                b += t * load_f(data, j.io[2], row + xx);
+            }
+        }
+        store_f(data, j.io[1], row + x, a * j.p0[0]);
+        if j.ints[2] > 1 {
+            store_f(data, j.io[3], row + x, b * j.p0[0]);
+        }
+    });
+}
+
+/// Vertical taps of one or two f32 planes, scaled by p0.x.
+pub fn plane_blur_v(j: &Job, data: &mut [u32], tables: &[u32]) {
+    let r = j.ints[0] as i32;
+    let h = j.frame[1] as i32;
+    for_pixels(j, |x, y| {
+        let (mut a, mut b) = (0.0f32, 0.0f32);
+        for k in 0..=2 * r {
+            let yy = edge(y as i32 + k - r, h, j.ints[1]) as u32;
+            let t = table_f(j, tables, k as u32);
+            a += t * load_f(data, j.io[0], yy * j.frame[0] + x);
+            if j.ints[2] > 1 {
+                b += t * load_f(data, j.io[2], yy * j.frame[0] + x);
+            }
+        }
+        store_f(data, j.io[1], y * j.frame[0] + x, a * j.p0[0]);
+        if j.ints[2] > 1 {
+            store_f(data, j.io[3], y * j.frame[0] + x, b * j.p0[0]);
+        }
+    });
+}
+
+/// Inclusive prefix sums of each channel along a row, into three consecutive f32 planes.
+pub fn row_prefix(j: &Job, data: &mut [u32], _tables: &[u32]) {
+    let plane = j.frame[3];
+    for y in 0..j.frame[1] {
+        let mut s = [0.0f32; 3];
+        for x in 0..j.frame[0] {
+            s = add3(s, load_rgb(j, data, j.io[0], x, y));
+            let p = y * j.frame[0] + x;
+            store_f(data, j.io[1], p, s[0]);
+            store_f(data, j.io[1] + plane, p, s[1]);
+            store_f(data, j.io[1] + 2 * plane, p, s[2]);
+        }
+    }
+}
+
+fn prefix3(j: &Job, data: &[u32], row: u32, i: i32) -> V3 {
+    if i < 0 {
+        return [0.0; 3];
+    }
+    let p = row * j.frame[0] + i as u32;
+    let plane = j.frame[3];
+    [
+        load_f(data, j.io[0], p),
+        load_f(data, j.io[0] + plane, p),
+        load_f(data, j.io[0] + 2 * plane, p),
+    ]
+}
+
+/// Sum of a row's pixels lo..=hi with reflect-101 beyond the edges.
+fn span_sum(j: &Job, data: &[u32], row: u32, lo: i32, hi: i32) -> V3 {
+    let w = j.frame[0] as i32;
+    let a = lo.max(0);
+    let b = hi.min(w - 1);
+    let mut s = sub3(prefix3(j, data, row, b), prefix3(j, data, row, a - 1));
+    if lo < 0 {
+        s = sub3(
+            add3(s, prefix3(j, data, row, -lo)),
+            prefix3(j, data, row, 0),
+        );
+    }
+    if hi > w - 1 {
+        s = sub3(
+            add3(s, prefix3(j, data, row, w - 2)),
+            prefix3(j, data, row, 2 * w - 3 - hi),
+        );
+    }
+    s
+}
+
+/// A disk of radius r by row spans with fractional end pixels.
+pub fn defocus_disk(j: &Job, data: &mut [u32], tables: &[u32]) {
+    let r = j.ints[0] as i32;
+    let w = j.frame[0] as i32;
+    let h = j.frame[1] as i32;
+    for_pixels(j, |x, y| {
+        let mut acc = [0.0f32; 3];
+        for dy in -r..=r {
+            let row = edge(y as i32 + dy, h, 2) as u32;
+            let n = table_u(j, tables, (2 * (dy + r)) as u32) as i32;
+            let frac = table_f(j, tables, (2 * (dy + r) + 1) as u32);
+            acc = add3(acc, span_sum(j, data, row, x as i32 - n, x as i32 + n));
+            if frac > 0.0 {
+                let l = edge(x as i32 - n - 1, w, 2) as u32;
+                let rr = edge(x as i32 + n + 1, w, 2) as u32;
+                let ends = add3(
+                    load_rgb(j, data, j.io[2], l, row),
+                    load_rgb(j, data, j.io[2], rr, row),
+                );
+                acc = add3(acc, scale3(ends, frac));
+            }
+        }
+        store_rgb(j, data, j.io[1], x, y, scale3(acc, j.p0[0]));
+    });
+}
+
+fn tap(j: &Job, tables: &[u32], k: u32) -> (i32, i32, f32) {
+    let shift = table_u(j, tables, 2 * k);
+    (
+        ((shift << 16) as i32) >> 16,
+        (shift as i32) >> 16,
+        table_f(j, tables, 2 * k + 1),
+    )
+}
+
+/// Σ weight·image[y − dy, x − dx] over the taps.
+pub fn motion_blur(j: &Job, data: &mut [u32], tables: &[u32]) {
+    let (w, h) = (j.frame[0] as i32, j.frame[1] as i32);
+    for_pixels(j, |x, y| {
+        let mut acc = [0.0f32; 3];
+        for k in 0..j.ints[0] {
+            let (dx, dy, t) = tap(j, tables, k);
+            let xx = (x as i32 - dx).clamp(0, w - 1) as u32;
+            let yy = (y as i32 - dy).clamp(0, h - 1) as u32;
+            acc = add3(acc, scale3(load_rgb(j, data, j.io[0], xx, yy), t));
+        }
+        store_rgb(j, data, j.io[1], x, y, acc);
+    });
+}
+
+/// The same taps on an f32 plane.
+pub fn plane_motion(j: &Job, data: &mut [u32], tables: &[u32]) {
+    let (w, h) = (j.frame[0] as i32, j.frame[1] as i32);
+    for_pixels(j, |x, y| {
+        let mut acc = 0.0f32;
+        for k in 0..j.ints[0] {
+            let (dx, dy, t) = tap(j, tables, k);
+            let xx = (x as i32 - dx).clamp(0, w - 1) as u32;
+            let yy = (y as i32 - dy).clamp(0, h - 1) as u32;
+            acc += t * load_f(data, j.io[0], yy * j.frame[0] + xx);
+        }
+        store_f(data, j.io[1], y * j.frame[0] + x, acc);
+    });
+}
+
+/// Bilinear sample of an RGBA8 image at real coordinates inside it.
+pub fn bilinear_rgb(j: &Job, data: &[u32], region: u32, fx: f32, fy: f32) -> V3 {
+    let x0 = (fx.floor() as u32).min(j.frame[0] - 1);
+    let y0 = (fy.floor() as u32).min(j.frame[1] - 1);
+    let x1 = (x0 + 1).min(j.frame[0] - 1);
+    let y1 = (y0 + 1).min(j.frame[1] - 1);
+    let tx = fx - x0 as f32;
+    let ty = fy - y0 as f32;
+    let top = mix3(
+        load_rgb(j, data, region, x0, y0),
+        load_rgb(j, data, region, x1, y0),
+        tx,
+    );
+    let bottom = mix3(
+        load_rgb(j, data, region, x0, y1),
+        load_rgb(j, data, region, x1, y1),
+        tx,
+    );
+    mix3(top, bottom, ty)
+}
+
+/// (x + Σ clipped_zoom(x, z)) / (zooms + 1).
+pub fn zoom_blur(j: &Job, data: &mut [u32], tables: &[u32]) {
+    for_pixels(j, |x, y| {
+        let mut acc = load_rgb(j, data, j.io[0], x, y);
+        for k in 0..j.ints[0] {
+            let fy = table_f(j, tables, 4 * k) + y as f32 * table_f(j, tables, 4 * k + 1);
+            let fx = table_f(j, tables, 4 * k + 2) + x as f32 * table_f(j, tables, 4 * k + 3);
+            acc = add3(acc, bilinear_rgb(j, data, j.io[0], fx, fy));
+        }
+        store_rgb(
+            j,
+            data,
+            j.io[1],
+            x,
+            y,
+            scale3(acc, 1.0 / (j.ints[0] + 1) as f32),
+        );
+    });
+}
+
+/// One step of the local shuffle, in place (disjoint pairs, a random bit per pair).
+pub fn glass_shuffle(j: &Job, data: &mut [u32], _tables: &[u32]) {
+    let (axis, k) = (j.ints[0], j.ints[1]);
+    for_pixels(j, |x, y| {
+        let (c, n) = if axis == 1 {
+            (y, j.frame[1])
+        } else {
+            (x, j.frame[0])
+        };
+        if ((c + j.ints[2]) / k) % 2 == 0 && c + k < n {
+            let p = y * j.frame[0] + x;
+            let q = if axis == 1 { p + k * j.frame[0] } else { p + k };
+            if rand4(j, j.ints[3], p)[0] & 1 == 1 {
+                let a = word(data, j.io[0], p);
+                set_word(data, j.io[0], p, word(data, j.io[0], q));
+                set_word(data, j.io[0], q, a);
+            }
+        }
+    });
+}

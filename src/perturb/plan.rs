@@ -1,0 +1,970 @@
+//! The dispatch plan of a batch, built without a GPU: every perturbation of every frame's chain
+//! becomes a few passes (kernels of `shaders/perturb_*.wgsl` with a job each); passes at the
+//! same chain position with the same kernels are grouped across frames into one dispatch. The
+//! GPU engine records the plan into one submission; [`super::cpu::run_plan`] executes the same
+//! plan with the CPU kernels of the same names.
+//!
+//! Memory: one `u32` data buffer holds every frame's regions, one after another. A frame's
+//! regions are planes of `width × height` words: image A, image B (RGBA8, ping-pong), T (a
+//! packed 10-bit RGB or f32 scratch plane) and the f32 planes P, Q, R, then
+//! [`SMALL_WORDS`] words of per-frame scalars (means, minima, maxima).
+
+use std::collections::HashMap;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{Corruption, FrameIn, Perturbation};
+use crate::rng::StreamKey;
+
+/// Invocations per workgroup of the per-pixel, per-row and per-block kernels.
+pub const WORKGROUP_SIZE: u32 = 64;
+/// Invocations per workgroup of the reductions.
+pub const REDUCE_SIZE: u32 = 256;
+/// Pixels of a row one invocation of a per-pixel kernel handles.
+pub const PIXELS_PER_INVOCATION: u32 = 16;
+/// Per-frame scalar words after the planes.
+pub const SMALL_WORDS: u32 = 64;
+/// Invocations along x of an `Items` dispatch row.
+pub const ITEMS_ROW: u32 = 1024 * WORKGROUP_SIZE;
+
+/// Region indices of a frame (planes of width × height words).
+pub const IMAGE_A: u32 = 0;
+pub const IMAGE_B: u32 = 1;
+pub const PLANE_T: u32 = 2;
+pub const PLANE_P: u32 = 3;
+pub const PLANE_Q: u32 = 4;
+pub const PLANE_R: u32 = 5;
+
+/// Small-word slots.
+pub const SMALL_MEAN: u32 = 0; // 3 words: mean r, g, b
+pub const SMALL_IMAGE_MAX: u32 = 3;
+pub const SMALL_PLANE_MIN: u32 = 4;
+pub const SMALL_PLANE_MAX: u32 = 5;
+
+/// Edge modes of the convolutions.
+pub const EDGE_NEAREST: u32 = 0;
+/// Half-sample symmetric (scipy's `reflect`: d c b a | a b c d).
+pub const EDGE_REFLECT: u32 = 1;
+/// Whole-sample symmetric (OpenCV's `BORDER_REFLECT_101`: d c b | a b c d).
+pub const EDGE_REFLECT_101: u32 = 2;
+
+/// One kernel invocation set's parameters: which frame, which regions, which random stream.
+/// Mirrors `struct Job` in `shaders/perturb_common.wgsl` (128 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct Job {
+    /// `width px, height px, first word of the frame's regions, words per plane`.
+    pub frame: [u32; 4],
+    /// `source, destination, auxiliary a, auxiliary b` (word offsets from the frame's first).
+    pub io: [u32; 4],
+    /// `auxiliary c, small words, first table word, table words`.
+    pub aux: [u32; 4],
+    /// Philox key (2 words), stream, 0.
+    pub rng: [u32; 4],
+    /// Integer parameters (per kernel).
+    pub ints: [u32; 4],
+    /// Real parameters (per kernel).
+    pub p0: [f32; 4],
+    pub p1: [f32; 4],
+    pub p2: [f32; 4],
+}
+
+/// Shader families (one WGSL file each, after `perturb_common.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    Noise,
+    Colour,
+    Blur,
+    Weather,
+    Digital,
+}
+
+impl Family {
+    pub const ALL: [Family; 5] = [
+        Family::Noise,
+        Family::Colour,
+        Family::Blur,
+        Family::Weather,
+        Family::Digital,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Noise => "perturb_noise",
+            Family::Colour => "perturb_colour",
+            Family::Blur => "perturb_blur",
+            Family::Weather => "perturb_weather",
+            Family::Digital => "perturb_digital",
+        }
+    }
+}
+
+/// How a kernel's invocations cover a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// [`PIXELS_PER_INVOCATION`] pixels of a row per invocation.
+    Pixels,
+    /// One row per invocation.
+    Rows,
+    /// One 8×8 block per invocation.
+    Blocks8,
+    /// One 16×16 block per invocation.
+    Blocks16,
+    /// One workgroup of [`REDUCE_SIZE`] per frame.
+    Reduce,
+    /// `ints[3]` items, [`ITEMS_ROW`] per dispatch row.
+    Items,
+}
+
+macro_rules! kernels {
+    ($($variant:ident => $name:literal, $family:ident, $shape:ident;)*) => {
+        /// Every compute kernel (WGSL entry point and CPU function of the same name).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kernel { $($variant,)* }
+        impl Kernel {
+            pub const ALL: &'static [Kernel] = &[$(Kernel::$variant,)*];
+            /// The entry point's name.
+            pub fn name(self) -> &'static str { match self { $(Kernel::$variant => $name,)* } }
+            pub fn family(self) -> Family { match self { $(Kernel::$variant => Family::$family,)* } }
+            pub fn shape(self) -> Shape { match self { $(Kernel::$variant => Shape::$shape,)* } }
+        }
+    };
+}
+
+kernels! {
+    GaussianNoise => "gaussian_noise", Noise, Pixels;
+    ShotNoise => "shot_noise", Noise, Pixels;
+    ImpulseNoise => "impulse_noise", Noise, Pixels;
+    SpeckleNoise => "speckle_noise", Noise, Pixels;
+    Brightness => "brightness", Colour, Pixels;
+    Saturate => "saturate", Colour, Pixels;
+    FrameStats => "frame_stats", Colour, Reduce;
+    PlaneMinMax => "plane_min_max", Colour, Reduce;
+    Contrast => "contrast", Colour, Pixels;
+    BlurH => "blur_h", Blur, Pixels;
+    BlurV => "blur_v", Blur, Pixels;
+    PlaneBlurH => "plane_blur_h", Blur, Pixels;
+    PlaneBlurV => "plane_blur_v", Blur, Pixels;
+    RowPrefix => "row_prefix", Blur, Rows;
+    DefocusDisk => "defocus_disk", Blur, Pixels;
+    MotionBlur => "motion_blur", Blur, Pixels;
+    PlaneMotion => "plane_motion", Blur, Pixels;
+    ZoomBlur => "zoom_blur", Blur, Pixels;
+    GlassShuffle => "glass_shuffle", Blur, Pixels;
+    FractalLattice => "fractal_lattice", Weather, Items;
+    FractalPlane => "fractal_plane", Weather, Pixels;
+    FogCompose => "fog_compose", Weather, Pixels;
+    FrostCompose => "frost_compose", Weather, Pixels;
+    SnowLattice => "snow_lattice", Weather, Items;
+    SnowLayer => "snow_layer", Weather, Pixels;
+    SnowCompose => "snow_compose", Weather, Pixels;
+    SpatterNoise => "spatter_noise", Weather, Pixels;
+    SpatterMask => "spatter_mask", Weather, Pixels;
+    SpatterWater => "spatter_water", Weather, Pixels;
+    SpatterMud => "spatter_mud", Weather, Pixels;
+    Pixelate => "pixelate", Digital, Pixels;
+    JpegLuma => "jpeg_luma", Digital, Blocks8;
+    JpegChroma => "jpeg_chroma", Digital, Blocks16;
+    JpegCompose => "jpeg_compose", Digital, Pixels;
+    ElasticNoise => "elastic_noise", Digital, Pixels;
+    ElasticWarp => "elastic_warp", Digital, Pixels;
+}
+
+impl Kernel {
+    /// Workgroup size along x.
+    pub fn workgroup_size(self) -> u32 {
+        if self.shape() == Shape::Reduce {
+            REDUCE_SIZE
+        } else {
+            WORKGROUP_SIZE
+        }
+    }
+
+    /// Workgroups (x, y) covering one job.
+    pub fn groups(self, job: &Job) -> [u32; 2] {
+        let (w, h) = (job.frame[0], job.frame[1]);
+        match self.shape() {
+            Shape::Pixels => [w.div_ceil(WORKGROUP_SIZE * PIXELS_PER_INVOCATION), h],
+            Shape::Rows => [h.div_ceil(WORKGROUP_SIZE), 1],
+            Shape::Blocks8 => [w.div_ceil(8).div_ceil(WORKGROUP_SIZE), h.div_ceil(8)],
+            Shape::Blocks16 => [w.div_ceil(16).div_ceil(WORKGROUP_SIZE), h.div_ceil(16)],
+            Shape::Reduce => [1, 1],
+            Shape::Items => {
+                let n = job.ints[3];
+                let rows = n.div_ceil(ITEMS_ROW).max(1);
+                let x = if rows > 1 {
+                    ITEMS_ROW / WORKGROUP_SIZE
+                } else {
+                    n.div_ceil(WORKGROUP_SIZE).max(1)
+                };
+                [x, rows]
+            }
+        }
+    }
+}
+
+/// One dispatch: a kernel over `n_jobs` consecutive jobs (one per workgroup layer z).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dispatch {
+    pub kernel: Kernel,
+    pub first_job: u32,
+    pub n_jobs: u32,
+    pub groups: [u32; 3],
+}
+
+/// Where a frame lives in the data buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameSlot {
+    pub width_px: u32,
+    pub height_px: u32,
+    /// First word of the frame's regions.
+    pub base: u64,
+    /// Words of the frame's regions (planes and small words).
+    pub words: u64,
+    /// Word offset (from `base`) of the perturbed image.
+    pub result: u32,
+}
+
+/// A batch as dispatches over one data buffer.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub jobs: Vec<Job>,
+    pub dispatches: Vec<Dispatch>,
+    pub tables: Vec<u32>,
+    pub frames: Vec<FrameSlot>,
+    /// Words of the data buffer.
+    pub data_words: u64,
+}
+
+/// Words of the data buffer a frame needs for its chain.
+pub fn frame_words(width_px: u32, height_px: u32, chain: &[Perturbation]) -> u64 {
+    let regions = chain
+        .iter()
+        .map(|p| regions_needed(p.corruption))
+        .max()
+        .unwrap_or(1);
+    u64::from(regions) * u64::from(width_px) * u64::from(height_px) + u64::from(SMALL_WORDS)
+}
+
+fn regions_needed(c: Corruption) -> u32 {
+    use Corruption as C;
+    match c {
+        C::GaussianNoise
+        | C::ShotNoise
+        | C::ImpulseNoise
+        | C::SpeckleNoise
+        | C::Brightness
+        | C::Saturate
+        | C::Contrast
+        | C::MotionBlur
+        | C::ZoomBlur
+        | C::Pixelate => 2,
+        C::GaussianBlur | C::GlassBlur => 3,
+        C::DefocusBlur
+        | C::ElasticTransform
+        | C::Fog
+        | C::Frost
+        | C::Snow
+        | C::Spatter
+        | C::JpegCompression => 6,
+    }
+}
+
+/// Lookup tables shared by the jobs of a plan (identical tables stored once).
+#[derive(Default)]
+struct Tables {
+    words: Vec<u32>,
+    index: HashMap<Vec<u32>, u32>,
+}
+
+impl Tables {
+    fn add(&mut self, table: Vec<u32>) -> (u32, u32) {
+        let len = table.len() as u32;
+        if let Some(&at) = self.index.get(&table) {
+            return (at, len);
+        }
+        let at = self.words.len() as u32;
+        self.words.extend_from_slice(&table);
+        self.index.insert(table, at);
+        (at, len)
+    }
+    fn add_f32(&mut self, table: &[f32]) -> (u32, u32) {
+        self.add(table.iter().map(|v| v.to_bits()).collect())
+    }
+}
+
+/// A pass under construction: the kernel and its job (frame words filled in by `build`).
+struct Pass {
+    kernel: Kernel,
+    job: Job,
+}
+
+/// What the pass builders of one perturbation know.
+struct Ctx<'t> {
+    w: u32,
+    h: u32,
+    plane: u32,
+    rng: StreamKey,
+    tables: &'t mut Tables,
+    passes: Vec<Pass>,
+}
+
+impl Ctx<'_> {
+    fn region(&self, r: u32) -> u32 {
+        r * self.plane
+    }
+    fn small(&self, regions: u32) -> u32 {
+        regions * self.plane
+    }
+    /// A job with the frame's size, the stream and the given regions.
+    fn job(&self, src: u32, dst: u32) -> Job {
+        Job {
+            frame: [self.w, self.h, 0, self.plane],
+            io: [self.region(src), self.region(dst), 0, 0],
+            rng: [self.rng.key[0], self.rng.key[1], self.rng.stream, 0],
+            ..Job::default()
+        }
+    }
+    fn push(&mut self, kernel: Kernel, job: Job) {
+        self.passes.push(Pass { kernel, job });
+    }
+    /// A per-frame random number in [0, 1) (host side; kernels get it as a parameter).
+    fn uniform(&self, index: u32) -> f64 {
+        self.rng.uniform_f64(u32::MAX, index)
+    }
+}
+
+/// Normalised Gaussian weights, scipy's `gaussian_filter1d` (radius `int(truncate·σ + 0.5)`).
+pub fn gaussian_weights(sigma: f32, truncate: f32) -> Vec<f32> {
+    if sigma <= 0.0 {
+        return vec![1.0];
+    }
+    let sigma = f64::from(sigma);
+    let radius = (f64::from(truncate) * sigma + 0.5) as i64;
+    let w: Vec<f64> = (-radius..=radius)
+        .map(|x| (-0.5 * (x * x) as f64 / (sigma * sigma)).exp())
+        .collect();
+    let sum: f64 = w.iter().sum();
+    w.iter().map(|v| (v / sum) as f32).collect()
+}
+
+/// Separable Gaussian blur of an RGBA8 image through the packed plane T.
+fn blur_rgb(c: &mut Ctx, src: u32, dst: u32, sigma: f32, truncate: f32, edge: u32) {
+    let weights = gaussian_weights(sigma, truncate);
+    let radius = (weights.len() / 2) as u32;
+    let (t, n) = c.tables.add_f32(&weights);
+    let mut j = c.job(src, PLANE_T);
+    j.aux[2] = t;
+    j.aux[3] = n;
+    j.ints = [radius, edge, 0, 0];
+    c.push(Kernel::BlurH, j);
+    let mut j = c.job(PLANE_T, dst);
+    j.aux[2] = t;
+    j.aux[3] = n;
+    j.ints = [radius, edge, 0, 0];
+    c.push(Kernel::BlurV, j);
+}
+
+/// Separable Gaussian blur of one or two f32 planes through T (and R for the second):
+/// `src0 → dst0`, `src1 → dst1`, scaled by `scale`.
+#[allow(clippy::too_many_arguments)]
+fn blur_planes(
+    c: &mut Ctx,
+    planes: &[(u32, u32)],
+    sigma_x: f32,
+    sigma_y: f32,
+    truncate: f32,
+    edge: u32,
+    scale: f32,
+) {
+    let wx = gaussian_weights(sigma_x, truncate);
+    let wy = gaussian_weights(sigma_y, truncate);
+    let (tx, nx) = c.tables.add_f32(&wx);
+    let (ty, ny) = c.tables.add_f32(&wy);
+    let n_planes = planes.len() as u32;
+    let tmp = [PLANE_T, PLANE_R];
+    let mut j = c.job(planes[0].0, tmp[0]);
+    j.io[2] = c.region(planes.get(1).map_or(0, |p| p.0));
+    j.io[3] = c.region(tmp[1]);
+    j.aux[2] = tx;
+    j.aux[3] = nx;
+    j.ints = [(wx.len() / 2) as u32, edge, n_planes, 0];
+    j.p0[0] = 1.0;
+    c.push(Kernel::PlaneBlurH, j);
+    let mut j = c.job(tmp[0], planes[0].1);
+    j.io[2] = c.region(tmp[1]);
+    j.io[3] = c.region(planes.get(1).map_or(0, |p| p.1));
+    j.aux[2] = ty;
+    j.aux[3] = ny;
+    j.ints = [(wy.len() / 2) as u32, edge, n_planes, 0];
+    j.p0[0] = scale;
+    c.push(Kernel::PlaneBlurV, j);
+}
+
+/// The taps of `imagecorruptions`' `_motion_blur`: integer shifts `(dx, dy)` and weights, as
+/// `[dx | dy << 16 (16-bit two's complement each), weight bits]` per tap.
+pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> Vec<u32> {
+    let width = 2 * radius.round().max(0.0) as i64 + 1;
+    let sigma = f64::from(sigma.max(1e-3));
+    let k: Vec<f64> = (0..width)
+        .map(|x| (-((x * x) as f64) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let z: f64 = k.iter().sum();
+    let a = angle_deg.to_radians();
+    let (py, px) = (width as f64 * a.sin(), width as f64 * a.cos());
+    let hyp = py.hypot(px);
+    let mut taps = Vec::new();
+    for (i, ki) in k.iter().enumerate() {
+        let dy = -((i as f64 * py / hyp) - 0.5).ceil() as i64;
+        let dx = -((i as f64 * px / hyp) - 0.5).ceil() as i64;
+        if dy.unsigned_abs() >= u64::from(h) || dx.unsigned_abs() >= u64::from(w) {
+            break;
+        }
+        let packed = (dx as i16 as u16 as u32) | ((dy as i16 as u16 as u32) << 16);
+        taps.extend([packed, ((ki / z) as f32).to_bits()]);
+    }
+    taps
+}
+
+/// Inverse CDF of Poisson(λ·v/255) for v = 0..255 as 31-bit fixed point: entry `[v][j]` is
+/// ⌊P(X ≤ j)·2³¹⌋ for j = 0..=⌊λ⌋ (a draw above ⌊λ⌋ saturates to white anyway).
+pub fn poisson_table(lambda: f32) -> Vec<u32> {
+    let lambda = f64::from(lambda);
+    let n = lambda.floor() as usize + 1;
+    let mut t = Vec::with_capacity(256 * n);
+    for v in 0..256 {
+        let mu = lambda * v as f64 / 255.0;
+        let mut log_p = -mu; // ln P(X = 0)
+        let mut cdf = 0.0f64;
+        for j in 0..n {
+            if j > 0 {
+                log_p += mu.ln() - (j as f64).ln();
+            }
+            cdf += if mu == 0.0 {
+                if j == 0 { 1.0 } else { 0.0 }
+            } else {
+                log_p.exp()
+            };
+            t.push((cdf.min(1.0) * 2_147_483_648.0).floor() as u32);
+        }
+    }
+    t
+}
+
+/// The standard JPEG quantisation tables (ITU T.81 Annex K) scaled for a quality as libjpeg's
+/// `jpeg_set_quality` (baseline: entries 1–255), luma then chroma, in row-major order, then
+/// the 8×8 DCT basis.
+pub fn jpeg_tables(quality: f32) -> Vec<f32> {
+    const LUMA: [u32; 64] = [
+        16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69,
+        56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81,
+        104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+    ];
+    const CHROMA: [u32; 64] = [
+        17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99,
+        99, 47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+        99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+    ];
+    let q = (quality.round() as u32).clamp(1, 100);
+    let scale = if q < 50 { 5000 / q } else { 200 - 2 * q };
+    let mut t: Vec<f32> = LUMA
+        .iter()
+        .chain(&CHROMA)
+        .map(|&b| ((b * scale + 50) / 100).clamp(1, 255) as f32)
+        .collect();
+    t.extend(dct_basis());
+    t
+}
+
+/// The orthonormal 8-point DCT-II basis: entry `[u][x]` = c(u)/2·cos((2x + 1)uπ/16), c(0) = 1/√2.
+/// The shader has it as a constant array (the same f32 values, as bits).
+pub fn dct_basis() -> [f32; 64] {
+    let mut t = [0.0f32; 64];
+    for u in 0..8 {
+        for x in 0..8 {
+            let c = if u == 0 {
+                std::f64::consts::FRAC_1_SQRT_2
+            } else {
+                1.0
+            };
+            let v = c / 2.0 * ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos();
+            t[u * 8 + x] = v as f32;
+        }
+    }
+    t
+}
+
+/// scipy's `zoom` output length (`round` as Python's: half to even).
+fn zoomed_len(n: u32, z: f64) -> u32 {
+    (f64::from(n) * z).round_ties_even() as u32
+}
+
+/// `clipped_zoom` of `imagecorruptions` along one axis: output index `i` samples input
+/// coordinate `offset + i·scale` (scipy's `zoom`, corners aligned).
+fn clipped_zoom_axis(n: u32, z: f64) -> (f32, f32) {
+    let ch = (f64::from(n) / z).ceil() as u32;
+    let top = (n - ch) / 2;
+    let out = zoomed_len(ch, z);
+    let scale = if out > 1 {
+        f64::from(ch - 1) / f64::from(out - 1)
+    } else {
+        0.0
+    };
+    (top as f32, scale as f32)
+}
+
+/// The levels of a plasma fractal (`imagecorruptions`' diamond-square) as value-noise octaves:
+/// per level `[first lattice word, lattice columns, log2 of the spacing px, amplitude]`, and the total
+/// lattice words. Level n has spacing `map_size / 2^(n+1)` and amplitude `decay^(−2n)` (the
+/// original draws `uniform(−w, w)·w` with `w` divided by `decay` per level).
+fn fractal_levels(w: u32, h: u32, map_size: u32, decay: f32) -> (Vec<u32>, u32) {
+    let mut levels = Vec::new();
+    let mut total = 0u32;
+    let mut n = 0;
+    loop {
+        let g = map_size >> (n + 1);
+        if g == 0 {
+            break;
+        }
+        let period = map_size / g;
+        let nx = ((w - 1) / g + 2).min(period);
+        let ny = ((h - 1) / g + 2).min(period);
+        let amp = (f64::from(decay)).powi(-2 * n) as f32;
+        levels.extend([total, nx, g.trailing_zeros(), amp.to_bits()]);
+        total += nx * ny;
+        n += 1;
+    }
+    (levels, total)
+}
+
+fn fractal(c: &mut Ctx, map_size: u32, decay: f32, offset: (u32, u32)) {
+    let (levels, total) = fractal_levels(c.w + offset.0, c.h + offset.1, map_size, decay);
+    let n_levels = (levels.len() / 4) as u32;
+    let (t, n) = c.tables.add(levels);
+    let mut j = c.job(PLANE_Q, PLANE_Q);
+    j.aux[2] = t;
+    j.aux[3] = n;
+    j.ints = [n_levels, map_size, 0, total];
+    c.push(Kernel::FractalLattice, j);
+    let mut j = c.job(PLANE_Q, PLANE_P);
+    j.aux[2] = t;
+    j.aux[3] = n;
+    j.ints = [n_levels, map_size.trailing_zeros(), offset.0, offset.1];
+    c.push(Kernel::FractalPlane, j);
+}
+
+/// The passes of one perturbation; returns the region holding the image afterwards.
+fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
+    use Corruption as C;
+    let other = if cur == IMAGE_A { IMAGE_B } else { IMAGE_A };
+    let (w, h) = (c.w, c.h);
+    let v = |i: usize| p.value(i, w);
+    let small = c.small(regions);
+    match p.corruption {
+        C::GaussianNoise | C::SpeckleNoise => {
+            let mut j = c.job(cur, other);
+            j.p0[0] = v(0);
+            let k = if p.corruption == C::GaussianNoise {
+                Kernel::GaussianNoise
+            } else {
+                Kernel::SpeckleNoise
+            };
+            c.push(k, j);
+            other
+        }
+        C::ShotNoise => {
+            let lambda = v(0);
+            let (t, n) = c.tables.add(poisson_table(lambda));
+            let mut j = c.job(cur, other);
+            j.aux[2] = t;
+            j.aux[3] = n;
+            j.ints[0] = lambda.floor() as u32 + 1;
+            j.p0[0] = lambda;
+            c.push(Kernel::ShotNoise, j);
+            other
+        }
+        C::ImpulseNoise => {
+            let mut j = c.job(cur, other);
+            j.ints[0] = (f64::from(v(0)) * 4_294_967_296.0).min(4_294_967_295.0) as u32;
+            j.ints[1] = u32::from(v(0) >= 1.0);
+            c.push(Kernel::ImpulseNoise, j);
+            other
+        }
+        C::Brightness => {
+            let mut j = c.job(cur, other);
+            j.p0[0] = v(0);
+            c.push(Kernel::Brightness, j);
+            other
+        }
+        C::Saturate => {
+            let mut j = c.job(cur, other);
+            j.p0[0] = v(0);
+            j.p0[1] = v(1);
+            c.push(Kernel::Saturate, j);
+            other
+        }
+        C::Contrast => {
+            let mut j = c.job(cur, cur);
+            j.aux[1] = small;
+            c.push(Kernel::FrameStats, j);
+            let mut j = c.job(cur, other);
+            j.aux[1] = small;
+            j.p0[0] = v(0);
+            c.push(Kernel::Contrast, j);
+            other
+        }
+        C::GaussianBlur => {
+            blur_rgb(c, cur, other, v(0), 4.0, EDGE_NEAREST);
+            other
+        }
+        C::DefocusBlur => {
+            let r = v(0).min((w.min(h) / 2).saturating_sub(2) as f32).max(0.0);
+            let ri = r.floor() as i32;
+            let mut table = Vec::new();
+            let mut total = 0.0f32;
+            for dy in -ri..=ri {
+                let hw = (r * r - (dy * dy) as f32).max(0.0).sqrt();
+                let n = hw.floor();
+                let frac = hw - n;
+                total += 2.0 * n + 1.0 + 2.0 * frac;
+                table.extend([n as u32, frac.to_bits()]);
+            }
+            let (t, n) = c.tables.add(table);
+            let j = c.job(cur, PLANE_P);
+            c.push(Kernel::RowPrefix, j);
+            let mut j = c.job(PLANE_P, other);
+            j.io[2] = c.region(cur);
+            j.aux[2] = t;
+            j.aux[3] = n;
+            j.ints[0] = ri as u32;
+            j.p0[0] = 1.0 / total;
+            c.push(Kernel::DefocusDisk, j);
+            other
+        }
+        C::MotionBlur => {
+            let angle = if v(2).is_nan() {
+                -45.0 + 90.0 * c.uniform(0)
+            } else {
+                f64::from(v(2))
+            };
+            let taps = motion_taps(w, h, v(0), v(1), angle);
+            let (t, n) = c.tables.add(taps);
+            let mut j = c.job(cur, other);
+            j.aux[2] = t;
+            j.aux[3] = n;
+            j.ints[0] = n / 2;
+            c.push(Kernel::MotionBlur, j);
+            other
+        }
+        C::ZoomBlur => {
+            let (stop, step) = (f64::from(v(0)), f64::from(v(1)));
+            let count = ((stop - 1.0) / step).ceil().max(1.0) as u32;
+            let mut table = Vec::new();
+            for k in 0..count {
+                let z = 1.0 + f64::from(k) * step;
+                let (top_y, sy) = clipped_zoom_axis(h, z);
+                let (top_x, sx) = clipped_zoom_axis(w, z);
+                table.extend([top_y, sy, top_x, sx].map(f32::to_bits));
+            }
+            let (t, n) = c.tables.add(table);
+            let mut j = c.job(cur, other);
+            j.aux[2] = t;
+            j.aux[3] = n;
+            j.ints[0] = count;
+            c.push(Kernel::ZoomBlur, j);
+            other
+        }
+        C::GlassBlur => {
+            let (sigma, shift, iterations) = (v(0), v(1).round().max(0.0) as u32, v(2) as u32);
+            blur_rgb(c, cur, other, sigma, 4.0, EDGE_NEAREST);
+            // Per iteration, four shuffle steps (x, y, x, y): each pixel moves up to `shift`
+            // along each axis twice, about as far as the original's sweep of swaps moves it.
+            for it in 0..iterations {
+                for step in 0..4u32 {
+                    if shift == 0 {
+                        continue;
+                    }
+                    let axis = step % 2;
+                    let sub = 4 * it + step;
+                    let k = 1 + (c.uniform(1 + 2 * sub) * f64::from(shift)) as u32;
+                    let o = (c.uniform(2 + 2 * sub) * f64::from(2 * k)) as u32;
+                    let mut j = c.job(other, other);
+                    j.ints = [axis, k.min(shift), o, sub];
+                    c.push(Kernel::GlassShuffle, j);
+                }
+            }
+            blur_rgb(c, other, cur, sigma, 4.0, EDGE_NEAREST);
+            cur
+        }
+        C::Fog => {
+            let map_size = w.max(h).next_power_of_two();
+            fractal(c, map_size, v(1), (0, 0));
+            let mut j = c.job(cur, cur);
+            j.aux[1] = small;
+            c.push(Kernel::FrameStats, j);
+            let mut j = c.job(PLANE_P, PLANE_P);
+            j.aux[1] = small;
+            c.push(Kernel::PlaneMinMax, j);
+            let mut j = c.job(cur, other);
+            j.io[2] = c.region(PLANE_P);
+            j.aux[1] = small;
+            j.p0[0] = v(0);
+            c.push(Kernel::FogCompose, j);
+            other
+        }
+        C::Frost => {
+            // Procedural frost: a finer fractal than fog's (features about a quarter of the
+            // frame width and smaller), offset at random as the original crops its photos.
+            let map_size = (w.max(h).next_power_of_two() / 4).max(8);
+            let off = (
+                (c.uniform(0) * f64::from(map_size)) as u32,
+                (c.uniform(1) * f64::from(map_size)) as u32,
+            );
+            fractal(c, map_size, 1.25, off);
+            let mut j = c.job(PLANE_P, PLANE_P);
+            j.aux[1] = small;
+            c.push(Kernel::PlaneMinMax, j);
+            let mut j = c.job(cur, other);
+            j.io[2] = c.region(PLANE_P);
+            j.aux[1] = small;
+            j.p0[0] = v(0);
+            j.p0[1] = v(1);
+            c.push(Kernel::FrostCompose, j);
+            other
+        }
+        C::Snow => {
+            let zoom = f64::from(v(2).max(1.0));
+            let (ch_y, ch_x) = (
+                (f64::from(h) / zoom).ceil() as u32,
+                (f64::from(w) / zoom).ceil() as u32,
+            );
+            // The noise is independent per pixel, so its centre crop is a fresh ch_y × ch_x
+            // lattice; the zoom maps output pixel i to lattice coordinate i·scale.
+            let (_, sy) = clipped_zoom_axis(h, zoom);
+            let (_, sx) = clipped_zoom_axis(w, zoom);
+            let mut j = c.job(PLANE_Q, PLANE_Q);
+            j.ints = [ch_x, ch_y, 0, ch_x * ch_y];
+            j.p0 = [v(0), v(1), 0.0, 0.0];
+            c.push(Kernel::SnowLattice, j);
+            let mut j = c.job(PLANE_Q, PLANE_P);
+            j.ints = [ch_x, ch_y, 0, 0];
+            j.p0 = [sy, sx, v(3), 0.0];
+            c.push(Kernel::SnowLayer, j);
+            let angle = -135.0 + 90.0 * c.uniform(0);
+            let taps = motion_taps(w, h, v(4), v(5), angle);
+            let (t, n) = c.tables.add(taps);
+            let mut j = c.job(PLANE_P, PLANE_R);
+            j.aux[2] = t;
+            j.aux[3] = n;
+            j.ints[0] = n / 2;
+            c.push(Kernel::PlaneMotion, j);
+            let mut j = c.job(cur, other);
+            j.io[2] = c.region(PLANE_R);
+            j.p0[0] = v(6);
+            c.push(Kernel::SnowCompose, j);
+            other
+        }
+        C::Spatter => {
+            let mud = v(5) >= 0.5;
+            // The noise is drawn per pixel but smoothed with a σ scaled by width / 224; its
+            // spread is scaled alike so that the smoothed layer has the original's statistics
+            // (smoothing white noise divides its spread by σ).
+            let spread = v(1) * w as f32 / super::REFERENCE_WIDTH_PX;
+            let mut j = c.job(PLANE_P, PLANE_P);
+            j.p0 = [v(0), spread, 0.0, 0.0];
+            c.push(Kernel::SpatterNoise, j);
+            let sigma = v(2);
+            blur_planes(
+                c,
+                &[(PLANE_P, PLANE_P)],
+                sigma,
+                sigma,
+                4.0,
+                EDGE_NEAREST,
+                1.0,
+            );
+            if mud {
+                let mut j = c.job(PLANE_P, PLANE_Q);
+                j.p0[0] = v(3);
+                c.push(Kernel::SpatterMask, j);
+                let s = v(4) * w as f32 / super::REFERENCE_WIDTH_PX;
+                blur_planes(c, &[(PLANE_Q, PLANE_Q)], s, s, 4.0, EDGE_NEAREST, 1.0);
+                let mut j = c.job(cur, other);
+                j.io[2] = c.region(PLANE_Q);
+                c.push(Kernel::SpatterMud, j);
+            } else {
+                let mut j = c.job(PLANE_P, PLANE_P);
+                j.aux[1] = small;
+                c.push(Kernel::PlaneMinMax, j);
+                let mut j = c.job(cur, other);
+                j.io[2] = c.region(PLANE_P);
+                j.aux[1] = small;
+                j.p0 = [v(3), v(4), 0.0, 0.0];
+                c.push(Kernel::SpatterWater, j);
+            }
+            other
+        }
+        C::ElasticTransform => {
+            let max_d = 0.005 * h as f32;
+            let mut j = c.job(PLANE_P, PLANE_Q);
+            j.p0[0] = max_d;
+            c.push(Kernel::ElasticNoise, j);
+            blur_planes(
+                c,
+                &[(PLANE_P, PLANE_P), (PLANE_Q, PLANE_Q)],
+                0.01 * w as f32,
+                0.01 * h as f32,
+                3.0,
+                EDGE_REFLECT,
+                v(0),
+            );
+            let mut j = c.job(cur, other);
+            j.io[2] = c.region(PLANE_P);
+            j.io[3] = c.region(PLANE_Q);
+            c.push(Kernel::ElasticWarp, j);
+            other
+        }
+        C::Pixelate => {
+            let f = f64::from(v(0));
+            let ws = ((f64::from(w) * f) as u32).max(1);
+            let hs = ((f64::from(h) * f) as u32).max(1);
+            let mut table = Vec::new();
+            // Cell of each output column and row (PIL's nearest: centre sampling).
+            table.extend(
+                (0..w).map(|x| ((f64::from(x) + 0.5) * f64::from(ws) / f64::from(w)) as u32),
+            );
+            table.extend(
+                (0..h).map(|y| ((f64::from(y) + 0.5) * f64::from(hs) / f64::from(h)) as u32),
+            );
+            // Input range of each cell (PIL's box: pixel centres inside the cell).
+            let ranges = |n: u32, cells: u32| -> Vec<u32> {
+                let s = f64::from(n) / f64::from(cells);
+                (0..cells)
+                    .flat_map(|i| {
+                        let lo = (f64::from(i) * s - 0.5).ceil().max(0.0) as u32;
+                        let hi = ((f64::from(i + 1) * s - 0.5).ceil() as u32).clamp(lo + 1, n);
+                        [lo, hi]
+                    })
+                    .collect()
+            };
+            table.extend(ranges(w, ws));
+            table.extend(ranges(h, hs));
+            let (t, n) = c.tables.add(table);
+            let mut j = c.job(cur, other);
+            j.aux[2] = t;
+            j.aux[3] = n;
+            j.ints = [ws, hs, 0, 0];
+            c.push(Kernel::Pixelate, j);
+            other
+        }
+        C::JpegCompression => {
+            let (t, n) = c.tables.add_f32(&jpeg_tables(v(0)));
+            for k in [Kernel::JpegLuma, Kernel::JpegChroma] {
+                let mut j = c.job(cur, PLANE_P);
+                j.io[2] = c.region(PLANE_Q);
+                j.io[3] = c.region(PLANE_R);
+                j.aux[2] = t;
+                j.aux[3] = n;
+                c.push(k, j);
+            }
+            let mut j = c.job(PLANE_P, other);
+            j.io[2] = c.region(PLANE_Q);
+            j.io[3] = c.region(PLANE_R);
+            c.push(Kernel::JpegCompose, j);
+            other
+        }
+    }
+}
+
+/// Builds the plan of a batch. `job_align`: jobs per dynamic-offset alignment unit (a
+/// dispatch's first job is a multiple of it).
+pub fn build(frames: &[FrameIn], job_align: u32) -> Plan {
+    let mut tables = Tables::default();
+    let mut slots = Vec::with_capacity(frames.len());
+    // Per frame, per chain position: the passes.
+    let mut per_frame: Vec<Vec<Vec<Pass>>> = Vec::with_capacity(frames.len());
+    let mut base = 0u64;
+    for f in frames {
+        let (w, h) = (f.width_px, f.height_px);
+        let plane = w * h;
+        let words = frame_words(w, h, f.chain);
+        let regions = ((words - u64::from(SMALL_WORDS)) / u64::from(plane)) as u32;
+        let mut cur = IMAGE_A;
+        let mut steps = Vec::with_capacity(f.chain.len());
+        for (pos, p) in f.chain.iter().enumerate() {
+            let mut c = Ctx {
+                w,
+                h,
+                plane,
+                rng: f.key.stream(pos, p.corruption),
+                tables: &mut tables,
+                passes: Vec::new(),
+            };
+            cur = passes(&mut c, p, cur, regions);
+            let mut ps = c.passes;
+            for pass in &mut ps {
+                pass.job.frame[2] = base as u32;
+            }
+            steps.push(ps);
+        }
+        per_frame.push(steps);
+        slots.push(FrameSlot {
+            width_px: w,
+            height_px: h,
+            base,
+            words,
+            result: cur * plane,
+        });
+        base += words;
+    }
+    // Group passes by chain position and kernel sequence (frames are independent, so a group's
+    // k-th dispatch depends only on its (k−1)-th and on earlier positions).
+    let mut jobs = Vec::new();
+    let mut dispatches = Vec::new();
+    let max_len = per_frame.iter().map(Vec::len).max().unwrap_or(0);
+    for pos in 0..max_len {
+        let mut groups: Vec<(Vec<Kernel>, Vec<usize>)> = Vec::new();
+        for (fi, steps) in per_frame.iter().enumerate() {
+            let Some(ps) = steps.get(pos) else { continue };
+            let sig: Vec<Kernel> = ps.iter().map(|p| p.kernel).collect();
+            match groups.iter_mut().find(|(s, _)| *s == sig) {
+                Some((_, fs)) => fs.push(fi),
+                None => groups.push((sig, vec![fi])),
+            }
+        }
+        groups.sort();
+        for (sig, fs) in groups {
+            for (k, &kernel) in sig.iter().enumerate() {
+                let align = job_align.max(1) as usize;
+                while jobs.len() % align != 0 {
+                    jobs.push(Job::default());
+                }
+                let first = jobs.len() as u32;
+                let mut gx = 1;
+                let mut gy = 1;
+                for &fi in &fs {
+                    let job = per_frame[fi][pos][k].job;
+                    let [x, y] = kernel.groups(&job);
+                    gx = gx.max(x);
+                    gy = gy.max(y);
+                    jobs.push(job);
+                }
+                dispatches.push(Dispatch {
+                    kernel,
+                    first_job: first,
+                    n_jobs: fs.len() as u32,
+                    groups: [gx, gy, fs.len() as u32],
+                });
+            }
+        }
+    }
+    if tables.words.is_empty() {
+        tables.words.push(0);
+    }
+    Plan {
+        jobs,
+        dispatches,
+        tables: tables.words,
+        frames: slots,
+        data_words: base,
+    }
+}

@@ -1,0 +1,364 @@
+//! The perturbation engine: the GPU path (`shaders/perturb_*.wgsl` through `gauntlet::gpu`)
+//! against its CPU reference for all 19 corruptions in one batch of per-frame chains; noise
+//! statistics; distance from the clean frame growing with severity; determinism and
+//! independence of batching; limits.
+//!
+//! A missing GPU adapter fails these tests: CI installs Mesa's software Vulkan driver
+//! (`scripts/test.sh`). A failing comparison writes both images and a difference image under
+//! `target/tmp/perturb-diff/` for a person to look at.
+
+use std::path::PathBuf;
+
+use gauntlet::gpu::{DeviceChoice, PerturbEngine, Perturber};
+
+use gauntlet::perturb::{Corruption, FrameIn, FrameKey, Perturbation, cpu, files, parse_spec};
+
+fn gpu() -> PerturbEngine {
+    match gauntlet::gpu::acquire(DeviceChoice::Gpu) {
+        Ok(Some(ctx)) => {
+            eprintln!("GPU adapter: {}", ctx.adapter);
+            PerturbEngine::new(ctx).expect("engine")
+        }
+        Ok(None) | Err(_) => panic!(
+            "no GPU adapter: these tests need one (CI installs Mesa's software Vulkan driver; see scripts/test.sh)"
+        ),
+    }
+}
+
+/// A sample frame (640×360 rendered day scene), box-downscaled to `w`×`h`.
+fn sample(name: &str, w: u32, h: u32) -> files::Image {
+    let dir = PathBuf::from("datasets/sample/euro-ncap");
+    let path = files::find_images(&dir)
+        .expect("sample dataset")
+        .into_iter()
+        .filter(|i| !i.relative.contains("depth") && !i.relative.contains("contact"))
+        .find(|i| i.relative.contains(name))
+        .unwrap_or_else(|| panic!("no sample frame {name}"))
+        .path;
+    let img = files::read_image(&path).expect("sample frame");
+    if (img.width_px, img.height_px) == (w, h) {
+        return img;
+    }
+    let src = image::RgbaImage::from_raw(img.width_px, img.height_px, img.rgba).unwrap();
+    let small = image::imageops::resize(&src, w, h, image::imageops::FilterType::Triangle);
+    files::Image {
+        width_px: w,
+        height_px: h,
+        rgba: small.into_raw(),
+    }
+}
+
+fn frame<'a>(img: &'a files::Image, chain: &'a [Perturbation], name: &str) -> FrameIn<'a> {
+    FrameIn {
+        width_px: img.width_px,
+        height_px: img.height_px,
+        rgba: &img.rgba,
+        depth_m: None,
+        chain,
+        key: FrameKey::new(7, name),
+    }
+}
+
+fn dump(name: &str, w: u32, h: u32, a: &[u8], b: &[u8]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("perturb-diff");
+    std::fs::create_dir_all(&dir).expect("dir");
+    files::write_png(&dir.join(format!("{name}-gpu.png")), w, h, a).expect("png");
+    files::write_png(&dir.join(format!("{name}-cpu.png")), w, h, b).expect("png");
+    let diff: Vec<u8> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.abs_diff(*y).saturating_mul(32))
+        .collect();
+    files::write_png(&dir.join(format!("{name}-diff.png")), w, h, &diff).expect("png");
+    dir
+}
+
+/// Channel values more than 1/255 apart, and the largest difference.
+fn differences(a: &[u8], b: &[u8]) -> (usize, u8) {
+    let mut bad = 0;
+    let mut worst = 0;
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        if i % 4 == 3 {
+            continue;
+        }
+        let d = x.abs_diff(*y);
+        worst = worst.max(d);
+        if d > 1 {
+            bad += 1;
+        }
+    }
+    (bad, worst)
+}
+
+/// The share of channel values (of 3 per pixel) that may differ by more than 1/255 between GPU
+/// and CPU. Most corruptions: none. Where a kernel rounds or thresholds an intermediate value
+/// (JPEG's quantised DCT coefficients and decoded samples, snow's and spatter's thresholds on
+/// smoothed noise, the 10-bit scratch of separable blurs), a last-bit difference of f32
+/// arithmetic (the GPU may fuse multiply-adds; its `log`, `cos`, division are not correctly
+/// rounded) can move a value across the boundary: then a few values differ by more.
+fn allowed(c: Corruption, n_values: usize) -> usize {
+    use Corruption as C;
+    match c {
+        C::JpegCompression | C::Snow | C::Spatter => n_values / 500 + 8,
+        _ => n_values / 10_000 + 4,
+    }
+}
+
+#[test]
+fn gpu_matches_the_cpu_reference_for_every_corruption_in_one_batch() {
+    let (w, h) = (256, 144);
+    let day = sample("ccrs", w, h);
+    let other = sample("cpna", w, h);
+    let mut chains: Vec<(String, Vec<Perturbation>)> = Vec::new();
+    for c in Corruption::ALL {
+        for s in [3u8, 5] {
+            chains.push((
+                format!("{}-{s}", c.name()),
+                vec![Perturbation::at_severity(c, s)],
+            ));
+        }
+    }
+    // A chain of three, and physical parameters.
+    chains.push((
+        "chain".into(),
+        vec![
+            parse_spec("fog:2").unwrap(),
+            parse_spec("motion_blur:radius_px=6,sigma_px=3,angle_deg=20").unwrap(),
+            parse_spec("gaussian_noise:sigma=0.05").unwrap(),
+        ],
+    ));
+    let frames: Vec<FrameIn> = chains
+        .iter()
+        .enumerate()
+        .map(|(i, (name, chain))| frame(if i % 2 == 0 { &day } else { &other }, chain, name))
+        .collect();
+    let mut engine = gpu();
+    let on_gpu = engine.apply(&frames).expect("gpu");
+    let on_cpu = cpu::perturb(&frames).expect("cpu");
+    let mut failures = Vec::new();
+    for ((name, chain), (g, c)) in chains.iter().zip(on_gpu.iter().zip(&on_cpu)) {
+        let (bad, worst) = differences(g, c);
+        let limit = allowed(chain[0].corruption, 3 * (w * h) as usize);
+        eprintln!(
+            "{name}: {bad} values differ by more than 1/255 (largest {worst}; allowed {limit})"
+        );
+        if bad > limit {
+            let dir = dump(name, w, h, g, c);
+            failures.push(format!(
+                "{name}: {bad} > {limit} (images in {})",
+                dir.display()
+            ));
+        }
+        // The corruption did something.
+        let input = if chains.iter().position(|(n, _)| n == name).unwrap() % 2 == 0 {
+            &day
+        } else {
+            &other
+        };
+        assert_ne!(&input.rgba, c, "{name} left the frame unchanged");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A flat frame of one grey level.
+fn flat(w: u32, h: u32, level: u8) -> files::Image {
+    files::Image {
+        width_px: w,
+        height_px: h,
+        rgba: [level, level, level, 255].repeat((w * h) as usize),
+    }
+}
+
+/// Mean and standard deviation of the RGB values (0–1 scale).
+fn stats(rgba: &[u8]) -> (f64, f64) {
+    let v: Vec<f64> = rgba
+        .chunks(4)
+        .flat_map(|p| p[..3].iter().map(|&b| f64::from(b) / 255.0))
+        .collect();
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+    (mean, var.sqrt())
+}
+
+fn run_cpu(img: &files::Image, spec: &str) -> Vec<u8> {
+    let chain = [parse_spec(spec).unwrap()];
+    cpu::perturb(&[frame(img, &chain, "stats")])
+        .unwrap()
+        .remove(0)
+}
+
+#[test]
+fn noise_statistics_match_their_definitions() {
+    let img = flat(256, 256, 128);
+    let x = 128.0 / 255.0;
+    // Gaussian: mean x, σ as given (clipping at 0 and 1 is 5σ away).
+    let (m, s) = stats(&run_cpu(&img, "gaussian_noise:sigma=0.1"));
+    assert!(
+        (m - x).abs() < 0.002 && (s - 0.1).abs() < 0.002,
+        "gaussian {m} {s}"
+    );
+    // Speckle: σ = x·σ.
+    let (m, s) = stats(&run_cpu(&img, "speckle_noise:sigma=0.2"));
+    assert!(
+        (m - x).abs() < 0.002 && (s - 0.2 * x).abs() < 0.002,
+        "speckle {m} {s}"
+    );
+    // Shot: Poisson(λx)/λ has mean x and variance x/λ (plus 8-bit rounding, 1/255/√12).
+    let (m, s) = stats(&run_cpu(&img, "shot_noise:lambda=60"));
+    let expect = (x / 60.0 + (1.0f64 / 255.0).powi(2) / 12.0).sqrt();
+    assert!(
+        (m - x).abs() < 0.002 && (s - expect).abs() < 0.002,
+        "shot {m} {s} {expect}"
+    );
+    // Poisson draws are whole numbers: every value is k/λ rounded to 8 bits.
+    let out = run_cpu(&img, "shot_noise:lambda=5");
+    let levels: std::collections::BTreeSet<u8> = out.chunks(4).map(|p| p[0]).collect();
+    let allowed: Vec<u8> = (0..=5)
+        .map(|k| (k as f64 / 5.0 * 255.0).round() as u8)
+        .collect();
+    assert!(levels.iter().all(|l| allowed.contains(l)), "{levels:?}");
+    // Impulse: a share `amount` of the channel values becomes 0 or 1, half each.
+    let out = run_cpu(&img, "impulse_noise:amount=0.1");
+    let vals: Vec<u8> = out.chunks(4).flat_map(|p| p[..3].to_vec()).collect();
+    let salt = vals.iter().filter(|&&v| v == 255).count() as f64 / vals.len() as f64;
+    let pepper = vals.iter().filter(|&&v| v == 0).count() as f64 / vals.len() as f64;
+    assert!(
+        (salt - 0.05).abs() < 0.003 && (pepper - 0.05).abs() < 0.003,
+        "{salt} {pepper}"
+    );
+}
+
+#[test]
+fn distance_from_the_clean_frame_grows_with_severity() {
+    let img = sample("ccrs", 320, 180);
+    let rgb = |v: &[u8]| -> Vec<f64> {
+        v.chunks(4)
+            .flat_map(|p| p[..3].iter().map(|&b| f64::from(b)))
+            .collect()
+    };
+    let clean = rgb(&img.rgba);
+    // Mean absolute difference (0–255); for frost, whose blend brightens a bright frame less at
+    // higher severities (as in the original), 100·(1 − correlation with the clean frame).
+    let distance = |c: Corruption, s: u8| {
+        let chain = [Perturbation::at_severity(c, s)];
+        let out = rgb(&cpu::perturb(&[frame(&img, &chain, "severity")]).unwrap()[0]);
+        if c == Corruption::Frost {
+            let n = out.len() as f64;
+            let (ma, mb) = (out.iter().sum::<f64>() / n, clean.iter().sum::<f64>() / n);
+            let cov: f64 = out
+                .iter()
+                .zip(&clean)
+                .map(|(a, b)| (a - ma) * (b - mb))
+                .sum();
+            let va: f64 = out.iter().map(|a| (a - ma).powi(2)).sum();
+            let vb: f64 = clean.iter().map(|b| (b - mb).powi(2)).sum();
+            100.0 * (1.0 - cov / (va * vb).sqrt())
+        } else {
+            out.iter()
+                .zip(&clean)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                / out.len() as f64
+        }
+    };
+    for c in Corruption::ALL {
+        let d: Vec<f64> = (1..=5).map(|s| distance(c, s)).collect();
+        eprintln!("{}: {d:.2?}", c.name());
+        assert!(
+            d[4] > d[0],
+            "{}: severity 5 is no farther than 1: {d:?}",
+            c.name()
+        );
+        // Tables that are not monotone in strength (as in imagecorruptions): saturate goes from
+        // desaturating to saturating, spatter from water to mud, pixelate's factors alias with
+        // the image content, zoom blur adds fewer, larger zooms at severity 3 and fog's strength
+        // and decay change together.
+        let monotone = !matches!(
+            c,
+            Corruption::Saturate
+                | Corruption::Spatter
+                | Corruption::Pixelate
+                | Corruption::ZoomBlur
+                | Corruption::Fog
+        );
+        if monotone {
+            for s in 1..5 {
+                assert!(
+                    d[s] >= d[s - 1] * 0.98,
+                    "{}: severity {} is closer than {}: {d:?}",
+                    c.name(),
+                    s + 1,
+                    s
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_batching_order_or_device_runs() {
+    let a = sample("ccrs", 96, 64);
+    let b = sample("cpna", 96, 64);
+    let noise = [
+        parse_spec("gaussian_noise:3").unwrap(),
+        parse_spec("glass_blur:2").unwrap(),
+    ];
+    let fog = [parse_spec("fog:4").unwrap()];
+    let alone = cpu::perturb(&[frame(&a, &noise, "x/a.png")]).unwrap();
+    let batch = [
+        frame(&b, &fog, "x/b.png"),
+        frame(&a, &noise, "x/a.png"),
+        frame(&b, &noise, "x/c.png"),
+    ];
+    let in_batch = cpu::perturb(&batch).unwrap();
+    assert_eq!(
+        alone[0], in_batch[1],
+        "a frame's result depends on its batch"
+    );
+    // Same chain, other name: other noise.
+    assert_ne!(
+        in_batch[1],
+        cpu::perturb(&[frame(&a, &noise, "x/d.png")]).unwrap()[0]
+    );
+    // Same name, other seed: other noise.
+    let mut seeded = frame(&a, &noise, "x/a.png");
+    seeded.key = FrameKey::new(8, "x/a.png");
+    assert_ne!(alone[0], cpu::perturb(&[seeded]).unwrap()[0]);
+    // The GPU: reruns identical, batching irrelevant, the CPU within 1/255.
+    let mut engine = gpu();
+    let g1 = engine.apply(&batch).unwrap();
+    let g2 = engine.apply(&batch).unwrap();
+    assert_eq!(g1, g2, "GPU reruns differ");
+    let g_alone = engine.apply(&[frame(&a, &noise, "x/a.png")]).unwrap();
+    assert_eq!(g_alone[0], g1[1]);
+    for (g, c) in g1.iter().zip(&in_batch) {
+        assert_eq!(differences(g, c).0, 0);
+    }
+    // The command's engine on the CPU device is the CPU reference.
+    let mut cpu_engine = Perturber::new(DeviceChoice::Cpu).unwrap();
+    assert_eq!(cpu_engine.describe(), "cpu");
+    assert_eq!(cpu_engine.apply(&batch).unwrap(), in_batch);
+}
+
+#[test]
+fn bad_frames_are_refused_with_their_index() {
+    let img = flat(16, 16, 0);
+    let chain = [parse_spec("contrast:1").unwrap()];
+    let e = cpu::perturb(&[frame(&img, &chain, "small")]).unwrap_err();
+    assert!(e.to_string().contains("frame 0 is 16×16 px"), "{e}");
+    let mut short = frame(&img, &chain, "short");
+    short.width_px = 32;
+    short.height_px = 32;
+    let e = cpu::perturb(&[short]).unwrap_err();
+    assert!(e.to_string().contains("bytes of pixels"), "{e}");
+    // A rendered frame's depth must cover its pixels.
+    let big = flat(32, 32, 0);
+    let depth = vec![10.0f32; 31 * 32];
+    let mut with_depth = frame(&big, &chain, "depth");
+    with_depth.depth_m = Some(&depth);
+    let e = cpu::perturb(&[with_depth]).unwrap_err();
+    assert!(e.to_string().contains("992 depth values for 32×32"), "{e}");
+    let depth = vec![10.0f32; 32 * 32];
+    with_depth.depth_m = Some(&depth);
+    assert!(cpu::perturb(&[with_depth]).is_ok());
+}
