@@ -461,16 +461,7 @@ impl GpuRenderer {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Validation(e.to_string()));
         }
-        let (tx, rx) = mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, 0..total, move |r| {
-            let _ = tx.send(r);
-        });
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-        rx.recv()
-            .map_err(|e| GpuError::Readback(e.to_string()))?
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        map_for_reading(device, staging, 0..total)?;
         let frames = {
             let data = staging
                 .get_mapped_range(0..total)
@@ -503,6 +494,25 @@ impl GpuRenderer {
         staging.unmap();
         Ok(frames)
     }
+}
+
+/// Maps `range` of a staging buffer for reading and waits until the GPU has filled it (the
+/// readback of the renderer and of the perturbation engine alike).
+fn map_for_reading(
+    device: &wgpu::Device,
+    staging: &wgpu::Buffer,
+    range: std::ops::Range<u64>,
+) -> Result<(), GpuError> {
+    let (tx, rx) = mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, range, move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    rx.recv()
+        .map_err(|e| GpuError::Readback(e.to_string()))?
+        .map_err(|e| GpuError::Readback(e.to_string()))
 }
 
 /// A whole-buffer binding of `size` bytes (at least 4, a multiple of 4).
@@ -840,16 +850,7 @@ impl PerturbEngine {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Validation(e.to_string()));
         }
-        let (tx, rx) = mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, 0..result_bytes, move |r| {
-            let _ = tx.send(r);
-        });
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-        rx.recv()
-            .map_err(|e| GpuError::Readback(e.to_string()))?
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        map_for_reading(device, staging, 0..result_bytes)?;
         let out = {
             let bytes = staging
                 .get_mapped_range(0..result_bytes)
