@@ -564,6 +564,7 @@ mod tests {
             objects: &objects,
             lane: Some(LaneObservation::default()),
             set_speed_mps: 50.0 / 3.6,
+            gnss: None,
         };
         let mut out = Vec::new();
         start_step(&mut out, 3);
