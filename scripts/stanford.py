@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Stanford diagrams from `gauntlet run --traces` output: one SVG per environment.
 
-Reads every `traces/*.gnss.csv` under the run directories given, groups the fix epochs by the
-environment of the antenna's station, and draws horizontal error (x) against the horizontal
+Reads every `traces/**/*.gnss.csv` under the run directories given, groups the fix epochs by the
+environment of the antenna's station (and alert limit), and draws horizontal error (x) against the horizontal
 protection level (y) on log axes, with the alert limit, the diagonal error = HPL and the count
 of each region (nominal, unavailable, misleading, hazardously misleading) as the reports count
 them (docs/metrics.md). Standard library only.
@@ -19,7 +19,7 @@ import math
 import os
 import sys
 
-LO, HI = 0.01, 100.0  # axis range, metres (log)
+LO, HI = 0.001, 100.0  # axis range, metres (log)
 SIZE, PAD = 420, 56
 COLOURS = {
     "nominal": "#2b8a3e",
@@ -68,9 +68,15 @@ def svg(env, points, al):
         f'<text x="{PAD - 40}" y="{PAD + SIZE / 2}" text-anchor="middle" '
         f'transform="rotate(-90 {PAD - 40} {PAD + SIZE / 2})">HPL (m)</text>'
     )
+    # Points closer than half a pixel are drawn once (the counts below include every epoch).
+    drawn = set()
     for err, hpl, region in points:
+        key = (round(2 * pos(err)), round(2 * pos(hpl)), region)
+        if key in drawn:
+            continue
+        drawn.add(key)
         out.append(
-            f'<circle cx="{x0 + pos(err):.1f}" cy="{y0 - pos(hpl):.1f}" r="1.6" '
+            f'<circle cx="{x0 + key[0] / 2:.1f}" cy="{y0 - key[1] / 2:.1f}" r="1.6" '
             f'fill="{COLOURS[region]}" fill-opacity="0.5"/>'
         )
     legend = "  ".join(f"{k} {counts[k]}" for k in COLOURS)
@@ -85,11 +91,10 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--profile")
     args = ap.parse_args()
-    by_env = {}
-    al_by_env = {}
+    by_env = {}  # (environment, alert limit) -> points
     files = []
     for run in args.runs:
-        files += sorted(glob.glob(os.path.join(run, "traces", "*.gnss.csv")))
+        files += sorted(glob.glob(os.path.join(run, "traces", "**", "*.gnss.csv"), recursive=True))
     if args.profile:
         files = [f for f in files if f"profile={args.profile}" in os.path.basename(f)]
     if not files:
@@ -99,16 +104,17 @@ def main():
             for row in csv.DictReader(fh):
                 if not row["stanford"]:
                     continue
-                env = row["environment"]
-                by_env.setdefault(env, []).append(
+                key = (row["environment"], float(row["alert_limit_m"]))
+                by_env.setdefault(key, []).append(
                     (float(row["horizontal_err_m"]), float(row["hpl_m"]), row["stanford"])
                 )
-                al_by_env.setdefault(env, float(row["alert_limit_m"]))
     os.makedirs(args.out, exist_ok=True)
     suffix = f"-{args.profile}" if args.profile else ""
-    for env in sorted(by_env):
-        text, counts = svg(env, by_env[env], al_by_env[env])
-        path = os.path.join(args.out, f"stanford-{env}{suffix}.svg")
+    several = {env for env, _ in by_env if sum(1 for e, _ in by_env if e == env) > 1}
+    for env, al in sorted(by_env):
+        text, counts = svg(env, by_env[(env, al)], al)
+        name = f"{env}-al{al:g}" if env in several else env
+        path = os.path.join(args.out, f"stanford-{name}{suffix}.svg")
         with open(path, "w") as fh:
             fh.write(text)
         print(path, " ".join(f"{k}={v}" for k, v in counts.items()))

@@ -5,8 +5,8 @@
 //! from `rng.rs`, keyed by (seed, case, stream, epoch, satellite), so the result does not
 //! depend on threads or on which other receivers are simulated.
 //!
-//! Random streams (`StreamKey::new(seed, case_hash, NAME, 0)`, step = epoch index, element =
-//! PRN unless said otherwise):
+//! Random streams (`StreamKey::new(seed, case_hash, NAME, run_index)`, step = epoch index,
+//! element = PRN unless said otherwise):
 //! - `gnss/sise`: signal-in-space error (Gauss–Markov per satellite);
 //! - `gnss/iono`: per-satellite ionosphere factor; element 0: the regional common factor;
 //! - `gnss/tropo`: element 0: zenith troposphere residual;
