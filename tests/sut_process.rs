@@ -524,7 +524,10 @@ fn process_systems_receive_fixes_in_scenarios_with_a_receiver() {
     let v = run(&file, "without");
     for (id, (verdict, reasons)) in &v {
         assert_eq!(verdict, "error", "{id}");
-        assert!(reasons.iter().any(|r| r.contains("no satellite fix")), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r.contains("no satellite fix")),
+            "{reasons:?}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -203,7 +203,12 @@ mod tests {
     use crate::gnss::environment::EnvironmentKind;
     use crate::sensor::gnss::FixError;
 
-    fn sample(t_s: f64, err: Option<(f64, f64, f64)>, sats: u32, ft: FixType) -> LocalizationSample {
+    fn sample(
+        t_s: f64,
+        err: Option<(f64, f64, f64)>,
+        sats: u32,
+        ft: FixType,
+    ) -> LocalizationSample {
         LocalizationSample {
             t_s,
             error: err.map(|(along_m, lateral_m, hpl_m)| FixError {
@@ -276,10 +281,20 @@ mod tests {
         // back at 10 s, the first satellite fix at 13 s.
         let mut s = Vec::new();
         for t in 0..5 {
-            s.push(sample(f64::from(t), Some((0.1, 0.1, 1.0)), 12, FixType::Spp));
+            s.push(sample(
+                f64::from(t),
+                Some((0.1, 0.1, 1.0)),
+                12,
+                FixType::Spp,
+            ));
         }
         for t in 5..7 {
-            s.push(sample(f64::from(t), Some((1.0, 0.5, 3.0)), 0, FixType::DeadReckoning));
+            s.push(sample(
+                f64::from(t),
+                Some((1.0, 0.5, 3.0)),
+                0,
+                FixType::DeadReckoning,
+            ));
         }
         for t in 7..10 {
             s.push(sample(f64::from(t), None, 0, FixType::None));
@@ -288,7 +303,12 @@ mod tests {
             s.push(sample(f64::from(t), None, 8, FixType::None));
         }
         for t in 13..20 {
-            s.push(sample(f64::from(t), Some((0.1, 0.1, 1.0)), 12, FixType::Spp));
+            s.push(sample(
+                f64::from(t),
+                Some((0.1, 0.1, 1.0)),
+                12,
+                FixType::Spp,
+            ));
         }
         // Warm-up epochs before t = 0 do not count.
         s.insert(0, sample(-1.0, None, 0, FixType::None));

@@ -761,10 +761,14 @@ fn build_gnss(
         });
     }
     segments.sort_by(|a, b| a.from_m.total_cmp(&b.from_m));
-    let frame = file.road.origin.as_ref().map_or_else(GeoFrame::default_china, |o| GeoFrame {
-        origin: Geodetic::from_deg(o.lat_deg, o.lon_deg, o.height_m),
-        heading_rad: o.heading_deg.to_radians(),
-    });
+    let frame = file
+        .road
+        .origin
+        .as_ref()
+        .map_or_else(GeoFrame::default_china, |o| GeoFrame {
+            origin: Geodetic::from_deg(o.lat_deg, o.lon_deg, o.height_m),
+            heading_rad: o.heading_deg.to_radians(),
+        });
     Some(GnssReceiver {
         profile: match g.profile {
             f::GnssProfile::Spp => Profile::Spp,

@@ -3,5 +3,5 @@
 //! `object_list` models a radar/fusion stage; `gnss` is the satellite-positioning receiver
 //! moving with the ego. Camera rendering (on the GPU) joins here in later work.
 
-pub mod object_list;
 pub mod gnss;
+pub mod object_list;

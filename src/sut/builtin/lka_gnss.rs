@@ -109,7 +109,14 @@ impl LkaGnss {
     }
 
     /// Propagates a road-frame lateral position and heading over `dt_s`.
-    fn propagate(y_m: f64, heading_rad: f64, v_mps: f64, yaw_rate_radps: f64, kappa: f64, dt_s: f64) -> (f64, f64) {
+    fn propagate(
+        y_m: f64,
+        heading_rad: f64,
+        v_mps: f64,
+        yaw_rate_radps: f64,
+        kappa: f64,
+        dt_s: f64,
+    ) -> (f64, f64) {
         (
             y_m + v_mps * heading_rad.sin() * dt_s,
             heading_rad + (yaw_rate_radps - v_mps * kappa) * dt_s,
@@ -117,7 +124,14 @@ impl LkaGnss {
     }
 
     /// A fix as a measurement of the footprint centre's (y, ψ) now.
-    fn measure(&self, fix: &GnssFix, now_s: f64, v_mps: f64, yaw_rate_radps: f64, prior_heading_rad: f64) -> (f64, f64) {
+    fn measure(
+        &self,
+        fix: &GnssFix,
+        now_s: f64,
+        v_mps: f64,
+        yaw_rate_radps: f64,
+        prior_heading_rad: f64,
+    ) -> (f64, f64) {
         let [vx, vy] = fix.vel_in_road_mps;
         let heading_rad = if vx.hypot(vy) >= self.cfg.min_course_speed_mps {
             vy.atan2(vx)
@@ -151,7 +165,11 @@ impl LkaGnss {
         let usable = fix.pos_in_road_m.iter().all(|x| x.is_finite())
             && fix.vel_in_road_mps.iter().all(|x| x.is_finite())
             && fix.sigma_h_m.is_finite();
-        if !usable || self.estimate.is_some_and(|e| fix.valid_at_s <= e.fix_valid_at_s) {
+        if !usable
+            || self
+                .estimate
+                .is_some_and(|e| fix.valid_at_s <= e.fix_valid_at_s)
+        {
             return;
         }
         let prior_heading = self.estimate.map_or(0.0, |e| e.heading_rad);
