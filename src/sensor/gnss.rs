@@ -295,3 +295,43 @@ impl Receiver {
         (Some(fix), sample)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_road_frame_is_placed_on_the_earth_by_its_origin_and_heading() {
+        // A road pointing north: world x is north, world y (left) is west.
+        let north = GeoFrame::default_china();
+        assert_eq!(north.enu_from_world(10.0, 2.0, 1.5), [-2.0, 10.0, 1.5]);
+        // Pointing east: world y (left) is north.
+        let east = GeoFrame {
+            heading_rad: std::f64::consts::FRAC_PI_2,
+            ..north
+        };
+        let enu = east.enu_from_world(10.0, 2.0, 0.0);
+        assert!((enu[0] - 10.0).abs() < 1e-12 && (enu[1] - 2.0).abs() < 1e-12);
+        // Geodetic round trip 3 km out, to a micrometre.
+        for frame in [north, east] {
+            let g = frame.geodetic_from_world(3000.0, -40.0, 1.5);
+            let back = frame.world_from_geodetic(&g);
+            for (a, b) in back.iter().zip([3000.0, -40.0, 1.5]) {
+                assert!((a - b).abs() < 1e-6, "{back:?}");
+            }
+        }
+        // 1 km north of Wuhan is about 0.009° of latitude.
+        let g = north.geodetic_from_world(1000.0, 0.0, 0.0);
+        let dlat = g.lat_rad.to_degrees() - 30.52;
+        assert!((dlat - 0.00902).abs() < 0.0001, "{dlat}");
+    }
+
+    #[test]
+    fn a_tunnel_segment_blocks_everything_and_a_canyon_follows_the_road() {
+        let t = segment_environment(EnvironmentKind::Tunnel, 0.0);
+        assert!(t.in_tunnel(0.0) && t.in_tunnel(1e6));
+        let c = segment_environment(EnvironmentKind::UrbanCanyon, 1.0);
+        assert_eq!(c.canyon.map(|c| c.street_azimuth_rad), Some(1.0));
+        assert!(!segment_environment(EnvironmentKind::OpenSky, 0.0).in_tunnel(5.0));
+    }
+}
