@@ -322,3 +322,58 @@ fn run_reports_localization_and_lka_gnss_is_deterministic_across_jobs_and_shards
     assert!(!text.contains("loc_"), "no loc_ metric without a receiver");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_receiver_that_never_fixes_fails_the_lane_level_pack() {
+    let dir = tempdir("gnss-never");
+    let file = dir.join("buried.toml");
+    std::fs::write(
+        &file,
+        r#"kind = "scenario"
+name = "gnss-loop/buried"
+
+[judge]
+pack = "lane-level-positioning"
+rule = "freeway"
+
+[timing]
+duration_s = 3
+
+[road]
+lanes = [{ width_m = 3.5 }]
+markings = ["solid", "solid"]
+
+[ego]
+speed_kph = 50
+
+[sensors.gnss]
+profile = "rtk"
+environment = "tunnel"
+"#,
+    )
+    .expect("write");
+    let out = dir.join("out");
+    let o = gauntlet(&[
+        "run",
+        file.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+            .expect("json");
+    let case = &r["cases"][0];
+    assert_eq!(case["verdict"], "fail");
+    let m = &case["runs"][0]["metrics"];
+    assert_eq!(m["loc_availability"].as_f64(), Some(0.0));
+    assert!(m["loc_lateral_p95_m"].is_null());
+    let reasons = case["reasons"].to_string();
+    assert!(reasons.contains("has-positions"), "{reasons}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
