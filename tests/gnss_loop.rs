@@ -22,8 +22,11 @@ fn cases(path: &str) -> Vec<Case> {
     loaded.cases
 }
 
-/// Records (observation time, the fix it carried) at every step.
-struct Recorder(Arc<Mutex<Vec<(f64, Option<GnssFix>)>>>);
+/// (observation time, the fix it carried) of every step.
+type Seen = Arc<Mutex<Vec<(f64, Option<GnssFix>)>>>;
+
+/// Records what the system saw at every step.
+struct Recorder(Seen);
 
 impl System for Recorder {
     fn name(&self) -> &str {
