@@ -101,6 +101,7 @@ fn observation(objects: &[TrackedObject], time_s: f64) -> Observation<'_> {
             left_road_edge_m: 4.25,
         }),
         set_speed_mps: 50.0 / 3.6,
+        gnss: None,
     }
 }
 

@@ -128,7 +128,7 @@ struct RunArgs {
     /// Scenario files or directories (searched recursively for .toml files).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, careful-driver, rss,
+    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, lka-gnss, careful-driver, rss,
     /// always-brake), `exec:PATH` (a program speaking the process protocol of
     /// docs/sut-protocol.md, started without arguments) or a manifest `FILE.toml`
     /// (`kind = "sut"`: command, arguments, environment, time-outs).

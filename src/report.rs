@@ -1,7 +1,8 @@
 //! Report files of a run: `report.json` (results only, byte-identical for the same inputs,
 //! seed and device kind), `junit.xml` and `summary.md` (rendered from it, just as
 //! deterministic), `cases.jsonl` (one line per finished case, appended), `run.json`
-//! (provenance that legitimately differs between machines) and `traces/<case-id>.csv`.
+//! (provenance that legitimately differs between machines) and `traces/<case-id>.csv` (with
+//! `traces/<case-id>.gnss.csv` for a case with a receiver).
 //!
 //! A run's reports are written from `cases.jsonl` (`store`), reading the cases back in ID order
 //! after one pass that counts them (`tally`), so that memory does not grow with the entries;
@@ -277,6 +278,12 @@ const COUNT_METRICS: &[&str] = &[
     "lane_departures",
     "false_activations",
     "emergency_braking_events",
+    "loc_outages",
+    "loc_epochs",
+    "loc_stanford_nominal",
+    "loc_stanford_unavailable",
+    "loc_stanford_misleading",
+    "loc_stanford_hazardous",
 ];
 
 /// A run's metrics as `report.json` writes them: `collision` as a boolean, counts as integers.
@@ -1080,6 +1087,61 @@ pub fn write_trace(dir: &Path, case: &BuiltCase, result: &CaseResult) -> io::Res
                     .map_or("", String::as_str),
                 opt(row.closing_mps),
                 opt(row.lead_accel_mps2)
+            )?;
+        }
+    }
+    w.flush()?;
+    write_gnss_trace(dir, case, result)
+}
+
+/// Writes `traces/<case-id>.gnss.csv`, one row per fix epoch of every run, when the case has
+/// a receiver: the error in the road frame, the protection level and the Stanford region.
+fn write_gnss_trace(dir: &Path, case: &BuiltCase, result: &CaseResult) -> io::Result<()> {
+    use crate::eval::localization::{StanfordRegion, stanford_region};
+    let Some(receiver) = &case.model.gnss else {
+        return Ok(());
+    };
+    if result.runs.iter().all(|r| r.result.localization.is_none()) {
+        return Ok(());
+    }
+    let path = dir.join("traces").join(format!("{}.gnss.csv", case.id));
+    let mut w = BufWriter::new(File::create(path)?);
+    writeln!(
+        w,
+        "run,time_s,environment,fix_type,along_err_m,lateral_err_m,horizontal_err_m,hpl_m,alert_limit_m,stanford,sats_received"
+    )?;
+    for run in &result.runs {
+        for s in run.result.localization.iter().flatten() {
+            let (fix_type, errors, region) = match s.error {
+                None => ("none", String::from(",,,"), ""),
+                Some(e) => (
+                    e.fix_type.name(),
+                    format!(
+                        "{},{},{},{}",
+                        r6(e.along_m),
+                        r6(e.lateral_m),
+                        r6(e.horizontal_m),
+                        r6(e.hpl_m)
+                    ),
+                    match stanford_region(e.horizontal_m, e.hpl_m, receiver.alert_limit_m) {
+                        StanfordRegion::Nominal => "nominal",
+                        StanfordRegion::Unavailable => "unavailable",
+                        StanfordRegion::Misleading => "misleading",
+                        StanfordRegion::Hazardous => "hazardous",
+                    },
+                ),
+            };
+            writeln!(
+                w,
+                "{},{},{},{},{},{},{},{}",
+                run.result.run_index,
+                r6(s.t_s),
+                s.environment.name(),
+                fix_type,
+                errors,
+                r6(receiver.alert_limit_m),
+                region,
+                s.sats_received
             )?;
         }
     }

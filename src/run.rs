@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 
 use crate::eval::judge::{self, CaseFacts, Judging, MetricMap, Packs, RunFacts, RunJudgement};
+use crate::eval::localization;
 use crate::eval::metrics::{self, MetricsConfig};
 use crate::scenario::{BuiltCase, Case};
 use crate::sim::{self, RunResult, RunSpec, SimOptions};
@@ -226,7 +227,11 @@ fn run_cases(
     let judge_one = |slot: usize, mut result: RunResult| -> JudgedRun {
         let case = &cases[indices[slot]];
         let m = metrics::compute(&case.model, &result, &config.metrics);
-        let metrics = MetricMap::from_metrics(&m);
+        let mut metrics = MetricMap::from_metrics(&m);
+        if let (Some(samples), Some(receiver)) = (&result.localization, &case.model.gnss) {
+            let loc = localization::compute(samples, receiver.alert_limit_m);
+            localization::insert_metrics(&mut metrics, &loc);
+        }
         let (judging, why) = &resolved[slot];
         let judgement = judge::judge_run(
             *judging,
@@ -237,6 +242,7 @@ fn run_cases(
         );
         if !keep_traces {
             result.trace = None;
+            result.localization = None;
         }
         JudgedRun {
             result,
@@ -350,6 +356,7 @@ fn drive(
                     // memory does not grow with the number of cases.
                     for run in &mut r.runs {
                         run.result.trace = None;
+                        run.result.localization = None;
                     }
                 }
                 if !keep {

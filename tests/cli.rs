@@ -48,14 +48,14 @@ fn strict_turns_warnings_into_errors() {
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("with-sensors.toml");
     let text = std::fs::read_to_string("tests/corpus/valid/expressions.toml").expect("read")
-        + "\n[sensors.gnss]\nprofile = \"automotive\"\n";
+        + "\n[perturbations]\nchain = [\"rain\"]\n";
     std::fs::write(&file, text).expect("write");
     let path = file.to_str().expect("utf-8 path");
     let lenient = gauntlet(&["validate", path]);
     assert_eq!(code(&lenient), 0);
     assert!(
         String::from_utf8_lossy(&lenient.stderr)
-            .contains("warning: sensors.gnss: `[sensors.gnss]` is reserved")
+            .contains("warning: perturbations: `[perturbations]` is reserved")
     );
     assert_eq!(code(&gauntlet(&["validate", "--strict", path])), 2);
 }

@@ -489,3 +489,45 @@ fn the_python_reference_client_matches_builtin_aeb_on_the_ccr_grid() {
     assert!(code(&o) <= 1, "{}", text(&o.stderr));
     assert_eq!(report_without_sut(&out), want);
 }
+
+#[test]
+fn process_systems_receive_fixes_in_scenarios_with_a_receiver() {
+    let dir = tempdir("gnss-process");
+    // Step 10 (0.5 s at 20 Hz) must carry a fix: the first arrives at 0.1 s.
+    let run = |manifest: &Path, out: &str| {
+        let out = dir.join(out);
+        let o = gauntlet(&[
+            "run",
+            "tests/corpus/gnss/lane-keeping.toml",
+            "--filter",
+            "*rtk",
+            "--sut",
+            manifest.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--jobs",
+            "1",
+        ]);
+        assert!(matches!(code(&o), 0 | 1), "{}", text(&o.stderr));
+        verdicts(&out)
+    };
+    let wants = faulty_manifest(&dir, "need-gnss", 10, "");
+    let v = run(&wants, "with");
+    assert_eq!(v.len(), 1);
+    for (id, (verdict, reasons)) in &v {
+        assert_ne!(verdict, "error", "{id}: {reasons:?}");
+    }
+    // A manifest that turns fixes off gets none.
+    let file = dir.join("no-gnss.toml");
+    let body = std::fs::read_to_string(&wants).expect("manifest") + "[receive]\ngnss = false\n";
+    std::fs::write(&file, body).expect("write");
+    let v = run(&file, "without");
+    for (id, (verdict, reasons)) in &v {
+        assert_eq!(verdict, "error", "{id}");
+        assert!(
+            reasons.iter().any(|r| r.contains("no satellite fix")),
+            "{reasons:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

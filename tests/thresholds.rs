@@ -35,6 +35,7 @@ fn library_packs_load() {
         [
             "cn-cdas-draft-2025",
             "euro-ncap-2026",
+            "lane-level-positioning",
             "un-r152-m1",
             "un-r157"
         ]
@@ -76,6 +77,27 @@ fn packs_transcribe_their_sources() {
             ..
         }
     ));
+
+    // Reid et al. 2019 (gnss.md): 95 % values 0.20 m lateral, 0.48 m longitudinal (freeway),
+    // 0.10 m lateral (local streets); a draft pack.
+    let lane = thresholds::load_pack(Path::new(
+        "scenarios/thresholds/lane-level-positioning.toml",
+    ))
+    .expect("lane-level-positioning loads");
+    assert_eq!(lane.status, Status::Draft);
+    for (rule, metric, value) in [
+        ("freeway-lateral-95", "loc_lateral_p95_m", 0.20),
+        ("freeway-longitudinal-95", "loc_longitudinal_p95_m", 0.48),
+        ("local-street-lateral-95", "loc_lateral_p95_m", 0.10),
+        ("no-hazardously-misleading", "loc_stanford_hazardous", 0.0),
+    ] {
+        let r = lane.rule(rule).expect(rule);
+        assert_eq!(r.applies_to, metric);
+        let Check::MaxValue(l) = &r.check else {
+            panic!("{rule} is a max_value");
+        };
+        assert_eq!(l.limit, value, "{rule}");
+    }
 
     let ncap = thresholds::load_pack(Path::new("scenarios/thresholds/euro-ncap-2026.toml"))
         .expect("euro-ncap-2026 loads");
@@ -167,7 +189,7 @@ fn library_validates_with_packs_and_judges() {
         "{}",
         loaded.diagnostics
     );
-    assert_eq!(loaded.packs.len(), 4);
+    assert_eq!(loaded.packs.len(), 5);
     assert!(loaded.skipped_files.is_empty());
 }
 

@@ -34,6 +34,10 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
         include_str!("../../scenarios/thresholds/euro-ncap-2026.toml"),
     ),
     (
+        "scenarios/thresholds/lane-level-positioning.toml",
+        include_str!("../../scenarios/thresholds/lane-level-positioning.toml"),
+    ),
+    (
         "scenarios/thresholds/un-r152-m1.toml",
         include_str!("../../scenarios/thresholds/un-r152-m1.toml"),
     ),

@@ -1,5 +1,7 @@
-//! The evaluator: metrics from traces and verdicts from threshold packs.
+//! The evaluator: metrics from traces (and localization metrics from fix epochs) and verdicts
+//! from threshold packs.
 
 pub mod judge;
+pub mod localization;
 pub mod metrics;
 pub mod rules;

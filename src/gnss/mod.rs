@@ -5,8 +5,8 @@
 //! from `rng.rs`, keyed by (seed, case, stream, epoch, satellite), so the result does not
 //! depend on threads or on which other receivers are simulated.
 //!
-//! Random streams (`StreamKey::new(seed, case_hash, NAME, 0)`, step = epoch index, element =
-//! PRN unless said otherwise):
+//! Random streams (`StreamKey::new(seed, case_hash, NAME, run_index)`, step = epoch index,
+//! element = PRN unless said otherwise):
 //! - `gnss/sise`: signal-in-space error (Gauss–Markov per satellite);
 //! - `gnss/iono`: per-satellite ionosphere factor; element 0: the regional common factor;
 //! - `gnss/tropo`: element 0: zenith troposphere residual;
@@ -224,6 +224,8 @@ pub struct GnssConfig {
     pub seed: u64,
     /// FNV-1a 64 of the case ID (the CLI uses `gnss`).
     pub case_hash: u64,
+    /// The repeat index of the run within its case (0 for the CLI and the first run).
+    pub run_index: u32,
     pub ephemeris: Ephemeris,
     /// Broadcast BDS Klobuchar parameters (the receiver's model, and the centre of the truth).
     pub klobuchar: KlobucharParams,
@@ -255,6 +257,7 @@ impl GnssConfig {
             rate_hz: 1.0,
             seed: 0,
             case_hash: fnv1a64(b"gnss"),
+            run_index: 0,
             ephemeris: Ephemeris::Nominal(orbits::nominal_bds3(DEFAULT_START_BDT_S)),
             klobuchar: KlobucharParams::BDS_2021_001,
             errors: ErrorModel::default(),
@@ -382,7 +385,7 @@ pub struct Simulator {
 
 impl Simulator {
     pub fn new(config: GnssConfig) -> Simulator {
-        let k = |name: &str| StreamKey::new(config.seed, config.case_hash, name, 0);
+        let k = |name: &str| StreamKey::new(config.seed, config.case_hash, name, config.run_index);
         let keys = Keys {
             sise: k("gnss/sise"),
             iono: k("gnss/iono"),

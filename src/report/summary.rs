@@ -1,7 +1,7 @@
 //! `summary.md`: a short Markdown summary of a run, fit for a pull-request comment: the system
 //! under test and seed, the totals, a table per scenario file and per threshold pack, UN R152
-//! categories, Euro NCAP points and colour grids, and the cases that did not pass with their
-//! reasons.
+//! categories, Euro NCAP points and colour grids, localization per case with a receiver, and
+//! the cases that did not pass with their reasons.
 //!
 //! It holds no times, so it is byte-identical for the same `report.json`. It is rendered from a
 //! [`Digest`] of the cases (gathered in one pass, whether the cases are in memory or read back
@@ -77,6 +77,7 @@ pub fn render(view: &SummaryView<'_>) -> String {
         );
     }
     packs_md(&mut md, view);
+    localization_md(&mut md, view.digest);
     let not_passed = s.fail + s.error;
     if not_passed > 0 {
         let _ = writeln!(md, "\n### Cases that did not pass ({not_passed})\n");
@@ -97,6 +98,55 @@ pub fn render(view: &SummaryView<'_>) -> String {
         }
     }
     md
+}
+
+/// The localization table: one row per case with a receiver (first run), metres and seconds.
+fn localization_md(md: &mut String, digest: &Digest) {
+    if digest.localization.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### Localization ({} cases with a receiver)\n",
+        digest.localization_cases
+    );
+    md.push_str(
+        "| case | horizontal p95 | lateral p50/95/99 | longitudinal p95 | availability | TTFF after outage | Stanford N/U/M/H | lane departures |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let num = |c: &super::tally::LocalizationCase, k: &str, d: usize| {
+        c.metrics
+            .get(k)
+            .copied()
+            .flatten()
+            .map_or("–".to_string(), |v| format!("{v:.d$}"))
+    };
+    for c in &digest.localization {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {}/{}/{} | {} | {} | {} | {}/{}/{}/{} | {} |",
+            code(&c.id).replace('|', "\\|"),
+            num(c, "loc_horizontal_p95_m", 2),
+            num(c, "loc_lateral_p50_m", 2),
+            num(c, "loc_lateral_p95_m", 2),
+            num(c, "loc_lateral_p99_m", 2),
+            num(c, "loc_longitudinal_p95_m", 2),
+            num(c, "loc_availability", 3),
+            num(c, "loc_ttff_after_outage_s", 1),
+            num(c, "loc_stanford_nominal", 0),
+            num(c, "loc_stanford_unavailable", 0),
+            num(c, "loc_stanford_misleading", 0),
+            num(c, "loc_stanford_hazardous", 0),
+            num(c, "lane_departures", 0),
+        );
+    }
+    if digest.localization_cases > digest.localization.len() {
+        let _ = writeln!(
+            md,
+            "- … and {} more, see report.json",
+            digest.localization_cases - digest.localization.len()
+        );
+    }
 }
 
 /// Per-pack counts, UN R152 categories, Euro NCAP points and colour grids.

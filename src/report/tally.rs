@@ -63,6 +63,19 @@ pub struct Digest {
     pub not_passed: Vec<NotPassed>,
     /// Every case judged by a `points` rule, in report order.
     pub points_cases: Vec<PointsCase>,
+    /// The first [`MAX_LISTED`] cases with a satellite receiver, in report order, with the
+    /// localization metrics of their first run.
+    pub localization: Vec<LocalizationCase>,
+    /// How many cases have a receiver in all.
+    pub localization_cases: usize,
+}
+
+/// A case with a satellite receiver, as `summary.md` lists it: metric name → value of the
+/// first run (`loc_*` and `lane_departures`).
+#[derive(Clone, Debug)]
+pub struct LocalizationCase {
+    pub id: String,
+    pub metrics: BTreeMap<String, Option<f64>>,
 }
 
 impl Digest {
@@ -78,6 +91,20 @@ impl Digest {
                 verdict: e.verdict.clone(),
                 reasons: e.reasons.clone(),
             });
+        }
+        if e.metrics.contains_key("loc_epochs") {
+            self.localization_cases += 1;
+            if self.localization.len() < MAX_LISTED {
+                self.localization.push(LocalizationCase {
+                    id: e.id.clone(),
+                    metrics: e
+                        .metrics
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("loc_") || *k == "lane_departures")
+                        .map(|(k, v)| (k.clone(), v.as_f64()))
+                        .collect(),
+                });
+            }
         }
         if let (true, Some(j)) = (points, &e.judged_by) {
             self.points_cases.push(PointsCase {

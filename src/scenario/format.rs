@@ -65,8 +65,8 @@ pub struct ScenarioFile {
     /// Other road users and obstacles.
     #[serde(default)]
     pub actors: Vec<Actor>,
-    /// Sensors of the vehicle under test: `object_list` and `camera` are read; `gnss` is
-    /// reserved for the sensor features still to come (accepted with a warning).
+    /// Sensors of the vehicle under test: the object list, cameras and a satellite-positioning
+    /// receiver.
     #[serde(default)]
     pub sensors: Option<Sensors>,
     /// Light of the scene as the camera renderer draws it: day or night, and the sun.
@@ -88,9 +88,117 @@ pub struct Sensors {
     /// renderer draws them. Omitted: one front camera with the defaults.
     #[serde(default)]
     pub camera: Vec<CameraSensor>,
-    /// Reserved for satellite positioning.
+    /// A BeiDou positioning receiver moving with the ego (`[sensors.gnss]`): its fixes reach
+    /// the system under test and localization is scored. Omitted: no receiver, no fixes.
     #[serde(default)]
-    pub gnss: Option<serde_json::Value>,
+    pub gnss: Option<GnssSensor>,
+}
+
+/// A satellite-positioning receiver on the ego (`docs/gnss.md`, closed loop).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GnssSensor {
+    /// Receiver profile: `spp`, `sbas`, `ppp-b2b` or `rtk`.
+    pub profile: GnssProfile,
+    /// Reception environment wherever `segments` say nothing else.
+    #[serde(default)]
+    pub environment: GnssEnvironment,
+    /// Environments along the road by station, e.g. an urban canyon from 800 m to 1400 m and a
+    /// tunnel from 2000 m to 2600 m; segments must not overlap.
+    #[serde(default)]
+    #[schemars(length(max = 64))]
+    pub segments: Vec<GnssSegment>,
+    /// Fixes per second; must divide the physics rate.
+    #[serde(default = "default_gnss_rate_hz")]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 100))]
+    pub rate_hz: f64,
+    /// Age of a fix when the system receives it, seconds (whole physics steps).
+    #[serde(default = "default_gnss_latency_s")]
+    #[schemars(range(min = 0, max = 2))]
+    pub latency_s: f64,
+    /// Antenna position `[x, y, z]` in metres from the ground under the centre of the ego's
+    /// footprint (x forward, y left, z up); fixes are of the antenna.
+    #[serde(default = "default_lever_arm_m")]
+    pub lever_arm_m: [f64; 3],
+    /// Seconds the receiver runs at the start position before the run starts (PPP converges
+    /// in minutes, RTK needs time to fix), at `rate_hz`.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 3600))]
+    pub warm_up_s: f64,
+    /// Horizontal alert limit of the Stanford-diagram counts, metres (default: Reid et al.
+    /// 2019 freeway lateral limit 0.57 m; local streets 0.29 m).
+    #[serde(default = "default_alert_limit_m")]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1000))]
+    pub alert_limit_m: f64,
+}
+
+fn default_gnss_rate_hz() -> f64 {
+    10.0
+}
+fn default_gnss_latency_s() -> f64 {
+    0.05
+}
+fn default_lever_arm_m() -> [f64; 3] {
+    [0.0, 0.0, 1.5]
+}
+fn default_alert_limit_m() -> f64 {
+    0.57
+}
+
+/// A receiver profile (`gauntlet gnss --profile`).
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum GnssProfile {
+    Spp,
+    Sbas,
+    #[serde(rename = "ppp-b2b")]
+    PppB2b,
+    Rtk,
+}
+
+/// A reception environment. In a scenario `tunnel` means inside a tunnel (every signal
+/// blocked); `gauntlet gnss --environment tunnel` is a road with periodic tunnels.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum GnssEnvironment {
+    #[default]
+    OpenSky,
+    Suburban,
+    UrbanCanyon,
+    Tunnel,
+}
+
+/// The environment between two stations of the road.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GnssSegment {
+    /// Start station, metres.
+    #[schemars(range(min = 0, max = 100000))]
+    pub from_m: f64,
+    /// End station, metres (greater than `from_m`).
+    #[schemars(range(min = 0, max = 100000))]
+    pub to_m: f64,
+    pub environment: GnssEnvironment,
+}
+
+/// Where the road frame is on the Earth (CGCS2000).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeoOrigin {
+    /// Latitude of station 0 on the reference line, degrees north.
+    #[schemars(range(min = -89, max = 89))]
+    pub lat_deg: f64,
+    /// Longitude, degrees east.
+    #[schemars(range(min = -180, max = 180))]
+    pub lon_deg: f64,
+    /// Ellipsoidal height, metres.
+    #[serde(default)]
+    #[schemars(range(min = -500, max = 9000))]
+    pub height_m: f64,
+    /// Direction of the road at station 0, degrees clockwise from north.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 360))]
+    pub heading_deg: f64,
 }
 
 /// An object-list sensor model. Defaults describe a perfect sensor.
@@ -456,6 +564,10 @@ pub struct Road {
     /// What lies beyond the left-most marking.
     #[serde(default)]
     pub edge_left: RoadEdge,
+    /// Where station 0 is on the Earth and where the road points, for satellite positioning.
+    /// Omitted: Wuhan (30.52°N, 114.36°E, 40 m), the road pointing north.
+    #[serde(default)]
+    pub origin: Option<GeoOrigin>,
 }
 
 fn default_road_length_m() -> f64 {

@@ -516,10 +516,7 @@ fn load_scenario(
 ) -> (Option<String>, Vec<Case>, Vec<Diagnostic>) {
     let mut diags = schema::validate(SchemaKind::Editor, json, file, text, spans);
     let name = json.get("name").and_then(Value::as_str).map(String::from);
-    for (pointer, name) in [
-        ("/sensors/gnss", "[sensors.gnss]"),
-        ("/perturbations", "[perturbations]"),
-    ] {
+    for (pointer, name) in [("/perturbations", "[perturbations]")] {
         if json.pointer(pointer).is_some() {
             diags.push(
                 Diagnostic::warning(
@@ -810,7 +807,7 @@ fn build_case(
             }
             if key == "sensors" {
                 if let Value::Object(sensors) = value {
-                    for name in ["object_list", "camera"] {
+                    for name in ["object_list", "camera", "gnss"] {
                         if let Some(o) = sensors.get_mut(name) {
                             substitute_tree(
                                 o,

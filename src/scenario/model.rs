@@ -6,6 +6,9 @@
 //! JSON pointer of the field responsible.
 
 use super::format as f;
+use crate::gnss::Profile;
+use crate::gnss::environment::EnvironmentKind;
+use crate::gnss::geodesy::Geodetic;
 use crate::render::{Camera, Light, Lighting};
 use crate::sim::collision::{Footprint, Touching, overlap_with};
 
@@ -41,6 +44,67 @@ pub struct Scenario {
     pub cameras: Vec<Camera>,
     /// Light of the scene (`[lighting]`; day with the default sun if omitted).
     pub lighting: Lighting,
+    /// The satellite-positioning receiver of `[sensors.gnss]`, if any.
+    pub gnss: Option<GnssReceiver>,
+}
+
+/// Where the road frame lies on the Earth: station 0 of the reference line and the direction
+/// of the world frame's x axis (the road's start direction).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeoFrame {
+    pub origin: Geodetic,
+    /// Azimuth of the world x axis, clockwise from north, rad.
+    pub heading_rad: f64,
+}
+
+impl GeoFrame {
+    /// The default: Wuhan (30.52°N, 114.36°E, 40 m), the road pointing north.
+    pub fn default_china() -> GeoFrame {
+        GeoFrame {
+            origin: crate::gnss::default_site(),
+            heading_rad: 0.0,
+        }
+    }
+}
+
+/// The environment between two stations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GnssSegment {
+    pub from_m: f64,
+    pub to_m: f64,
+    pub environment: EnvironmentKind,
+}
+
+/// The receiver of `[sensors.gnss]`, settled: whole physics steps, the geographic frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GnssReceiver {
+    pub profile: Profile,
+    /// Environment outside the segments.
+    pub environment: EnvironmentKind,
+    /// Sorted by station, not overlapping.
+    pub segments: Vec<GnssSegment>,
+    /// A fix every this many physics steps.
+    pub every_n_steps: u32,
+    /// Age of a fix when the system receives it, in physics steps.
+    pub latency_steps: u32,
+    /// Antenna in the ego frame (x forward, y left, z up from the ground under the footprint's
+    /// centre), m.
+    pub lever_arm_m: [f64; 3],
+    /// Epochs simulated at the start position before t = 0.
+    pub warm_up_epochs: u32,
+    /// Horizontal alert limit of the Stanford counts, m.
+    pub alert_limit_m: f64,
+    pub frame: GeoFrame,
+}
+
+impl GnssReceiver {
+    /// The environment at a station of the reference line.
+    pub fn environment_at(&self, station_m: f64) -> EnvironmentKind {
+        self.segments
+            .iter()
+            .find(|s| station_m >= s.from_m && station_m < s.to_m)
+            .map_or(self.environment, |s| s.environment)
+    }
 }
 
 /// The object-list sensor model: what a radar/fusion stage delivers to the system under test.
@@ -579,6 +643,7 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         }
     };
     let cameras = build_cameras(file, &ego, timing.dt_s, &mut errors);
+    let gnss = build_gnss(file, timing.dt_s, &mut errors);
     let lighting = file
         .lighting
         .as_ref()
@@ -622,6 +687,103 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         actors,
         cameras,
         lighting,
+        gnss,
+    })
+}
+
+fn env_kind(e: f::GnssEnvironment) -> EnvironmentKind {
+    match e {
+        f::GnssEnvironment::OpenSky => EnvironmentKind::OpenSky,
+        f::GnssEnvironment::Suburban => EnvironmentKind::Suburban,
+        f::GnssEnvironment::UrbanCanyon => EnvironmentKind::UrbanCanyon,
+        f::GnssEnvironment::Tunnel => EnvironmentKind::Tunnel,
+    }
+}
+
+/// The receiver of `[sensors.gnss]`: rate and latency in whole physics steps, segments
+/// ordered and disjoint, the road's geographic origin.
+fn build_gnss(
+    file: &f::ScenarioFile,
+    dt_s: f64,
+    errors: &mut Vec<ModelError>,
+) -> Option<GnssReceiver> {
+    let g = file.sensors.as_ref()?.gnss.as_ref()?;
+    let every = 1.0 / (g.rate_hz * dt_s);
+    if (every - every.round()).abs() > 1e-6 || every.round() < 1.0 {
+        errors.push(err(
+            "/sensors/gnss/rate_hz",
+            format!(
+                "{} Hz does not divide the physics rate of {} Hz",
+                g.rate_hz,
+                round6(1.0 / dt_s)
+            ),
+        ));
+    }
+    let latency = g.latency_s / dt_s;
+    if (latency - latency.round()).abs() > 1e-6 {
+        errors.push(err(
+            "/sensors/gnss/latency_s",
+            format!(
+                "{} s is not a whole number of physics steps of {} s",
+                g.latency_s, dt_s
+            ),
+        ));
+    }
+    let mut segments: Vec<GnssSegment> = Vec::new();
+    for (i, s) in g.segments.iter().enumerate() {
+        if s.to_m <= s.from_m {
+            errors.push(err(
+                format!("/sensors/gnss/segments/{i}/to_m"),
+                format!(
+                    "the segment ends at {} m, not after its start at {} m",
+                    s.to_m, s.from_m
+                ),
+            ));
+            continue;
+        }
+        if let Some(other) = segments
+            .iter()
+            .position(|o| s.from_m < o.to_m && o.from_m < s.to_m)
+        {
+            errors.push(err(
+                format!("/sensors/gnss/segments/{i}"),
+                format!(
+                    "the segment {} m to {} m overlaps segment {other} ({} m to {} m)",
+                    s.from_m, s.to_m, segments[other].from_m, segments[other].to_m
+                ),
+            ));
+            continue;
+        }
+        segments.push(GnssSegment {
+            from_m: s.from_m,
+            to_m: s.to_m,
+            environment: env_kind(s.environment),
+        });
+    }
+    segments.sort_by(|a, b| a.from_m.total_cmp(&b.from_m));
+    let frame = file
+        .road
+        .origin
+        .as_ref()
+        .map_or_else(GeoFrame::default_china, |o| GeoFrame {
+            origin: Geodetic::from_deg(o.lat_deg, o.lon_deg, o.height_m),
+            heading_rad: o.heading_deg.to_radians(),
+        });
+    Some(GnssReceiver {
+        profile: match g.profile {
+            f::GnssProfile::Spp => Profile::Spp,
+            f::GnssProfile::Sbas => Profile::Sbas,
+            f::GnssProfile::PppB2b => Profile::PppB2b,
+            f::GnssProfile::Rtk => Profile::Rtk,
+        },
+        environment: env_kind(g.environment),
+        segments,
+        every_n_steps: every.round().max(1.0) as u32,
+        latency_steps: latency.round().max(0.0) as u32,
+        lever_arm_m: g.lever_arm_m,
+        warm_up_epochs: (g.warm_up_s * g.rate_hz).round() as u32,
+        alert_limit_m: g.alert_limit_m,
+        frame,
     })
 }
 

@@ -2,7 +2,8 @@
 //! the system under test in the loop; runs are stepped in lockstep batches.
 //!
 //! A physics step has three phases, in this order, for every run of a batch:
-//! 1. *sense*: runs whose system is due this step take a measurement (object list, lane), the
+//! 1. *sense*: the satellite receiver (if any) simulates its epoch when one is due; runs whose
+//!    system is due this step take a measurement (object list, lane, the newest fix), the
 //!    stage where camera frames of the whole batch will be rendered at once;
 //! 2. *decide*: each due system turns its observation into a command (queued for latency);
 //! 3. *act*: the applied commands, the test driver, the actors and the ego advance by one
@@ -20,6 +21,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::rng::{StreamKey, fnv1a64};
 use crate::scenario::model::{Actor, Scenario};
+use crate::sensor::gnss::{EgoPose, LocalizationSample, Receiver};
 use crate::sensor::object_list::{self, ActorTruth, EgoTruth};
 use crate::sut::{
     self, Command, EgoSignals, LaneObservation, Observation, RunSetup, System, TrackedObject,
@@ -117,6 +119,8 @@ pub struct RunResult {
     pub max_decel_mps2: f64,
     pub ego_speed_end_mps: f64,
     pub trace: Option<Trace>,
+    /// Every fix epoch of the scenario's receiver (`[sensors.gnss]`), `None` without one.
+    pub localization: Option<Vec<LocalizationSample>>,
 }
 
 /// Per-step record of a run (for `--traces`).
@@ -180,6 +184,8 @@ struct World<'a> {
     first_brake_s: Option<f64>,
     max_decel_mps2: f64,
     trace: Option<Trace>,
+    /// The satellite-positioning receiver, if the scenario has one.
+    gnss: Option<Receiver>,
 }
 
 fn kph(x: f64) -> f64 {
@@ -226,7 +232,20 @@ impl<'a> World<'a> {
                 actor_ids: scenario.actors.iter().map(|a| a.id.clone()).collect(),
                 rows: Vec::new(),
             }),
+            gnss: None,
         };
+        if let Some(model) = &scenario.gnss {
+            let start = world.ego_pose();
+            world.gnss = Some(Receiver::new(
+                model,
+                &scenario.road,
+                scenario.timing.dt_s,
+                options.seed,
+                case_id,
+                run_index,
+                &start,
+            ));
+        }
         let e = &scenario.ego;
         world.system.reset(&RunSetup {
             dt_s: scenario.timing.dt_s * f64::from(world.sut_every_n_steps),
@@ -241,6 +260,16 @@ impl<'a> World<'a> {
 
     fn time_s(&self) -> f64 {
         self.step as f64 * self.scenario.timing.dt_s
+    }
+
+    fn ego_pose(&self) -> EgoPose {
+        EgoPose {
+            x_m: self.ego.x_m,
+            y_m: self.ego.y_m,
+            heading_rad: self.ego.heading_rad,
+            speed_mps: self.ego.speed_mps,
+            yaw_rate_radps: self.ego.yaw_rate_radps,
+        }
     }
 
     fn ego_footprint(&self) -> Footprint {
@@ -360,12 +389,20 @@ impl<'a> World<'a> {
             max_decel_mps2: self.max_decel_mps2,
             ego_speed_end_mps: self.ego.speed_mps,
             trace: self.trace.take(),
+            localization: self.gnss.take().map(Receiver::into_samples),
         });
     }
 
     /// Phase 1 and the first half of 2: sense and hand the observation to the system, if it is
     /// due this step. `true` when its command is still to be collected.
     fn sense_and_submit(&mut self) -> bool {
+        // The receiver keeps its own rate, whatever the system's.
+        if self.gnss.is_some() {
+            let pose = self.ego_pose();
+            if let Some(r) = &mut self.gnss {
+                r.step(self.step, &pose, &self.scenario.road);
+            }
+        }
         let timing = &self.scenario.timing;
         if self.step % u64::from(self.sut_every_n_steps) != 0 {
             return false;
@@ -408,6 +445,7 @@ impl<'a> World<'a> {
             objects: &self.objects,
             lane: self.lane_observation(),
             set_speed_mps: self.scenario.ego.speed_mps,
+            gnss: self.gnss.as_ref().and_then(Receiver::latest),
         };
         // A system that panics or returns nonsense ends its own run, never the harness.
         let answer = match catch_unwind(AssertUnwindSafe(|| self.system.submit(&obs))) {

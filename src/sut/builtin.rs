@@ -11,12 +11,14 @@ mod aeb;
 mod careful_driver;
 mod common;
 mod lka;
+mod lka_gnss;
 mod rss;
 
 pub use acc::{Acc, AccConfig};
 pub use aeb::{Aeb, AebConfig, AebStage};
 pub use careful_driver::{CarefulDriver, CarefulDriverConfig, CarefulDriverPhase};
 pub use lka::{Lka, LkaConfig};
+pub use lka_gnss::{LkaGnss, LkaGnssConfig};
 pub use rss::{Rss, RssConfig, rss_safe_distance_m};
 
 use super::{Command, Observation, RunSetup, SutError, System};
@@ -32,6 +34,8 @@ pub enum BuiltinKind {
     Acc,
     /// Lane-keeping assistance that steers back when a lane boundary comes close.
     Lka,
+    /// Lane keeping located by satellite fixes and the road map (no lane camera).
+    LkaGnss,
     /// The UN R157 careful and competent human driver.
     CarefulDriver,
     /// Braking to keep the RSS safe longitudinal distance.
@@ -47,6 +51,7 @@ impl BuiltinKind {
         BuiltinKind::Aeb,
         BuiltinKind::Acc,
         BuiltinKind::Lka,
+        BuiltinKind::LkaGnss,
         BuiltinKind::CarefulDriver,
         BuiltinKind::Rss,
         BuiltinKind::AlwaysBrake,
@@ -58,6 +63,7 @@ impl BuiltinKind {
             BuiltinKind::Aeb => "aeb",
             BuiltinKind::Acc => "acc",
             BuiltinKind::Lka => "lka",
+            BuiltinKind::LkaGnss => "lka-gnss",
             BuiltinKind::CarefulDriver => "careful-driver",
             BuiltinKind::Rss => "rss",
             BuiltinKind::AlwaysBrake => "always-brake",
@@ -76,6 +82,7 @@ pub fn make(kind: BuiltinKind) -> Box<dyn System> {
         BuiltinKind::Aeb => Box::new(Aeb::new(AebConfig::default())),
         BuiltinKind::Acc => Box::new(Acc::new(AccConfig::default())),
         BuiltinKind::Lka => Box::new(Lka::new(LkaConfig::default())),
+        BuiltinKind::LkaGnss => Box::new(LkaGnss::new(LkaGnssConfig::default())),
         BuiltinKind::CarefulDriver => Box::new(CarefulDriver::new(CarefulDriverConfig::default())),
         BuiltinKind::Rss => Box::new(Rss::new(RssConfig::default())),
         BuiltinKind::AlwaysBrake => Box::new(AlwaysBrake),

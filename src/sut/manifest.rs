@@ -132,8 +132,9 @@ pub struct ReceiveFile {
     /// not in the loop in this version.
     #[serde(default)]
     pub camera: Option<CameraFile>,
-    /// Satellite-positioning fixes. Reserved: not in the loop in this version.
-    #[serde(default)]
+    /// The newest satellite-positioning fix, in scenarios with `[sensors.gnss]` (default
+    /// true).
+    #[serde(default = "yes")]
     pub gnss: bool,
 }
 
@@ -143,7 +144,7 @@ impl Default for ReceiveFile {
             object_list: true,
             lane: true,
             camera: None,
-            gnss: false,
+            gnss: true,
         }
     }
 }
@@ -203,7 +204,7 @@ pub fn default_offer() -> Offer {
         lane: true,
         camera: Vec::new(),
         camera_transports: Vec::new(),
-        gnss: false,
+        gnss: true,
     }
 }
 
@@ -429,12 +430,6 @@ fn build(
             "camera frames are not in the closed loop in this version of gauntlet; the protocol reserves them (docs/sut-protocol.md)".into(),
         ));
     }
-    if m.receive.gnss {
-        problems.push((
-            "/receive/gnss".into(),
-            "satellite-positioning fixes are not in the closed loop in this version of gauntlet; the protocol reserves them (docs/sut-protocol.md)".into(),
-        ));
-    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -459,6 +454,7 @@ fn build(
         offer: Offer {
             object_list: m.receive.object_list,
             lane: m.receive.lane,
+            gnss: m.receive.gnss,
             ..default_offer()
         },
         log_dir: None,
@@ -526,7 +522,7 @@ lane = false
         );
         let errs = check("kind = \"sut\"\ncommand = \"sh\"\ncomand = 1\n").unwrap_err();
         assert!(errs[0].contains("sut.toml:3:1"), "{errs:?}");
-        let errs = check("kind = \"sut\"\ncommand = \"sh\"\n[receive]\ngnss = true\n").unwrap_err();
+        let errs = check("kind = \"sut\"\ncommand = \"sh\"\n[receive]\ngnss = 1\n").unwrap_err();
         assert!(
             errs[0].contains("sut.toml:4:8: error: receive.gnss"),
             "{errs:?}"

@@ -3,8 +3,9 @@
 //!
 //! The observation is what a real system would see: vehicle-bus signals, an object list as a
 //! radar/fusion stage delivers it (produced by the sensor model, perfect by default), and the
-//! lane as a lane-marking camera reports it. Ground truth never reaches a system directly.
-//! Later sensor work (camera frames, satellite fixes) adds fields here.
+//! lane as a lane-marking camera reports it, and satellite-positioning fixes where the scenario
+//! has a receiver. Ground truth never reaches a system directly. Later sensor work (camera
+//! frames) adds fields here.
 //!
 //! Systems run in the harness (`builtin:NAME`) or as programs of their own (`exec:PATH`, a
 //! manifest `FILE.toml`) that speak the process protocol of `docs/sut-protocol.md`.
@@ -103,6 +104,40 @@ pub struct LaneObservation {
     pub left_road_edge_m: f64,
 }
 
+/// A satellite-positioning fix as the receiver of `[sensors.gnss]` delivers it (after its
+/// latency). Positions are of the antenna, whose mount is `antenna_in_ego_m`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GnssFix {
+    /// Time of validity: the run time at which the fix was measured, s.
+    pub valid_at_s: f64,
+    pub fix_type: crate::gnss::FixType,
+    /// Geodetic position (CGCS2000): latitude and longitude in degrees, ellipsoidal height.
+    pub lat_deg: f64,
+    pub lon_deg: f64,
+    pub height_m: f64,
+    /// The same position in the road frame: station along the reference line, lateral
+    /// position (left positive), m.
+    pub pos_in_road_m: [f64; 2],
+    /// Velocity east, north, up, m/s.
+    pub vel_enu_mps: [f64; 3],
+    /// Velocity in the road frame at the fix's position: along the road, to the left, m/s.
+    pub vel_in_road_mps: [f64; 2],
+    /// Curvature of the reference line at the fix's position, from the road map, 1/m.
+    pub map_curvature_per_m: f64,
+    /// 1-σ horizontal and vertical accuracy the receiver estimates, m.
+    pub sigma_h_m: f64,
+    pub sigma_v_m: f64,
+    /// Horizontal and vertical protection levels, m.
+    pub hpl_m: f64,
+    pub vpl_m: f64,
+    pub n_sats_used: u32,
+    /// Horizontal dilution of precision (`None` with fewer than 4 satellites tracked).
+    pub hdop: Option<f64>,
+    /// Antenna mount in the ego frame (x forward, y left, z up from the ground under the
+    /// centre of the footprint), m.
+    pub antenna_in_ego_m: [f64; 3],
+}
+
 /// Everything a system under test receives at one of its steps.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Observation<'a> {
@@ -112,6 +147,9 @@ pub struct Observation<'a> {
     pub lane: Option<LaneObservation>,
     /// Set speed of the driver (what the test driver holds), for ACC-like systems.
     pub set_speed_mps: f64,
+    /// The newest fix of the scenario's receiver that has arrived; `None` without a receiver,
+    /// before the first fix arrives, and when the newest epoch gave no position.
+    pub gnss: Option<&'a GnssFix>,
 }
 
 /// A detection a system reports (scored by the camera work; optional for others).

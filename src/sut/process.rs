@@ -522,16 +522,11 @@ fn handshake(conn: &mut Conn, sut: &ProcessSut) -> Result<(), String> {
             "asks for camera frames, which this version of the harness does not send".into(),
         );
     }
-    if want.gnss == Some(true) {
-        return Err(
-            "asks for satellite-positioning fixes, which this version of the harness does not send"
-                .into(),
-        );
-    }
     let mut offer = sut.offer.clone();
     for (wanted, offered, what) in [
         (want.object_list, &mut offer.object_list, "the object list"),
         (want.lane, &mut offer.lane, "the lane"),
+        (want.gnss, &mut offer.gnss, "satellite-positioning fixes"),
     ] {
         match wanted {
             Some(true) if !*offered => {

@@ -31,7 +31,8 @@ pub struct Offer {
     /// How frames can travel: `inline` (raw bytes after the line) or `shm` (a shared-memory
     /// file). Empty while no frames are offered.
     pub camera_transports: Vec<String>,
-    /// Satellite-positioning fixes (not offered in this version).
+    /// Observations carry the newest satellite-positioning fix (`gnss`) when the scenario has
+    /// a receiver and a fix has arrived.
     pub gnss: bool,
 }
 
@@ -194,6 +195,26 @@ fn class_from_name(s: &str) -> Option<ObjectClass> {
 }
 
 #[derive(Serialize)]
+struct WireGnss {
+    valid_at_s: f64,
+    fix_type: &'static str,
+    lat_deg: f64,
+    lon_deg: f64,
+    height_m: f64,
+    pos_in_road_m: [f64; 2],
+    vel_enu_mps: [f64; 3],
+    vel_in_road_mps: [f64; 2],
+    map_curvature_per_m: f64,
+    sigma_h_m: f64,
+    sigma_v_m: f64,
+    hpl_m: f64,
+    vpl_m: f64,
+    n_sats_used: u32,
+    hdop: Option<f64>,
+    antenna_in_ego_m: [f64; 3],
+}
+
+#[derive(Serialize)]
 struct WireObservation {
     run: u64,
     time_s: f64,
@@ -203,6 +224,8 @@ struct WireObservation {
     objects: Option<Vec<WireObject>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lane: Option<Option<WireLane>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gnss: Option<WireGnss>,
 }
 
 /// Appends one observation to a `step` line (`first`: no comma before it). `offer` decides
@@ -257,6 +280,24 @@ pub fn push_observation(
                 right_road_edge_m: l.right_road_edge_m,
                 left_road_edge_m: l.left_road_edge_m,
             })
+        }),
+        gnss: obs.gnss.filter(|_| offer.gnss).map(|f| WireGnss {
+            valid_at_s: f.valid_at_s,
+            fix_type: f.fix_type.name(),
+            lat_deg: f.lat_deg,
+            lon_deg: f.lon_deg,
+            height_m: f.height_m,
+            pos_in_road_m: f.pos_in_road_m,
+            vel_enu_mps: f.vel_enu_mps,
+            vel_in_road_mps: f.vel_in_road_mps,
+            map_curvature_per_m: f.map_curvature_per_m,
+            sigma_h_m: f.sigma_h_m,
+            sigma_v_m: f.sigma_v_m,
+            hpl_m: f.hpl_m,
+            vpl_m: f.vpl_m,
+            n_sats_used: f.n_sats_used,
+            hdop: f.hdop,
+            antenna_in_ego_m: f.antenna_in_ego_m,
         }),
     };
     // Serialising plain structs of numbers and strings into a Vec cannot fail.
@@ -564,6 +605,7 @@ mod tests {
             objects: &objects,
             lane: Some(LaneObservation::default()),
             set_speed_mps: 50.0 / 3.6,
+            gnss: None,
         };
         let mut out = Vec::new();
         start_step(&mut out, 3);
@@ -592,6 +634,52 @@ mod tests {
         push_observation(&mut out, true, 1, &obs, &lean);
         let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
         assert!(v.get("objects").is_none() && v.get("lane").is_none());
+        // Without a fix there is no `gnss`; with one, every field travels unchanged.
+        assert!(v.get("gnss").is_none());
+        let fix = crate::sut::GnssFix {
+            valid_at_s: 0.0,
+            fix_type: crate::gnss::FixType::RtkFixed,
+            lat_deg: 30.52,
+            lon_deg: 114.36,
+            height_m: 41.5,
+            pos_in_road_m: [20.01, -0.02],
+            vel_enu_mps: [0.01, 13.9, 0.0],
+            vel_in_road_mps: [13.9, 0.01],
+            map_curvature_per_m: 0.0,
+            sigma_h_m: 0.02,
+            sigma_v_m: 0.03,
+            hpl_m: 0.12,
+            vpl_m: 0.16,
+            n_sats_used: 14,
+            hdop: None,
+            antenna_in_ego_m: [0.0, 0.0, 1.5],
+        };
+        let with_fix = Observation {
+            gnss: Some(&fix),
+            ..obs.clone()
+        };
+        let mut out = Vec::new();
+        push_observation(&mut out, true, 1, &with_fix, &offer_gnss());
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        let g = &v["gnss"];
+        assert_eq!(g["fix_type"], "rtk-fixed");
+        assert_eq!(g["lat_deg"].as_f64(), Some(30.52));
+        assert_eq!(g["pos_in_road_m"][0].as_f64(), Some(20.01));
+        assert_eq!(g["n_sats_used"], 14);
+        assert!(g["hdop"].is_null());
+        assert_eq!(g["antenna_in_ego_m"][2].as_f64(), Some(1.5));
+        // A system that does not want fixes does not get them.
+        let mut out = Vec::new();
+        push_observation(&mut out, true, 1, &with_fix, &offer());
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert!(v.get("gnss").is_none());
+    }
+
+    fn offer_gnss() -> Offer {
+        Offer {
+            gnss: true,
+            ..offer()
+        }
     }
 
     #[test]

@@ -624,11 +624,13 @@ fn type_name(check: &format::CheckFile) -> &'static str {
 /// Checks a rule's `applies_to`: a metric of `eval::metrics::METRIC_NAMES`, one of its
 /// aliases (`METRIC_ALIASES`), or the set-level name of the rule's type.
 fn unknown_applies_to(ptr: &str, r: &format::RuleFile) -> Option<Problem> {
+    use crate::eval::localization::LOCALIZATION_METRIC_NAMES;
     use crate::eval::metrics::{METRIC_ALIASES, METRIC_NAMES};
     let name = r.applies_to.as_str();
     let set_level = set_level_name(&r.check);
-    let is_metric =
-        METRIC_NAMES.contains(&name) || METRIC_ALIASES.iter().any(|(alias, _)| *alias == name);
+    let is_metric = METRIC_NAMES.contains(&name)
+        || LOCALIZATION_METRIC_NAMES.contains(&name)
+        || METRIC_ALIASES.iter().any(|(alias, _)| *alias == name);
     if is_metric || set_level == Some(name) {
         return None;
     }
@@ -653,7 +655,11 @@ fn unknown_applies_to(ptr: &str, r: &format::RuleFile) -> Option<Problem> {
             ),
         ));
     }
-    let mut known: Vec<String> = METRIC_NAMES.iter().map(|n| n.to_string()).collect();
+    let mut known: Vec<String> = METRIC_NAMES
+        .iter()
+        .chain(LOCALIZATION_METRIC_NAMES)
+        .map(|n| n.to_string())
+        .collect();
     known.extend(METRIC_ALIASES.iter().map(|(alias, _)| alias.to_string()));
     known.extend(set_level.map(str::to_string));
     let hint = match schema::suggest(name, &known) {
