@@ -698,6 +698,7 @@ mod tests {
                 actor_ids: Vec::new(),
                 rows,
             }),
+            frames_scored: None,
         }
     }
 

@@ -391,6 +391,7 @@ pub mod testkit {
             objects,
             lane,
             set_speed_mps: speed_mps,
+            frames: &[],
         }
     }
 
