@@ -165,6 +165,16 @@ fn departs(p: [f64; 3], reference: [f64; 3], cfg: &AebVisionConfig) -> bool {
     (0..3).any(|c| (p[c] - reference[c]).abs() > limit)
 }
 
+/// Whether `p` is a darker shade of `road` (the same colour, less light: a shadow).
+fn shade_of(p: [f64; 3], road: [f64; 3]) -> bool {
+    let (pl, rl) = (p[0] + p[1] + p[2], road[0] + road[1] + road[2]);
+    if pl >= rl || rl <= 0.0 {
+        return false;
+    }
+    let k = pl / rl;
+    (0..3).all(|c| (p[c] - k * road[c]).abs() <= 6.0 + 0.08 * road[c])
+}
+
 fn mean(sum: [f64; 3], n: usize) -> [f64; 3] {
     let n = n.max(1) as f64;
     [sum[0] / n, sum[1] / n, sum[2] / n]
@@ -198,45 +208,65 @@ pub fn find_obstacle(
         let (a, b) = (a.ceil() as usize, b.floor() as usize);
         (b > a + 2).then_some((a, b.min(w), depth_m))
     };
-    // Road appearance from the bottom rows.
-    let mut sum = [0.0; 3];
-    let mut n = 0;
-    for v in h.saturating_sub(4)..h {
-        let (a, b, _) = corridor(v)?;
-        for u in a..b {
-            let p = img.rgb(u, v);
-            (0..3).for_each(|c| sum[c] += p[c]);
-            n += 1;
-        }
-    }
-    let mut road = mean(sum, n);
-    let share_departing = |v: usize, road: [f64; 3]| -> Option<(f64, [f64; 3], usize)> {
-        let (a, b, _) = corridor(v)?;
-        let (mut out, mut rest, mut k) = (0usize, [0.0; 3], 0usize);
-        for u in a..b {
-            let p = img.rgb(u, v);
-            if departs(p, road, cfg) {
-                out += 1;
-            } else {
-                (0..3).for_each(|c| rest[c] += p[c]);
-                k += 1;
+    // Road appearance per column, from the bottom rows (a local mean over 5 columns, so that
+    // the texture averages out), then tracked upwards.
+    let (a0, b0, _) = corridor(h - 1)?;
+    let mut road: Vec<[f64; 3]> = vec![[0.0; 3]; w];
+    let bottom_rows = h.saturating_sub(4)..h;
+    for u in a0..b0 {
+        let (lo, hi) = (u.saturating_sub(2).max(a0), (u + 3).min(b0));
+        let mut s = [0.0; 3];
+        for v in bottom_rows.clone() {
+            for x in lo..hi {
+                let p = img.rgb(x, v);
+                (0..3).for_each(|c| s[c] += p[c]);
             }
         }
-        Some((out as f64 / (b - a) as f64, mean(rest, k), k))
+        road[u] = mean(s, (hi - lo) * bottom_rows.len());
+    }
+    // Columns outside the initial corridor take the nearest initialised one.
+    for u in 0..a0 {
+        road[u] = road[a0];
+    }
+    for u in b0..w {
+        road[u] = road[b0 - 1];
+    }
+    let share_departing = |v: usize, road: &[[f64; 3]]| -> Option<(f64, Vec<bool>)> {
+        let (a, b, _) = corridor(v)?;
+        let out: Vec<bool> = (a..b).map(|u| departs(img.rgb(u, v), road[u], cfg)).collect();
+        let n = out.iter().filter(|&&d| d).count();
+        Some((n as f64 / (b - a) as f64, out))
     };
     // The contact line: the nearest row departing, with the row above it departing too.
     let mut bottom = None;
     let mut v = h - 1;
     while v >= 1 {
-        let (share, rest, k) = share_departing(v, road)?;
+        let (share, out) = share_departing(v, &road)?;
         if share >= cfg.min_row_share {
-            let above = share_departing(v - 1, road).map_or(0.0, |s| s.0);
+            let above = share_departing(v - 1, &road).map_or(0.0, |s| s.0);
             if above >= cfg.min_row_share {
                 bottom = Some(v);
                 break;
             }
-        } else if k > 0 {
-            road = [0, 1, 2].map(|c| 0.5 * road[c] + 0.5 * rest[c]);
+        }
+        // The road pixels of this row pull their columns' references halfway towards them.
+        if let Some((a, _, _)) = corridor(v) {
+            let row: Vec<[f64; 3]> = (0..out.len()).map(|k| img.rgb(a + k, v)).collect();
+            for k in 0..out.len() {
+                let (lo, hi) = (k.saturating_sub(2), (k + 3).min(out.len()));
+                let (mut sum, mut n) = ([0.0; 3], 0);
+                for x in lo..hi {
+                    if !out[x] {
+                        (0..3).for_each(|c| sum[c] += row[x][c]);
+                        n += 1;
+                    }
+                }
+                if n > 0 {
+                    let m = mean(sum, n);
+                    let r = &mut road[a + k];
+                    *r = [0, 1, 2].map(|c| 0.5 * r[c] + 0.5 * m[c]);
+                }
+            }
         }
         v -= 1;
     }
@@ -244,36 +274,40 @@ pub fn find_obstacle(
     let (depth_m, ahead_m) = geo.ground_at_row(v_b as f64 + 1.0)?;
     let (a, b, _) = corridor(v_b)?;
     // Width: pixels departing from the road connected to the corridor's, in the rows just
-    // above the contact line.
+    // above the contact line; a pixel that is only a darker shade of the road (a shadow) does
+    // not count, unless nothing but such pixels is there (a grey obstacle).
     let rows_up = ((geo.f_px * 0.6 / depth_m).round() as usize).clamp(1, v_b);
-    let (mut left, mut right) = (usize::MAX, 0usize);
-    for v in (v_b - rows_up..=v_b).rev() {
-        let inside: Vec<usize> = (a..b)
-            .filter(|&u| departs(img.rgb(u, v), road, cfg))
-            .collect();
-        let (Some(&first), Some(&last)) = (inside.first(), inside.last()) else {
-            continue;
-        };
-        let mut l = first;
-        while l >= 2
-            && (departs(img.rgb(l - 1, v), road, cfg) || departs(img.rgb(l - 2, v), road, cfg))
-        {
-            l -= 1;
+    let extent = |solid: &dyn Fn(usize, usize) -> bool| -> Option<(usize, usize)> {
+        let (mut left, mut right) = (usize::MAX, 0usize);
+        for v in (v_b - rows_up..=v_b).rev() {
+            let inside: Vec<usize> = (a..b).filter(|&u| solid(u, v)).collect();
+            let (Some(&first), Some(&last)) = (inside.first(), inside.last()) else {
+                continue;
+            };
+            let mut l = first;
+            while l >= 2 && (solid(l - 1, v) || solid(l - 2, v)) {
+                l -= 1;
+            }
+            let mut r = last + 1;
+            while r + 1 < w && (solid(r, v) || solid(r + 1, v)) {
+                r += 1;
+            }
+            left = left.min(l);
+            right = right.max(r);
         }
-        let mut r = last + 1;
-        while r + 1 < w
-            && (departs(img.rgb(r, v), road, cfg) || departs(img.rgb(r + 1, v), road, cfg))
-        {
-            r += 1;
-        }
-        left = left.min(l);
-        right = right.max(r);
-    }
-    if left >= right {
-        return None;
-    }
-    // Height: rows whose box pixels depart from the background either side of the box.
+        (left < right).then_some((left, right))
+    };
+    let departing = |u: usize, v: usize| departs(img.rgb(u, v), road[u], cfg);
+    let not_shadow = |u: usize, v: usize| {
+        let p = img.rgb(u, v);
+        departing(u, v) && !shade_of(p, road[u])
+    };
+    let (left, right) = extent(&not_shadow).or_else(|| extent(&departing))?;
+    // Height: rows whose box pixels depart from the background either side of the box; up to
+    // 0.8 m of rows that do not (a grey cabin against grey road) may lie between departing
+    // ones.
     let max_rows = ((geo.f_px * 4.5 / depth_m).round() as usize).min(v_b);
+    let max_gap = ((geo.f_px * 0.8 / depth_m).round() as usize).max(2);
     let strip = 4usize;
     let mut top = v_b;
     let mut misses = 0;
@@ -304,7 +338,7 @@ pub fn find_obstacle(
             misses = 0;
         } else {
             misses += 1;
-            if misses >= 2 {
+            if misses > max_gap {
                 break;
             }
         }
