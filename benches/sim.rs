@@ -63,6 +63,8 @@ fn ccr_grid(c: &mut Criterion) {
         batch_size: 16,
         packs: gauntlet::eval::judge::Packs::builtin().expect("built-in packs"),
         metrics: gauntlet::eval::metrics::MetricsConfig::default(),
+        detection: Default::default(),
+        renderers: Default::default(),
     };
     let mut group = c.benchmark_group("sim");
     group.throughput(Throughput::Elements(cases.len() as u64));

@@ -102,6 +102,7 @@ fn observation(objects: &[TrackedObject], time_s: f64) -> Observation<'_> {
         }),
         set_speed_mps: 50.0 / 3.6,
         gnss: None,
+        frames: &[],
     }
 }
 
@@ -218,6 +219,8 @@ fn ccr_grid(c: &mut Criterion) {
             batch_size: 16,
             packs: gauntlet::eval::judge::Packs::builtin().expect("built-in packs"),
             metrics: gauntlet::eval::metrics::MetricsConfig::default(),
+            detection: Default::default(),
+            renderers: Default::default(),
         };
         group.bench_function(BenchmarkId::new(name, cases.len()), |b| {
             b.iter(|| run::run_suite(&cases, &config, &|_, _| {}))

@@ -128,7 +128,7 @@ struct RunArgs {
     /// Scenario files or directories (searched recursively for .toml files).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The system under test: `builtin:NAME` (none, aeb, acc, lka, lka-gnss, careful-driver, rss,
+    /// The system under test: `builtin:NAME` (none, aeb, aeb-vision, acc, lka, lka-gnss, careful-driver, rss,
     /// always-brake), `exec:PATH` (a program speaking the process protocol of
     /// docs/sut-protocol.md, started without arguments) or a manifest `FILE.toml`
     /// (`kind = "sut"`: command, arguments, environment, time-outs).
@@ -161,6 +161,10 @@ struct RunArgs {
     /// `cases.jsonl` (refused if the inputs changed).
     #[arg(long)]
     resume: bool,
+    /// Which device renders the camera frames of systems that see through cameras
+    /// (`builtin:aeb-vision`); other systems render nothing.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
+    device: String,
 }
 
 fn main() -> ExitCode {
@@ -352,6 +356,29 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(code) = check_sut_rate(&sut_spec, &cases) {
         return Ok(code);
     }
+    if let Some(code) = check_cameras(&sut_spec, &cases) {
+        return Ok(code);
+    }
+    // Frames are rendered only for systems that see through cameras; the first renderer is
+    // made here so that `--device gpu` without an adapter stops the run before it starts.
+    let (renderers, device) = if sut_spec.wants_frames() {
+        let choice = gauntlet::gpu::DeviceChoice::parse(&args.device).unwrap_or_default();
+        let renderer = match gauntlet::gpu::FrameRenderer::new(choice) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("gauntlet: error: --device {}: {e}", args.device);
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let device = renderer.describe();
+        eprintln!("gauntlet: rendering on {device}");
+        (
+            std::sync::Arc::new(run::Renderers::starting_with(choice, renderer)),
+            device,
+        )
+    } else {
+        (std::sync::Arc::default(), "cpu".to_string())
+    };
     let total_cases = cases.len();
     let inputs_hash =
         gauntlet::shard::inputs_hash(&cases, &packs, args.seed, &sut_spec.identity())?;
@@ -424,9 +451,11 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         batch_size: 16,
         packs: packs.clone(),
         metrics: gauntlet::eval::metrics::MetricsConfig::default(),
+        detection: gauntlet::eval::detection::DetectionConfig::default(),
+        renderers,
     };
     eprintln!(
-        "gauntlet: running {} case(s) with {sut_name} on cpu{}{}",
+        "gauntlet: running {} case(s) with {sut_name} on {device}{}{}",
         cases.len(),
         shard.map_or(String::new(), |s| format!(
             ", shard {s} of {total_cases} case(s)"
@@ -523,7 +552,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         &report::RunInfo {
             harness_version: report::HARNESS_VERSION,
             git_commit: env!("GAUNTLET_GIT_COMMIT"),
-            device: "cpu".into(),
+            device,
             host: report::host_name(),
             jobs: if jobs == 0 {
                 rayon::current_num_threads()
@@ -539,6 +568,30 @@ fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     print_summary(&totals, wall_s);
     writeln!(std::io::stdout(), "reports in {}", args.out.display())?;
     Ok(exit_code(totals.summary()))
+}
+
+/// A system that sees through cameras needs a camera in every case: otherwise exit 2 with the
+/// cases that have none, before anything runs (never a silent fallback).
+fn check_cameras(sut: &gauntlet::sut::SutSpec, cases: &[scenario::Case]) -> Option<ExitCode> {
+    if !sut.wants_frames() {
+        return None;
+    }
+    let without: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.model().cameras.is_empty())
+        .map(|c| c.id.as_str())
+        .collect();
+    let first = without.first()?;
+    eprintln!(
+        "gauntlet: error: --sut {sut} sees the road only through a camera, but {} case(s) have no `[[sensors.camera]]`: {first}{}",
+        without.len(),
+        if without.len() > 1 {
+            format!(" and {} more", without.len() - 1)
+        } else {
+            String::new()
+        }
+    );
+    Some(ExitCode::from(2))
 }
 
 /// A system manifest's `rate_hz` must divide the physics rate of every case: otherwise exit 2

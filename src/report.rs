@@ -199,6 +199,29 @@ pub struct Aggregates {
     pub repeats: Vec<RepeatsEntry>,
     /// Euro NCAP points from the colour grid the run produced.
     pub euro_ncap: Vec<PointsEntry>,
+    /// Detection scoring over every run that was handed camera frames (absent when none was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<DetectionEntry>,
+}
+
+/// Detection scoring over a suite (`docs/metrics.md`): the runs' counts summed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionEntry {
+    /// Runs scored, and the frames they were handed.
+    pub runs: u64,
+    pub frames: u64,
+    pub tp: u64,
+    pub fp: u64,
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+    pub recall: Option<f64>,
+    pub precision: Option<f64>,
+    /// Mean absolute distance error over the true positives, m.
+    pub distance_error_m: Option<f64>,
+    /// Runs whose in-path target was detected stably, and their mean detection range, m.
+    pub ranged_runs: u64,
+    pub mean_range_m: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -284,6 +307,10 @@ const COUNT_METRICS: &[&str] = &[
     "loc_stanford_unavailable",
     "loc_stanford_misleading",
     "loc_stanford_hazardous",
+    "detection_frames",
+    "detection_tp",
+    "detection_fp",
+    "detection_fn",
 ];
 
 /// A run's metrics as `report.json` writes them: `collision` as a boolean, counts as integers.

@@ -4,11 +4,15 @@
 //! A case passes when at least `runs` of its runs pass, using up to `retries` extra runs after
 //! failed ones (UN R152: 2 runs + 1 retry); a run that ends in an error makes the case an error.
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
+use crate::eval::detection::{self, DetectionConfig};
 use crate::eval::judge::{self, CaseFacts, Judging, MetricMap, Packs, RunFacts, RunJudgement};
 use crate::eval::localization;
 use crate::eval::metrics::{self, MetricsConfig};
+use crate::gpu::{DeviceChoice, FrameRenderer, GpuError};
 use crate::scenario::{BuiltCase, Case};
 use crate::sim::{self, RunResult, RunSpec, SimOptions};
 use crate::sut::{SutSpec, Systems};
@@ -28,6 +32,63 @@ pub struct RunConfig {
     /// The packs that judge the cases.
     pub packs: Packs,
     pub metrics: MetricsConfig,
+    pub detection: DetectionConfig,
+    /// What renders camera frames for systems that see through cameras.
+    pub renderers: std::sync::Arc<Renderers>,
+}
+
+/// The renderers of a suite's workers: one per worker that needs frames, made on first use
+/// with the suite's `--device` and kept for the next batch (only systems that see through
+/// cameras ever ask for one).
+pub struct Renderers {
+    device: DeviceChoice,
+    idle: Mutex<Vec<FrameRenderer>>,
+}
+
+impl std::fmt::Debug for Renderers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderers")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Renderers {
+    fn default() -> Self {
+        Renderers::new(DeviceChoice::Cpu)
+    }
+}
+
+impl Renderers {
+    pub fn new(device: DeviceChoice) -> Renderers {
+        Renderers {
+            device,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A pool that starts with `first` (made by the caller to check the device and name it).
+    pub fn starting_with(device: DeviceChoice, first: FrameRenderer) -> Renderers {
+        Renderers {
+            device,
+            idle: Mutex::new(vec![first]),
+        }
+    }
+
+    /// An idle renderer, or a new one.
+    fn take(&self) -> Result<FrameRenderer, GpuError> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(r) => Ok(r),
+            None => FrameRenderer::new(self.device),
+        }
+    }
+
+    fn give_back(&self, renderer: FrameRenderer) {
+        if let Ok(mut v) = self.idle.lock() {
+            v.push(renderer);
+        }
+    }
 }
 
 /// Verdict of a case or a run.
@@ -128,8 +189,14 @@ fn simulate(
     systems: &Systems,
     wanted: &[(usize, u32)],
     options: &SimOptions,
+    renderers: &Renderers,
 ) -> Vec<RunResult> {
     let mut results = Vec::with_capacity(wanted.len());
+    // A renderer only for systems that see through cameras; if none can be made, the
+    // CPU reference renders (a `--device gpu` without an adapter is refused before the run).
+    let mut renderer = systems
+        .wants_frames()
+        .then(|| renderers.take().unwrap_or(FrameRenderer::Cpu));
     for batch in wanted.chunks(systems.runs_at_once()) {
         let mut group = systems.group();
         let specs = batch
@@ -141,9 +208,15 @@ fn simulate(
                 system: group.system(&cases[i].id, run_index),
             })
             .collect();
-        let batch_results = sim::run_batch(specs, options);
+        let batch_results = match &mut renderer {
+            Some(r) => sim::run_batch_rendering(specs, options, r),
+            None => sim::run_batch(specs, options),
+        };
         group.finish(&batch_results);
         results.extend(batch_results);
+    }
+    if let Some(r) = renderer {
+        renderers.give_back(r);
     }
     results
 }
@@ -214,7 +287,13 @@ fn run_cases(
             sut_rate_hz: None,
             ..config.sim.clone()
         };
-        let results = simulate(cases, &Systems::new(&spec), &by_case(&wanted), &plain);
+        let results = simulate(
+            cases,
+            &Systems::new(&spec),
+            &by_case(&wanted),
+            &plain,
+            &config.renderers,
+        );
         for (&(slot, _), r) in wanted.iter().zip(results) {
             if r.sut_error.is_none() {
                 facts[slot]
@@ -231,6 +310,10 @@ fn run_cases(
         if let (Some(samples), Some(receiver)) = (&result.localization, &case.model.gnss) {
             let loc = localization::compute(samples, receiver.alert_limit_m);
             localization::insert_metrics(&mut metrics, &loc);
+        }
+        // Runs that were handed camera frames are scored on their detections too.
+        if let Some(frames) = result.frames_scored.take() {
+            detection::run_metrics(&frames, &config.detection).insert_into(&mut metrics);
         }
         let (judging, why) = &resolved[slot];
         let judgement = judge::judge_run(
@@ -256,7 +339,13 @@ fn run_cases(
         .enumerate()
         .flat_map(|(slot, &i)| (0..cases[i].model.runs).map(move |r| (slot, r)))
         .collect();
-    let results = simulate(cases, systems, &by_case(&first), &sim_options);
+    let results = simulate(
+        cases,
+        systems,
+        &by_case(&first),
+        &sim_options,
+        &config.renderers,
+    );
     let mut per_case: Vec<Vec<JudgedRun>> = vec![Vec::new(); indices.len()];
     for (&(slot, _), r) in first.iter().zip(results) {
         per_case[slot].push(judge_one(slot, r));
@@ -277,7 +366,13 @@ fn run_cases(
         }
     }
     if !retry.is_empty() {
-        let results = simulate(cases, systems, &by_case(&retry), &sim_options);
+        let results = simulate(
+            cases,
+            systems,
+            &by_case(&retry),
+            &sim_options,
+            &config.renderers,
+        );
         for (&(slot, _), r) in retry.iter().zip(results) {
             per_case[slot].push(judge_one(slot, r));
         }

@@ -699,6 +699,7 @@ mod tests {
                 rows,
             }),
             localization: None,
+            frames_scored: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The evaluator: metrics from traces (and localization metrics from fix epochs) and verdicts
 //! from threshold packs.
 
+pub mod detection;
 pub mod judge;
 pub mod localization;
 pub mod metrics;

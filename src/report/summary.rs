@@ -78,6 +78,7 @@ pub fn render(view: &SummaryView<'_>) -> String {
     }
     packs_md(&mut md, view);
     localization_md(&mut md, view.digest);
+    detection_md(&mut md, view);
     let not_passed = s.fail + s.error;
     if not_passed > 0 {
         let _ = writeln!(md, "\n### Cases that did not pass ({not_passed})\n");
@@ -147,6 +148,36 @@ fn localization_md(md: &mut String, digest: &Digest) {
             digest.localization_cases - digest.localization.len()
         );
     }
+}
+
+/// Detection scoring over the suite, when runs were handed camera frames.
+fn detection_md(md: &mut String, view: &SummaryView<'_>) {
+    let Some(d) = &view.aggregates.detection else {
+        return;
+    };
+    let opt =
+        |x: Option<f64>, digits: usize| x.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    let _ = writeln!(
+        md,
+        "\n### Detection (IoU ≥ 0.5 against the renderer's labels)\n"
+    );
+    md.push_str("| runs | frames | recall | precision | distance error | detection range |\n|---:|---:|---:|---:|---:|---:|\n");
+    let _ = writeln!(
+        md,
+        "| {} | {} | {} ({}/{}) | {} ({}/{}) | {} m | {} m ({} of {} runs) |",
+        d.runs,
+        d.frames,
+        opt(d.recall, 3),
+        d.tp,
+        d.tp + d.fn_,
+        opt(d.precision, 3),
+        d.tp,
+        d.tp + d.fp,
+        opt(d.distance_error_m, 2),
+        opt(d.mean_range_m, 1),
+        d.ranged_runs,
+        d.runs
+    );
 }
 
 /// Per-pack counts, UN R152 categories, Euro NCAP points and colour grids.

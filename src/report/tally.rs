@@ -10,14 +10,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
+use crate::eval::detection::SuiteDetection;
 use crate::eval::judge::Packs;
 use crate::eval::rules::{self, GridCell, GroupCounts};
 use crate::thresholds::{Check, Pack, colour_from_name, status_name};
 
 use super::store::CaseSource;
 use super::{
-    Aggregates, CaseEntry, GateEntry, GroupEntry, PackCount, PackEntry, PointsEntry, RepeatsEntry,
-    ScenarioPointsEntry, Summary, cell_range, cell_vut_speed_kph, r6,
+    Aggregates, CaseEntry, DetectionEntry, GateEntry, GroupEntry, PackCount, PackEntry,
+    PointsEntry, RepeatsEntry, ScenarioPointsEntry, Summary, cell_range, cell_vut_speed_kph, r6,
 };
 
 /// At most this many cases that did not pass are kept with their reasons (`summary.md` lists
@@ -179,6 +180,8 @@ pub struct Tally<'p> {
     per_pack: BTreeMap<Option<(String, String)>, Summary>,
     /// Per pack id, per rule that judged: verdict counts (the groups of `repeats` rules).
     per_rule: BTreeMap<String, BTreeMap<String, GroupCounts>>,
+    /// Detection scoring summed over the runs that have it.
+    detection: SuiteDetection,
 }
 
 impl<'p> Tally<'p> {
@@ -188,6 +191,7 @@ impl<'p> Tally<'p> {
             digest: Digest::default(),
             per_pack: BTreeMap::new(),
             per_rule: BTreeMap::new(),
+            detection: SuiteDetection::default(),
         }
     }
 
@@ -212,6 +216,10 @@ impl<'p> Tally<'p> {
             .is_some_and(|j| is_points_rule(self.packs, &j.pack, &j.rule));
         let position = self.digest.summary.cases;
         self.digest.add(position, e, points);
+        for run in &e.runs {
+            self.detection
+                .add(&|name| run.metrics.get(name).and_then(serde_json::Value::as_f64));
+        }
     }
 
     /// The packs used, the aggregates and the digest of the cases counted.
@@ -222,12 +230,13 @@ impl<'p> Tally<'p> {
             .filter(|(p, _)| self.per_rule.contains_key(&p.id))
             .map(|(p, o)| (p, o.display()))
             .collect();
-        let aggregates = aggregates(
+        let mut aggregates = aggregates(
             self.per_pack,
             &self.per_rule,
             &self.digest.points_cases,
             &used,
         );
+        aggregates.detection = detection_entry(&self.detection);
         Totals {
             packs: used
                 .iter()
@@ -252,6 +261,25 @@ pub fn tally(source: &dyn CaseSource, packs: &Packs) -> io::Result<Totals> {
         t.add(&*source.case(i)?);
     }
     Ok(t.finish())
+}
+
+/// The suite's detection scoring as `report.json` has it (`None`: no run was scored).
+fn detection_entry(d: &SuiteDetection) -> Option<DetectionEntry> {
+    (d.runs > 0).then(|| {
+        let t = &d.totals;
+        DetectionEntry {
+            runs: d.runs,
+            frames: t.frames,
+            tp: t.true_positives,
+            fp: t.false_positives,
+            fn_: t.false_negatives,
+            recall: t.recall().map(r6),
+            precision: t.precision().map(r6),
+            distance_error_m: t.distance_error_m().map(r6),
+            ranged_runs: d.ranged_runs,
+            mean_range_m: d.mean_range_m().map(r6),
+        }
+    })
 }
 
 fn to_rule_verdict(v: &str) -> rules::Verdict {

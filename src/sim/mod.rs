@@ -2,9 +2,10 @@
 //! the system under test in the loop; runs are stepped in lockstep batches.
 //!
 //! A physics step has three phases, in this order, for every run of a batch:
-//! 1. *sense*: the satellite receiver (if any) simulates its epoch when one is due; runs whose
-//!    system is due this step take a measurement (object list, lane, the newest fix), the
-//!    stage where camera frames of the whole batch will be rendered at once;
+//! 1. *sense*: the satellite receiver (if any) simulates its epoch when one is due; the camera
+//!    frames due at this step of every run whose system sees through cameras are rendered
+//!    together in one call ([`camera`]); runs whose system is due this step take a measurement
+//!    (object list, lane, the newest fix) and get their latest frames;
 //! 2. *decide*: each due system turns its observation into a command (queued for latency);
 //! 3. *act*: the applied commands, the test driver, the actors and the ego advance by one
 //!    step; contact and end conditions are checked.
@@ -13,12 +14,14 @@
 //! thread count. This module does no I/O.
 
 pub mod actors;
+pub mod camera;
 pub mod collision;
 pub mod vehicle;
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::gpu::FrameRenderer;
 use crate::rng::{StreamKey, fnv1a64};
 use crate::scenario::model::{Actor, Scenario};
 use crate::sensor::gnss::{EgoPose, LocalizationSample, Receiver};
@@ -121,6 +124,9 @@ pub struct RunResult {
     pub trace: Option<Trace>,
     /// Every fix epoch of the scenario's receiver (`[sensors.gnss]`), `None` without one.
     pub localization: Option<Vec<LocalizationSample>>,
+    /// The camera frames the system was handed, with their labels and its detections
+    /// (`None`: the system does not see through cameras).
+    pub frames_scored: Option<Vec<camera::ScoredFrame>>,
 }
 
 /// Per-step record of a run (for `--traces`).
@@ -186,6 +192,8 @@ struct World<'a> {
     trace: Option<Trace>,
     /// The satellite-positioning receiver, if the scenario has one.
     gnss: Option<Receiver>,
+    /// The cameras of a system that sees through them.
+    rig: Option<camera::CameraRig>,
 }
 
 fn kph(x: f64) -> f64 {
@@ -233,6 +241,7 @@ impl<'a> World<'a> {
                 rows: Vec::new(),
             }),
             gnss: None,
+            rig: None,
         };
         if let Some(model) = &scenario.gnss {
             let start = world.ego_pose();
@@ -244,6 +253,12 @@ impl<'a> World<'a> {
                 case_id,
                 run_index,
                 &start,
+            ));
+        }
+        if world.system.wants_frames() {
+            world.rig = Some(camera::CameraRig::new(
+                &scenario.cameras,
+                scenario.timing.dt_s,
             ));
         }
         let e = &scenario.ego;
@@ -348,6 +363,44 @@ impl<'a> World<'a> {
         (s.y_m - ego_y_m).abs() < half + self.scenario.ego.width_m / 2.0
     }
 
+    /// The world as the renderer draws it now (road-frame poses of the ego and the actors).
+    fn world_state(&self) -> crate::render::WorldState {
+        let pos = self.ego.in_road(&self.scenario.road);
+        crate::render::WorldState {
+            time_s: self.time_s(),
+            ego: crate::render::ActorState {
+                station_m: pos.station_m,
+                y_m: pos.y_m,
+                heading_rad: pos.heading_rad,
+            },
+            actors: self
+                .actors
+                .iter()
+                .map(|s| crate::render::ActorState {
+                    station_m: s.station_m,
+                    y_m: s.y_m,
+                    heading_rad: s.heading_rad,
+                })
+                .collect(),
+        }
+    }
+
+    /// The index of the nearest in-path actor ahead of the ego now (what traces call `lead`).
+    fn lead_actor(&self) -> Option<usize> {
+        let pos = self.ego.in_road(&self.scenario.road);
+        let relations = self.relations(pos);
+        let mut nearest: Option<(f64, usize)> = None;
+        for (i, r) in relations.iter().enumerate() {
+            if r.gap_m >= 0.0
+                && self.in_path(&self.scenario.actors[i], &self.actors[i], pos.y_m)
+                && nearest.is_none_or(|(g, _)| r.gap_m < g)
+            {
+                nearest = Some((r.gap_m, i));
+            }
+        }
+        nearest.map(|(_, i)| i)
+    }
+
     fn lane_observation(&self) -> Option<LaneObservation> {
         let road = &self.scenario.road;
         let pos = self.ego.in_road(road);
@@ -390,6 +443,7 @@ impl<'a> World<'a> {
             ego_speed_end_mps: self.ego.speed_mps,
             trace: self.trace.take(),
             localization: self.gnss.take().map(Receiver::into_samples),
+            frames_scored: self.rig.take().map(camera::CameraRig::into_scored),
         });
     }
 
@@ -446,6 +500,7 @@ impl<'a> World<'a> {
             lane: self.lane_observation(),
             set_speed_mps: self.scenario.ego.speed_mps,
             gnss: self.gnss.as_ref().and_then(Receiver::latest),
+            frames: self.rig.as_ref().map_or(&[][..], |r| r.frames()),
         };
         // A system that panics or returns nonsense ends its own run, never the harness.
         let answer = match catch_unwind(AssertUnwindSafe(|| self.system.submit(&obs))) {
@@ -468,7 +523,12 @@ impl<'a> World<'a> {
     fn decide(&mut self, answer: std::thread::Result<Result<Command, sut::SutError>>) {
         let command = match answer {
             Ok(Ok(cmd)) => match sut::check_command(&cmd) {
-                Ok(()) => cmd,
+                Ok(()) => {
+                    if let Some(rig) = &mut self.rig {
+                        rig.score(&cmd.detections);
+                    }
+                    cmd
+                }
                 Err(e) => {
                     return self.finish(
                         EndReason::SutError,
@@ -686,18 +746,79 @@ pub struct RunSpec<'a> {
     pub system: Box<dyn System>,
 }
 
-/// Simulates a batch of runs in lockstep until every run has ended.
+/// Simulates a batch of runs in lockstep until every run has ended; camera frames (for
+/// systems that see through cameras) are rendered by the CPU reference.
 pub fn run_batch(specs: Vec<RunSpec<'_>>, options: &SimOptions) -> Vec<RunResult> {
+    run_batch_rendering(specs, options, &mut FrameRenderer::Cpu)
+}
+
+/// Renders the camera frames due at this step of every running world whose system sees
+/// through cameras, in one call, and hands each world its frames. A rendering failure ends
+/// the runs that needed the frames in an error.
+fn render_due(worlds: &mut [World<'_>], renderer: &mut FrameRenderer) {
+    let mut due: Vec<(usize, usize)> = Vec::new();
+    let mut scenes = Vec::new();
+    for (i, w) in worlds.iter().enumerate() {
+        let (None, Some(rig)) = (&w.result, &w.rig) else {
+            continue;
+        };
+        let mut state = None;
+        for camera in rig.due(w.step, u64::from(w.sut_every_n_steps)) {
+            let state = state.get_or_insert_with(|| w.world_state());
+            scenes.push(camera::scene(w.scenario, &rig.cameras()[camera], state));
+            due.push((i, camera));
+        }
+    }
+    if scenes.is_empty() {
+        return;
+    }
+    match renderer.render(&scenes) {
+        Ok(frames) => {
+            // The place of the scenarios' per-camera perturbation chains (a later issue):
+            // between the renderer and the system, on `frames`, keyed by run and camera.
+            for ((&(i, camera), scene), frame) in due.iter().zip(&scenes).zip(frames) {
+                let w = &mut worlds[i];
+                let lead = w.lead_actor().map(|a| a as u32 + 1);
+                let exposed_at_s = w.time_s();
+                if let Some(rig) = &mut w.rig {
+                    rig.deliver(camera, frame, scene, exposed_at_s, lead);
+                }
+            }
+        }
+        Err(e) => {
+            for &(i, _) in &due {
+                let w = &mut worlds[i];
+                if w.result.is_none() {
+                    let t = w.time_s();
+                    w.finish(
+                        EndReason::SutError,
+                        t,
+                        None,
+                        Some(format!("rendering its camera frames failed: {e}")),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Simulates a batch of runs in lockstep until every run has ended; the camera frames due at a
+/// step (for systems that see through cameras) are rendered by `renderer` in one call.
+pub fn run_batch_rendering(
+    specs: Vec<RunSpec<'_>>,
+    options: &SimOptions,
+    renderer: &mut FrameRenderer,
+) -> Vec<RunResult> {
     let mut worlds: Vec<World<'_>> = specs
         .into_iter()
         .map(|s| World::new(s.scenario, s.case_id, s.run_index, s.system, options))
         .collect();
     loop {
         let mut active = false;
-        // Phases 1–2 for the whole batch (the place where camera frames will be rendered
-        // for all due runs at once): every due run submits its observation before any command
-        // is collected, so that runs sharing a process are answered in one exchange. Then
-        // phase 3.
+        // Phases 1–2 for the whole batch: the frames due are rendered for all runs at once,
+        // then every due run submits its observation before any command is collected, so
+        // that runs sharing a process are answered in one exchange. Then phase 3.
+        render_due(&mut worlds, renderer);
         let mut waiting = Vec::new();
         for (i, w) in worlds.iter_mut().enumerate() {
             if w.result.is_none() && w.sense_and_submit() {

@@ -8,6 +8,7 @@
 
 mod acc;
 mod aeb;
+mod aeb_vision;
 mod careful_driver;
 mod common;
 mod lka;
@@ -16,6 +17,7 @@ mod rss;
 
 pub use acc::{Acc, AccConfig};
 pub use aeb::{Aeb, AebConfig, AebStage};
+pub use aeb_vision::{AebVision, AebVisionConfig, Sighting, find_obstacle, guess_class};
 pub use careful_driver::{CarefulDriver, CarefulDriverConfig, CarefulDriverPhase};
 pub use lka::{Lka, LkaConfig};
 pub use lka_gnss::{LkaGnss, LkaGnssConfig};
@@ -30,6 +32,8 @@ pub enum BuiltinKind {
     None,
     /// TTC-based forward-collision warning and staged emergency braking.
     Aeb,
+    /// The same braking logic on an obstacle found in camera frames alone.
+    AebVision,
     /// Adaptive cruise control with a constant time gap.
     Acc,
     /// Lane-keeping assistance that steers back when a lane boundary comes close.
@@ -49,6 +53,7 @@ impl BuiltinKind {
     pub const ALL: &'static [BuiltinKind] = &[
         BuiltinKind::None,
         BuiltinKind::Aeb,
+        BuiltinKind::AebVision,
         BuiltinKind::Acc,
         BuiltinKind::Lka,
         BuiltinKind::LkaGnss,
@@ -61,6 +66,7 @@ impl BuiltinKind {
         match self {
             BuiltinKind::None => "none",
             BuiltinKind::Aeb => "aeb",
+            BuiltinKind::AebVision => "aeb-vision",
             BuiltinKind::Acc => "acc",
             BuiltinKind::Lka => "lka",
             BuiltinKind::LkaGnss => "lka-gnss",
@@ -73,6 +79,11 @@ impl BuiltinKind {
     pub fn from_name(name: &str) -> Option<BuiltinKind> {
         BuiltinKind::ALL.iter().copied().find(|k| k.name() == name)
     }
+
+    /// Whether the system sees through cameras (frames are rendered for it).
+    pub fn wants_frames(self) -> bool {
+        matches!(self, BuiltinKind::AebVision)
+    }
 }
 
 /// A fresh instance of a built-in system with its documented default parameters.
@@ -80,6 +91,7 @@ pub fn make(kind: BuiltinKind) -> Box<dyn System> {
     match kind {
         BuiltinKind::None => Box::new(NoIntervention),
         BuiltinKind::Aeb => Box::new(Aeb::new(AebConfig::default())),
+        BuiltinKind::AebVision => Box::new(AebVision::new(AebVisionConfig::default())),
         BuiltinKind::Acc => Box::new(Acc::new(AccConfig::default())),
         BuiltinKind::Lka => Box::new(Lka::new(LkaConfig::default())),
         BuiltinKind::LkaGnss => Box::new(LkaGnss::new(LkaGnssConfig::default())),

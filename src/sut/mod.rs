@@ -3,9 +3,10 @@
 //!
 //! The observation is what a real system would see: vehicle-bus signals, an object list as a
 //! radar/fusion stage delivers it (produced by the sensor model, perfect by default), and the
-//! lane as a lane-marking camera reports it, and satellite-positioning fixes where the scenario
-//! has a receiver. Ground truth never reaches a system directly. Later sensor work (camera
-//! frames) adds fields here.
+//! lane as a lane-marking camera reports it, satellite-positioning fixes where the scenario
+//! has a receiver, and — for systems that ask for them ([`System::wants_frames`]) — the latest
+//! colour frame of each camera of the scenario with the time it was exposed. Ground truth never
+//! reaches a system directly.
 //!
 //! Systems run in the harness (`builtin:NAME`) or as programs of their own (`exec:PATH`, a
 //! manifest `FILE.toml`) that speak the process protocol of `docs/sut-protocol.md`.
@@ -150,14 +151,41 @@ pub struct Observation<'a> {
     /// The newest fix of the scenario's receiver that has arrived; `None` without a receiver,
     /// before the first fix arrives, and when the newest epoch gave no position.
     pub gnss: Option<&'a GnssFix>,
+    /// The latest frame of each camera of the scenario, in `[[sensors.camera]]` order, borrowed
+    /// from the simulation (not copied per step). Empty for systems that do not ask for frames
+    /// ([`System::wants_frames`]) and before a camera's first frame.
+    pub frames: &'a [CameraFrame],
 }
 
-/// A detection a system reports (scored by the camera work; optional for others).
+/// The latest frame of one camera as a system sees it: colour pixels only (no depth, no
+/// instance ids, no labels), the camera's mount and intrinsics, and when it was exposed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CameraFrame {
+    /// The camera (id, resolution, field of view, mount in the ego frame, rate).
+    pub camera: crate::render::Camera,
+    /// Counts this camera's frames in the run from 0; a new number is a new frame.
+    pub frame_index: u64,
+    /// Simulation time at which the frame was exposed, s (the step at which it was rendered).
+    pub exposed_at_s: f64,
+    pub width_px: u32,
+    pub height_px: u32,
+    /// RGBA8, row-major from the top-left pixel.
+    pub rgba: Vec<u8>,
+}
+
+/// A detection a system reports. Detections with a box are scored against the renderer's
+/// labels of the frame they name (`eval::detection`; `docs/metrics.md`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Detection {
     pub class: ObjectClass,
+    /// Depth along the camera's optical axis to the object's nearest visible surface, m.
     pub distance_m: f64,
+    /// 0–1.
     pub confidence: f64,
+    /// Index of the camera (into [`Observation::frames`]) whose latest frame the box is in.
+    pub camera: usize,
+    /// `x0, y0, x1, y1` in pixels (edges, as labels have them); `None`: no box (not scored).
+    pub bbox_px: Option<[f64; 4]>,
 }
 
 /// What a system under test asks for. `None` leaves that axis to the test driver.
@@ -226,6 +254,11 @@ pub trait System: Send {
     }
     /// The run has ended (the system may forget it).
     fn end(&mut self) {}
+    /// Whether the system sees through cameras: only then are frames rendered for its runs
+    /// and handed over in [`Observation::frames`] (a system without camera needs pays nothing).
+    fn wants_frames(&self) -> bool {
+        false
+    }
 }
 
 /// Which system to test, as parsed from `--sut`.
@@ -331,6 +364,15 @@ impl SutSpec {
         }
     }
 
+    /// Whether the system sees through cameras (see [`System::wants_frames`]): a suite it runs
+    /// on needs a camera in every scenario.
+    pub fn wants_frames(&self) -> bool {
+        match self {
+            SutSpec::Builtin(k) => k.wants_frames(),
+            SutSpec::Process(_) => false,
+        }
+    }
+
     /// A fresh instance for one run (a process system gets a process of its own, closed when
     /// the instance is dropped; suites share processes through [`Systems`]).
     pub fn instantiate(&self) -> Box<dyn System> {
@@ -365,6 +407,11 @@ impl Systems {
             Some(pool) => pool.sut().batch_size.max(1),
             None => usize::MAX,
         }
+    }
+
+    /// Whether the systems see through cameras (frames are rendered for them).
+    pub fn wants_frames(&self) -> bool {
+        self.spec.wants_frames()
     }
 
     /// The systems of one lockstep batch of at most [`Systems::runs_at_once`] runs.
@@ -416,6 +463,19 @@ pub fn check_command(cmd: &Command) -> Result<(), SutError> {
                 what: "steering request",
                 value: s,
             });
+        }
+    }
+    for d in &cmd.detections {
+        let numbers = [d.distance_m, d.confidence]
+            .into_iter()
+            .chain(d.bbox_px.into_iter().flatten());
+        for value in numbers {
+            if !value.is_finite() {
+                return Err(SutError::NonFinite {
+                    what: "detection",
+                    value,
+                });
+            }
         }
     }
     Ok(())

@@ -316,6 +316,12 @@ struct WireDetection {
     class: String,
     distance_m: f64,
     confidence: f64,
+    /// Index of the camera whose frame the box is in.
+    #[serde(default)]
+    camera: usize,
+    /// `[x0, y0, x1, y1]`, pixels.
+    #[serde(default)]
+    bbox_px: Option<[f64; 4]>,
 }
 
 /// One command of a `commands` reply.
@@ -500,6 +506,8 @@ fn command_from_wire(c: &WireCommand) -> Result<Command, String> {
                     class,
                     distance_m: d.distance_m,
                     confidence: d.confidence,
+                    camera: d.camera,
+                    bbox_px: d.bbox_px,
                 })
                 .ok_or_else(|| format!("detection of unknown class `{}`", d.class))
         })
@@ -606,6 +614,7 @@ mod tests {
             lane: Some(LaneObservation::default()),
             set_speed_mps: 50.0 / 3.6,
             gnss: None,
+            frames: &[],
         };
         let mut out = Vec::new();
         start_step(&mut out, 3);

@@ -392,6 +392,7 @@ pub mod testkit {
             lane,
             set_speed_mps: speed_mps,
             gnss: None,
+            frames: &[],
         }
     }
 
