@@ -5,31 +5,51 @@
 //
 // CPU reference: `src/perturb/blur.rs`, with the same names and the same f32 math.
 
+// The separable blurs take four pixels of the invocation's row (x, x + 64, x + 128, x + 192)
+// at a time, so that each weight is read from the table once for the four (the sums are the
+// same as one pixel at a time).
+fn four(x: u32) -> vec4<i32> {
+    return vec4<i32>(i32(x)) + vec4<i32>(0, 64, 128, 192);
+}
+
 // Horizontal taps of an RGBA8 image into the packed 10-bit plane.
 @compute @workgroup_size(64)
 fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
     let w = i32(j.frame.x);
-    for (var i = 0u; i < PPI; i = i + 1u) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    let row = id.y * j.frame.x;
+    for (var i = 0u; i < PPI; i = i + 4u) {
         let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        if (x >= j.frame.x) {
             return;
         }
-        var acc = vec3<f32>(0.0);
-        if (i32(x) >= r && i32(x) + r < w) {
-            // Inside: no edge handling (the same sum).
-            let first = id.y * j.frame.x + x - u32(r);
-            for (var k = 0u; k <= 2u * u32(r); k = k + 1u) {
-                acc = acc + table_f(j, k) * unpack4x8unorm(word(j, j.io.x, first + k)).rgb;
-            }
-        } else {
-            for (var k = 0; k <= 2 * r; k = k + 1) {
-                let xx = u32(edge(i32(x) + k - r, w, j.ints.y));
-                acc = acc + table_f(j, u32(k)) * load_rgb(j, j.io.x, xx, id.y);
-            }
+        let xs = four(x);
+        var a0 = vec3<f32>(0.0);
+        var a1 = vec3<f32>(0.0);
+        var a2 = vec3<f32>(0.0);
+        var a3 = vec3<f32>(0.0);
+        for (var k = 0; k <= 2 * r; k = k + 1) {
+            let t = table_f(j, u32(k));
+            let e = j.ints.y;
+            a0 = a0 + t * unpack4x8unorm(word(j, j.io.x, row + u32(edge(xs.x + k - r, w, e)))).rgb;
+            a1 = a1 + t * unpack4x8unorm(word(j, j.io.x, row + u32(edge(xs.y + k - r, w, e)))).rgb;
+            a2 = a2 + t * unpack4x8unorm(word(j, j.io.x, row + u32(edge(xs.z + k - r, w, e)))).rgb;
+            a3 = a3 + t * unpack4x8unorm(word(j, j.io.x, row + u32(edge(xs.w + k - r, w, e)))).rgb;
         }
-        set_word(j, j.io.y, id.y * j.frame.x + x, pack10(acc));
+        set_word(j, j.io.y, row + x, pack10(a0));
+        if (xs.y < w) {
+            set_word(j, j.io.y, row + u32(xs.y), pack10(a1));
+        }
+        if (xs.z < w) {
+            set_word(j, j.io.y, row + u32(xs.z), pack10(a2));
+        }
+        if (xs.w < w) {
+            set_word(j, j.io.y, row + u32(xs.w), pack10(a3));
+        }
     }
 }
 
@@ -38,27 +58,40 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
 fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
+    let w = i32(j.frame.x);
     let h = i32(j.frame.y);
-    for (var i = 0u; i < PPI; i = i + 1u) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var i = 0u; i < PPI; i = i + 4u) {
         let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        if (x >= j.frame.x) {
             return;
         }
-        var acc = vec3<f32>(0.0);
-        if (i32(id.y) >= r && i32(id.y) + r < h) {
-            // Inside: no edge handling (the same sum).
-            var at = (id.y - u32(r)) * j.frame.x + x;
-            for (var k = 0u; k <= 2u * u32(r); k = k + 1u) {
-                acc = acc + table_f(j, k) * unpack10(word(j, j.io.x, at));
-                at = at + j.frame.x;
-            }
-        } else {
-            for (var k = 0; k <= 2 * r; k = k + 1) {
-                let yy = u32(edge(i32(id.y) + k - r, h, j.ints.y));
-                acc = acc + table_f(j, u32(k)) * unpack10(word(j, j.io.x, yy * j.frame.x + x));
-            }
+        let xs = four(x);
+        let xc = vec4<u32>(min(xs, vec4<i32>(w - 1)));
+        var a0 = vec3<f32>(0.0);
+        var a1 = vec3<f32>(0.0);
+        var a2 = vec3<f32>(0.0);
+        var a3 = vec3<f32>(0.0);
+        for (var k = 0; k <= 2 * r; k = k + 1) {
+            let t = table_f(j, u32(k));
+            let at = u32(edge(i32(id.y) + k - r, h, j.ints.y)) * j.frame.x;
+            a0 = a0 + t * unpack10(word(j, j.io.x, at + xc.x));
+            a1 = a1 + t * unpack10(word(j, j.io.x, at + xc.y));
+            a2 = a2 + t * unpack10(word(j, j.io.x, at + xc.z));
+            a3 = a3 + t * unpack10(word(j, j.io.x, at + xc.w));
         }
-        store_rgb(j, j.io.y, x, id.y, acc);
+        store_rgb(j, j.io.y, x, id.y, a0);
+        if (xs.y < w) {
+            store_rgb(j, j.io.y, u32(xs.y), id.y, a1);
+        }
+        if (xs.z < w) {
+            store_rgb(j, j.io.y, u32(xs.z), id.y, a2);
+        }
+        if (xs.w < w) {
+            store_rgb(j, j.io.y, u32(xs.w), id.y, a3);
+        }
     }
 }
 
@@ -68,25 +101,42 @@ fn plane_blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
     let w = i32(j.frame.x);
-    for (var i = 0u; i < PPI; i = i + 1u) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    let row = id.y * j.frame.x;
+    let two = j.ints.z > 1u;
+    for (var i = 0u; i < PPI; i = i + 4u) {
         let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        if (x >= j.frame.x) {
             return;
         }
-        let row = id.y * j.frame.x;
-        var a = 0.0;
-        var b = 0.0;
+        let xs = four(x);
+        var a = vec4<f32>(0.0);
+        var b = vec4<f32>(0.0);
         for (var k = 0; k <= 2 * r; k = k + 1) {
-            let xx = u32(edge(i32(x) + k - r, w, j.ints.y));
             let t = table_f(j, u32(k));
-            a = a + t * load_f(j, j.io.x, row + xx);
-            if (j.ints.z > 1u) {
-                b = b + t * load_f(j, j.io.z, row + xx);
+            let e = j.ints.y;
+            let xx = row + vec4<u32>(
+                u32(edge(xs.x + k - r, w, e)),
+                u32(edge(xs.y + k - r, w, e)),
+                u32(edge(xs.z + k - r, w, e)),
+                u32(edge(xs.w + k - r, w, e)),
+            );
+            a = a + t * vec4<f32>(load_f(j, j.io.x, xx.x), load_f(j, j.io.x, xx.y), load_f(j, j.io.x, xx.z), load_f(j, j.io.x, xx.w));
+            if (two) {
+                b = b + t * vec4<f32>(load_f(j, j.io.z, xx.x), load_f(j, j.io.z, xx.y), load_f(j, j.io.z, xx.z), load_f(j, j.io.z, xx.w));
             }
         }
-        store_f(j, j.io.y, row + x, a * j.p0.x);
-        if (j.ints.z > 1u) {
-            store_f(j, j.io.w, row + x, b * j.p0.x);
+        a = a * j.p0.x;
+        b = b * j.p0.x;
+        for (var m = 0u; m < 4u; m = m + 1u) {
+            if (xs[m] < w) {
+                store_f(j, j.io.y, row + u32(xs[m]), a[m]);
+                if (two) {
+                    store_f(j, j.io.w, row + u32(xs[m]), b[m]);
+                }
+            }
         }
     }
 }
@@ -96,25 +146,39 @@ fn plane_blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
 fn plane_blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
+    let w = i32(j.frame.x);
     let h = i32(j.frame.y);
-    for (var i = 0u; i < PPI; i = i + 1u) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    let two = j.ints.z > 1u;
+    for (var i = 0u; i < PPI; i = i + 4u) {
         let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        if (x >= j.frame.x) {
             return;
         }
-        var a = 0.0;
-        var b = 0.0;
+        let xs = four(x);
+        let xc = vec4<u32>(min(xs, vec4<i32>(w - 1)));
+        var a = vec4<f32>(0.0);
+        var b = vec4<f32>(0.0);
         for (var k = 0; k <= 2 * r; k = k + 1) {
-            let yy = u32(edge(i32(id.y) + k - r, h, j.ints.y));
             let t = table_f(j, u32(k));
-            a = a + t * load_f(j, j.io.x, yy * j.frame.x + x);
-            if (j.ints.z > 1u) {
-                b = b + t * load_f(j, j.io.z, yy * j.frame.x + x);
+            let xx = u32(edge(i32(id.y) + k - r, h, j.ints.y)) * j.frame.x + xc;
+            a = a + t * vec4<f32>(load_f(j, j.io.x, xx.x), load_f(j, j.io.x, xx.y), load_f(j, j.io.x, xx.z), load_f(j, j.io.x, xx.w));
+            if (two) {
+                b = b + t * vec4<f32>(load_f(j, j.io.z, xx.x), load_f(j, j.io.z, xx.y), load_f(j, j.io.z, xx.z), load_f(j, j.io.z, xx.w));
             }
         }
-        store_f(j, j.io.y, id.y * j.frame.x + x, a * j.p0.x);
-        if (j.ints.z > 1u) {
-            store_f(j, j.io.w, id.y * j.frame.x + x, b * j.p0.x);
+        a = a * j.p0.x;
+        b = b * j.p0.x;
+        let row = id.y * j.frame.x;
+        for (var m = 0u; m < 4u; m = m + 1u) {
+            if (xs[m] < w) {
+                store_f(j, j.io.y, row + u32(xs[m]), a[m]);
+                if (two) {
+                    store_f(j, j.io.w, row + u32(xs[m]), b[m]);
+                }
+            }
         }
     }
 }
@@ -192,51 +256,94 @@ fn defocus_disk(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 
 // Σ weight·image[y − dy, x − dx] over the taps (shifts clamp at the edges, as the original's
-// `shift`); a tap is its shift (dx in the low, dy in the high 16 bits) and its weight.
+// `shift`); a tap is its shift (dx in the low, dy in the high 16 bits) and its weight. Four
+// pixels of the invocation's row (x, x + 64, x + 128, x + 192) at a time, so that each tap is
+// read from the table once for the four.
 @compute @workgroup_size(64)
 fn motion_blur(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let w = i32(j.frame.x);
     let h = i32(j.frame.y);
-    for (var i = 0u; i < PPI; i = i + 1u) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var i = 0u; i < PPI; i = i + 4u) {
         let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        if (x >= j.frame.x) {
             return;
         }
-        var acc = vec3<f32>(0.0);
+        let xs = vec4<i32>(i32(x)) + vec4<i32>(0, 64, 128, 192);
+        var a0 = vec3<f32>(0.0);
+        var a1 = vec3<f32>(0.0);
+        var a2 = vec3<f32>(0.0);
+        var a3 = vec3<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
             let shift = table_u(j, 2u * k);
             let dx = bitcast<i32>(shift << 16u) >> 16u;
             let dy = bitcast<i32>(shift) >> 16u;
-            let xx = u32(clamp(i32(x) - dx, 0, w - 1));
-            let yy = u32(clamp(i32(id.y) - dy, 0, h - 1));
-            acc = acc + table_f(j, 2u * k + 1u) * load_rgb(j, j.io.x, xx, yy);
+            let t = table_f(j, 2u * k + 1u);
+            let row = u32(clamp(i32(id.y) - dy, 0, h - 1)) * j.frame.x;
+            let xx = vec4<u32>(clamp(xs - vec4<i32>(dx), vec4<i32>(0), vec4<i32>(w - 1)));
+            a0 = a0 + t * unpack4x8unorm(word(j, j.io.x, row + xx.x)).rgb;
+            a1 = a1 + t * unpack4x8unorm(word(j, j.io.x, row + xx.y)).rgb;
+            a2 = a2 + t * unpack4x8unorm(word(j, j.io.x, row + xx.z)).rgb;
+            a3 = a3 + t * unpack4x8unorm(word(j, j.io.x, row + xx.w)).rgb;
         }
-        store_rgb(j, j.io.y, x, id.y, acc);
+        store_rgb(j, j.io.y, x, id.y, a0);
+        if (xs.y < w) {
+            store_rgb(j, j.io.y, u32(xs.y), id.y, a1);
+        }
+        if (xs.z < w) {
+            store_rgb(j, j.io.y, u32(xs.z), id.y, a2);
+        }
+        if (xs.w < w) {
+            store_rgb(j, j.io.y, u32(xs.w), id.y, a3);
+        }
     }
 }
 
-// The same taps on an f32 plane.
+// The same taps on an f32 plane, four pixels at a time.
 @compute @workgroup_size(64)
 fn plane_motion(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let w = i32(j.frame.x);
     let h = i32(j.frame.y);
-    for (var i = 0u; i < PPI; i = i + 1u) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var i = 0u; i < PPI; i = i + 4u) {
         let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        if (x >= j.frame.x) {
             return;
         }
-        var acc = 0.0;
+        let xs = vec4<i32>(i32(x)) + vec4<i32>(0, 64, 128, 192);
+        var acc = vec4<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
             let shift = table_u(j, 2u * k);
             let dx = bitcast<i32>(shift << 16u) >> 16u;
             let dy = bitcast<i32>(shift) >> 16u;
-            let xx = u32(clamp(i32(x) - dx, 0, w - 1));
-            let yy = u32(clamp(i32(id.y) - dy, 0, h - 1));
-            acc = acc + table_f(j, 2u * k + 1u) * load_f(j, j.io.x, yy * j.frame.x + xx);
+            let t = table_f(j, 2u * k + 1u);
+            let row = u32(clamp(i32(id.y) - dy, 0, h - 1)) * j.frame.x;
+            let xx = vec4<u32>(clamp(xs - vec4<i32>(dx), vec4<i32>(0), vec4<i32>(w - 1)));
+            let v = vec4<f32>(
+                load_f(j, j.io.x, row + xx.x),
+                load_f(j, j.io.x, row + xx.y),
+                load_f(j, j.io.x, row + xx.z),
+                load_f(j, j.io.x, row + xx.w),
+            );
+            acc = acc + t * v;
         }
-        store_f(j, j.io.y, id.y * j.frame.x + x, acc);
+        let base = id.y * j.frame.x;
+        store_f(j, j.io.y, base + x, acc.x);
+        if (xs.y < w) {
+            store_f(j, j.io.y, base + u32(xs.y), acc.y);
+        }
+        if (xs.z < w) {
+            store_f(j, j.io.y, base + u32(xs.z), acc.z);
+        }
+        if (xs.w < w) {
+            store_f(j, j.io.y, base + u32(xs.w), acc.w);
+        }
     }
 }
 

@@ -5,39 +5,58 @@
 //
 // CPU reference: `src/perturb/digital.rs`, with the same names and the same f32 math.
 
-// Each output pixel is the mean of its cell's input box. Table: cell of every column, of every
-// row, then the input range of every column cell and of every row cell.
+// One invocation per cell (`ints.w` = columns × rows of cells): the mean of its input box
+// (PIL's box downscale), written to every output pixel that samples the cell (PIL's nearest
+// upscale). Table: input range of every column cell, of every row cell, then output range of
+// every column cell, of every row cell (`[first, end)` pairs).
 @compute @workgroup_size(64)
 fn pixelate(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
+    let idx = id.y * ITEMS_ROW + id.x;
+    if (idx >= j.ints.w) {
+        return;
+    }
     let w = j.frame.x;
-    let h = j.frame.y;
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= w || id.y >= h) {
-            return;
+    let ws = j.ints.x;
+    let hs = j.ints.y;
+    let cy = idx / ws;
+    let cx = idx - cy * ws;
+    let x0 = table_u(j, 2u * cx);
+    let x1 = table_u(j, 2u * cx + 1u);
+    let y0 = table_u(j, 2u * ws + 2u * cy);
+    let y1 = table_u(j, 2u * ws + 2u * cy + 1u);
+    var s = vec3<u32>(0u);
+    for (var yy = y0; yy < y1; yy = yy + 1u) {
+        for (var xx = x0; xx < x1; xx = xx + 1u) {
+            let v = word(j, j.io.x, yy * w + xx);
+            s = s + vec3<u32>(v & 255u, (v >> 8u) & 255u, (v >> 16u) & 255u);
         }
-        let cx = table_u(j, x);
-        let cy = table_u(j, w + id.y);
-        let x0 = table_u(j, w + h + 2u * cx);
-        let x1 = table_u(j, w + h + 2u * cx + 1u);
-        let y0 = table_u(j, w + h + 2u * j.ints.x + 2u * cy);
-        let y1 = table_u(j, w + h + 2u * j.ints.x + 2u * cy + 1u);
-        var s = vec3<u32>(0u);
-        for (var yy = y0; yy < y1; yy = yy + 1u) {
-            for (var xx = x0; xx < x1; xx = xx + 1u) {
-                let v = word(j, j.io.x, yy * w + xx);
-                s = s + vec3<u32>(v & 255u, (v >> 8u) & 255u, (v >> 16u) & 255u);
-            }
+    }
+    let n = f32((x1 - x0) * (y1 - y0));
+    let out = pack4x8unorm(vec4<f32>(vec3<f32>(s) / (n * 255.0), 1.0));
+    let o = 2u * ws + 2u * hs;
+    let ox0 = table_u(j, o + 2u * cx);
+    let ox1 = table_u(j, o + 2u * cx + 1u);
+    let oy0 = table_u(j, o + 2u * ws + 2u * cy);
+    let oy1 = table_u(j, o + 2u * ws + 2u * cy + 1u);
+    for (var y = oy0; y < oy1; y = y + 1u) {
+        for (var x = ox0; x < ox1; x = x + 1u) {
+            set_word(j, j.io.y, y * w + x, out);
         }
-        let n = f32((x1 - x0) * (y1 - y0));
-        store_rgb(j, j.io.y, x, id.y, vec3<f32>(s) / (n * 255.0));
     }
 }
 
-// `DCT_BASIS` (array<u32, 64>, f32 bits): the 8-point DCT basis `plan::dct_basis`, entry
-// [u][x]; `gpu::perturb_wgsl` appends it to this file (the CPU reads the same values from the
-// job's table).
+// The JPEG round trip works on 8×8 blocks held in registers as four 4×4 matrices (quadrants:
+// `m00` rows 0–3 × columns 0–3, `m01` rows 0–3 × columns 4–7, …; row = y, column = x), so no
+// kernel indexes an array at run time. `gpu::perturb_wgsl` appends the constants: `DCT_Cij`,
+// the quadrants of the 8-point DCT basis `plan::dct_basis` (row u, column x), and `JPEG_LUMAij`,
+// `JPEG_CHROMAij`, the quadrants of the standard quantisation tables (as f32).
+struct Block {
+    m00: mat4x4<f32>,
+    m01: mat4x4<f32>,
+    m10: mat4x4<f32>,
+    m11: mat4x4<f32>,
+}
 
 // JFIF RGB (0–255) to YCbCr.
 fn ycbcr(c: vec3<f32>) -> vec3<f32> {
@@ -54,149 +73,264 @@ fn rgb255(j: Job, x: u32, y: u32) -> vec3<f32> {
     return vec3<f32>(unpack4x8unorm(word(j, j.io.x, cy * j.frame.x + cx)).rgb * 255.0);
 }
 
-// DCT, quantisation with table `q` (0 luma, 64 chroma), dequantisation and inverse DCT of an
-// 8×8 block of samples in 0–255; the result rounded and clamped to 0–255 as libjpeg's.
-fn jpeg_block(j: Job, block: ptr<function, array<f32, 64>>, q: u32) {
-    var t: array<f32, 64>;
-    // Rows: t[v][u] = Σ_x basis[u][x]·(b[v][x] − 128).
-    for (var v = 0u; v < 8u; v = v + 1u) {
-        for (var u = 0u; u < 8u; u = u + 1u) {
-            var s = 0.0;
-            for (var x = 0u; x < 8u; x = x + 1u) {
-                s = s + bitcast<f32>(DCT_BASIS[u * 8u + x]) * ((*block)[v * 8u + x] - 128.0);
-            }
-            t[v * 8u + u] = s;
-        }
-    }
-    // Columns, then quantise: F[v][u] = Σ_y basis[v][y]·t[y][u].
-    for (var u = 0u; u < 8u; u = u + 1u) {
-        for (var v = 0u; v < 8u; v = v + 1u) {
-            var s = 0.0;
-            for (var y = 0u; y < 8u; y = y + 1u) {
-                s = s + bitcast<f32>(DCT_BASIS[v * 8u + y]) * t[y * 8u + u];
-            }
-            let step = table_f(j, q + v * 8u + u);
-            (*block)[v * 8u + u] = round(s / step) * step;
-        }
-    }
-    // Inverse: columns then rows.
-    for (var u = 0u; u < 8u; u = u + 1u) {
-        for (var y = 0u; y < 8u; y = y + 1u) {
-            var s = 0.0;
-            for (var v = 0u; v < 8u; v = v + 1u) {
-                s = s + bitcast<f32>(DCT_BASIS[v * 8u + y]) * (*block)[v * 8u + u];
-            }
-            t[y * 8u + u] = s;
-        }
-    }
-    for (var y = 0u; y < 8u; y = y + 1u) {
-        for (var x = 0u; x < 8u; x = x + 1u) {
-            var s = 0.0;
-            for (var u = 0u; u < 8u; u = u + 1u) {
-                s = s + bitcast<f32>(DCT_BASIS[u * 8u + x]) * t[y * 8u + u];
-            }
-            (*block)[y * 8u + x] = clamp(round(s + 128.0), 0.0, 255.0);
-        }
-    }
+// Two pixel columns (x, x + 1) × eight rows from y (edge pixels repeated past the frame): the
+// luma of each column (rows 0–3 and 4–7) and the 2×2 means of chroma (four rows of chroma).
+struct Strip {
+    y0a: vec4<f32>,
+    y0b: vec4<f32>,
+    y1a: vec4<f32>,
+    y1b: vec4<f32>,
+    cb: vec4<f32>,
+    cr: vec4<f32>,
 }
 
-// Luma of one 8×8 block (edge pixels repeated past the frame), decoded into plane io.y.
-@compute @workgroup_size(64)
-fn jpeg_luma(@builtin(global_invocation_id) id: vec3<u32>) {
-    let j = jobs[id.z];
-    let bx = id.x;
-    let by = id.y;
-    if (bx * 8u >= j.frame.x || by * 8u >= j.frame.y) {
+// The YCbCr of the 2×2 pixels at (x, y): the two lumas of the top row, of the bottom row, and
+// the chroma mean.
+struct Pair {
+    top: vec2<f32>,
+    bottom: vec2<f32>,
+    chroma: vec2<f32>,
+}
+
+fn pair(j: Job, x: u32, y: u32) -> Pair {
+    let a = ycbcr(rgb255(j, x, y));
+    let b = ycbcr(rgb255(j, x + 1u, y));
+    let c = ycbcr(rgb255(j, x, y + 1u));
+    let d = ycbcr(rgb255(j, x + 1u, y + 1u));
+    let s = a + b + c + d;
+    return Pair(vec2<f32>(a.x, b.x), vec2<f32>(c.x, d.x), 0.25 * s.yz);
+}
+
+fn strip(j: Job, x: u32, y: u32) -> Strip {
+    let p0 = pair(j, x, y);
+    let p1 = pair(j, x, y + 2u);
+    let p2 = pair(j, x, y + 4u);
+    let p3 = pair(j, x, y + 6u);
+    return Strip(
+        vec4<f32>(p0.top.x, p0.bottom.x, p1.top.x, p1.bottom.x),
+        vec4<f32>(p2.top.x, p2.bottom.x, p3.top.x, p3.bottom.x),
+        vec4<f32>(p0.top.y, p0.bottom.y, p1.top.y, p1.bottom.y),
+        vec4<f32>(p2.top.y, p2.bottom.y, p3.top.y, p3.bottom.y),
+        vec4<f32>(p0.chroma.x, p1.chroma.x, p2.chroma.x, p3.chroma.x),
+        vec4<f32>(p0.chroma.y, p1.chroma.y, p2.chroma.y, p3.chroma.y),
+    );
+}
+
+// An 8×8 pixel region at (x, y): its luma block and its 4×4 quadrants of Cb and Cr.
+struct Region {
+    luma: Block,
+    cb: mat4x4<f32>,
+    cr: mat4x4<f32>,
+}
+
+fn region8(j: Job, x: u32, y: u32) -> Region {
+    let s0 = strip(j, x, y);
+    let s1 = strip(j, x + 2u, y);
+    let s2 = strip(j, x + 4u, y);
+    let s3 = strip(j, x + 6u, y);
+    let luma = Block(
+        mat4x4<f32>(s0.y0a, s0.y1a, s1.y0a, s1.y1a),
+        mat4x4<f32>(s2.y0a, s2.y1a, s3.y0a, s3.y1a),
+        mat4x4<f32>(s0.y0b, s0.y1b, s1.y0b, s1.y1b),
+        mat4x4<f32>(s2.y0b, s2.y1b, s3.y0b, s3.y1b),
+    );
+    return Region(luma, mat4x4<f32>(s0.cb, s1.cb, s2.cb, s3.cb), mat4x4<f32>(s0.cr, s1.cr, s2.cr, s3.cr));
+}
+
+// Quantisation steps of a table quadrant for the job's scale (`plan::jpeg_step`).
+fn steps(t: mat4x4<f32>, scale: u32) -> mat4x4<f32> {
+    let lo = vec4<u32>(1u);
+    let hi = vec4<u32>(255u);
+    return mat4x4<f32>(
+        vec4<f32>(clamp((vec4<u32>(t[0]) * scale + 50u) / 100u, lo, hi)),
+        vec4<f32>(clamp((vec4<u32>(t[1]) * scale + 50u) / 100u, lo, hi)),
+        vec4<f32>(clamp((vec4<u32>(t[2]) * scale + 50u) / 100u, lo, hi)),
+        vec4<f32>(clamp((vec4<u32>(t[3]) * scale + 50u) / 100u, lo, hi)),
+    );
+}
+
+fn quantise(f: mat4x4<f32>, q: mat4x4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(
+        round(f[0] / q[0]) * q[0],
+        round(f[1] / q[1]) * q[1],
+        round(f[2] / q[2]) * q[2],
+        round(f[3] / q[3]) * q[3],
+    );
+}
+
+fn decoded(m: mat4x4<f32>) -> mat4x4<f32> {
+    let lo = vec4<f32>(0.0);
+    let hi = vec4<f32>(255.0);
+    return mat4x4<f32>(
+        clamp(round(m[0] + 128.0), lo, hi),
+        clamp(round(m[1] + 128.0), lo, hi),
+        clamp(round(m[2] + 128.0), lo, hi),
+        clamp(round(m[3] + 128.0), lo, hi),
+    );
+}
+
+// DCT (F = C·X·Cᵀ of the samples less 128), quantisation with the steps q, dequantisation,
+// inverse DCT (Cᵀ·F·C), then rounded and clamped to 0–255 as libjpeg's decoder.
+fn jpeg_block(x: Block, q: Block) -> Block {
+    let c128 = mat4x4<f32>(vec4<f32>(128.0), vec4<f32>(128.0), vec4<f32>(128.0), vec4<f32>(128.0));
+    let x00 = x.m00 - c128;
+    let x01 = x.m01 - c128;
+    let x10 = x.m10 - c128;
+    let x11 = x.m11 - c128;
+    let t00 = DCT_C00 * x00 + DCT_C01 * x10;
+    let t01 = DCT_C00 * x01 + DCT_C01 * x11;
+    let t10 = DCT_C10 * x00 + DCT_C11 * x10;
+    let t11 = DCT_C10 * x01 + DCT_C11 * x11;
+    let f00 = quantise(t00 * transpose(DCT_C00) + t01 * transpose(DCT_C01), q.m00);
+    let f01 = quantise(t00 * transpose(DCT_C10) + t01 * transpose(DCT_C11), q.m01);
+    let f10 = quantise(t10 * transpose(DCT_C00) + t11 * transpose(DCT_C01), q.m10);
+    let f11 = quantise(t10 * transpose(DCT_C10) + t11 * transpose(DCT_C11), q.m11);
+    let u00 = transpose(DCT_C00) * f00 + transpose(DCT_C10) * f10;
+    let u01 = transpose(DCT_C00) * f01 + transpose(DCT_C10) * f11;
+    let u10 = transpose(DCT_C01) * f00 + transpose(DCT_C11) * f10;
+    let u11 = transpose(DCT_C01) * f01 + transpose(DCT_C11) * f11;
+    return Block(
+        decoded(u00 * DCT_C00 + u01 * DCT_C10),
+        decoded(u00 * DCT_C01 + u01 * DCT_C11),
+        decoded(u10 * DCT_C00 + u11 * DCT_C10),
+        decoded(u10 * DCT_C01 + u11 * DCT_C11),
+    );
+}
+
+// Column c of a quadrant (4 rows from y) into the luma plane io.y, inside the frame only.
+fn store_column(j: Job, x: u32, y: u32, v: vec4<f32>) {
+    if (x >= j.frame.x) {
         return;
     }
-    var b: array<f32, 64>;
-    for (var v = 0u; v < 8u; v = v + 1u) {
-        for (var u = 0u; u < 8u; u = u + 1u) {
-            b[v * 8u + u] = ycbcr(rgb255(j, bx * 8u + u, by * 8u + v)).x;
-        }
-    }
-    jpeg_block(j, &b, 0u);
-    for (var v = 0u; v < 8u; v = v + 1u) {
-        for (var u = 0u; u < 8u; u = u + 1u) {
-            let x = bx * 8u + u;
-            let y = by * 8u + v;
-            if (x < j.frame.x && y < j.frame.y) {
-                store_f(j, j.io.y, y * j.frame.x + x, b[v * 8u + u]);
-            }
+    for (var r = 0u; r < 4u; r = r + 1u) {
+        if (y + r < j.frame.y) {
+            store_f(j, j.io.y, (y + r) * j.frame.x + x, v[r]);
         }
     }
 }
 
-// Chroma of one 16×16 block: 2×2 means, one 8×8 block each for Cb and Cr, decoded into the
-// half-resolution planes io.z and io.w.
-@compute @workgroup_size(64)
-fn jpeg_chroma(@builtin(global_invocation_id) id: vec3<u32>) {
-    let j = jobs[id.z];
-    let bx = id.x;
-    let by = id.y;
-    if (bx * 16u >= j.frame.x || by * 16u >= j.frame.y) {
+fn store_quadrant(j: Job, x: u32, y: u32, m: mat4x4<f32>) {
+    store_column(j, x, y, m[0]);
+    store_column(j, x + 1u, y, m[1]);
+    store_column(j, x + 2u, y, m[2]);
+    store_column(j, x + 3u, y, m[3]);
+}
+
+fn store_luma(j: Job, x: u32, y: u32, b: Block) {
+    store_quadrant(j, x, y, b.m00);
+    store_quadrant(j, x + 4u, y, b.m01);
+    store_quadrant(j, x, y + 4u, b.m10);
+    store_quadrant(j, x + 4u, y + 4u, b.m11);
+}
+
+// Cb and Cr of a chroma quadrant column, packed (Cb | Cr << 16) into the half-resolution
+// plane io.z, inside it only.
+fn store_chroma_column(j: Job, x: u32, y: u32, cb: vec4<f32>, cr: vec4<f32>) {
+    let cw = (j.frame.x + 1u) / 2u;
+    let chh = (j.frame.y + 1u) / 2u;
+    if (x >= cw) {
         return;
     }
-    var cb: array<f32, 64>;
-    var cr: array<f32, 64>;
-    for (var v = 0u; v < 8u; v = v + 1u) {
-        for (var u = 0u; u < 8u; u = u + 1u) {
-            let x = bx * 16u + 2u * u;
-            let y = by * 16u + 2u * v;
-            let s = ycbcr(rgb255(j, x, y)) + ycbcr(rgb255(j, x + 1u, y)) + ycbcr(rgb255(j, x, y + 1u)) + ycbcr(rgb255(j, x + 1u, y + 1u));
-            cb[v * 8u + u] = 0.25 * s.y;
-            cr[v * 8u + u] = 0.25 * s.z;
-        }
-    }
-    jpeg_block(j, &cb, 64u);
-    jpeg_block(j, &cr, 64u);
-    let cw = (j.frame.x + 1u) / 2u;
-    let chh = (j.frame.y + 1u) / 2u;
-    for (var v = 0u; v < 8u; v = v + 1u) {
-        for (var u = 0u; u < 8u; u = u + 1u) {
-            let x = bx * 8u + u;
-            let y = by * 8u + v;
-            if (x < cw && y < chh) {
-                store_f(j, j.io.z, y * cw + x, cb[v * 8u + u]);
-                store_f(j, j.io.w, y * cw + x, cr[v * 8u + u]);
-            }
+    let b = vec4<u32>(cb) | (vec4<u32>(cr) << vec4<u32>(16u));
+    for (var r = 0u; r < 4u; r = r + 1u) {
+        if (y + r < chh) {
+            set_word(j, j.io.z, (y + r) * cw + x, b[r]);
         }
     }
 }
 
-// Triangle-filter (libjpeg's "fancy") upsampling of a half-resolution plane at pixel (x, y).
-fn chroma_at(j: Job, region: u32, x: u32, y: u32) -> f32 {
-    let cw = (j.frame.x + 1u) / 2u;
-    let chh = (j.frame.y + 1u) / 2u;
+fn store_chroma(j: Job, x: u32, y: u32, cb: mat4x4<f32>, cr: mat4x4<f32>) {
+    store_chroma_column(j, x, y, cb[0], cr[0]);
+    store_chroma_column(j, x + 1u, y, cb[1], cr[1]);
+    store_chroma_column(j, x + 2u, y, cb[2], cr[2]);
+    store_chroma_column(j, x + 3u, y, cb[3], cr[3]);
+}
+
+// One 16×16 MCU (4:2:0): four luma blocks and one block each of Cb and Cr (2×2 means),
+// quantised with the tables scaled by `ints.x` and decoded; luma into the f32 plane io.y, chroma
+// packed into the half-resolution plane io.z.
+@compute @workgroup_size(64)
+fn jpeg_mcu(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let x = id.x * 16u;
+    let y = id.y * 16u;
+    if (x >= j.frame.x || y >= j.frame.y) {
+        return;
+    }
+    let scale = j.ints.x;
+    let ql = Block(steps(JPEG_LUMA00, scale), steps(JPEG_LUMA01, scale), steps(JPEG_LUMA10, scale), steps(JPEG_LUMA11, scale));
+    let qc = Block(steps(JPEG_CHROMA00, scale), steps(JPEG_CHROMA01, scale), steps(JPEG_CHROMA10, scale), steps(JPEG_CHROMA11, scale));
+    let r00 = region8(j, x, y);
+    store_luma(j, x, y, jpeg_block(r00.luma, ql));
+    let r01 = region8(j, x + 8u, y);
+    store_luma(j, x + 8u, y, jpeg_block(r01.luma, ql));
+    let r10 = region8(j, x, y + 8u);
+    store_luma(j, x, y + 8u, jpeg_block(r10.luma, ql));
+    let r11 = region8(j, x + 8u, y + 8u);
+    store_luma(j, x + 8u, y + 8u, jpeg_block(r11.luma, ql));
+    let cb = jpeg_block(Block(r00.cb, r01.cb, r10.cb, r11.cb), qc);
+    let cr = jpeg_block(Block(r00.cr, r01.cr, r10.cr, r11.cr), qc);
     let cx = x / 2u;
     let cy = y / 2u;
-    var nx = min(cx + 1u, cw - 1u);
-    if (x % 2u == 0u) {
-        nx = select(cx - 1u, 0u, cx == 0u);
-    }
-    var ny = min(cy + 1u, chh - 1u);
-    if (y % 2u == 0u) {
-        ny = select(cy - 1u, 0u, cy == 0u);
-    }
-    let near = 0.75 * load_f(j, region, cy * cw + cx) + 0.25 * load_f(j, region, cy * cw + nx);
-    let far = 0.75 * load_f(j, region, ny * cw + cx) + 0.25 * load_f(j, region, ny * cw + nx);
+    store_chroma(j, cx, cy, cb.m00, cr.m00);
+    store_chroma(j, cx + 4u, cy, cb.m01, cr.m01);
+    store_chroma(j, cx, cy + 4u, cb.m10, cr.m10);
+    store_chroma(j, cx + 4u, cy + 4u, cb.m11, cr.m11);
+}
+
+fn unpack_chroma(v: u32) -> vec2<f32> {
+    return vec2<f32>(f32(v & 0xffffu), f32(v >> 16u));
+}
+
+// Triangle-filter (libjpeg's "fancy") upsampling: 3/4 of the nearer chroma sample and 1/4 of
+// the next one, along x then y.
+fn fancy(c: vec2<f32>, nx: vec2<f32>, ny: vec2<f32>, nxy: vec2<f32>) -> vec2<f32> {
+    let near = 0.75 * c + 0.25 * nx;
+    let far = 0.75 * ny + 0.25 * nxy;
     return 0.75 * near + 0.25 * far;
 }
 
-// Decoded YCbCr back to RGB.
+fn compose_pixel(j: Job, x: u32, y: u32, c: vec2<f32>) {
+    if (x >= j.frame.x || y >= j.frame.y) {
+        return;
+    }
+    let yy = load_f(j, j.io.x, y * j.frame.x + x);
+    let cb = c.x - 128.0;
+    let cr = c.y - 128.0;
+    let rgb = vec3<f32>(yy + 1.402 * cr, yy - 0.344136 * cb - 0.714136 * cr, yy + 1.772 * cb);
+    store_rgb(j, j.io.y, x, y, rgb * (1.0 / 255.0));
+}
+
+// Decoded YCbCr back to RGB, one 2×2 quad of pixels (one chroma sample) at a time: the 3×3
+// chroma samples around it (clamped at the edges) are loaded once for the four pixels.
 @compute @workgroup_size(64)
 fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
+    let cw = (j.frame.x + 1u) / 2u;
+    let chh = (j.frame.y + 1u) / 2u;
+    let cy = id.y;
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        let cx = pixel_x(id.x, i);
+        if (cx >= cw || cy >= chh) {
             return;
         }
-        let yy = load_f(j, j.io.x, id.y * j.frame.x + x);
-        let cb = chroma_at(j, j.io.z, x, id.y) - 128.0;
-        let cr = chroma_at(j, j.io.w, x, id.y) - 128.0;
-        let c = vec3<f32>(yy + 1.402 * cr, yy - 0.344136 * cb - 0.714136 * cr, yy + 1.772 * cb);
-        store_rgb(j, j.io.y, x, id.y, c * (1.0 / 255.0));
+        let xl = select(cx - 1u, 0u, cx == 0u);
+        let xr = min(cx + 1u, cw - 1u);
+        let yu = select(cy - 1u, 0u, cy == 0u);
+        let yd = min(cy + 1u, chh - 1u);
+        let ul = unpack_chroma(word(j, j.io.z, yu * cw + xl));
+        let uc = unpack_chroma(word(j, j.io.z, yu * cw + cx));
+        let ur = unpack_chroma(word(j, j.io.z, yu * cw + xr));
+        let ml = unpack_chroma(word(j, j.io.z, cy * cw + xl));
+        let mc = unpack_chroma(word(j, j.io.z, cy * cw + cx));
+        let mr = unpack_chroma(word(j, j.io.z, cy * cw + xr));
+        let dl = unpack_chroma(word(j, j.io.z, yd * cw + xl));
+        let dc = unpack_chroma(word(j, j.io.z, yd * cw + cx));
+        let dr = unpack_chroma(word(j, j.io.z, yd * cw + xr));
+        compose_pixel(j, 2u * cx, 2u * cy, fancy(mc, ml, uc, ul));
+        compose_pixel(j, 2u * cx + 1u, 2u * cy, fancy(mc, mr, uc, ur));
+        compose_pixel(j, 2u * cx, 2u * cy + 1u, fancy(mc, ml, dc, dl));
+        compose_pixel(j, 2u * cx + 1u, 2u * cy + 1u, fancy(mc, mr, dc, dr));
     }
 }
 

@@ -580,15 +580,29 @@ pub fn perturb_wgsl(family: Family) -> String {
     };
     let mut src = format!("{PERTURB_COMMON_WGSL}\n{body}");
     if family == Family::Digital {
-        // The DCT basis as exact f32 bits (the CPU reads the same values from its table).
-        let bits: Vec<String> = perturb_plan::dct_basis()
-            .iter()
-            .map(|v| format!("{:#010x}u", v.to_bits()))
-            .collect();
-        src.push_str(&format!(
-            "\nvar<private> DCT_BASIS: array<u32, 64> = array<u32, 64>({});\n",
-            bits.join(", ")
-        ));
+        // The DCT basis and the quantisation tables as 4×4 quadrants (exact f32 values; the
+        // CPU reference takes the same values from `plan`).
+        let basis = perturb_plan::dct_basis();
+        let luma = perturb_plan::JPEG_LUMA.map(|v| v as f32);
+        let chroma = perturb_plan::JPEG_CHROMA.map(|v| v as f32);
+        for (name, m) in [
+            ("DCT_C", &basis),
+            ("JPEG_LUMA", &luma),
+            ("JPEG_CHROMA", &chroma),
+        ] {
+            for (qi, qj) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                // Column-major: column c holds rows 0–3 of the quadrant.
+                let values: Vec<String> = (0..4)
+                    .flat_map(|c| (0..4).map(move |r| (r, c)))
+                    .map(|(r, c)| format!("{:?}f", m[(4 * qi + r) * 8 + 4 * qj + c]))
+                    .collect();
+                src.push_str(&format!(
+                    "\nconst {name}{qi}{qj} = mat4x4<f32>({});",
+                    values.join(", ")
+                ));
+            }
+        }
+        src.push('\n');
     }
     src
 }
@@ -788,8 +802,20 @@ impl PerturbEngine {
         let data_bytes = 4 * plan.data_words;
         let data_buf = self.data.get(device, data_bytes);
         for (f, slot) in frames.iter().zip(&plan.frames) {
-            let words = perturb::cpu::upload_words(f.rgba);
-            queue.write_buffer(data_buf, 4 * slot.base, bytemuck::cast_slice(&words));
+            // The frame's words (`cpu::upload_words`: alpha 255) written straight into the
+            // queue's staging memory, without an intermediate copy.
+            let size = wgpu::BufferSize::new(f.rgba.len() as u64);
+            match size.and_then(|size| queue.write_buffer_with(data_buf, 4 * slot.base, size)) {
+                Some(mut view) => view
+                    .slice(..)
+                    .into_chunks::<4>()
+                    .0
+                    .write_iter(f.rgba.chunks_exact(4).map(|p| [p[0], p[1], p[2], 255])),
+                None => {
+                    let words = perturb::cpu::upload_words(f.rgba);
+                    queue.write_buffer(data_buf, 4 * slot.base, bytemuck::cast_slice(&words));
+                }
+            }
         }
         let result_bytes: u64 = plan
             .frames

@@ -1,22 +1,21 @@
 //! CPU reference of `shaders/perturb_digital.wgsl`: pixelate, the JPEG round trip
-//! (jpeg_luma, jpeg_chroma, jpeg_compose) and elastic_transform (elastic_noise,
+//! (jpeg_mcu, jpeg_compose) and elastic_transform (elastic_noise,
 //! elastic_warp); the same names and f32 math.
 
 use super::common::*;
-use super::plan::Job;
+use super::plan::{self, Job};
 
-/// Each output pixel is the mean of its cell's input box.
+/// One item per cell: the mean of its input box, written to every output pixel that samples
+/// the cell.
 pub fn pixelate(j: &Job, data: &mut [u32], tables: &[u32]) {
-    let (w, h) = (j.frame[0], j.frame[1]);
-    for_pixels(j, |x, y| {
-        let t = |i: u32| table_u(j, tables, i);
-        let cx = t(x);
-        let cy = t(w + y);
-        let (x0, x1) = (t(w + h + 2 * cx), t(w + h + 2 * cx + 1));
-        let (y0, y1) = (
-            t(w + h + 2 * j.ints[0] + 2 * cy),
-            t(w + h + 2 * j.ints[0] + 2 * cy + 1),
-        );
+    let w = j.frame[0];
+    let (ws, hs) = (j.ints[0], j.ints[1]);
+    let t = |i: u32| table_u(j, tables, i);
+    for idx in 0..j.ints[3] {
+        let cy = idx / ws;
+        let cx = idx - cy * ws;
+        let (x0, x1) = (t(2 * cx), t(2 * cx + 1));
+        let (y0, y1) = (t(2 * ws + 2 * cy), t(2 * ws + 2 * cy + 1));
         let mut s = [0u32; 3];
         for yy in y0..y1 {
             for xx in x0..x1 {
@@ -27,8 +26,16 @@ pub fn pixelate(j: &Job, data: &mut [u32], tables: &[u32]) {
             }
         }
         let n = ((x1 - x0) * (y1 - y0)) as f32;
-        store_rgb(j, data, j.io[1], x, y, s.map(|v| v as f32 / (n * 255.0)));
-    });
+        let out = pack_rgb(s.map(|v| v as f32 / (n * 255.0)));
+        let o = 2 * ws + 2 * hs;
+        let (ox0, ox1) = (t(o + 2 * cx), t(o + 2 * cx + 1));
+        let (oy0, oy1) = (t(o + 2 * ws + 2 * cy), t(o + 2 * ws + 2 * cy + 1));
+        for y in oy0..oy1 {
+            for x in ox0..ox1 {
+                set_word(data, j.io[1], y * w + x, out);
+            }
+        }
+    }
 }
 
 fn ycbcr(c: V3) -> V3 {
@@ -45,102 +52,176 @@ fn rgb255(j: &Job, data: &[u32], x: u32, y: u32) -> V3 {
     unpack_rgb(word(data, j.io[0], cy * j.frame[0] + cx)).map(|v| v * 255.0)
 }
 
-/// DCT, quantisation, dequantisation and inverse DCT of an 8×8 block (libjpeg's rounding and
-/// clamping of the decoded samples).
-fn jpeg_block(j: &Job, tables: &[u32], block: &mut [f32; 64], q: u32) {
-    let basis = |u: u32, x: u32| table_f(j, tables, 128 + u * 8 + x);
-    let mut t = [0.0f32; 64];
-    for v in 0..8 {
-        for u in 0..8 {
-            let mut s = 0.0f32;
-            for x in 0..8 {
-                s += basis(u, x) * (block[(v * 8 + x) as usize] - 128.0);
+/// A 4×4 matrix as WGSL's `mat4x4<f32>`: `m[column][row]`.
+type M4 = [[f32; 4]; 4];
+
+/// WGSL's matrix product: column c is `Σ_k a[k]·b[c][k]`, k in order.
+fn mul(a: &M4, b: &M4) -> M4 {
+    std::array::from_fn(|c| {
+        std::array::from_fn(|r| {
+            a[0][r] * b[c][0] + a[1][r] * b[c][1] + a[2][r] * b[c][2] + a[3][r] * b[c][3]
+        })
+    })
+}
+
+fn add(a: &M4, b: &M4) -> M4 {
+    std::array::from_fn(|c| std::array::from_fn(|r| a[c][r] + b[c][r]))
+}
+
+fn transpose(a: &M4) -> M4 {
+    std::array::from_fn(|c| std::array::from_fn(|r| a[r][c]))
+}
+
+fn map(a: &M4, f: impl Fn(f32) -> f32) -> M4 {
+    a.map(|col| col.map(&f))
+}
+
+/// An 8×8 block as four quadrants `[m00, m01, m10, m11]` (`m01`: rows 0–3 × columns 4–7).
+type Block = [M4; 4];
+
+/// Quadrant (qi, qj) of a row-major 8×8 table, as the shader's constants.
+fn quadrant(t: &[f32; 64], qi: usize, qj: usize) -> M4 {
+    std::array::from_fn(|c| std::array::from_fn(|r| t[(4 * qi + r) * 8 + 4 * qj + c]))
+}
+
+fn quadrants(t: &[f32; 64]) -> Block {
+    [
+        quadrant(t, 0, 0),
+        quadrant(t, 0, 1),
+        quadrant(t, 1, 0),
+        quadrant(t, 1, 1),
+    ]
+}
+
+/// Quantisation steps of a table for a scale (`plan::jpeg_step`).
+fn steps(table: &[u32; 64], scale: u32) -> Block {
+    let t = table.map(|v| v as f32);
+    quadrants(&t).map(|m| map(&m, |v| plan::jpeg_step(v as u32, scale) as f32))
+}
+
+fn quantise(f: &M4, q: &M4) -> M4 {
+    std::array::from_fn(|c| {
+        std::array::from_fn(|r| (f[c][r] / q[c][r]).round_ties_even() * q[c][r])
+    })
+}
+
+fn decoded(m: &M4) -> M4 {
+    map(m, |v| (v + 128.0).round_ties_even().clamp(0.0, 255.0))
+}
+
+/// DCT (C·X·Cᵀ of the samples less 128), quantisation, dequantisation, inverse DCT
+/// (Cᵀ·F·C), rounded and clamped to 0–255 (libjpeg's decoder).
+fn jpeg_block(x: &Block, q: &Block) -> Block {
+    let [c00, c01, c10, c11] = quadrants(&plan::dct_basis());
+    let x = x.map(|m| map(&m, |v| v - 128.0));
+    let [x00, x01, x10, x11] = &x;
+    let t00 = add(&mul(&c00, x00), &mul(&c01, x10));
+    let t01 = add(&mul(&c00, x01), &mul(&c01, x11));
+    let t10 = add(&mul(&c10, x00), &mul(&c11, x10));
+    let t11 = add(&mul(&c10, x01), &mul(&c11, x11));
+    let (tc00, tc01, tc10, tc11) = (
+        transpose(&c00),
+        transpose(&c01),
+        transpose(&c10),
+        transpose(&c11),
+    );
+    let f00 = quantise(&add(&mul(&t00, &tc00), &mul(&t01, &tc01)), &q[0]);
+    let f01 = quantise(&add(&mul(&t00, &tc10), &mul(&t01, &tc11)), &q[1]);
+    let f10 = quantise(&add(&mul(&t10, &tc00), &mul(&t11, &tc01)), &q[2]);
+    let f11 = quantise(&add(&mul(&t10, &tc10), &mul(&t11, &tc11)), &q[3]);
+    let u00 = add(&mul(&tc00, &f00), &mul(&tc10, &f10));
+    let u01 = add(&mul(&tc00, &f01), &mul(&tc10, &f11));
+    let u10 = add(&mul(&tc01, &f00), &mul(&tc11, &f10));
+    let u11 = add(&mul(&tc01, &f01), &mul(&tc11, &f11));
+    [
+        decoded(&add(&mul(&u00, &c00), &mul(&u01, &c10))),
+        decoded(&add(&mul(&u00, &c01), &mul(&u01, &c11))),
+        decoded(&add(&mul(&u10, &c00), &mul(&u11, &c10))),
+        decoded(&add(&mul(&u10, &c01), &mul(&u11, &c11))),
+    ]
+}
+
+/// An 8×8 pixel region at (x, y): its luma block and its 4×4 quadrants of Cb and Cr (2×2
+/// means), as the shader's `region8` (pixel pairs in the same order).
+fn region8(j: &Job, data: &[u32], x: u32, y: u32) -> (Block, M4, M4) {
+    let mut luma: Block = [[[0.0; 4]; 4]; 4];
+    let mut cb: M4 = [[0.0; 4]; 4];
+    let mut cr: M4 = [[0.0; 4]; 4];
+    for c in 0..4u32 {
+        for r in 0..4u32 {
+            let (px, py) = (x + 2 * c, y + 2 * r);
+            let a = ycbcr(rgb255(j, data, px, py));
+            let b = ycbcr(rgb255(j, data, px + 1, py));
+            let cc = ycbcr(rgb255(j, data, px, py + 1));
+            let d = ycbcr(rgb255(j, data, px + 1, py + 1));
+            let s = [1, 2].map(|k| a[k] + b[k] + cc[k] + d[k]);
+            cb[c as usize][r as usize] = 0.25 * s[0];
+            cr[c as usize][r as usize] = 0.25 * s[1];
+            // Luma of pixel (column lx, row ly) of the region: quadrant by halves.
+            for (lx, ly, v) in [
+                (2 * c, 2 * r, a[0]),
+                (2 * c + 1, 2 * r, b[0]),
+                (2 * c, 2 * r + 1, cc[0]),
+                (2 * c + 1, 2 * r + 1, d[0]),
+            ] {
+                let q = (2 * (ly / 4) + lx / 4) as usize;
+                luma[q][(lx % 4) as usize][(ly % 4) as usize] = v;
             }
-            t[(v * 8 + u) as usize] = s;
         }
     }
-    for u in 0..8 {
-        for v in 0..8 {
-            let mut s = 0.0f32;
-            for y in 0..8 {
-                s += basis(v, y) * t[(y * 8 + u) as usize];
+    (luma, cb, cr)
+}
+
+fn store_luma(j: &Job, data: &mut [u32], x: u32, y: u32, b: &Block) {
+    for (q, m) in b.iter().enumerate() {
+        let (qx, qy) = (4 * (q as u32 % 2), 4 * (q as u32 / 2));
+        for c in 0..4 {
+            for r in 0..4 {
+                let (px, py) = (x + qx + c, y + qy + r);
+                if px < j.frame[0] && py < j.frame[1] {
+                    store_f(
+                        data,
+                        j.io[1],
+                        py * j.frame[0] + px,
+                        m[c as usize][r as usize],
+                    );
+                }
             }
-            let step = table_f(j, tables, q + v * 8 + u);
-            block[(v * 8 + u) as usize] = (s / step).round_ties_even() * step;
-        }
-    }
-    for u in 0..8 {
-        for y in 0..8 {
-            let mut s = 0.0f32;
-            for v in 0..8 {
-                s += basis(v, y) * block[(v * 8 + u) as usize];
-            }
-            t[(y * 8 + u) as usize] = s;
-        }
-    }
-    for y in 0..8 {
-        for x in 0..8 {
-            let mut s = 0.0f32;
-            for u in 0..8 {
-                s += basis(u, x) * t[(y * 8 + u) as usize];
-            }
-            block[(y * 8 + x) as usize] = (s + 128.0).round_ties_even().clamp(0.0, 255.0);
         }
     }
 }
 
-/// Luma of every 8×8 block, decoded.
-pub fn jpeg_luma(j: &Job, data: &mut [u32], tables: &[u32]) {
-    let (w, h) = (j.frame[0], j.frame[1]);
-    for by in 0..h.div_ceil(8) {
-        for bx in 0..w.div_ceil(8) {
-            let mut b = [0.0f32; 64];
-            for v in 0..8 {
-                for u in 0..8 {
-                    b[(v * 8 + u) as usize] = ycbcr(rgb255(j, data, bx * 8 + u, by * 8 + v))[0];
-                }
-            }
-            jpeg_block(j, tables, &mut b, 0);
-            for v in 0..8 {
-                for u in 0..8 {
-                    let (x, y) = (bx * 8 + u, by * 8 + v);
-                    if x < w && y < h {
-                        store_f(data, j.io[1], y * w + x, b[(v * 8 + u) as usize]);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Chroma of every 16×16 block (2×2 means), decoded at half resolution.
-pub fn jpeg_chroma(j: &Job, data: &mut [u32], tables: &[u32]) {
+/// One 16×16 MCU (4:2:0) at a time: four luma blocks and one block each of Cb and Cr (2×2
+/// means), quantised with the tables scaled by `ints[0]` and decoded; luma into the f32 plane
+/// io[1], chroma packed (Cb | Cr << 16) into the half-resolution plane io[2].
+pub fn jpeg_mcu(j: &Job, data: &mut [u32], _tables: &[u32]) {
     let (w, h) = (j.frame[0], j.frame[1]);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let ql = steps(&plan::JPEG_LUMA, j.ints[0]);
+    let qc = steps(&plan::JPEG_CHROMA, j.ints[0]);
     for by in 0..h.div_ceil(16) {
         for bx in 0..w.div_ceil(16) {
-            let mut cb = [0.0f32; 64];
-            let mut cr = [0.0f32; 64];
-            for v in 0..8 {
-                for u in 0..8 {
-                    let (x, y) = (bx * 16 + 2 * u, by * 16 + 2 * v);
-                    let a = ycbcr(rgb255(j, data, x, y));
-                    let b = ycbcr(rgb255(j, data, x + 1, y));
-                    let c = ycbcr(rgb255(j, data, x, y + 1));
-                    let d = ycbcr(rgb255(j, data, x + 1, y + 1));
-                    let s = [0, 1, 2].map(|k| a[k] + b[k] + c[k] + d[k]);
-                    cb[(v * 8 + u) as usize] = 0.25 * s[1];
-                    cr[(v * 8 + u) as usize] = 0.25 * s[2];
-                }
+            let (x, y) = (bx * 16, by * 16);
+            let mut cbs: Block = [[[0.0; 4]; 4]; 4];
+            let mut crs: Block = [[[0.0; 4]; 4]; 4];
+            for (q, (dx, dy)) in [(0, 0), (8, 0), (0, 8), (8, 8)].into_iter().enumerate() {
+                let (luma, cb, cr) = region8(j, data, x + dx, y + dy);
+                store_luma(j, data, x + dx, y + dy, &jpeg_block(&luma, &ql));
+                cbs[q] = cb;
+                crs[q] = cr;
             }
-            jpeg_block(j, tables, &mut cb, 64);
-            jpeg_block(j, tables, &mut cr, 64);
-            for v in 0..8 {
-                for u in 0..8 {
-                    let (x, y) = (bx * 8 + u, by * 8 + v);
-                    if x < cw && y < ch {
-                        store_f(data, j.io[2], y * cw + x, cb[(v * 8 + u) as usize]);
-                        store_f(data, j.io[3], y * cw + x, cr[(v * 8 + u) as usize]);
+            let cb = jpeg_block(&cbs, &qc);
+            let cr = jpeg_block(&crs, &qc);
+            for q in 0..4 {
+                let (qx, qy) = (x / 2 + 4 * (q as u32 % 2), y / 2 + 4 * (q as u32 / 2));
+                for c in 0..4 {
+                    for r in 0..4 {
+                        let (px, py) = (qx + c, qy + r);
+                        if px < cw && py < ch {
+                            let v = cb[q][c as usize][r as usize] as u32
+                                | ((cr[q][c as usize][r as usize] as u32) << 16);
+                            set_word(data, j.io[2], py * cw + px, v);
+                        }
                     }
                 }
             }
@@ -148,38 +229,52 @@ pub fn jpeg_chroma(j: &Job, data: &mut [u32], tables: &[u32]) {
     }
 }
 
-fn chroma_at(j: &Job, data: &[u32], region: u32, x: u32, y: u32) -> f32 {
-    let (cw, ch) = (j.frame[0].div_ceil(2), j.frame[1].div_ceil(2));
-    let (cx, cy) = (x / 2, y / 2);
-    let nx = if x % 2 == 0 {
-        cx.saturating_sub(1)
-    } else {
-        (cx + 1).min(cw - 1)
-    };
-    let ny = if y % 2 == 0 {
-        cy.saturating_sub(1)
-    } else {
-        (cy + 1).min(ch - 1)
-    };
-    let near =
-        0.75 * load_f(data, region, cy * cw + cx) + 0.25 * load_f(data, region, cy * cw + nx);
-    let far = 0.75 * load_f(data, region, ny * cw + cx) + 0.25 * load_f(data, region, ny * cw + nx);
-    0.75 * near + 0.25 * far
+fn unpack_chroma(v: u32) -> [f32; 2] {
+    [(v & 0xffff) as f32, (v >> 16) as f32]
 }
 
-/// Decoded YCbCr back to RGB.
+/// Triangle-filter (libjpeg's "fancy") upsampling.
+fn fancy(c: [f32; 2], nx: [f32; 2], ny: [f32; 2], nxy: [f32; 2]) -> [f32; 2] {
+    std::array::from_fn(|k| {
+        let near = 0.75 * c[k] + 0.25 * nx[k];
+        let far = 0.75 * ny[k] + 0.25 * nxy[k];
+        0.75 * near + 0.25 * far
+    })
+}
+
+fn compose_pixel(j: &Job, data: &mut [u32], x: u32, y: u32, c: [f32; 2]) {
+    if x >= j.frame[0] || y >= j.frame[1] {
+        return;
+    }
+    let yy = load_f(data, j.io[0], y * j.frame[0] + x);
+    let (cb, cr) = (c[0] - 128.0, c[1] - 128.0);
+    let rgb = [
+        yy + 1.402 * cr,
+        yy - 0.344136 * cb - 0.714136 * cr,
+        yy + 1.772 * cb,
+    ];
+    store_rgb(j, data, j.io[1], x, y, rgb.map(|v| v * (1.0 / 255.0)));
+}
+
+/// Decoded YCbCr back to RGB, one 2×2 quad (one chroma sample) at a time.
 pub fn jpeg_compose(j: &Job, data: &mut [u32], _tables: &[u32]) {
-    for_pixels(j, |x, y| {
-        let yy = load_f(data, j.io[0], y * j.frame[0] + x);
-        let cb = chroma_at(j, data, j.io[2], x, y) - 128.0;
-        let cr = chroma_at(j, data, j.io[3], x, y) - 128.0;
-        let c = [
-            yy + 1.402 * cr,
-            yy - 0.344136 * cb - 0.714136 * cr,
-            yy + 1.772 * cb,
-        ];
-        store_rgb(j, data, j.io[1], x, y, c.map(|v| v * (1.0 / 255.0)));
-    });
+    let (cw, ch) = (j.frame[0].div_ceil(2), j.frame[1].div_ceil(2));
+    for cy in 0..ch {
+        for cx in 0..cw {
+            let xl = cx.saturating_sub(1);
+            let xr = (cx + 1).min(cw - 1);
+            let yu = cy.saturating_sub(1);
+            let yd = (cy + 1).min(ch - 1);
+            let at = |x: u32, y: u32| unpack_chroma(word(data, j.io[2], y * cw + x));
+            let (ul, uc, ur) = (at(xl, yu), at(cx, yu), at(xr, yu));
+            let (ml, mc, mr) = (at(xl, cy), at(cx, cy), at(xr, cy));
+            let (dl, dc, dr) = (at(xl, yd), at(cx, yd), at(xr, yd));
+            compose_pixel(j, data, 2 * cx, 2 * cy, fancy(mc, ml, uc, ul));
+            compose_pixel(j, data, 2 * cx + 1, 2 * cy, fancy(mc, mr, uc, ur));
+            compose_pixel(j, data, 2 * cx, 2 * cy + 1, fancy(mc, ml, dc, dl));
+            compose_pixel(j, data, 2 * cx + 1, 2 * cy + 1, fancy(mc, mr, dc, dr));
+        }
+    }
 }
 
 /// Uniform displacements in ±max along x and y.

@@ -105,10 +105,10 @@ pub enum Shape {
     Pixels,
     /// One row per invocation.
     Rows,
-    /// One 8×8 block per invocation.
-    Blocks8,
     /// One 16×16 block per invocation.
     Blocks16,
+    /// [`PIXELS_PER_INVOCATION`] 2×2 pixel quads of a row of quads per invocation.
+    Quads,
     /// One workgroup of [`REDUCE_SIZE`] per frame.
     Reduce,
     /// `ints[3]` items, [`ITEMS_ROW`] per dispatch row.
@@ -161,10 +161,9 @@ kernels! {
     SpatterMask => "spatter_mask", Weather, Pixels;
     SpatterWater => "spatter_water", Weather, Pixels;
     SpatterMud => "spatter_mud", Weather, Pixels;
-    Pixelate => "pixelate", Digital, Pixels;
-    JpegLuma => "jpeg_luma", Digital, Blocks8;
-    JpegChroma => "jpeg_chroma", Digital, Blocks16;
-    JpegCompose => "jpeg_compose", Digital, Pixels;
+    Pixelate => "pixelate", Digital, Items;
+    JpegMcu => "jpeg_mcu", Digital, Blocks16;
+    JpegCompose => "jpeg_compose", Digital, Quads;
     ElasticNoise => "elastic_noise", Digital, Pixels;
     ElasticWarp => "elastic_warp", Digital, Pixels;
 }
@@ -185,7 +184,11 @@ impl Kernel {
         match self.shape() {
             Shape::Pixels => [w.div_ceil(WORKGROUP_SIZE * PIXELS_PER_INVOCATION), h],
             Shape::Rows => [h.div_ceil(WORKGROUP_SIZE), 1],
-            Shape::Blocks8 => [w.div_ceil(8).div_ceil(WORKGROUP_SIZE), h.div_ceil(8)],
+            Shape::Quads => [
+                w.div_ceil(2)
+                    .div_ceil(WORKGROUP_SIZE * PIXELS_PER_INVOCATION),
+                h.div_ceil(2),
+            ],
             Shape::Blocks16 => [w.div_ceil(16).div_ceil(WORKGROUP_SIZE), h.div_ceil(16)],
             Shape::Reduce => [1, 1],
             Shape::Items => {
@@ -450,29 +453,29 @@ pub fn poisson_table(lambda: f32) -> Vec<u32> {
     t
 }
 
-/// The standard JPEG quantisation tables (ITU T.81 Annex K) scaled for a quality as libjpeg's
-/// `jpeg_set_quality` (baseline: entries 1–255), luma then chroma, in row-major order, then
-/// the 8×8 DCT basis.
-pub fn jpeg_tables(quality: f32) -> Vec<f32> {
-    const LUMA: [u32; 64] = [
-        16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69,
-        56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81,
-        104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
-    ];
-    const CHROMA: [u32; 64] = [
-        17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99,
-        99, 47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
-        99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
-    ];
+/// The standard JPEG quantisation tables (ITU T.81 Annex K), luma and chroma, row-major. The
+/// kernels scale them for a quality as libjpeg's `jpeg_set_quality` (baseline: entries 1–255,
+/// see [`jpeg_step`]); the shader has them as constant matrices (`gpu::perturb_wgsl`).
+pub const JPEG_LUMA: [u32; 64] = [
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+];
+pub const JPEG_CHROMA: [u32; 64] = [
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+];
+
+/// libjpeg's scale factor (percent) of the standard tables for a quality.
+pub fn jpeg_scale(quality: f32) -> u32 {
     let q = (quality.round() as u32).clamp(1, 100);
-    let scale = if q < 50 { 5000 / q } else { 200 - 2 * q };
-    let mut t: Vec<f32> = LUMA
-        .iter()
-        .chain(&CHROMA)
-        .map(|&b| ((b * scale + 50) / 100).clamp(1, 255) as f32)
-        .collect();
-    t.extend(dct_basis());
-    t
+    if q < 50 { 5000 / q } else { 200 - 2 * q }
+}
+
+/// A quantisation step: a standard table entry scaled (`(entry·scale + 50) / 100`, 1–255).
+pub fn jpeg_step(entry: u32, scale: u32) -> u32 {
+    ((entry * scale + 50) / 100).clamp(1, 255)
 }
 
 /// The orthonormal 8-point DCT-II basis: entry `[u][x]` = c(u)/2·cos((2x + 1)uπ/16), c(0) = 1/√2.
@@ -827,16 +830,8 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             let f = f64::from(v(0));
             let ws = ((f64::from(w) * f) as u32).max(1);
             let hs = ((f64::from(h) * f) as u32).max(1);
-            let mut table = Vec::new();
-            // Cell of each output column and row (PIL's nearest: centre sampling).
-            table.extend(
-                (0..w).map(|x| ((f64::from(x) + 0.5) * f64::from(ws) / f64::from(w)) as u32),
-            );
-            table.extend(
-                (0..h).map(|y| ((f64::from(y) + 0.5) * f64::from(hs) / f64::from(h)) as u32),
-            );
             // Input range of each cell (PIL's box: pixel centres inside the cell).
-            let ranges = |n: u32, cells: u32| -> Vec<u32> {
+            let inputs = |n: u32, cells: u32| -> Vec<u32> {
                 let s = f64::from(n) / f64::from(cells);
                 (0..cells)
                     .flat_map(|i| {
@@ -846,29 +841,41 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
                     })
                     .collect()
             };
-            table.extend(ranges(w, ws));
-            table.extend(ranges(h, hs));
+            // Output range of each cell: the pixels whose centre samples it (PIL's nearest
+            // upscale); a cell no pixel samples gets an empty range.
+            let outputs = |n: u32, cells: u32| -> Vec<u32> {
+                let mut r = vec![0u32; 2 * cells as usize];
+                let mut seen = vec![false; cells as usize];
+                for i in 0..n {
+                    let c = ((f64::from(i) + 0.5) * f64::from(cells) / f64::from(n)) as usize;
+                    let c = c.min(cells as usize - 1);
+                    if !seen[c] {
+                        seen[c] = true;
+                        r[2 * c] = i;
+                    }
+                    r[2 * c + 1] = i + 1;
+                }
+                r
+            };
+            let mut table = inputs(w, ws);
+            table.extend(inputs(h, hs));
+            table.extend(outputs(w, ws));
+            table.extend(outputs(h, hs));
             let (t, n) = c.tables.add(table);
             let mut j = c.job(cur, other);
             j.aux[2] = t;
             j.aux[3] = n;
-            j.ints = [ws, hs, 0, 0];
+            j.ints = [ws, hs, 0, ws * hs];
             c.push(Kernel::Pixelate, j);
             other
         }
         C::JpegCompression => {
-            let (t, n) = c.tables.add_f32(&jpeg_tables(v(0)));
-            for k in [Kernel::JpegLuma, Kernel::JpegChroma] {
-                let mut j = c.job(cur, PLANE_P);
-                j.io[2] = c.region(PLANE_Q);
-                j.io[3] = c.region(PLANE_R);
-                j.aux[2] = t;
-                j.aux[3] = n;
-                c.push(k, j);
-            }
+            let mut j = c.job(cur, PLANE_P);
+            j.io[2] = c.region(PLANE_Q);
+            j.ints[0] = jpeg_scale(v(0));
+            c.push(Kernel::JpegMcu, j);
             let mut j = c.job(PLANE_P, other);
             j.io[2] = c.region(PLANE_Q);
-            j.io[3] = c.region(PLANE_R);
             c.push(Kernel::JpegCompose, j);
             other
         }
