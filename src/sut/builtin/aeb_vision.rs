@@ -213,7 +213,7 @@ pub fn find_obstacle(
     let (a0, b0, _) = corridor(h - 1)?;
     let mut road: Vec<[f64; 3]> = vec![[0.0; 3]; w];
     let bottom_rows = h.saturating_sub(4)..h;
-    for u in a0..b0 {
+    for (u, reference) in road.iter_mut().enumerate().take(b0).skip(a0) {
         let (lo, hi) = (u.saturating_sub(2).max(a0), (u + 3).min(b0));
         let mut s = [0.0; 3];
         for v in bottom_rows.clone() {
@@ -222,7 +222,7 @@ pub fn find_obstacle(
                 (0..3).for_each(|c| s[c] += p[c]);
             }
         }
-        road[u] = mean(s, (hi - lo) * bottom_rows.len());
+        *reference = mean(s, (hi - lo) * bottom_rows.len());
     }
     // Columns outside the initial corridor take the nearest initialised one.
     for u in 0..a0 {
@@ -233,7 +233,9 @@ pub fn find_obstacle(
     }
     let share_departing = |v: usize, road: &[[f64; 3]]| -> Option<(f64, Vec<bool>)> {
         let (a, b, _) = corridor(v)?;
-        let out: Vec<bool> = (a..b).map(|u| departs(img.rgb(u, v), road[u], cfg)).collect();
+        let out: Vec<bool> = (a..b)
+            .map(|u| departs(img.rgb(u, v), road[u], cfg))
+            .collect();
         let n = out.iter().filter(|&&d| d).count();
         Some((n as f64 / (b - a) as f64, out))
     };
