@@ -4,9 +4,13 @@
 // all of a batch's dispatches in one pass and one submission. The frame's view is bound at a
 // dynamic offset into the views buffer and copied once per invocation into the private `view`
 // that every function reads (on lavapipe, copying a view into each function call cost more than
-// shading a simple frame; storage loads are gathers there, so primitives are read field by field
-// where a bound may skip them). The CPU reference passes the view as a parameter; otherwise
-// names and math are the same.
+// shading a simple frame). Each primitive is read once per loop step.
+//
+// A CPU-backed driver (lavapipe) runs 8 invocations as the lanes of one SIMD register and
+// executes both sides of every branch, masked: the cost of a pixel is the length of all the code
+// it could take. So a pixel first finds the surface it sees (a primitive, the ground, or the
+// sky), then lights it once: one `irradiance` (one shadow loop), one `sky`, one `to_u8` per
+// channel, instead of a copy of each per kind of surface.
 //
 // CPU reference: `src/render/cpu.rs`, with the same names and the same math in f32. Keep the
 // two side by side when changing either; `tests/render.rs` compares their frames.
@@ -140,9 +144,9 @@ fn hit_prim(p: Prim, o: vec3<f32>, d: vec3<f32>) -> vec4<f32> {
 
 // Whether the ray from `o` along unit `d` passes wide of a bound's sphere or has it wholly
 // behind: then none of the bound's primitives can be hit.
-fn misses_bound(j: u32, o: vec3<f32>, d: vec3<f32>) -> bool {
-    let q = prims[j].centre.xyz - o;
-    let r = prims[j].half.x;
+fn misses_bound(p: Prim, o: vec3<f32>, d: vec3<f32>) -> bool {
+    let q = p.centre.xyz - o;
+    let r = p.half.x;
     let off = cross(q, d);
     return dot(off, off) > r * r || dot(q, d) < -r;
 }
@@ -153,14 +157,13 @@ fn in_shadow(o: vec3<f32>) -> bool {
     let n = view.ranges.y;
     var i = 0u;
     while (i < n) {
-        let j = first + i;
-        let ids = prims[j].ids;
+        let p = prims[first + i];
         i = i + 1u;
-        if (ids.z == SHAPE_BOUND) {
-            if (misses_bound(j, o, view.sun.xyz)) {
-                i = i + ids.w;
+        if (p.ids.z == SHAPE_BOUND) {
+            if (misses_bound(p, o, view.sun.xyz)) {
+                i = i + p.ids.w;
             }
-        } else if (hit_prim(prims[j], o, view.sun.xyz).w < NO_HIT) {
+        } else if (hit_prim(p, o, view.sun.xyz).w < NO_HIT) {
             return true;
         }
     }
@@ -183,7 +186,8 @@ fn ground_albedo(p: vec3<f32>) -> vec3<f32> {
     let sd = road_from_world(view.road.x, p.xy);
     let s = sd.x;
     let d = sd.y;
-    let tex = 0.85 + 0.3 * hash2(i32(floor(s * 6.0)), i32(floor(d * 6.0)));
+    let cell = hash2(i32(floor(s * 6.0)), i32(floor(d * 6.0)));
+    let tex = 0.85 + 0.3 * cell;
     let right = view.road.z;
     let left = view.road.w;
     if (d >= right && d <= left) {
@@ -203,7 +207,7 @@ fn ground_albedo(p: vec3<f32>) -> vec3<f32> {
                 paint = abs(dy - w) < hw;
             }
             if (paint) {
-                return vec3<f32>(PAINT) * (0.95 + 0.1 * hash2(i32(floor(s * 6.0)), i32(floor(d * 6.0))));
+                return vec3<f32>(PAINT) * (0.95 + 0.1 * cell);
             }
         }
         return vec3<f32>(0.1, 0.1, 0.105) * tex;
@@ -299,15 +303,14 @@ fn render_pixel(px: u32, py: u32) {
     var i = 0u;
     while (i < view.ranges.y) {
         let j = first + i;
-        let ids = prims[j].ids;
+        let p = prims[j];
         i = i + 1u;
-        if (ids.z == SHAPE_BOUND) {
-            if (misses_bound(j, o, d)) {
-                i = i + ids.w;
+        if (p.ids.z == SHAPE_BOUND) {
+            if (misses_bound(p, o, d)) {
+                i = i + p.ids.w;
             }
             continue;
         }
-        let p = prims[j];
         let h = hit_prim(p, o, d);
         if (h.w < NO_HIT) {
             if (p.ids.x != counted) {
@@ -317,7 +320,7 @@ fn render_pixel(px: u32, py: u32) {
             if (h.w < best_t) {
                 best_t = h.w;
                 best_n = h.xyz;
-                best = first + i - 1u;
+                best = j;
                 found = true;
             }
         }
@@ -327,35 +330,46 @@ fn render_pixel(px: u32, py: u32) {
         t_ground = -o.z / d.z;
     }
 
-    var c = vec3<f32>(0.0);
+    // The surface seen (a primitive, the ground, or none: the sky), then its light, once.
+    let on_prim = found && best_t <= t_ground;
+    let on_ground = !on_prim && t_ground < NO_HIT;
     var t = 0.0;
+    var n = vec3<f32>(0.0, 0.0, 1.0);
     var id = 0u;
-    if (found && best_t <= t_ground) {
+    var m = 0.0;
+    var albedo = vec3<f32>(0.0);
+    if (on_prim) {
         let p = prims[best];
-        let x = o + best_t * d;
-        let e = irradiance(x, best_n);
-        let m = p.colour.w;
-        var albedo = p.colour.xyz;
+        t = best_t;
+        n = best_n;
+        id = p.ids.x;
+        m = p.colour.w;
+        albedo = p.colour.xyz;
+    } else if (on_ground) {
+        t = t_ground;
+    }
+    let x = o + t * d;
+    if (on_prim) {
         if (m == 3.0) {
             let band = fract(x.z / 0.25);
             if (band > 0.55 && band < 0.85) {
                 albedo = vec3<f32>(0.8, 0.8, 0.8);
             }
         }
-        c = albedo * e;
+    } else if (on_ground) {
+        albedo = ground_albedo(x);
+    }
+    // The sky seen along the ray, or reflected in a window.
+    var c = sky(select(d, reflect(d, n), on_prim && m == 1.0));
+    if (on_prim || on_ground) {
+        let e = irradiance(x, n);
+        var glow = vec3<f32>(0.0);
         if (m == 1.0) {
-            c = c + 0.08 * sky(reflect(d, best_n));
+            glow = 0.08 * c;
         } else if (m == 2.0 && view.light.w > 0.5) {
-            c = c + vec3<f32>(1.8, 0.08, 0.05);
+            glow = vec3<f32>(1.8, 0.08, 0.05);
         }
-        t = best_t;
-        id = p.ids.x;
-    } else if (t_ground < NO_HIT) {
-        let x = o + t_ground * d;
-        c = ground_albedo(x) * irradiance(x, vec3<f32>(0.0, 0.0, 1.0));
-        t = t_ground;
-    } else {
-        c = sky(d);
+        c = albedo * e + glow;
     }
 
     let exposure = view.light.y;

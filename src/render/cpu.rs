@@ -32,9 +32,6 @@ fn sub(a: V3, b: V3) -> V3 {
 fn mul(a: V3, s: f32) -> V3 {
     [a[0] * s, a[1] * s, a[2] * s]
 }
-fn mul3(a: V3, b: V3) -> V3 {
-    [a[0] * b[0], a[1] * b[1], a[2] * b[2]]
-}
 fn sign(x: f32) -> f32 {
     if x > 0.0 {
         1.0
@@ -201,7 +198,8 @@ fn ground_albedo(view: &View, markings: &[Marking], p: V3) -> V3 {
     let sd = road_from_world(view.road[0], [p[0], p[1]]);
     let (s, d) = (sd[0], sd[1]);
     let cell = |scale: f32| hash2((s * scale).floor() as i32, (d * scale).floor() as i32);
-    let tex = 0.85 + 0.3 * cell(6.0);
+    let cell6 = cell(6.0);
+    let tex = 0.85 + 0.3 * cell6;
     let (right, left) = (view.road[2], view.road[3]);
     if d >= right && d <= left {
         let w = view.road_more[0];
@@ -222,7 +220,7 @@ fn ground_albedo(view: &View, markings: &[Marking], p: V3) -> V3 {
                 false
             };
             if paint {
-                let v = PAINT * (0.95 + 0.1 * cell(6.0));
+                let v = PAINT * (0.95 + 0.1 * cell6);
                 return [v, v, v];
             }
         }
@@ -353,34 +351,43 @@ fn render_pixel(
         }
     }
     let t_ground = if d[2] < -1e-6 { -o[2] / d[2] } else { NO_HIT };
-    let (c, t, id) = if found && best_t <= t_ground {
+
+    // The surface seen (a primitive, the ground, or none: the sky), then its light, once.
+    let on_prim = found && best_t <= t_ground;
+    let on_ground = !on_prim && t_ground < NO_HIT;
+    let (t, n, id, m, mut albedo) = if on_prim {
         let p = &prims[best];
-        let x = add(o, mul(d, best_t));
-        let e = irradiance(view, prims, x, best_n);
-        let m = p.colour[3];
-        let mut albedo = v3(p.colour);
+        (best_t, best_n, p.ids[0], p.colour[3], v3(p.colour))
+    } else if on_ground {
+        (t_ground, [0.0, 0.0, 1.0], 0, 0.0, [0.0; 3])
+    } else {
+        (0.0, [0.0, 0.0, 1.0], 0, 0.0, [0.0; 3])
+    };
+    let x = add(o, mul(d, t));
+    if on_prim {
         if m == 3.0 {
             let band = fract(x[2] / 0.25);
             if band > 0.55 && band < 0.85 {
                 albedo = [0.8, 0.8, 0.8];
             }
         }
-        let mut c = mul(albedo, e);
-        if m == 1.0 {
-            c = add(c, mul(sky(view, reflect(d, best_n)), 0.08));
+    } else if on_ground {
+        albedo = ground_albedo(view, markings, x);
+    }
+    // The sky seen along the ray, or reflected in a window (the shader evaluates it for every
+    // pixel; here only where it is used).
+    let c = if on_prim || on_ground {
+        let e = irradiance(view, prims, x, n);
+        let glow = if m == 1.0 {
+            mul(sky(view, reflect(d, n)), 0.08)
         } else if m == 2.0 && view.light[3] > 0.5 {
-            c = add(c, [1.8, 0.08, 0.05]);
-        }
-        (c, best_t, p.ids[0])
-    } else if t_ground < NO_HIT {
-        let x = add(o, mul(d, t_ground));
-        let c = mul3(
-            ground_albedo(view, markings, x),
-            [irradiance(view, prims, x, [0.0, 0.0, 1.0]); 3],
-        );
-        (c, t_ground, 0)
+            [1.8, 0.08, 0.05]
+        } else {
+            [0.0; 3]
+        };
+        add(mul(albedo, e), glow)
     } else {
-        (sky(view, d), 0.0, 0)
+        sky(view, d)
     };
     let exposure = view.light[1];
     let rgba = to_u8(c[0], exposure)
