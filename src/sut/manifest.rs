@@ -467,11 +467,18 @@ mod tests {
     use super::*;
 
     fn check(text: &str) -> Result<ProcessSut, Vec<String>> {
-        let dir = std::env::temp_dir().join(format!("gauntlet-manifest-{}", std::process::id()));
+        // One directory per call: the tests run on parallel threads of one process, and a
+        // shared file would be rewritten under another test's feet.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("gauntlet-manifest-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let file = dir.join("sut.toml");
         std::fs::write(&file, text).expect("write");
-        load(&file).map_err(|d| d.iter().map(|d| d.headline()).collect())
+        let loaded = load(&file).map_err(|d| d.iter().map(|d| d.headline()).collect());
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded
     }
 
     #[test]
