@@ -15,7 +15,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use gauntlet::eval::judge::Packs;
 use gauntlet::gpu::{DeviceChoice, FrameRenderer};
-use gauntlet::run::{self, RunConfig, Renderers};
+use gauntlet::run::{self, Renderers, RunConfig};
 use gauntlet::scenario::{self, Case};
 use gauntlet::sim::SimOptions;
 use gauntlet::sut::SutSpec;

@@ -270,7 +270,8 @@ fn aeb_vision_refuses_a_scenario_without_camera() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("sees the road only through a camera")
-            && stderr.contains("5 case(s) have no `[[sensors.camera]]`: euro-ncap/ccrs/overlap_pct="),
+            && stderr
+                .contains("5 case(s) have no `[[sensors.camera]]`: euro-ncap/ccrs/overlap_pct="),
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&out);

@@ -233,7 +233,9 @@ pub fn find_obstacle(
     }
     let share_departing = |v: usize, road: &[[f64; 3]]| -> Option<(f64, Vec<bool>)> {
         let (a, b, _) = corridor(v)?;
-        let out: Vec<bool> = (a..b).map(|u| departs(img.rgb(u, v), road[u], cfg)).collect();
+        let out: Vec<bool> = (a..b)
+            .map(|u| departs(img.rgb(u, v), road[u], cfg))
+            .collect();
         let n = out.iter().filter(|&&d| d).count();
         Some((n as f64 / (b - a) as f64, out))
     };
