@@ -430,5 +430,19 @@ fn a_perturbed_camera_suite_is_byte_identical_across_jobs() {
     let one = run("a", "1");
     let two = run("b", "2");
     assert!(one == two, "report.json differs between --jobs 1 and 2");
+    // The robustness entry: the clean partner first, then 2 corruptions × 2 severities.
+    let report: serde_json::Value = serde_json::from_slice(&one).expect("json");
+    let r = &report["aggregates"]["robustness"][0];
+    let cells = r["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 5, "{r}");
+    assert_eq!(cells[0]["corruption"], "none");
+    assert_eq!(cells[0]["cases"], 2);
+    assert_eq!(cells[1]["severity"], "1");
+    let recall = &r["scores"][0];
+    assert_eq!(recall["measure"], "recall");
+    assert!(recall["clean"].as_f64().is_some_and(|p| p > 0.5), "{r}");
+    assert!(recall["mpc"].as_f64().is_some(), "{r}");
+    let summary = std::fs::read_to_string(dir.join("a").join("summary.md")).expect("summary");
+    assert!(summary.contains("### Robustness of"), "{summary}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -46,8 +46,8 @@ fn validate_exit_codes() {
 fn strict_turns_warnings_into_errors() {
     let dir = std::env::temp_dir().join(format!("gauntlet-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("later-kind.toml");
-    std::fs::write(&file, "kind = \"campaign\"\n").expect("write");
+    let file = dir.join("adapter-kind.toml");
+    std::fs::write(&file, "kind = \"adapter\"\n").expect("write");
     let path = file.to_str().expect("utf-8 path");
     let lenient = gauntlet(&["validate", path]);
     assert_eq!(code(&lenient), 0);
