@@ -768,6 +768,19 @@ fn build_camera_chains(
             }
         }
     }
+    // The engine takes frames of 32 px and more on each side: refused here, not mid-run.
+    for (k, (chain, cam)) in chains.iter().zip(cameras).enumerate() {
+        let min = crate::perturb::MIN_FRAME_EDGE_PX;
+        if !chain.is_empty() && (cam.width_px < min || cam.height_px < min) {
+            errors.push(err(
+                format!("/sensors/camera/{k}/width_px"),
+                format!(
+                    "camera `{}` is {}×{} px; perturbed frames must be at least {min} px on each side",
+                    cam.id, cam.width_px, cam.height_px
+                ),
+            ));
+        }
+    }
     chains
 }
 
