@@ -180,6 +180,8 @@ pub struct GpuRenderer {
     instance: GrowBuffer,
     coverage: GrowBuffer,
     staging: GrowBuffer,
+    /// The perturbation engine on the same device, made when a scenario first perturbs.
+    perturb: Option<Box<PerturbEngine>>,
 }
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -256,6 +258,7 @@ impl GpuRenderer {
             instance: GrowBuffer::new("gauntlet.render.instance", output),
             coverage: GrowBuffer::new("gauntlet.render.coverage", output),
             staging: GrowBuffer::new("gauntlet.render.staging", U::MAP_READ | U::COPY_DST),
+            perturb: None,
         })
     }
 
@@ -552,6 +555,26 @@ impl FrameRenderer {
         match self {
             FrameRenderer::Gpu(g) => g.render(scenes),
             FrameRenderer::Cpu => Ok(render::cpu::render_scenes(scenes)),
+        }
+    }
+
+    /// Perturbs rendered frames on the renderer's device (the GPU engine shares its device
+    /// and queue, made on first use), in order.
+    pub fn perturb(
+        &mut self,
+        frames: &[crate::perturb::FrameIn],
+    ) -> Result<Vec<Vec<u8>>, PerturbError> {
+        match self {
+            FrameRenderer::Gpu(g) => {
+                let mut engine = match g.perturb.take() {
+                    Some(engine) => engine,
+                    None => Box::new(PerturbEngine::new(g.ctx.share())?),
+                };
+                let out = engine.apply(frames);
+                g.perturb = Some(engine);
+                out
+            }
+            FrameRenderer::Cpu => Ok(perturb::cpu::perturb(frames)?),
         }
     }
 }

@@ -202,6 +202,45 @@ pub struct Aggregates {
     /// Detection scoring over every run that was handed camera frames (absent when none was).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection: Option<DetectionEntry>,
+    /// Per scenario swept over `corruption` × `severity`: the outcome per corruption and
+    /// severity and the robustness scores mPC / rPC (`docs/metrics.md`; absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub robustness: Vec<RobustnessEntry>,
+}
+
+/// One scenario's corruption sweep (`docs/metrics.md`, robustness).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RobustnessEntry {
+    pub scenario: String,
+    /// P_clean, mPC and rPC of `recall`, `precision` and `pass_rate`.
+    pub scores: Vec<RobustnessScore>,
+    /// The clean partner (`corruption` `none`) first, then every corruption × severity.
+    pub cells: Vec<RobustnessCell>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RobustnessScore {
+    pub measure: String,
+    pub clean: Option<f64>,
+    pub mpc: Option<f64>,
+    pub rpc: Option<f64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RobustnessCell {
+    pub corruption: String,
+    /// `null` for the clean partner.
+    pub severity: Option<String>,
+    pub cases: u64,
+    pub runs: u64,
+    pub pass_rate: Option<f64>,
+    pub recall: Option<f64>,
+    pub precision: Option<f64>,
+    /// Mean relative impact speed over the runs, km/h (0 for a run without impact).
+    pub mean_impact_speed_kph: Option<f64>,
 }
 
 /// Detection scoring over a suite (`docs/metrics.md`): the runs' counts summed.

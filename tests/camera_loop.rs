@@ -327,3 +327,122 @@ fn a_camera_suite_is_byte_identical_across_reruns_and_jobs() {
     assert!(agg["tp"].as_u64().is_some_and(|n| n > 0), "{agg}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A system that records an FNV-1a 64 of every frame it is handed.
+struct PixelRecorder {
+    hashes: Arc<Mutex<Vec<u64>>>,
+}
+
+impl System for PixelRecorder {
+    fn name(&self) -> &str {
+        "pixel-recorder"
+    }
+    fn reset(&mut self, _setup: &RunSetup) {}
+    fn wants_frames(&self) -> bool {
+        true
+    }
+    fn step(&mut self, obs: &Observation<'_>) -> Result<Command, SutError> {
+        if let Ok(mut hashes) = self.hashes.lock() {
+            hashes.extend(obs.frames.iter().map(|f| gauntlet::rng::fnv1a64(&f.rgba)));
+        }
+        Ok(Command::default())
+    }
+}
+
+/// The frame hashes of each case, all cases simulated in one lockstep batch or one at a time.
+fn frame_hashes(cases: &[Case], together: bool) -> Vec<Vec<u64>> {
+    let models: Vec<_> = cases.iter().map(Case::model).collect();
+    let stores: Vec<Arc<Mutex<Vec<u64>>>> = cases.iter().map(|_| Arc::default()).collect();
+    let spec = |k: usize| RunSpec {
+        scenario: &models[k],
+        case_id: &cases[k].id,
+        run_index: 0,
+        system: Box::new(PixelRecorder {
+            hashes: stores[k].clone(),
+        }),
+    };
+    if together {
+        sim::run_batch((0..cases.len()).map(spec).collect(), &SimOptions::default());
+    } else {
+        for k in 0..cases.len() {
+            sim::run_batch(vec![spec(k)], &SimOptions::default());
+        }
+    }
+    stores
+        .iter()
+        .map(|s| s.lock().map(|h| h.clone()).unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn perturbation_chains_reach_the_system_and_do_not_depend_on_batching() {
+    let cases = cases("tests/corpus/camera/ccrs-perturbed-small.toml");
+    assert_eq!(cases.len(), 6);
+    let alone = frame_hashes(&cases, false);
+    let together = frame_hashes(&cases, true);
+    assert_eq!(alone, together, "perturbed frames depend on the batch");
+    let by_id = |id: &str| {
+        let k = cases.iter().position(|c| c.id.ends_with(id)).expect(id);
+        alone[k].clone()
+    };
+    let clean_1 = by_id("corruption=none,severity=1");
+    assert!(!clean_1.is_empty());
+    // `none` is the empty chain, whatever the severity.
+    assert_eq!(clean_1, by_id("corruption=none,severity=5"));
+    for corrupted in [
+        "corruption=fog,severity=1",
+        "corruption=fog,severity=5",
+        "corruption=gaussian_noise,severity=5",
+    ] {
+        let hashes = by_id(corrupted);
+        assert_eq!(hashes.len(), clean_1.len(), "{corrupted}");
+        assert!(
+            hashes.iter().zip(&clean_1).all(|(a, b)| a != b),
+            "{corrupted}: every frame must differ from the clean one"
+        );
+    }
+    // Severity changes the frames.
+    assert_ne!(
+        by_id("corruption=fog,severity=5"),
+        by_id("corruption=fog,severity=1")
+    );
+}
+
+#[test]
+fn a_perturbed_camera_suite_is_byte_identical_across_jobs() {
+    let dir = tempdir("perturbed-determinism");
+    let run = |name: &str, jobs: &str| -> Vec<u8> {
+        let out = dir.join(name);
+        let o = gauntlet(&[
+            "run",
+            "tests/corpus/camera/ccrs-perturbed-small.toml",
+            "--sut",
+            "builtin:aeb-vision",
+            "--jobs",
+            jobs,
+            "--out",
+            out.to_str().unwrap_or_default(),
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{stderr}");
+        std::fs::read(out.join("report.json")).expect("report.json")
+    };
+    let one = run("a", "1");
+    let two = run("b", "2");
+    assert!(one == two, "report.json differs between --jobs 1 and 2");
+    // The robustness entry: the clean partner first, then 2 corruptions × 2 severities.
+    let report: serde_json::Value = serde_json::from_slice(&one).expect("json");
+    let r = &report["aggregates"]["robustness"][0];
+    let cells = r["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 5, "{r}");
+    assert_eq!(cells[0]["corruption"], "none");
+    assert_eq!(cells[0]["cases"], 2);
+    assert_eq!(cells[1]["severity"], "1");
+    let recall = &r["scores"][0];
+    assert_eq!(recall["measure"], "recall");
+    assert!(recall["clean"].as_f64().is_some_and(|p| p > 0.5), "{r}");
+    assert!(recall["mpc"].as_f64().is_some(), "{r}");
+    let summary = std::fs::read_to_string(dir.join("a").join("summary.md")).expect("summary");
+    assert!(summary.contains("### Robustness of"), "{summary}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -46,18 +46,41 @@ fn validate_exit_codes() {
 fn strict_turns_warnings_into_errors() {
     let dir = std::env::temp_dir().join(format!("gauntlet-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("with-sensors.toml");
-    let text = std::fs::read_to_string("tests/corpus/valid/expressions.toml").expect("read")
-        + "\n[perturbations]\nchain = [\"rain\"]\n";
-    std::fs::write(&file, text).expect("write");
+    let file = dir.join("adapter-kind.toml");
+    std::fs::write(&file, "kind = \"adapter\"\n").expect("write");
     let path = file.to_str().expect("utf-8 path");
     let lenient = gauntlet(&["validate", path]);
     assert_eq!(code(&lenient), 0);
     assert!(
+        String::from_utf8_lossy(&lenient.stderr).contains("warning: kind:"),
+        "{}",
         String::from_utf8_lossy(&lenient.stderr)
-            .contains("warning: perturbations: `[perturbations]` is reserved")
     );
     assert_eq!(code(&gauntlet(&["validate", "--strict", path])), 2);
+}
+
+#[test]
+fn perturbation_chains_are_checked_with_their_place() {
+    let dir = std::env::temp_dir().join(format!("gauntlet-cli-perturb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("with-perturbations.toml");
+    let base = std::fs::read_to_string("scenarios/camera/ccrs-perturbed.toml").expect("read");
+    let bad = base.replace("\"fog\"", "\"fgo\"");
+    assert_ne!(bad, base, "the library file sweeps over fog");
+    std::fs::write(&file, &bad).expect("write");
+    let out = gauntlet(&["validate", file.to_str().expect("utf-8 path")]);
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("with-perturbations.toml:"), "{stderr}");
+    assert!(stderr.contains("unknown corruption \"fgo\""), "{stderr}");
+    assert!(stderr.contains("perturbations.chain"), "{stderr}");
+    let ok = gauntlet(&[
+        "validate",
+        "--strict",
+        "scenarios/camera/ccrs-perturbed.toml",
+    ]);
+    assert_eq!(code(&ok), 0, "{}", String::from_utf8_lossy(&ok.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

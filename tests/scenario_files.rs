@@ -422,3 +422,54 @@ fn fuzz_regressions_do_not_panic() {
     }
     assert!(n >= 8, "the fuzz regressions are gone ({n} left)");
 }
+
+#[test]
+fn perturbation_chains_are_read_per_camera_and_checked() {
+    let with = |sections: &str| {
+        minimal_scenario("")
+            + "[[sensors.camera]]\nid = \"front\"\n[[sensors.camera]]\nid = \"rear\"\nyaw_deg = 180\n"
+            + sections
+    };
+    let text = with(
+        "[perturbations]\nchain = [\"fog:2\", \"none\"]\n\
+         [[perturbations.camera]]\nid = \"rear\"\nchain = [\"gaussian_noise:sigma=0.05\", \"pixelate:4\"]\n",
+    );
+    match scenario::load_bytes(Path::new("input.toml"), text.as_bytes()) {
+        FileResult::Scenario {
+            cases, diagnostics, ..
+        } => {
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            let model = cases[0].model();
+            let specs = |k: usize| -> Vec<String> {
+                model.camera_chain(k).iter().map(|p| p.spec()).collect()
+            };
+            // `none` is dropped; the rear camera's own chain replaces the default.
+            assert_eq!(specs(0), ["fog:2"]);
+            assert_eq!(specs(1), ["gaussian_noise:sigma=0.05", "pixelate:4"]);
+            assert!(model.is_perturbed());
+        }
+        _ => panic!("not read as a scenario"),
+    }
+    let errors = load(with("[perturbations]\nchain = [\"fog:7\"]\n").as_bytes());
+    assert!(
+        errors.len() == 1
+            && errors[0].contains("perturbations.chain[0]")
+            && errors[0].contains("SEVERITY (1 to 5)"),
+        "{errors:?}"
+    );
+    let errors =
+        load(with("[[perturbations.camera]]\nid = \"side\"\nchain = [\"fog:1\"]\n").as_bytes());
+    assert!(
+        errors.len() == 1
+            && errors[0].contains("no camera `side`")
+            && errors[0].contains("front, rear"),
+        "{errors:?}"
+    );
+    let tiny = minimal_scenario("")
+        + "[[sensors.camera]]\nwidth_px = 16\nheight_px = 16\n[perturbations]\nchain = [\"fog:1\"]\n";
+    let errors = load(tiny.as_bytes());
+    assert!(
+        errors.len() == 1 && errors[0].contains("at least 32 px"),
+        "{errors:?}"
+    );
+}

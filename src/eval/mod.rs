@@ -5,4 +5,5 @@ pub mod detection;
 pub mod judge;
 pub mod localization;
 pub mod metrics;
+pub mod robustness;
 pub mod rules;

@@ -79,6 +79,7 @@ pub fn render(view: &SummaryView<'_>) -> String {
     packs_md(&mut md, view);
     localization_md(&mut md, view.digest);
     detection_md(&mut md, view);
+    robustness_md(&mut md, view);
     let not_passed = s.fail + s.error;
     if not_passed > 0 {
         let _ = writeln!(md, "\n### Cases that did not pass ({not_passed})\n");
@@ -178,6 +179,44 @@ fn detection_md(md: &mut String, view: &SummaryView<'_>) {
         d.ranged_runs,
         d.runs
     );
+}
+
+/// Per scenario swept over `corruption` × `severity`: mPC / rPC and the outcome per cell.
+fn robustness_md(md: &mut String, view: &SummaryView<'_>) {
+    let opt =
+        |x: Option<f64>, digits: usize| x.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    for r in &view.aggregates.robustness {
+        let _ = writeln!(
+            md,
+            "\n### Robustness of {} (mPC / rPC, Michaelis et al.; P = recall, precision or pass rate, not AP)\n",
+            code(&r.scenario).replace('|', "\\|")
+        );
+        md.push_str("| measure | P_clean | mPC | rPC |\n|---|---:|---:|---:|\n");
+        for s in &r.scores {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                s.measure,
+                opt(s.clean, 3),
+                opt(s.mpc, 3),
+                opt(s.rpc, 3)
+            );
+        }
+        md.push_str("\n| corruption | severity | cases | pass rate | recall | precision | mean impact speed |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        for c in &r.cells {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} km/h |",
+                text(&c.corruption).replace('|', "\\|"),
+                text(c.severity.as_deref().unwrap_or("–")).replace('|', "\\|"),
+                c.cases,
+                opt(c.pass_rate, 3),
+                opt(c.recall, 3),
+                opt(c.precision, 3),
+                opt(c.mean_impact_speed_kph, 1)
+            );
+        }
+    }
 }
 
 /// Per-pack counts, UN R152 categories, Euro NCAP points and colour grids.

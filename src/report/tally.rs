@@ -12,13 +12,15 @@ use std::io;
 
 use crate::eval::detection::SuiteDetection;
 use crate::eval::judge::Packs;
+use crate::eval::robustness::{self, CaseOutcome, Cell, Sweep};
 use crate::eval::rules::{self, GridCell, GroupCounts};
 use crate::thresholds::{Check, Pack, colour_from_name, status_name};
 
 use super::store::CaseSource;
 use super::{
     Aggregates, CaseEntry, DetectionEntry, GateEntry, GroupEntry, PackCount, PackEntry,
-    PointsEntry, RepeatsEntry, ScenarioPointsEntry, Summary, cell_range, cell_vut_speed_kph, r6,
+    PointsEntry, RepeatsEntry, RobustnessCell, RobustnessEntry, RobustnessScore,
+    ScenarioPointsEntry, Summary, cell_range, cell_vut_speed_kph, r6,
 };
 
 /// At most this many cases that did not pass are kept with their reasons (`summary.md` lists
@@ -182,6 +184,8 @@ pub struct Tally<'p> {
     per_rule: BTreeMap<String, BTreeMap<String, GroupCounts>>,
     /// Detection scoring summed over the runs that have it.
     detection: SuiteDetection,
+    /// Per scenario swept over `corruption` × `severity`.
+    robustness: BTreeMap<String, Sweep>,
 }
 
 impl<'p> Tally<'p> {
@@ -192,6 +196,7 @@ impl<'p> Tally<'p> {
             per_pack: BTreeMap::new(),
             per_rule: BTreeMap::new(),
             detection: SuiteDetection::default(),
+            robustness: BTreeMap::new(),
         }
     }
 
@@ -220,6 +225,24 @@ impl<'p> Tally<'p> {
             self.detection
                 .add(&|name| run.metrics.get(name).and_then(serde_json::Value::as_f64));
         }
+        if let (Some(c), Some(s)) = (
+            e.params.get(robustness::CORRUPTION_PARAM),
+            e.params.get(robustness::SEVERITY_PARAM),
+        ) {
+            let word = |v: &serde_json::Value| match v {
+                serde_json::Value::String(w) => w.clone(),
+                serde_json::Value::Number(n) => match n.as_f64() {
+                    Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => (x as i64).to_string(),
+                    _ => n.to_string(),
+                },
+                other => other.to_string(),
+            };
+            self.robustness.entry(e.scenario.clone()).or_default().add(
+                &word(c),
+                &word(s),
+                &case_outcome(e),
+            );
+        }
     }
 
     /// The packs used, the aggregates and the digest of the cases counted.
@@ -237,6 +260,11 @@ impl<'p> Tally<'p> {
             &used,
         );
         aggregates.detection = detection_entry(&self.detection);
+        aggregates.robustness = self
+            .robustness
+            .iter()
+            .map(|(scenario, sweep)| robustness_entry(scenario, sweep))
+            .collect();
         Totals {
             packs: used
                 .iter()
@@ -261,6 +289,65 @@ pub fn tally(source: &dyn CaseSource, packs: &Packs) -> io::Result<Totals> {
         t.add(&*source.case(i)?);
     }
     Ok(t.finish())
+}
+
+/// What a case contributes to its scenario's corruption sweep.
+fn case_outcome(e: &CaseEntry) -> CaseOutcome {
+    let mut o = CaseOutcome {
+        passed: e.verdict == "pass",
+        ..CaseOutcome::default()
+    };
+    for run in &e.runs {
+        let m = |name: &str| run.metrics.get(name).and_then(serde_json::Value::as_f64);
+        o.runs += 1;
+        o.tp += m("detection_tp").unwrap_or(0.0) as u64;
+        o.fp += m("detection_fp").unwrap_or(0.0) as u64;
+        o.fn_ += m("detection_fn").unwrap_or(0.0) as u64;
+        o.impact_speed_sum_kph += m("relative_impact_speed_kph").unwrap_or(0.0);
+    }
+    o
+}
+
+/// A scenario's corruption sweep as `report.json` has it.
+fn robustness_entry(scenario: &str, sweep: &Sweep) -> RobustnessEntry {
+    let cell = |corruption: &str, severity: Option<&str>, c: &Cell| RobustnessCell {
+        corruption: corruption.to_string(),
+        severity: severity.map(String::from),
+        cases: c.cases,
+        runs: c.runs,
+        pass_rate: c.pass_rate().map(r6),
+        recall: c.recall().map(r6),
+        precision: c.precision().map(r6),
+        mean_impact_speed_kph: c.mean_impact_speed_kph().map(r6),
+    };
+    let mut cells = Vec::new();
+    if sweep.clean.cases > 0 {
+        cells.push(cell(robustness::CLEAN, None, &sweep.clean));
+    }
+    for ((c, s), v) in &sweep.cells {
+        cells.push(cell(c, Some(s), v));
+    }
+    let measures: [(&str, fn(&Cell) -> Option<f64>); 3] = [
+        ("recall", Cell::recall),
+        ("precision", Cell::precision),
+        ("pass_rate", Cell::pass_rate),
+    ];
+    RobustnessEntry {
+        scenario: scenario.to_string(),
+        scores: measures
+            .iter()
+            .map(|(name, p)| {
+                let s = sweep.score(p);
+                RobustnessScore {
+                    measure: (*name).to_string(),
+                    clean: s.clean.map(r6),
+                    mpc: s.mpc.map(r6),
+                    rpc: s.rpc.map(r6),
+                }
+            })
+            .collect(),
+        cells,
+    }
 }
 
 /// The suite's detection scoring as `report.json` has it (`None`: no run was scored).

@@ -72,9 +72,38 @@ pub struct ScenarioFile {
     /// Light of the scene as the camera renderer draws it: day or night, and the sun.
     #[serde(default)]
     pub lighting: Option<Lighting>,
-    /// Image perturbations applied to camera frames. Reserved like `sensors`.
+    /// Image corruptions applied to camera frames between the renderer and the system: a
+    /// chain for every camera, and chains for cameras by id.
     #[serde(default)]
-    pub perturbations: Option<serde_json::Value>,
+    pub perturbations: Option<Perturbations>,
+}
+
+/// `[perturbations]`: ordered chains of `NAME:SEVERITY` / `NAME:PARAM=VALUE[,…]` specs (the
+/// corruptions of `docs/perturbations.md`; `none` is the empty perturbation, for clean sweep
+/// partners).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Perturbations {
+    /// The chain of every camera without its own `[[perturbations.camera]]` entry.
+    #[serde(default)]
+    #[schemars(length(max = 16))]
+    pub chain: Vec<String>,
+    /// Chains for cameras by id (replacing `chain` for that camera).
+    #[serde(default)]
+    #[schemars(length(max = 16))]
+    pub camera: Vec<CameraPerturbations>,
+}
+
+/// The chain of one camera.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraPerturbations {
+    /// The camera's id (`[[sensors.camera]] id`).
+    #[schemars(regex(pattern = IDENT_PATTERN), length(min = 1, max = 64))]
+    pub id: String,
+    /// Its chain, applied in order.
+    #[schemars(length(max = 16))]
+    pub chain: Vec<String>,
 }
 
 /// Sensors of the vehicle under test.

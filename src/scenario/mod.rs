@@ -516,18 +516,6 @@ fn load_scenario(
 ) -> (Option<String>, Vec<Case>, Vec<Diagnostic>) {
     let mut diags = schema::validate(SchemaKind::Editor, json, file, text, spans);
     let name = json.get("name").and_then(Value::as_str).map(String::from);
-    for (pointer, name) in [("/perturbations", "[perturbations]")] {
-        if json.pointer(pointer).is_some() {
-            diags.push(
-                Diagnostic::warning(
-                    file,
-                    field_path(pointer),
-                    format!("`{name}` is reserved for sensor work not in this version; ignored"),
-                )
-                .at(text, spans.key(pointer)),
-            );
-        }
-    }
     if diags
         .iter()
         .any(|d| d.severity == crate::diag::Severity::Error)
@@ -798,11 +786,8 @@ fn build_case(
     let mut problems = Vec::new();
     if let Value::Object(map) = &mut doc {
         for (key, value) in map.iter_mut() {
-            // Literal sections, and the reserved ones this version does not read.
-            if matches!(
-                key.as_str(),
-                "kind" | "name" | "parameters" | "sweep" | "perturbations"
-            ) {
+            // Literal sections.
+            if matches!(key.as_str(), "kind" | "name" | "parameters" | "sweep") {
                 continue;
             }
             if key == "sensors" {

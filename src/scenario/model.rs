@@ -9,6 +9,7 @@ use super::format as f;
 use crate::gnss::Profile;
 use crate::gnss::environment::EnvironmentKind;
 use crate::gnss::geodesy::Geodetic;
+use crate::perturb::{Perturbation, parse_spec};
 use crate::render::{Camera, Light, Lighting};
 use crate::sim::collision::{Footprint, Touching, overlap_with};
 
@@ -46,6 +47,21 @@ pub struct Scenario {
     pub lighting: Lighting,
     /// The satellite-positioning receiver of `[sensors.gnss]`, if any.
     pub gnss: Option<GnssReceiver>,
+    /// The perturbation chain of each camera of [`Scenario::cameras`], in the same order
+    /// (`[perturbations]`; empty chains when none).
+    pub camera_chains: Vec<Vec<Perturbation>>,
+}
+
+impl Scenario {
+    /// The perturbation chain of camera `camera` (an index into [`Scenario::cameras`]).
+    pub fn camera_chain(&self, camera: usize) -> &[Perturbation] {
+        self.camera_chains.get(camera).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether any camera's frames are perturbed.
+    pub fn is_perturbed(&self) -> bool {
+        self.camera_chains.iter().any(|c| !c.is_empty())
+    }
 }
 
 /// Where the road frame lies on the Earth: station 0 of the reference line and the direction
@@ -644,6 +660,7 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
     };
     let cameras = build_cameras(file, &ego, timing.dt_s, &mut errors);
     let gnss = build_gnss(file, timing.dt_s, &mut errors);
+    let camera_chains = build_camera_chains(file, &cameras, &mut errors);
     let lighting = file
         .lighting
         .as_ref()
@@ -688,7 +705,83 @@ pub fn build(file: &f::ScenarioFile) -> Result<Scenario, Vec<ModelError>> {
         cameras,
         lighting,
         gnss,
+        camera_chains,
     })
+}
+
+/// One chain of `[perturbations]` specs at `pointer`; `none` (or `none:…`) is the empty
+/// perturbation and is dropped, so that a sweep's clean partner reads `none`.
+fn build_chain(specs: &[String], pointer: &str, errors: &mut Vec<ModelError>) -> Vec<Perturbation> {
+    let mut chain = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let name = spec.split(':').next().unwrap_or("").trim();
+        if name == "none" {
+            continue;
+        }
+        match parse_spec(spec) {
+            Ok(p) => chain.push(p),
+            Err(e) => errors.push(err(format!("{pointer}/{i}"), e.to_string())),
+        }
+    }
+    chain
+}
+
+/// The chain of each camera: its own `[[perturbations.camera]]` entry, else the default
+/// `chain`. Every id must name a declared camera, once.
+fn build_camera_chains(
+    file: &f::ScenarioFile,
+    cameras: &[Camera],
+    errors: &mut Vec<ModelError>,
+) -> Vec<Vec<Perturbation>> {
+    let Some(p) = &file.perturbations else {
+        return vec![Vec::new(); cameras.len()];
+    };
+    let default = build_chain(&p.chain, "/perturbations/chain", errors);
+    let mut chains = vec![default; cameras.len()];
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, c) in p.camera.iter().enumerate() {
+        let pointer = format!("/perturbations/camera/{i}");
+        let chain = build_chain(&c.chain, &format!("{pointer}/chain"), errors);
+        if seen.contains(&c.id.as_str()) {
+            errors.push(err(
+                format!("{pointer}/id"),
+                format!("camera `{}` has two chains", c.id),
+            ));
+        }
+        seen.push(&c.id);
+        match cameras.iter().position(|cam| cam.id == c.id) {
+            Some(k) => chains[k] = chain,
+            None => {
+                let known: Vec<&str> = cameras.iter().map(|c| c.id.as_str()).collect();
+                errors.push(err(
+                    format!("{pointer}/id"),
+                    format!(
+                        "no camera `{}` in [[sensors.camera]] (cameras: {})",
+                        c.id,
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    // The engine takes frames of 32 px and more on each side: refused here, not mid-run.
+    for (k, (chain, cam)) in chains.iter().zip(cameras).enumerate() {
+        let min = crate::perturb::MIN_FRAME_EDGE_PX;
+        if !chain.is_empty() && (cam.width_px < min || cam.height_px < min) {
+            errors.push(err(
+                format!("/sensors/camera/{k}/width_px"),
+                format!(
+                    "camera `{}` is {}×{} px; perturbed frames must be at least {min} px on each side",
+                    cam.id, cam.width_px, cam.height_px
+                ),
+            ));
+        }
+    }
+    chains
 }
 
 fn env_kind(e: f::GnssEnvironment) -> EnvironmentKind {

@@ -194,6 +194,10 @@ struct World<'a> {
     gnss: Option<Receiver>,
     /// The cameras of a system that sees through them.
     rig: Option<camera::CameraRig>,
+    /// The run's seed and the FNV-1a 64 of its case ID: with run index, camera and step, the
+    /// key of a frame's perturbations.
+    seed: u64,
+    case_hash: u64,
 }
 
 fn kph(x: f64) -> f64 {
@@ -242,6 +246,8 @@ impl<'a> World<'a> {
             }),
             gnss: None,
             rig: None,
+            seed: options.seed,
+            case_hash: fnv1a64(case_id.as_bytes()),
         };
         if let Some(model) = &scenario.gnss {
             let start = world.ego_pose();
@@ -772,10 +778,12 @@ fn render_due(worlds: &mut [World<'_>], renderer: &mut FrameRenderer) {
     if scenes.is_empty() {
         return;
     }
-    match renderer.render(&scenes) {
+    match renderer
+        .render(&scenes)
+        .map_err(|e| format!("rendering its camera frames failed: {e}"))
+        .and_then(|frames| perturb_due(worlds, &due, frames, renderer))
+    {
         Ok(frames) => {
-            // The place of the scenarios' per-camera perturbation chains (a later issue):
-            // between the renderer and the system, on `frames`, keyed by run and camera.
             for ((&(i, camera), scene), frame) in due.iter().zip(&scenes).zip(frames) {
                 let w = &mut worlds[i];
                 let lead = w.lead_actor().map(|a| a as u32 + 1);
@@ -790,16 +798,61 @@ fn render_due(worlds: &mut [World<'_>], renderer: &mut FrameRenderer) {
                 let w = &mut worlds[i];
                 if w.result.is_none() {
                     let t = w.time_s();
-                    w.finish(
-                        EndReason::SutError,
-                        t,
-                        None,
-                        Some(format!("rendering its camera frames failed: {e}")),
-                    );
+                    w.finish(EndReason::SutError, t, None, Some(e.clone()));
                 }
             }
         }
     }
+}
+
+/// Applies the scenarios' perturbation chains to the frames just rendered (`due[k]` is the run
+/// and camera of `frames[k]`), all of them in one call of the renderer's device. A frame's
+/// randomness is keyed by (seed, case, run, camera, step), so it does not depend on which runs
+/// share a batch.
+fn perturb_due(
+    worlds: &[World<'_>],
+    due: &[(usize, usize)],
+    mut frames: Vec<crate::render::Frame>,
+    renderer: &mut FrameRenderer,
+) -> Result<Vec<crate::render::Frame>, String> {
+    let mut inputs = Vec::new();
+    let mut which = Vec::new();
+    for (k, (&(i, camera), frame)) in due.iter().zip(&frames).enumerate() {
+        let w = &worlds[i];
+        let chain = w.scenario.camera_chain(camera);
+        if chain.is_empty() {
+            continue;
+        }
+        let camera_id = w
+            .scenario
+            .cameras
+            .get(camera)
+            .map_or("front", |c| c.id.as_str());
+        let name = format!(
+            "{:016x}/{}/{camera_id}/{}",
+            w.case_hash, w.run_index, w.step
+        );
+        inputs.push(crate::perturb::FrameIn {
+            width_px: frame.width_px,
+            height_px: frame.height_px,
+            rgba: &frame.rgba,
+            depth_m: Some(&frame.depth_m),
+            chain,
+            key: crate::perturb::FrameKey::new(w.seed, &name),
+        });
+        which.push(k);
+    }
+    if inputs.is_empty() {
+        return Ok(frames);
+    }
+    let out = renderer
+        .perturb(&inputs)
+        .map_err(|e| format!("perturbing its camera frames failed: {e}"))?;
+    drop(inputs);
+    for (k, rgba) in which.into_iter().zip(out) {
+        frames[k].rgba = rgba;
+    }
+    Ok(frames)
 }
 
 /// Simulates a batch of runs in lockstep until every run has ended; the camera frames due at a
