@@ -115,16 +115,57 @@ impl Lka {
     /// The unlimited steering law (feed-forward plus speed-scheduled feedback), rad.
     fn steer_law_rad(&self, lane: &LaneObservation, v_mps: f64, wheelbase_m: f64) -> f64 {
         let cfg = &self.cfg;
-        let v_s = v_mps.max(cfg.min_schedule_speed_mps).max(0.1);
-        let k_y_rad_per_m =
-            wheelbase_m * cfg.natural_freq_radps * cfg.natural_freq_radps / (v_s * v_s);
-        let k_psi = 2.0 * cfg.damping_ratio * cfg.natural_freq_radps * wheelbase_m / v_s;
-        let feed_forward_rad = (wheelbase_m * finite_or(lane.curvature_per_m, 0.0)).atan();
-        let feedback_rad = -k_y_rad_per_m * finite_or(lane.offset_m, 0.0)
-            - k_psi * finite_or(lane.heading_rad, 0.0);
-        let max_feedback_rad = cfg.max_lat_accel_mps2 * wheelbase_m / (v_s * v_s);
-        feed_forward_rad + feedback_rad.clamp(-max_feedback_rad, max_feedback_rad)
+        lane_centring_steer_rad(
+            &CentringLaw {
+                natural_freq_radps: cfg.natural_freq_radps,
+                damping_ratio: cfg.damping_ratio,
+                min_schedule_speed_mps: cfg.min_schedule_speed_mps,
+                max_lat_accel_mps2: cfg.max_lat_accel_mps2,
+            },
+            &LaneState {
+                offset_m: finite_or(lane.offset_m, 0.0),
+                heading_rad: finite_or(lane.heading_rad, 0.0),
+                curvature_per_m: finite_or(lane.curvature_per_m, 0.0),
+            },
+            v_mps,
+            wheelbase_m,
+        )
     }
+}
+
+/// Gains of the lane-centring steering law shared by `builtin:lka` and `builtin:lka-gnss`.
+pub(super) struct CentringLaw {
+    pub natural_freq_radps: f64,
+    pub damping_ratio: f64,
+    pub min_schedule_speed_mps: f64,
+    pub max_lat_accel_mps2: f64,
+}
+
+/// Where the ego is in its lane, as a centring law sees it (finite values).
+pub(super) struct LaneState {
+    /// Lateral offset from the lane centre (positive: left), m.
+    pub offset_m: f64,
+    /// Heading relative to the lane (positive: left), rad.
+    pub heading_rad: f64,
+    pub curvature_per_m: f64,
+}
+
+/// The unlimited steering law towards the lane centre: curvature feed-forward plus
+/// speed-scheduled feedback on offset and heading, the feedback bounded by a lateral
+/// acceleration, rad.
+pub(super) fn lane_centring_steer_rad(
+    law: &CentringLaw,
+    lane: &LaneState,
+    v_mps: f64,
+    wheelbase_m: f64,
+) -> f64 {
+    let v_s = v_mps.max(law.min_schedule_speed_mps).max(0.1);
+    let k_y_rad_per_m = wheelbase_m * law.natural_freq_radps * law.natural_freq_radps / (v_s * v_s);
+    let k_psi = 2.0 * law.damping_ratio * law.natural_freq_radps * wheelbase_m / v_s;
+    let feed_forward_rad = (wheelbase_m * lane.curvature_per_m).atan();
+    let feedback_rad = -k_y_rad_per_m * lane.offset_m - k_psi * lane.heading_rad;
+    let max_feedback_rad = law.max_lat_accel_mps2 * wheelbase_m / (v_s * v_s);
+    feed_forward_rad + feedback_rad.clamp(-max_feedback_rad, max_feedback_rad)
 }
 
 impl System for Lka {

@@ -20,6 +20,7 @@
 //! with the driver.
 
 use super::common::{StepClock, default_setup, ego_speed_mps, finite_or};
+use super::lka::{CentringLaw, LaneState, lane_centring_steer_rad};
 use crate::sut::{Command, GnssFix, Observation, RunSetup, SutError, System};
 
 /// Parameters of [`LkaGnss`]; `docs/reference-systems.md` gives where each value comes from.
@@ -197,16 +198,24 @@ impl LkaGnss {
         }
     }
 
-    /// The unlimited steering law towards y = 0, rad.
+    /// The unlimited steering law towards y = 0 (`builtin:lka`'s), rad.
     fn steer_law_rad(&self, e: &Estimate, v_mps: f64, wheelbase_m: f64) -> f64 {
         let cfg = &self.cfg;
-        let v_s = v_mps.max(cfg.min_schedule_speed_mps).max(0.1);
-        let k_y = wheelbase_m * cfg.natural_freq_radps * cfg.natural_freq_radps / (v_s * v_s);
-        let k_psi = 2.0 * cfg.damping_ratio * cfg.natural_freq_radps * wheelbase_m / v_s;
-        let feed_forward_rad = (wheelbase_m * e.curvature_per_m).atan();
-        let feedback_rad = -k_y * e.y_m - k_psi * e.heading_rad;
-        let max_feedback_rad = cfg.max_lat_accel_mps2 * wheelbase_m / (v_s * v_s);
-        feed_forward_rad + feedback_rad.clamp(-max_feedback_rad, max_feedback_rad)
+        lane_centring_steer_rad(
+            &CentringLaw {
+                natural_freq_radps: cfg.natural_freq_radps,
+                damping_ratio: cfg.damping_ratio,
+                min_schedule_speed_mps: cfg.min_schedule_speed_mps,
+                max_lat_accel_mps2: cfg.max_lat_accel_mps2,
+            },
+            &LaneState {
+                offset_m: e.y_m,
+                heading_rad: e.heading_rad,
+                curvature_per_m: e.curvature_per_m,
+            },
+            v_mps,
+            wheelbase_m,
+        )
     }
 }
 
