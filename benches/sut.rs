@@ -258,7 +258,7 @@ fn serve_frame_sum() {
                 if let Some(s) = v.get("shm") {
                     let path = s["path"].as_str().expect("path");
                     let bytes = s["bytes"].as_u64().expect("bytes") as usize;
-                    shm = None;
+                    drop(shm.take());
                     shm = Some(
                         gauntlet::sut::shm::ShmView::open(std::path::Path::new(path), bytes)
                             .expect("map"),

@@ -63,11 +63,13 @@ fn main() {
     }
     if let Some(k) = args.iter().position(|a| a == SERVE_LOG) {
         let file = PathBuf::from(&args[k + 1]);
-        serve_or_exit(want, &mut || Box::new(FrameLog::to_file(&file)));
+        serve_or_exit(want, &mut || -> Box<dyn System> {
+            Box::new(FrameLog::to_file(&file))
+        });
         return;
     }
     if args.iter().any(|a| a == SERVE_BAD_BOX) {
-        serve_or_exit(want, &mut || Box::new(BadBox));
+        serve_or_exit(want, &mut || -> Box<dyn System> { Box::new(BadBox) });
         return;
     }
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();

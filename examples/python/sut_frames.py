@@ -50,6 +50,8 @@ class Vision:
                 total += sum(line)
                 count += len(line)
             level = total / max(count, 1)
+            if count == 0 or total == 0:
+                raise ValueError(f"frame {f['frame_index']} of {cam['id']} is blank")
             if f["frame_index"] % 20 == 0:
                 print(f"{cam['id']} frame {f['frame_index']} at {f['exposed_at_s']} s: "
                       f"road level {level:.1f}", file=sys.stderr)

@@ -207,6 +207,14 @@ fn command_json(run: u64, cmd: &Command) -> Value {
     })
 }
 
+/// Writes one reply line and flushes it.
+fn reply(out: &mut impl Write, v: Value) -> Result<(), String> {
+    let text = serde_json::to_string(&v).map_err(|e| e.to_string())?;
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write: {e}"))
+}
+
 /// The protocol loop: answers `hello` (asking for `want` = (format, transport) if given),
 /// keeps one system per run (made by `make`), and answers every step with their commands.
 pub fn serve(
@@ -221,12 +229,6 @@ pub fn serve(
     let mut shm: Option<(String, ShmView)> = None;
     let mut payload: Vec<u8> = Vec::new();
     let mut line: Vec<u8> = Vec::new();
-    let mut reply = |out: &mut std::io::StdoutLock<'_>, v: Value| -> Result<(), String> {
-        let text = serde_json::to_string(&v).map_err(|e| e.to_string())?;
-        writeln!(out, "{text}")
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("cannot write: {e}"))
-    };
     loop {
         line.clear();
         match input.read_until(b'\n', &mut line) {
@@ -272,7 +274,7 @@ pub fn serve(
                         .as_ref()
                         .is_none_or(|(p, view)| *p != w.path || view.bytes().len() != w.bytes);
                     if stale {
-                        shm = None;
+                        drop(shm.take());
                         let view = ShmView::open(Path::new(&w.path), w.bytes)
                             .map_err(|e| format!("cannot map {}: {e}", w.path))?;
                         shm = Some((w.path, view));
@@ -384,7 +386,7 @@ pub fn want_from_args(args: &[String]) -> Option<(String, String)> {
 pub fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let want = want_from_args(&args);
-    if let Err(e) = serve(want, &mut || {
+    if let Err(e) = serve(want, &mut || -> Box<dyn System> {
         Box::new(AebVision::new(AebVisionConfig::default()))
     }) {
         eprintln!("sut_aeb_vision: {e}");

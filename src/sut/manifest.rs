@@ -459,6 +459,11 @@ fn build(
         },
         transport: c.transport,
     });
+    let base_offer = if frames.is_some() {
+        camera_offer()
+    } else {
+        default_offer()
+    };
     let name = m.name.clone().unwrap_or_else(|| {
         program
             .file_name()
@@ -480,11 +485,7 @@ fn build(
             object_list: m.receive.object_list,
             lane: m.receive.lane,
             gnss: m.receive.gnss,
-            ..if frames.is_some() {
-                camera_offer()
-            } else {
-                default_offer()
-            }
+            ..base_offer
         },
         frames,
         log_dir: None,
@@ -563,7 +564,7 @@ lane = false
         )
         .unwrap_err();
         assert!(
-            errs[0].contains("sut.toml:4:19: error: receive.camera.format"),
+            errs[0].contains("sut.toml:4:21: error: receive.camera.format: expected one of `rgb8`, `rgba8`"),
             "{errs:?}"
         );
         let errs = check(
