@@ -355,7 +355,10 @@ fn vision_client_matches_builtin_aeb_vision() {
         let run = |sut: &str, out: &Path, jobs: &str| {
             let mut args = vec!["run"];
             args.extend_from_slice(suite);
+            // The frames are rendered on the GPU path (lavapipe in CI): no adapter is exit 2.
             args.extend_from_slice(&[
+                "--device",
+                "gpu",
                 "--sut",
                 sut,
                 "--jobs",
