@@ -280,11 +280,16 @@ fn serve_frame_sum() {
                     for f in o["frames"].as_array().into_iter().flatten() {
                         let at = f["offset"].as_u64().expect("offset") as usize;
                         let n = f["bytes"].as_u64().expect("bytes") as usize;
-                        let (words, rest) = source[at..at + n].as_chunks::<8>();
-                        total = words
+                        let words = source[at..at + n].chunks_exact(8);
+                        let rest = words.remainder();
+                        total = words.fold(total, |acc, w| {
+                            let mut word = [0u8; 8];
+                            word.copy_from_slice(w);
+                            acc.wrapping_add(u64::from_le_bytes(word))
+                        });
+                        total = rest
                             .iter()
-                            .fold(total, |acc, w| acc.wrapping_add(u64::from_le_bytes(*w)));
-                        total = rest.iter().fold(total, |acc, &b| acc.wrapping_add(u64::from(b)));
+                            .fold(total, |acc, &b| acc.wrapping_add(u64::from(b)));
                     }
                     commands.push(format!("{{\"run\":{}}}", o["run"]));
                 }
@@ -296,7 +301,9 @@ fn serve_frame_sum() {
             }
             _ => continue,
         };
-        writeln!(out, "{reply}").and_then(|()| out.flush()).expect("write");
+        writeln!(out, "{reply}")
+            .and_then(|()| out.flush())
+            .expect("write");
     }
     eprintln!("frame sum {total:x}");
 }

@@ -540,7 +540,10 @@ fn the_python_frame_client_reads_frames_through_both_transports() {
     require_python();
     let dir = tempdir("python-frames");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python/sut_frames.py");
-    for (name, env) in [("shm", ""), ("inline", "SUT_FRAMES_WANT = \"rgba8/inline\"\n")] {
+    for (name, env) in [
+        ("shm", ""),
+        ("inline", "SUT_FRAMES_WANT = \"rgba8/inline\"\n"),
+    ] {
         let manifest = dir.join(format!("{name}.toml"));
         std::fs::write(
             &manifest,

@@ -278,7 +278,10 @@ fn frames_reach_a_process_byte_for_byte_with_their_timing() {
     assert!(results[0].sut_error.is_none());
     let want: Vec<String> = sink.lock().map(|s| s.clone()).unwrap_or_default();
     assert_eq!(want.iter().filter(|l| l.starts_with("t=")).count(), 50);
-    assert!(want.iter().any(|l| l.contains(" 1 ") && l.contains("index=9")));
+    assert!(
+        want.iter()
+            .any(|l| l.contains(" 1 ") && l.contains("index=9"))
+    );
     for (format, transport) in [
         ("rgb8", "shm"),
         ("rgb8", "inline"),

@@ -161,7 +161,10 @@ fn to_rgba(src: &[u8], f: &WireFrame, out: &mut Vec<u8>) -> Result<(), String> {
         other => return Err(format!("frame format `{other}` is not known")),
     };
     if f.stride < w * bpp || f.bytes < f.stride * h.saturating_sub(1) + w * bpp {
-        return Err(format!("frame of camera {} has an impossible layout", f.camera));
+        return Err(format!(
+            "frame of camera {} has an impossible layout",
+            f.camera
+        ));
     }
     let bytes = src
         .get(f.offset..f.offset + f.bytes)
@@ -243,7 +246,10 @@ pub fn serve(
         match req.kind.as_str() {
             "hello" => {
                 if !req.protocol.contains(&PROTOCOL_VERSION) {
-                    reply(&mut out, json!({"type": "error", "message": "speaks only protocol 1"}))?;
+                    reply(
+                        &mut out,
+                        json!({"type": "error", "message": "speaks only protocol 1"}),
+                    )?;
                     return Ok(());
                 }
                 let mut ready = json!({

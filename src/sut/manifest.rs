@@ -225,7 +225,10 @@ pub fn default_offer() -> Offer {
 /// `ready` may pick any of them; the manifest's choice is the default).
 pub fn camera_offer() -> Offer {
     Offer {
-        camera: FrameFormat::ALL.iter().map(|f| f.name().to_string()).collect(),
+        camera: FrameFormat::ALL
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect(),
         camera_transports: vec!["inline".into(), "shm".into()],
         ..default_offer()
     }
@@ -564,7 +567,9 @@ lane = false
         )
         .unwrap_err();
         assert!(
-            errs[0].contains("sut.toml:4:21: error: receive.camera.format: expected one of `rgb8`, `rgba8`"),
+            errs[0].contains(
+                "sut.toml:4:21: error: receive.camera.format: expected one of `rgb8`, `rgba8`"
+            ),
             "{errs:?}"
         );
         let errs = check(

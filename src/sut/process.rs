@@ -854,7 +854,8 @@ impl Group {
                 }
                 if conn.frames.is_some() {
                     for (run, answer) in &commands {
-                        let (Ok(cmd), Some(k)) = (answer, self.pending.iter().position(|r| r == run))
+                        let (Ok(cmd), Some(k)) =
+                            (answer, self.pending.iter().position(|r| r == run))
                         else {
                             continue;
                         };

@@ -944,9 +944,18 @@ mod tests {
         ));
         // Detections are checked: garbage in them is a fault, not a silently dropped score.
         for (bad, why) in [
-            (r#"{"class":"truck","distance_m":3,"confidence":0.5}"#, "unknown class `truck`"),
-            (r#"{"class":"car","distance_m":-3,"confidence":0.5}"#, "`distance_m` -3"),
-            (r#"{"class":"car","distance_m":3,"confidence":1.5}"#, "outside 0–1"),
+            (
+                r#"{"class":"truck","distance_m":3,"confidence":0.5}"#,
+                "unknown class `truck`",
+            ),
+            (
+                r#"{"class":"car","distance_m":-3,"confidence":0.5}"#,
+                "`distance_m` -3",
+            ),
+            (
+                r#"{"class":"car","distance_m":3,"confidence":1.5}"#,
+                "outside 0–1",
+            ),
             (
                 r#"{"class":"car","distance_m":3,"confidence":0.5,"bbox_px":[10,0,5,4]}"#,
                 "x0 ≤ x1",
@@ -958,7 +967,10 @@ mod tests {
             match parse_reply(line.as_bytes()) {
                 Err(e @ ReplyError::Invalid { .. }) => {
                     let text = e.to_string();
-                    assert!(text.contains("detection 0: ") && text.contains(why), "{text}");
+                    assert!(
+                        text.contains("detection 0: ") && text.contains(why),
+                        "{text}"
+                    );
                 }
                 other => panic!("{line}: {other:?}"),
             }
