@@ -686,7 +686,7 @@ impl Group {
                     .iter()
                     .map(|c| align_up(delivery.format.frame_bytes(c.width_px, c.height_px)))
                     .sum();
-                match grow_shm(conn, &mut self.held_frame_bytes, run, bytes) {
+                match grow_shm(&mut conn.shm, &mut self.held_frame_bytes, run, bytes) {
                     Ok(info) => shm_info = Some(info),
                     Err(e) => {
                         self.fail(format!(
@@ -876,15 +876,15 @@ impl Group {
 /// step), creating the file at the first run; the file's bytes are zeroed when the run is the
 /// only one held (nothing of an earlier case stays in it).
 fn grow_shm(
-    conn: &mut Conn,
+    shm: &mut Option<ShmFile>,
     held: &mut BTreeMap<u64, usize>,
     run: u64,
     bytes: usize,
 ) -> std::io::Result<ShmInfo> {
-    if conn.shm.is_none() {
-        conn.shm = Some(ShmFile::create()?);
+    if shm.is_none() {
+        *shm = Some(ShmFile::create()?);
     }
-    let Some(shm) = conn.shm.as_mut() else {
+    let Some(shm) = shm.as_mut() else {
         return Err(std::io::ErrorKind::NotFound.into());
     };
     if held.is_empty() {
@@ -1204,4 +1204,77 @@ pub fn solo_system(sut: Arc<ProcessSut>) -> Box<dyn System> {
         wants_frames,
         refused: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_memory_file_grows_with_the_runs_held_and_is_zeroed_for_a_new_group() {
+        let mut shm = None;
+        let mut held = BTreeMap::new();
+        let first = grow_shm(&mut shm, &mut held, 0, 1000).expect("file");
+        assert_eq!(first.bytes, 1000);
+        let file = shm.as_mut().expect("made");
+        file.bytes_mut()[..4].copy_from_slice(b"case");
+        // A second run held at once: room for both, the first run's bytes kept.
+        let both = grow_shm(&mut shm, &mut held, 1, 3000).expect("grown");
+        assert_eq!(
+            (both.path.as_str(), both.bytes),
+            (first.path.as_str(), 4000)
+        );
+        assert_eq!(&shm.as_mut().expect("made").bytes_mut()[..4], b"case");
+        // Both end; the next run starts a new group: nothing of the earlier case is left.
+        held.clear();
+        let next = grow_shm(&mut shm, &mut held, 2, 500).expect("reused");
+        assert_eq!(
+            next.bytes, 4000,
+            "the file never shrinks while the process lives"
+        );
+        assert!(
+            shm.as_mut()
+                .expect("made")
+                .bytes_mut()
+                .iter()
+                .all(|&b| b == 0)
+        );
+        let path = std::path::PathBuf::from(&next.path);
+        assert!(path.exists());
+        drop(shm);
+        assert!(!path.exists(), "removed with the process's connection");
+    }
+
+    #[test]
+    fn frames_convert_to_rgb8_and_boxes_are_checked_against_them() {
+        let rgba: Vec<u8> = (0..40u8).collect();
+        let mut rgb = vec![0u8; 30];
+        FrameFormat::Rgb8.write_from_rgba(&rgba, &mut rgb);
+        let want: Vec<u8> = rgba
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        assert_eq!(rgb, want);
+        let cmd = |camera, bbox_px| Command {
+            detections: vec![super::super::Detection {
+                class: super::super::ObjectClass::Car,
+                distance_m: 10.0,
+                confidence: 0.5,
+                camera,
+                bbox_px: Some(bbox_px),
+            }],
+            ..Command::default()
+        };
+        assert_eq!(
+            check_boxes(&cmd(0, [0.0, 0.0, 64.0, 36.0]), &[[64, 36]]),
+            Ok(())
+        );
+        let err = check_boxes(&cmd(1, [0.0, 0.0, 1.0, 1.0]), &[[64, 36]]).unwrap_err();
+        assert!(
+            err.contains("camera 1 is not among the 1 frame(s)"),
+            "{err}"
+        );
+        let err = check_boxes(&cmd(0, [-1.0, 0.0, 1.0, 1.0]), &[[64, 36]]).unwrap_err();
+        assert!(err.contains("is outside camera 0's 64×36 frame"), "{err}");
+    }
 }
