@@ -582,8 +582,14 @@ fn check_cameras(sut: &gauntlet::sut::SutSpec, cases: &[scenario::Case]) -> Opti
         .map(|c| c.id.as_str())
         .collect();
     let first = without.first()?;
+    let needs = match sut {
+        gauntlet::sut::SutSpec::Process(_) => {
+            "asks for camera frames (its manifest's `[receive] camera`)"
+        }
+        gauntlet::sut::SutSpec::Builtin(_) => "sees the road only through a camera",
+    };
     eprintln!(
-        "gauntlet: error: --sut {sut} sees the road only through a camera, but {} case(s) have no `[[sensors.camera]]`: {first}{}",
+        "gauntlet: error: --sut {sut} {needs}, but {} case(s) have no `[[sensors.camera]]`: {first}{}",
         without.len(),
         if without.len() > 1 {
             format!(" and {} more", without.len() - 1)

@@ -531,3 +531,57 @@ fn process_systems_receive_fixes_in_scenarios_with_a_receiver() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The Python frame client (`examples/python/sut_frames.py`) reads every frame through shared
+/// memory (its manifest) and inline (picked in its `ready`): a blank or wrongly sized frame
+/// would end its run in `error`; the frames handed over are scored.
+#[test]
+fn the_python_frame_client_reads_frames_through_both_transports() {
+    require_python();
+    let dir = tempdir("python-frames");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python/sut_frames.py");
+    for (name, env) in [
+        ("shm", ""),
+        ("inline", "SUT_FRAMES_WANT = \"rgba8/inline\"\n"),
+    ] {
+        let manifest = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &manifest,
+            format!(
+                "kind = \"sut\"\ncommand = {:?}\n[env]\nPYTHONUNBUFFERED = \"1\"\n{env}[receive]\ncamera = {{ format = \"rgb8\", transport = \"shm\" }}\n",
+                script.display().to_string()
+            ),
+        )
+        .expect("manifest");
+        let out = dir.join(name);
+        let o = gauntlet(&[
+            "run",
+            "tests/corpus/camera/ccrs-small.toml",
+            "--filter",
+            "*light=day*",
+            "--sut",
+            manifest.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        assert!(matches!(code(&o), 0 | 1), "{name}: {}", text(&o.stderr));
+        let v = verdicts(&out);
+        assert_eq!(v.len(), 2, "{name}");
+        for (id, (verdict, reasons)) in &v {
+            assert_ne!(verdict, "error", "{name}: {id}: {reasons:?}");
+        }
+        assert!(!out.join("sut-logs").exists(), "{name}: no run failed");
+        let report: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("report.json")).expect("report"),
+        )
+        .expect("json");
+        let frames = &report["cases"][0]["runs"][0]["metrics"]["detection_frames"];
+        assert!(
+            frames.as_u64().is_some_and(|n| n > 10),
+            "{name}: frames were scored: {frames}"
+        );
+    }
+    // The shipped manifest is valid.
+    let ok = gauntlet(&["validate", "examples/python/sut_frames.toml"]);
+    assert_eq!(code(&ok), 0, "{}", text(&ok.stderr));
+}

@@ -274,6 +274,11 @@ impl<'a> World<'a> {
             ego_width_m: e.width_m,
             ego_wheelbase_m: e.wheelbase_m,
             ego_max_decel_mps2: e.max_decel_mps2,
+            cameras: if world.rig.is_some() {
+                scenario.cameras.clone()
+            } else {
+                Vec::new()
+            },
         });
         world.record_truth();
         world

@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::protocol::Offer;
+use super::protocol::{FrameDelivery, FrameFormat, Offer};
 use crate::diag::Diagnostic;
 use crate::scenario::schema::{self, field_path};
 use crate::scenario::source::{self, SpanMap};
@@ -128,8 +128,9 @@ pub struct ReceiveFile {
     /// The lane observation (default true).
     #[serde(default = "yes")]
     pub lane: bool,
-    /// Camera frames: `{ format = "rgb8", transport = "inline" | "shm" }`. Reserved: frames are
-    /// not in the loop in this version.
+    /// Camera frames: `{ format = "rgb8" | "rgba8", transport = "inline" | "shm" }`: the
+    /// latest frame of every camera of the scenario at every step (every case then needs a
+    /// `[[sensors.camera]]`). Default: no frames.
     #[serde(default)]
     pub camera: Option<CameraFile>,
     /// The newest satellite-positioning fix, in scenarios with `[sensors.gnss]` (default
@@ -153,14 +154,23 @@ fn yes() -> bool {
     true
 }
 
-/// `[receive.camera]` (reserved).
+/// `[receive] camera`: how frames reach the system (its `ready` may pick another offered
+/// format and transport).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CameraFile {
-    /// Pixel format, e.g. `rgb8`.
-    pub format: String,
+    /// Pixel format: `rgb8` (3 bytes a pixel) or `rgba8` (4).
+    pub format: CameraFormatFile,
     /// `inline` (raw bytes after the step line) or `shm` (a shared-memory file).
     pub transport: CameraTransport,
+}
+
+/// Pixel formats a manifest may ask for.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraFormatFile {
+    Rgb8,
+    Rgba8,
 }
 
 /// How frames travel.
@@ -191,6 +201,9 @@ pub struct ProcessSut {
     pub rate_hz: Option<f64>,
     /// What observations carry.
     pub offer: Offer,
+    /// Frames as the manifest asks for them (`[receive] camera`); `None`: no frames are
+    /// offered.
+    pub frames: Option<FrameDelivery>,
     /// Where per-case logs of failed runs go (`--out`/`sut-logs`); `None`: no logs.
     pub log_dir: Option<PathBuf>,
     /// FNV-1a 64 of the manifest's bytes (0 for `exec:`), for the inputs hash of `--resume`.
@@ -205,6 +218,19 @@ pub fn default_offer() -> Offer {
         camera: Vec::new(),
         camera_transports: Vec::new(),
         gnss: true,
+    }
+}
+
+/// The offer to a system whose manifest asks for frames: every format and transport (its
+/// `ready` may pick any of them; the manifest's choice is the default).
+pub fn camera_offer() -> Offer {
+    Offer {
+        camera: FrameFormat::ALL
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect(),
+        camera_transports: vec!["inline".into(), "shm".into()],
+        ..default_offer()
     }
 }
 
@@ -279,6 +305,7 @@ pub fn exec_sut(path: &str) -> Result<ProcessSut, ProgramError> {
         batch_size: 1,
         rate_hz: None,
         offer: default_offer(),
+        frames: None,
         log_dir: None,
         manifest_hash: 0,
     })
@@ -424,16 +451,22 @@ fn build(
             "arguments and values cannot hold NUL".into(),
         ));
     }
-    if m.receive.camera.is_some() {
-        problems.push((
-            "/receive/camera".into(),
-            "camera frames are not in the closed loop in this version of gauntlet; the protocol reserves them (docs/sut-protocol.md)".into(),
-        ));
-    }
     if !problems.is_empty() {
         return Err(problems);
     }
     let program = program.unwrap_or_default();
+    let frames = m.receive.camera.as_ref().map(|c| FrameDelivery {
+        format: match c.format {
+            CameraFormatFile::Rgb8 => FrameFormat::Rgb8,
+            CameraFormatFile::Rgba8 => FrameFormat::Rgba8,
+        },
+        transport: c.transport,
+    });
+    let base_offer = if frames.is_some() {
+        camera_offer()
+    } else {
+        default_offer()
+    };
     let name = m.name.clone().unwrap_or_else(|| {
         program
             .file_name()
@@ -455,8 +488,9 @@ fn build(
             object_list: m.receive.object_list,
             lane: m.receive.lane,
             gnss: m.receive.gnss,
-            ..default_offer()
+            ..base_offer
         },
+        frames,
         log_dir: None,
         manifest_hash: crate::rng::fnv1a64(text.as_bytes()),
     })
@@ -510,6 +544,39 @@ lane = false
             Duration::from_secs_f64(DEFAULT_STARTUP_TIMEOUT_S)
         );
         assert!(sut.offer.object_list && !sut.offer.lane);
+        assert!(sut.frames.is_none() && sut.offer.camera.is_empty());
+    }
+
+    #[test]
+    fn a_manifest_asks_for_frames_and_bad_formats_are_located() {
+        let sut = check(
+            "kind = \"sut\"\ncommand = \"sh\"\n[receive]\ncamera = { format = \"rgb8\", transport = \"shm\" }\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            sut.frames,
+            Some(FrameDelivery {
+                format: FrameFormat::Rgb8,
+                transport: CameraTransport::Shm
+            })
+        );
+        assert_eq!(sut.offer.camera, ["rgb8", "rgba8"]);
+        assert_eq!(sut.offer.camera_transports, ["inline", "shm"]);
+        let errs = check(
+            "kind = \"sut\"\ncommand = \"sh\"\n[receive]\ncamera = { format = \"yuv420\", transport = \"shm\" }\n",
+        )
+        .unwrap_err();
+        assert!(
+            errs[0].contains(
+                "sut.toml:4:21: error: receive.camera.format: expected one of `rgb8`, `rgba8`"
+            ),
+            "{errs:?}"
+        );
+        let errs = check(
+            "kind = \"sut\"\ncommand = \"sh\"\n[receive]\ncamera = { format = \"rgb8\", transport = \"tcp\" }\n",
+        )
+        .unwrap_err();
+        assert!(errs[0].contains("receive.camera.transport"), "{errs:?}");
     }
 
     #[test]

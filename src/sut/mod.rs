@@ -15,6 +15,7 @@ pub mod builtin;
 pub mod manifest;
 pub mod process;
 pub mod protocol;
+pub mod shm;
 
 use std::fmt;
 use std::path::Path;
@@ -209,6 +210,9 @@ pub struct RunSetup {
     pub ego_width_m: f64,
     pub ego_wheelbase_m: f64,
     pub ego_max_decel_mps2: f64,
+    /// The cameras whose frames the system will be handed ([`Observation::frames`], in this
+    /// order); empty for systems that do not see through cameras.
+    pub cameras: Vec<crate::render::Camera>,
 }
 
 /// A misbehaving system: the case ends in an `error` verdict with this reason.
@@ -369,7 +373,7 @@ impl SutSpec {
     pub fn wants_frames(&self) -> bool {
         match self {
             SutSpec::Builtin(k) => k.wants_frames(),
-            SutSpec::Process(_) => false,
+            SutSpec::Process(p) => p.frames.is_some(),
         }
     }
 

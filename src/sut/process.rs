@@ -19,8 +19,9 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::manifest::ProcessSut;
-use super::protocol::{self, Offer, Reply};
+use super::manifest::{CameraTransport, ProcessSut};
+use super::protocol::{self, FrameDelivery, FrameFormat, Offer, Reply, ShmInfo, WireFrame};
+use super::shm::ShmFile;
 use super::{Command, Observation, RunSetup, Step, SutError, System};
 use crate::sim::RunResult;
 
@@ -71,6 +72,10 @@ struct Conn {
     stderr_done: Receiver<()>,
     /// What observations carry, as negotiated.
     offer: Offer,
+    /// How frames travel, as negotiated; `None`: no frames.
+    frames: Option<FrameDelivery>,
+    /// The shared-memory file of the `shm` transport (made at the first run that needs it).
+    shm: Option<ShmFile>,
     next_seq: u64,
     next_run: u64,
     /// The process has been waited for (killed or exited).
@@ -185,6 +190,8 @@ impl Conn {
             stderr: tail,
             stderr_done,
             offer: sut.offer.clone(),
+            frames: None,
+            shm: None,
             next_seq: 0,
             next_run: 0,
             reaped: false,
@@ -517,11 +524,36 @@ fn handshake(conn: &mut Conn, sut: &ProcessSut) -> Result<(), String> {
         ));
     }
     let want = &ready.want;
-    if want.camera.is_some() {
-        return Err(
-            "asks for camera frames, which this version of the harness does not send".into(),
-        );
-    }
+    conn.frames = match &want.camera {
+        None => sut.frames,
+        Some(_) if sut.frames.is_none() => {
+            return Err(
+                "asks for camera frames, which are offered only to a system whose manifest asks for them (`[receive] camera`)".into(),
+            );
+        }
+        Some(w) => {
+            let offered = |list: &[String]| list.join(", ");
+            let format = FrameFormat::from_name(&w.format)
+                .filter(|f| sut.offer.camera.iter().any(|o| o == f.name()))
+                .ok_or_else(|| {
+                    format!(
+                        "asks for camera frames in format `{}`, which is not offered (offered: {})",
+                        w.format,
+                        offered(&sut.offer.camera)
+                    )
+                })?;
+            let transport = CameraTransport::from_name(&w.transport)
+                .filter(|t| sut.offer.camera_transports.iter().any(|o| o == t.name()))
+                .ok_or_else(|| {
+                    format!(
+                        "asks for camera frames over transport `{}`, which is not offered (offered: {})",
+                        w.transport,
+                        offered(&sut.offer.camera_transports)
+                    )
+                })?;
+            Some(FrameDelivery { format, transport })
+        }
+    };
     let mut offer = sut.offer.clone();
     for (wanted, offered, what) in [
         (want.object_list, &mut offer.object_list, "the object list"),
@@ -539,11 +571,40 @@ fn handshake(conn: &mut Conn, sut: &ProcessSut) -> Result<(), String> {
         }
     }
     conn.offer = offer;
+    if conn
+        .frames
+        .is_some_and(|d| d.transport == CameraTransport::Inline)
+    {
+        if let Some(stdin) = &conn.stdin {
+            widen_pipe(stdin);
+        }
+    }
     Ok(())
 }
 
+/// Asks for a 1 MiB pipe (Linux; 64 KiB by default), so that `inline` frames go over in
+/// fewer wake-ups of the system. Best effort: a smaller pipe only costs time.
+#[cfg(target_os = "linux")]
+fn widen_pipe(pipe: &impl std::os::fd::AsRawFd) {
+    // SAFETY: `fcntl` with F_SETPIPE_SZ sets the capacity of a descriptor that is open for
+    // the duration of the call; no memory is passed.
+    unsafe {
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn widen_pipe<T>(_: &T) {}
+
 fn too_long() -> String {
     format!("sent a line longer than {MAX_LINE_BYTES} bytes")
+}
+
+/// Frames in the shared-memory file start at multiples of this many bytes.
+const FRAME_ALIGN: usize = 64;
+
+fn align_up(n: usize) -> usize {
+    n.div_ceil(FRAME_ALIGN) * FRAME_ALIGN
 }
 
 /// The process of one lease and the step being assembled.
@@ -554,9 +615,16 @@ struct Group {
     fault: Option<String>,
     started: Instant,
     step_line: Vec<u8>,
-    /// Runs in `step_line`, in order.
+    /// Runs in `step_line`, in order, with the size of each frame of their observations.
     pending: Vec<u64>,
+    pending_frames: Vec<Vec<[u32; 2]>>,
     answers: Vec<protocol::RunAnswer>,
+    /// `inline` transport: the frames' bytes that follow the step line.
+    payload: Vec<u8>,
+    /// `shm` transport: where the next frame of the step goes in the file.
+    shm_offset: usize,
+    /// `shm` transport: the bytes each held run's frames take in one step.
+    held_frame_bytes: BTreeMap<u64, usize>,
 }
 
 impl Group {
@@ -568,7 +636,11 @@ impl Group {
             started: Instant::now(),
             step_line: Vec::new(),
             pending: Vec::new(),
+            pending_frames: Vec::new(),
             answers: Vec::new(),
+            payload: Vec::new(),
+            shm_offset: 0,
+            held_frame_bytes: BTreeMap::new(),
         }
     }
 
@@ -586,21 +658,57 @@ impl Group {
         SutError::Process(self.fault.clone().unwrap_or_default())
     }
 
-    fn begin(&mut self, setup: &RunSetup) -> u64 {
+    /// Starts a run: its id, and the reason it cannot run when it asks for what the case
+    /// lacks (frames without a camera); such a run gets no `begin`.
+    fn begin(&mut self, setup: &RunSetup) -> (u64, Option<String>) {
         let Some(conn) = &mut self.conn else {
-            return 0;
+            return (0, None);
         };
         let run = conn.next_run;
         conn.next_run += 1;
-        if self.fault.is_none() {
-            let mut line = Vec::new();
-            protocol::write_begin(&mut line, run, setup);
-            self.send_or_fail(&line);
+        if self.fault.is_some() {
+            return (run, None);
         }
-        run
+        let mut shm_info = None;
+        if let Some(delivery) = conn.frames {
+            if setup.cameras.is_empty() {
+                return (
+                    run,
+                    Some(
+                        "asks for camera frames, but the case has no camera (`[[sensors.camera]]`)"
+                            .into(),
+                    ),
+                );
+            }
+            if delivery.transport == CameraTransport::Shm {
+                let bytes = setup
+                    .cameras
+                    .iter()
+                    .map(|c| align_up(delivery.format.frame_bytes(c.width_px, c.height_px)))
+                    .sum();
+                match grow_shm(&mut conn.shm, &mut self.held_frame_bytes, run, bytes) {
+                    Ok(info) => shm_info = Some(info),
+                    Err(e) => {
+                        self.fail(format!(
+                            "could not be served: cannot make its shared-memory file: {e}"
+                        ));
+                        return (run, None);
+                    }
+                }
+            }
+        }
+        let mut line = Vec::new();
+        let frames = conn.frames.map(|_| protocol::BeginFrames {
+            cameras: &setup.cameras,
+            shm: shm_info.as_ref(),
+        });
+        protocol::write_begin(&mut line, run, setup, frames);
+        self.send_or_fail(&line);
+        (run, None)
     }
 
     fn end(&mut self, run: u64) {
+        self.held_frame_bytes.remove(&run);
         if self.fault.is_none() {
             let mut line = Vec::new();
             protocol::write_end(&mut line, run);
@@ -634,10 +742,42 @@ impl Group {
         if self.pending.is_empty() {
             self.step_line.clear();
             protocol::start_step(&mut self.step_line, conn.next_seq);
+            self.payload.clear();
+            self.shm_offset = 0;
+            self.pending_frames.clear();
         }
+        let wire = match conn.frames {
+            Some(delivery) => {
+                let placed = place_frames(
+                    obs,
+                    delivery,
+                    &mut self.payload,
+                    conn.shm.as_mut(),
+                    &mut self.shm_offset,
+                );
+                match placed {
+                    Ok(wire) => Some(wire),
+                    Err(reason) => return Err(self.fail(reason)),
+                }
+            }
+            None => None,
+        };
         let first = self.pending.is_empty();
-        protocol::push_observation(&mut self.step_line, first, run, obs, &conn.offer);
+        protocol::push_observation(
+            &mut self.step_line,
+            first,
+            run,
+            obs,
+            &conn.offer,
+            wire.as_deref(),
+        );
         self.pending.push(run);
+        self.pending_frames.push(
+            obs.frames
+                .iter()
+                .map(|f| [f.width_px, f.height_px])
+                .collect(),
+        );
         Ok(())
     }
 
@@ -661,7 +801,7 @@ impl Group {
         }
     }
 
-    /// Sends the assembled step and reads its reply.
+    /// Sends the assembled step (and, `inline`, its frames) and reads its reply.
     fn exchange(&mut self) -> Result<(), String> {
         let sut = self.sut.clone();
         if self.started.elapsed() > sut.case_timeout {
@@ -673,7 +813,10 @@ impl Group {
         let Some(conn) = &mut self.conn else {
             return Err("is not running".into());
         };
-        protocol::finish_step(&mut self.step_line);
+        let inline = conn
+            .frames
+            .is_some_and(|d| d.transport == CameraTransport::Inline);
+        protocol::finish_step(&mut self.step_line, inline.then_some(self.payload.len()));
         let seq = conn.next_seq;
         conn.next_seq += 1;
         let deadline = Instant::now() + sut.step_timeout;
@@ -681,8 +824,10 @@ impl Group {
             "did not reply within the step time-out of {} s",
             secs(sut.step_timeout)
         );
+        let payload: &[u8] = if inline { &self.payload } else { &[] };
         let line = match conn
             .send(&self.step_line, deadline)
+            .and_then(|()| conn.send(payload, deadline))
             .and_then(|()| conn.next_line(deadline))
         {
             Ok(line) => line,
@@ -707,6 +852,16 @@ impl Group {
                         self.pending.len()
                     ));
                 }
+                if conn.frames.is_some() {
+                    for (run, answer) in &commands {
+                        let (Ok(cmd), Some(k)) =
+                            (answer, self.pending.iter().position(|r| r == run))
+                        else {
+                            continue;
+                        };
+                        check_boxes(cmd, &self.pending_frames[k])?;
+                    }
+                }
                 self.answers = commands;
                 Ok(())
             }
@@ -715,6 +870,117 @@ impl Group {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// Makes room in the process's shared-memory file for the frames of a new run (`bytes` a
+/// step), creating the file at the first run; the file's bytes are zeroed when the run is the
+/// only one held (nothing of an earlier case stays in it).
+fn grow_shm(
+    shm: &mut Option<ShmFile>,
+    held: &mut BTreeMap<u64, usize>,
+    run: u64,
+    bytes: usize,
+) -> std::io::Result<ShmInfo> {
+    if shm.is_none() {
+        *shm = Some(ShmFile::create()?);
+    }
+    let Some(shm) = shm.as_mut() else {
+        return Err(std::io::ErrorKind::NotFound.into());
+    };
+    if held.is_empty() {
+        shm.bytes_mut().fill(0);
+    }
+    held.insert(run, bytes);
+    shm.ensure(held.values().sum::<usize>().max(FRAME_ALIGN))?;
+    Ok(ShmInfo {
+        path: shm.path().display().to_string(),
+        bytes: shm.len(),
+    })
+}
+
+/// Writes the frames of an observation where they travel (the payload after the step line, or
+/// the shared-memory file) and describes them for the line.
+fn place_frames(
+    obs: &Observation<'_>,
+    delivery: FrameDelivery,
+    payload: &mut Vec<u8>,
+    mut shm: Option<&mut ShmFile>,
+    shm_offset: &mut usize,
+) -> Result<Vec<WireFrame>, String> {
+    let format = delivery.format;
+    let mut wire = Vec::with_capacity(obs.frames.len());
+    for (camera, f) in obs.frames.iter().enumerate() {
+        let bytes = format.frame_bytes(f.width_px, f.height_px);
+        if f.rgba.len() < f.width_px as usize * f.height_px as usize * 4 {
+            return Err(format!(
+                "could not be served: frame {} of camera `{}` holds fewer pixels than its size",
+                f.frame_index, f.camera.id
+            ));
+        }
+        let offset = match delivery.transport {
+            CameraTransport::Inline => {
+                let offset = payload.len();
+                match format {
+                    FrameFormat::Rgba8 => payload.extend_from_slice(&f.rgba[..bytes]),
+                    FrameFormat::Rgb8 => {
+                        payload.resize(offset + bytes, 0);
+                        format.write_from_rgba(&f.rgba, &mut payload[offset..]);
+                    }
+                }
+                offset
+            }
+            CameraTransport::Shm => {
+                let offset = *shm_offset;
+                let region = shm
+                    .as_deref_mut()
+                    .and_then(|s| s.bytes_mut().get_mut(offset..offset + bytes))
+                    .ok_or_else(|| {
+                        "could not be served: its frames do not fit the shared-memory file made for its cameras".to_string()
+                    })?;
+                format.write_from_rgba(&f.rgba, region);
+                *shm_offset = align_up(offset + bytes);
+                offset
+            }
+        };
+        wire.push(WireFrame {
+            camera,
+            id: f.camera.id.clone(),
+            frame_index: f.frame_index,
+            exposed_at_s: f.exposed_at_s,
+            format: format.name(),
+            width: f.width_px,
+            height: f.height_px,
+            stride: f.width_px as usize * format.bytes_per_px(),
+            offset,
+            bytes,
+        });
+    }
+    Ok(wire)
+}
+
+/// A detection's box must lie in a frame the observation carried (`frames`: width and height
+/// per camera).
+fn check_boxes(cmd: &Command, frames: &[[u32; 2]]) -> Result<(), String> {
+    for (k, d) in cmd.detections.iter().enumerate() {
+        let Some([x0, y0, x1, y1]) = d.bbox_px else {
+            continue;
+        };
+        let Some(&[w, h]) = frames.get(d.camera) else {
+            return Err(format!(
+                "sent an invalid command: detection {k}: camera {} is not among the {} frame(s) of the observation",
+                d.camera,
+                frames.len()
+            ));
+        };
+        let (w, h) = (f64::from(w), f64::from(h));
+        if x0 < 0.0 || y0 < 0.0 || x1 > w || y1 > h {
+            return Err(format!(
+                "sent an invalid command: detection {k}: `bbox_px` [{x0}, {y0}, {x1}, {y1}] is outside camera {}'s {w}×{h} frame",
+                d.camera
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A pool of processes of one system, one per worker at most.
@@ -778,6 +1044,8 @@ impl Lease<'_> {
             group: self.group.clone(),
             name: self.pool.sut.name.clone(),
             run: 0,
+            wants_frames: self.pool.sut.frames.is_some(),
+            refused: None,
         })
     }
 
@@ -879,6 +1147,10 @@ struct RunHandle {
     name: String,
     /// The run's id in the protocol (given by `reset`).
     run: u64,
+    /// The manifest asks for frames.
+    wants_frames: bool,
+    /// Why this run cannot run with this system (it asks for what the case lacks).
+    refused: Option<String>,
 }
 
 impl System for RunHandle {
@@ -887,7 +1159,11 @@ impl System for RunHandle {
     }
 
     fn reset(&mut self, setup: &RunSetup) {
-        self.run = lock(&self.group).begin(setup);
+        (self.run, self.refused) = lock(&self.group).begin(setup);
+    }
+
+    fn wants_frames(&self) -> bool {
+        self.wants_frames
     }
 
     fn step(&mut self, obs: &Observation<'_>) -> Result<Command, SutError> {
@@ -896,6 +1172,9 @@ impl System for RunHandle {
     }
 
     fn submit(&mut self, obs: &Observation<'_>) -> Result<Step, SutError> {
+        if let Some(reason) = &self.refused {
+            return Err(SutError::Process(reason.clone()));
+        }
         lock(&self.group)
             .submit(self.run, obs)
             .map(|()| Step::Pending)
@@ -906,7 +1185,9 @@ impl System for RunHandle {
     }
 
     fn end(&mut self) {
-        lock(&self.group).end(self.run);
+        if self.refused.is_none() {
+            lock(&self.group).end(self.run);
+        }
     }
 }
 
@@ -915,9 +1196,85 @@ impl System for RunHandle {
 pub fn solo_system(sut: Arc<ProcessSut>) -> Box<dyn System> {
     let (conn, fault) = start_or_fault(&sut);
     let name = sut.name.clone();
+    let wants_frames = sut.frames.is_some();
     Box::new(RunHandle {
         group: Arc::new(Mutex::new(Group::new(sut, conn, fault))),
         name,
         run: 0,
+        wants_frames,
+        refused: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_memory_file_grows_with_the_runs_held_and_is_zeroed_for_a_new_group() {
+        let mut shm = None;
+        let mut held = BTreeMap::new();
+        let first = grow_shm(&mut shm, &mut held, 0, 1000).expect("file");
+        assert_eq!(first.bytes, 1000);
+        let file = shm.as_mut().expect("made");
+        file.bytes_mut()[..4].copy_from_slice(b"case");
+        // A second run held at once: room for both, the first run's bytes kept.
+        let both = grow_shm(&mut shm, &mut held, 1, 3000).expect("grown");
+        assert_eq!(
+            (both.path.as_str(), both.bytes),
+            (first.path.as_str(), 4000)
+        );
+        assert_eq!(&shm.as_mut().expect("made").bytes_mut()[..4], b"case");
+        // Both end; the next run starts a new group: nothing of the earlier case is left.
+        held.clear();
+        let next = grow_shm(&mut shm, &mut held, 2, 500).expect("reused");
+        assert_eq!(
+            next.bytes, 4000,
+            "the file never shrinks while the process lives"
+        );
+        assert!(
+            shm.as_mut()
+                .expect("made")
+                .bytes_mut()
+                .iter()
+                .all(|&b| b == 0)
+        );
+        let path = std::path::PathBuf::from(&next.path);
+        assert!(path.exists());
+        drop(shm);
+        assert!(!path.exists(), "removed with the process's connection");
+    }
+
+    #[test]
+    fn frames_convert_to_rgb8_and_boxes_are_checked_against_them() {
+        let rgba: Vec<u8> = (0..40u8).collect();
+        let mut rgb = vec![0u8; 30];
+        FrameFormat::Rgb8.write_from_rgba(&rgba, &mut rgb);
+        let want: Vec<u8> = rgba
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        assert_eq!(rgb, want);
+        let cmd = |camera, bbox_px| Command {
+            detections: vec![super::super::Detection {
+                class: super::super::ObjectClass::Car,
+                distance_m: 10.0,
+                confidence: 0.5,
+                camera,
+                bbox_px: Some(bbox_px),
+            }],
+            ..Command::default()
+        };
+        assert_eq!(
+            check_boxes(&cmd(0, [0.0, 0.0, 64.0, 36.0]), &[[64, 36]]),
+            Ok(())
+        );
+        let err = check_boxes(&cmd(1, [0.0, 0.0, 1.0, 1.0]), &[[64, 36]]).unwrap_err();
+        assert!(
+            err.contains("camera 1 is not among the 1 frame(s)"),
+            "{err}"
+        );
+        let err = check_boxes(&cmd(0, [-1.0, 0.0, 1.0, 1.0]), &[[64, 36]]).unwrap_err();
+        assert!(err.contains("is outside camera 0's 64×36 frame"), "{err}");
+    }
 }

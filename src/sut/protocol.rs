@@ -11,7 +11,9 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use super::manifest::CameraTransport;
 use super::{Command, Detection, ObjectClass, Observation, RunSetup};
+use crate::render::Camera;
 
 /// The protocol version this harness speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -25,8 +27,8 @@ pub struct Offer {
     pub object_list: bool,
     /// Observations carry the lane (`lane`).
     pub lane: bool,
-    /// Camera frame formats the harness can send (none in this version: the camera loop is
-    /// not in the harness yet).
+    /// Camera frame formats the harness can send ([`FrameFormat`] names); empty unless the
+    /// system's manifest asks for frames (`[receive] camera`).
     pub camera: Vec<String>,
     /// How frames can travel: `inline` (raw bytes after the line) or `shm` (a shared-memory
     /// file). Empty while no frames are offered.
@@ -36,7 +38,7 @@ pub struct Offer {
     pub gnss: bool,
 }
 
-/// Frames a system asks for in `ready` (reserved: no version of the harness sends them yet).
+/// Frames a system asks for in `ready`: a format and a transport among those offered.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraWant {
@@ -56,6 +58,91 @@ pub struct Want {
     pub camera: Option<CameraWant>,
     #[serde(default)]
     pub gnss: Option<bool>,
+}
+
+/// The pixel layout of frames on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameFormat {
+    /// Three bytes per pixel, red, green, blue; rows top to bottom, no padding.
+    Rgb8,
+    /// Four bytes per pixel, red, green, blue, alpha (255); the renderer's own layout.
+    Rgba8,
+}
+
+impl FrameFormat {
+    pub const ALL: [FrameFormat; 2] = [FrameFormat::Rgb8, FrameFormat::Rgba8];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FrameFormat::Rgb8 => "rgb8",
+            FrameFormat::Rgba8 => "rgba8",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FrameFormat> {
+        FrameFormat::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    pub fn bytes_per_px(self) -> usize {
+        match self {
+            FrameFormat::Rgb8 => 3,
+            FrameFormat::Rgba8 => 4,
+        }
+    }
+
+    /// Bytes of one `width_px` × `height_px` frame (rows are not padded: stride = width ×
+    /// bytes per pixel).
+    pub fn frame_bytes(self, width_px: u32, height_px: u32) -> usize {
+        width_px as usize * height_px as usize * self.bytes_per_px()
+    }
+
+    /// Writes an RGBA8 picture in this format into `out` (exactly [`FrameFormat::frame_bytes`]
+    /// long).
+    pub fn write_from_rgba(self, rgba: &[u8], out: &mut [u8]) {
+        match self {
+            FrameFormat::Rgba8 => out.copy_from_slice(&rgba[..out.len()]),
+            FrameFormat::Rgb8 => rgba_to_rgb(rgba, out),
+        }
+    }
+}
+
+/// Drops the alpha byte of every pixel: `rgb.len() / 3` pixels of `rgba` are read.
+pub fn rgba_to_rgb(rgba: &[u8], rgb: &mut [u8]) {
+    // Eight pixels at a time (24 bytes out of 32 in), which the compiler turns into wide
+    // moves; the tail pixel by pixel.
+    let mut src = rgba.chunks_exact(32);
+    let mut dst = rgb.chunks_exact_mut(24);
+    for (d, s) in (&mut dst).zip(&mut src) {
+        for k in 0..8 {
+            d[3 * k..3 * k + 3].copy_from_slice(&s[4 * k..4 * k + 3]);
+        }
+    }
+    let (d, s) = (dst.into_remainder(), src.remainder());
+    for (d, s) in d.chunks_exact_mut(3).zip(s.chunks_exact(4)) {
+        d.copy_from_slice(&s[..3]);
+    }
+}
+
+/// How a system receives frames, as negotiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameDelivery {
+    pub format: FrameFormat,
+    pub transport: CameraTransport,
+}
+
+impl CameraTransport {
+    pub fn name(self) -> &'static str {
+        match self {
+            CameraTransport::Inline => "inline",
+            CameraTransport::Shm => "shm",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<CameraTransport> {
+        [CameraTransport::Inline, CameraTransport::Shm]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
 }
 
 #[derive(Serialize)]
@@ -89,16 +176,53 @@ struct WireSetup {
     ego_max_decel_mps2: f64,
 }
 
+/// A camera of the run, as `begin` describes it to a system that receives frames: every
+/// field of [`Camera`], and its focal length in pixels.
 #[derive(Serialize)]
-struct Begin {
+struct WireCamera<'a> {
+    id: &'a str,
+    width_px: u32,
+    height_px: u32,
+    hfov_rad: f64,
+    focal_px: f64,
+    position_in_ego_m: [f64; 3],
+    yaw_rad: f64,
+    pitch_rad: f64,
+    roll_rad: f64,
+    k1: f64,
+    k2: f64,
+    rate_hz: f64,
+}
+
+/// The shared-memory file frames are written to (`shm` transport).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShmInfo {
+    pub path: String,
+    /// Its size: map this many bytes.
+    pub bytes: usize,
+}
+
+#[derive(Serialize)]
+struct Begin<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     run: u64,
     setup: WireSetup,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cameras: Option<Vec<WireCamera<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shm: Option<&'a ShmInfo>,
 }
 
-/// Writes the `begin` line of a run.
-pub fn write_begin(out: &mut Vec<u8>, run: u64, setup: &RunSetup) {
+/// What `begin` says about frames to a system that receives them.
+pub struct BeginFrames<'a> {
+    pub cameras: &'a [Camera],
+    /// The shared-memory file (`shm` transport only).
+    pub shm: Option<&'a ShmInfo>,
+}
+
+/// Writes the `begin` line of a run (`frames`: for a system that receives frames).
+pub fn write_begin(out: &mut Vec<u8>, run: u64, setup: &RunSetup, frames: Option<BeginFrames<'_>>) {
     let msg = Begin {
         kind: "begin",
         run,
@@ -109,6 +233,26 @@ pub fn write_begin(out: &mut Vec<u8>, run: u64, setup: &RunSetup) {
             ego_wheelbase_m: setup.ego_wheelbase_m,
             ego_max_decel_mps2: setup.ego_max_decel_mps2,
         },
+        cameras: frames.as_ref().map(|f| {
+            f.cameras
+                .iter()
+                .map(|c| WireCamera {
+                    id: &c.id,
+                    width_px: c.width_px,
+                    height_px: c.height_px,
+                    hfov_rad: c.hfov_rad,
+                    focal_px: c.focal_px(),
+                    position_in_ego_m: c.position_in_ego_m,
+                    yaw_rad: c.yaw_rad,
+                    pitch_rad: c.pitch_rad,
+                    roll_rad: c.roll_rad,
+                    k1: c.k1,
+                    k2: c.k2,
+                    rate_hz: c.rate_hz,
+                })
+                .collect()
+        }),
+        shm: frames.as_ref().and_then(|f| f.shm),
     };
     push_line(out, &msg);
 }
@@ -131,9 +275,36 @@ pub fn start_step(out: &mut Vec<u8>, seq: u64) {
     let _ = write!(out, "{{\"type\":\"step\",\"seq\":{seq},\"observations\":[");
 }
 
-/// Closes a `step` line.
-pub fn finish_step(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"]}\n");
+/// Closes a `step` line; `payload_bytes`: the frames' bytes that follow the line (`inline`
+/// transport).
+pub fn finish_step(out: &mut Vec<u8>, payload_bytes: Option<usize>) {
+    match payload_bytes {
+        Some(n) => {
+            let _ = writeln!(out, "],\"payload_bytes\":{n}}}");
+        }
+        None => out.extend_from_slice(b"]}\n"),
+    }
+}
+
+/// One frame of an observation: where its bytes are (in the payload after the line, or in the
+/// shared-memory file) and what they show.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WireFrame {
+    /// Index of the camera (in `begin`'s `cameras`, and for detections' `camera`).
+    pub camera: usize,
+    /// The camera's `id`.
+    pub id: String,
+    /// Counts the camera's frames in the run from 0; the same number is the same picture.
+    pub frame_index: u64,
+    /// Simulation time at which the frame was exposed, s.
+    pub exposed_at_s: f64,
+    pub format: &'static str,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes from the start of one row to the next.
+    pub stride: usize,
+    pub offset: usize,
+    pub bytes: usize,
 }
 
 #[derive(Serialize)]
@@ -215,7 +386,7 @@ struct WireGnss {
 }
 
 #[derive(Serialize)]
-struct WireObservation {
+struct WireObservation<'a> {
     run: u64,
     time_s: f64,
     ego: WireEgo,
@@ -226,16 +397,19 @@ struct WireObservation {
     lane: Option<Option<WireLane>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gnss: Option<WireGnss>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frames: Option<&'a [WireFrame]>,
 }
 
 /// Appends one observation to a `step` line (`first`: no comma before it). `offer` decides
-/// which parts travel.
+/// which parts travel; `frames` (for a system that receives frames) says where its frames are.
 pub fn push_observation(
     out: &mut Vec<u8>,
     first: bool,
     run: u64,
     obs: &Observation<'_>,
     offer: &Offer,
+    frames: Option<&[WireFrame]>,
 ) {
     if !first {
         out.push(b',');
@@ -299,6 +473,7 @@ pub fn push_observation(
             hdop: f.hdop,
             antenna_in_ego_m: f.antenna_in_ego_m,
         }),
+        frames,
     };
     // Serialising plain structs of numbers and strings into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, &msg);
@@ -406,6 +581,10 @@ pub enum ReplyError {
     Missing { kind: String, field: &'static str },
     #[error("speaks protocol version {0}; this harness speaks version {PROTOCOL_VERSION}")]
     Version(String),
+    /// A well-formed reply whose values make no sense (a detection of an unknown class, a
+    /// confidence over 1, an inverted box).
+    #[error("sent an invalid command: {reason}")]
+    Invalid { reason: String },
 }
 
 /// The start of a bad line, for messages (at most 80 characters, control characters escaped).
@@ -467,11 +646,12 @@ pub fn parse_reply(line: &[u8]) -> Result<Reply, ReplyError> {
                 .map(|c| {
                     let answer = match c.error {
                         Some(reason) => Err(reason),
-                        None => command_from_wire(&c),
+                        None => Ok(command_from_wire(&c)
+                            .map_err(|reason| ReplyError::Invalid { reason })?),
                     };
-                    (c.run, answer)
+                    Ok((c.run, answer))
                 })
-                .collect();
+                .collect::<Result<_, ReplyError>>()?;
             Ok(Reply::Commands { seq, commands })
         }
         "error" => Ok(Reply::Error(
@@ -483,6 +663,38 @@ pub fn parse_reply(line: &[u8]) -> Result<Reply, ReplyError> {
             line: excerpt(line),
         }),
     }
+}
+
+/// A detection, checked: a known class, a distance of 0 or more, a confidence in 0–1, a box
+/// with its edges in order. (Whether the box lies in a frame of the named camera is checked
+/// against the observation, in `process.rs`.)
+fn detection_from_wire(d: &WireDetection) -> Result<Detection, String> {
+    let class = class_from_name(&d.class).ok_or_else(|| {
+        format!(
+            "unknown class `{}` (classes: car, pedestrian, cyclist, motorcycle, static_obstacle)",
+            d.class
+        )
+    })?;
+    if !(d.distance_m >= 0.0 && d.distance_m.is_finite()) {
+        return Err(format!("`distance_m` {} is not a distance", d.distance_m));
+    }
+    if !(0.0..=1.0).contains(&d.confidence) {
+        return Err(format!("`confidence` {} is outside 0–1", d.confidence));
+    }
+    if let Some([x0, y0, x1, y1]) = d.bbox_px {
+        if !(x0 <= x1 && y0 <= y1) || [x0, y0, x1, y1].iter().any(|v| !v.is_finite()) {
+            return Err(format!(
+                "`bbox_px` [{x0}, {y0}, {x1}, {y1}] is not [x0, y0, x1, y1] with x0 ≤ x1, y0 ≤ y1"
+            ));
+        }
+    }
+    Ok(Detection {
+        class,
+        distance_m: d.distance_m,
+        confidence: d.confidence,
+        camera: d.camera,
+        bbox_px: d.bbox_px,
+    })
 }
 
 /// The `type` of a line when it is one of the harness's own messages.
@@ -500,17 +712,8 @@ fn command_from_wire(c: &WireCommand) -> Result<Command, String> {
     let detections = c
         .detections
         .iter()
-        .map(|d| {
-            class_from_name(&d.class)
-                .map(|class| Detection {
-                    class,
-                    distance_m: d.distance_m,
-                    confidence: d.confidence,
-                    camera: d.camera,
-                    bbox_px: d.bbox_px,
-                })
-                .ok_or_else(|| format!("detection of unknown class `{}`", d.class))
-        })
+        .enumerate()
+        .map(|(k, d)| detection_from_wire(d).map_err(|e| format!("detection {k}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Command {
         accel_mps2: c.accel_mps2,
@@ -618,9 +821,9 @@ mod tests {
         };
         let mut out = Vec::new();
         start_step(&mut out, 3);
-        push_observation(&mut out, true, 9, &obs, &offer());
-        push_observation(&mut out, false, 10, &obs, &offer());
-        finish_step(&mut out);
+        push_observation(&mut out, true, 9, &obs, &offer(), None);
+        push_observation(&mut out, false, 10, &obs, &offer(), None);
+        finish_step(&mut out, None);
         assert_eq!(out.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
         assert_eq!(v["type"], "step");
@@ -640,7 +843,7 @@ mod tests {
             lane: false,
             ..offer()
         };
-        push_observation(&mut out, true, 1, &obs, &lean);
+        push_observation(&mut out, true, 1, &obs, &lean, None);
         let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
         assert!(v.get("objects").is_none() && v.get("lane").is_none());
         // Without a fix there is no `gnss`; with one, every field travels unchanged.
@@ -668,7 +871,7 @@ mod tests {
             ..obs.clone()
         };
         let mut out = Vec::new();
-        push_observation(&mut out, true, 1, &with_fix, &offer_gnss());
+        push_observation(&mut out, true, 1, &with_fix, &offer_gnss(), None);
         let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
         let g = &v["gnss"];
         assert_eq!(g["fix_type"], "rtk-fixed");
@@ -679,7 +882,7 @@ mod tests {
         assert_eq!(g["antenna_in_ego_m"][2].as_f64(), Some(1.5));
         // A system that does not want fixes does not get them.
         let mut out = Vec::new();
-        push_observation(&mut out, true, 1, &with_fix, &offer());
+        push_observation(&mut out, true, 1, &with_fix, &offer(), None);
         let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
         assert!(v.get("gnss").is_none());
     }
@@ -723,7 +926,7 @@ mod tests {
         assert!(matches!(parse_reply(&hello), Err(ReplyError::Echo(k)) if k == "hello"));
         let mut step = Vec::new();
         start_step(&mut step, 1);
-        finish_step(&mut step);
+        finish_step(&mut step, None);
         step.pop();
         assert!(matches!(parse_reply(&step), Err(ReplyError::Echo(k)) if k == "step"));
         assert_eq!(
@@ -739,6 +942,39 @@ mod tests {
             parse_reply(br#"{"type":"commands","seq":1,"commands":[{"run":0,"accel_mps":-4.0}]}"#),
             Err(ReplyError::Garbage { reason, .. }) if reason.contains("accel_mps")
         ));
+        // Detections are checked: garbage in them is a fault, not a silently dropped score.
+        for (bad, why) in [
+            (
+                r#"{"class":"truck","distance_m":3,"confidence":0.5}"#,
+                "unknown class `truck`",
+            ),
+            (
+                r#"{"class":"car","distance_m":-3,"confidence":0.5}"#,
+                "`distance_m` -3",
+            ),
+            (
+                r#"{"class":"car","distance_m":3,"confidence":1.5}"#,
+                "outside 0–1",
+            ),
+            (
+                r#"{"class":"car","distance_m":3,"confidence":0.5,"bbox_px":[10,0,5,4]}"#,
+                "x0 ≤ x1",
+            ),
+        ] {
+            let line = format!(
+                r#"{{"type":"commands","seq":1,"commands":[{{"run":7,"detections":[{bad}]}}]}}"#
+            );
+            match parse_reply(line.as_bytes()) {
+                Err(e @ ReplyError::Invalid { .. }) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains("detection 0: ") && text.contains(why),
+                        "{text}"
+                    );
+                }
+                other => panic!("{line}: {other:?}"),
+            }
+        }
         assert_eq!(
             parse_reply(br#"{"type":"commands","commands":[]}"#),
             Err(ReplyError::Missing {

@@ -31,6 +31,7 @@ pub fn default_setup() -> RunSetup {
         ego_width_m: 1.8,
         ego_wheelbase_m: 2.7,
         ego_max_decel_mps2: 10.0,
+        cameras: Vec::new(),
     }
 }
 
