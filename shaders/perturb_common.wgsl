@@ -14,7 +14,9 @@ struct Job {
     p2: vec4<f32>,
 }
 
-@group(0) @binding(0) var<storage, read> jobs: array<Job>;
+// A dispatch's jobs (one per frame; `gpu::JOB_WINDOW`) in a uniform buffer: a job's loads
+// are scalar loads for the whole SIMD row on lavapipe, not a loop over the lanes.
+@group(0) @binding(0) var<uniform> jobs: array<Job, 256>;
 // The data "buffer" (`plan`'s word indices) is a 32-bit integer storage texture: word i is the
 // texel (i mod 4096, ⌊i / 4096⌋ mod 4096) of layer ⌊i / 4096²⌋ (`gpu::DATA_ROW_WORDS`). On
 // Mesa's lavapipe a texel load is one vectorised gather for the SIMD lanes, where a

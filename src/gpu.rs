@@ -695,6 +695,10 @@ impl GpuContext {
 
 const JOB_BYTES: u64 = std::mem::size_of::<Job>() as u64;
 
+/// Jobs a dispatch's uniform window holds (`array<Job, 256>` in `perturb_common.wgsl`: 32 KiB)
+/// and so frames per batch.
+pub const JOB_WINDOW: usize = 256;
+
 /// The perturbation engine on a GPU: one bind group layout, pipelines compiled on first use
 /// and kept, grow-only buffers; a batch in as few submissions as the adapter's limits allow.
 pub struct PerturbEngine {
@@ -780,7 +784,7 @@ impl PerturbEngine {
                         binding: 0,
                         visibility: wgpu::ShaderStages::COMPUTE,
                         ty: wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Storage { read_only: true },
+                            ty: wgpu::BufferBindingType::Uniform,
                             has_dynamic_offset: true,
                             min_binding_size: None,
                         },
@@ -820,7 +824,7 @@ impl PerturbEngine {
             layouts,
             modules: HashMap::new(),
             pipelines: HashMap::new(),
-            jobs: GrowBuffer::new("gauntlet.perturb.jobs", input),
+            jobs: GrowBuffer::new("gauntlet.perturb.jobs", U::UNIFORM | U::COPY_DST),
             data: None,
             uniform_tables,
             tables: GrowBuffer::new("gauntlet.perturb.tables", input),
@@ -934,7 +938,8 @@ impl PerturbEngine {
     pub fn apply(&mut self, frames: &[FrameIn]) -> Result<Vec<Vec<u8>>, PerturbError> {
         perturb::check_frames(frames)?;
         let max_bytes = self.max_binding_bytes();
-        let max_frames = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        let max_frames = (self.ctx.limits.max_compute_workgroups_per_dimension as usize)
+            .min(JOB_WINDOW);
         let mut out = Vec::with_capacity(frames.len());
         let mut start = 0;
         while start < frames.len() {
@@ -966,7 +971,7 @@ impl PerturbEngine {
 
     /// One submission: upload, every dispatch of the plan, copy the results back.
     fn apply_batch(&mut self, frames: &[FrameIn]) -> Result<Vec<Vec<u8>>, GpuError> {
-        let align = u64::from(self.ctx.limits.min_storage_buffer_offset_alignment);
+        let align = u64::from(self.ctx.limits.min_uniform_buffer_offset_alignment);
         let job_align = align.div_ceil(JOB_BYTES).max(1) as u32;
         // Job offsets must be multiples of the alignment: with 128-byte jobs that holds when
         // the alignment divides 128 or is a multiple of it.
@@ -979,13 +984,9 @@ impl PerturbEngine {
         for d in &plan.dispatches {
             self.pipeline(d.kernel, tables)?;
         }
-        let window = plan
-            .dispatches
-            .iter()
-            .map(|d| d.n_jobs)
-            .max()
-            .unwrap_or(1)
-            .max(1);
+        // Every dispatch binds a window of JOB_WINDOW jobs from its first (a batch has at most
+        // that many frames, one job per frame and dispatch).
+        let window = JOB_WINDOW as u32;
         let mut jobs = plan.jobs.clone();
         jobs.extend(std::iter::repeat_n(Job::default(), window as usize));
         self.data_texture(plan.data_words);
