@@ -803,12 +803,11 @@ impl PerturbEngine {
                     tables_entry,
                 ],
             });
-            let pipeline_layout =
-                device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some("gauntlet.perturb.pipeline_layout"),
-                    bind_group_layouts: &[Some(&layout)],
-                    immediate_size: 0,
-                });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("gauntlet.perturb.pipeline_layout"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
             layouts.insert(tables, (layout, pipeline_layout));
         }
         use wgpu::BufferUsages as U;
@@ -938,8 +937,8 @@ impl PerturbEngine {
     pub fn apply(&mut self, frames: &[FrameIn]) -> Result<Vec<Vec<u8>>, PerturbError> {
         perturb::check_frames(frames)?;
         let max_bytes = self.max_binding_bytes();
-        let max_frames = (self.ctx.limits.max_compute_workgroups_per_dimension as usize)
-            .min(JOB_WINDOW);
+        let max_frames =
+            (self.ctx.limits.max_compute_workgroups_per_dimension as usize).min(JOB_WINDOW);
         let mut out = Vec::with_capacity(frames.len());
         let mut start = 0;
         while start < frames.len() {
