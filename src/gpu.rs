@@ -1202,3 +1202,43 @@ impl Perturber {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pieces cover the range in order, each inside one layer, whole rows only from a row's
+    /// start, a partial row never past the row's end.
+    #[test]
+    fn data_pieces_cover_a_range_row_by_row_and_layer_by_layer() {
+        let cases = [
+            (0, 1),
+            (5, 4096),
+            (4095, 4097),
+            (0, 3 * DATA_ROW_WORDS),
+            (100, 5 * DATA_ROW_WORDS + 7),
+            (DATA_LAYER_WORDS - 5000, DATA_LAYER_WORDS + 9000),
+            (3 * DATA_LAYER_WORDS - 1, 3 * DATA_LAYER_WORDS + 1),
+        ];
+        for (start, end) in cases {
+            let pieces = data_pieces(start, end);
+            let mut at = start;
+            for p in &pieces {
+                let word = u64::from(p.layer) * DATA_LAYER_WORDS
+                    + u64::from(p.row) * DATA_ROW_WORDS
+                    + u64::from(p.col);
+                assert_eq!(word, at, "{start}..{end}: {p:?} starts elsewhere");
+                assert!(p.cols >= 1 && p.rows >= 1);
+                assert!(u64::from(p.col + p.cols) <= DATA_ROW_WORDS, "{p:?}");
+                assert!(u64::from(p.row + p.rows) <= DATA_ROW_WORDS, "{p:?}");
+                if p.rows > 1 {
+                    assert_eq!((p.col, u64::from(p.cols)), (0, DATA_ROW_WORDS), "{p:?}");
+                }
+                at += u64::from(p.cols) * u64::from(p.rows);
+            }
+            assert_eq!(at, end, "{start}..{end}: pieces end at {at}");
+            assert!(pieces.len() <= 3 * (end - start).div_ceil(DATA_LAYER_WORDS) as usize + 3);
+        }
+        assert!(data_pieces(7, 7).is_empty());
+    }
+}

@@ -340,6 +340,36 @@ fn results_do_not_depend_on_batching_order_or_device_runs() {
     assert_eq!(cpu_engine.apply(&batch).unwrap(), in_batch);
 }
 
+/// A batch whose lookup tables exceed the uniform table buffer (`gpu::UNIFORM_TABLE_WORDS`)
+/// runs the kernels' storage-table variant: the same frames as the CPU reference, and a frame's
+/// result the same as in a batch that fits the uniform buffer.
+#[test]
+fn tables_too_large_for_the_uniform_buffer_give_the_same_frames() {
+    let (w, h) = (128, 72);
+    let a = sample("ccrs", w, h);
+    let b = sample("cpna", w, h);
+    let large = [parse_spec("shot_noise:lambda=100").unwrap()];
+    let motion = [parse_spec("motion_blur:3").unwrap()];
+    let batch = [frame(&a, &large, "t/a.png"), frame(&b, &motion, "t/b.png")];
+    let words = gauntlet::perturb::plan::build(&batch, 1).tables.len();
+    assert!(
+        words > gauntlet::gpu::UNIFORM_TABLE_WORDS,
+        "the test needs tables over the uniform buffer: {words} words"
+    );
+    let mut engine = gpu();
+    let on_gpu = engine.apply(&batch).expect("gpu");
+    let on_cpu = cpu::perturb(&batch).expect("cpu");
+    for (g, c) in on_gpu.iter().zip(&on_cpu) {
+        let (bad, worst) = differences(g, c);
+        assert!(
+            bad <= allowed(Corruption::ShotNoise, 3 * (w * h) as usize),
+            "{bad} values differ by more than 1/255 (largest {worst})"
+        );
+    }
+    let alone = engine.apply(&[frame(&b, &motion, "t/b.png")]).expect("gpu");
+    assert_eq!(alone[0], on_gpu[1], "storage and uniform tables differ");
+}
+
 #[test]
 fn bad_frames_are_refused_with_their_index() {
     let img = flat(16, 16, 0);
