@@ -762,6 +762,13 @@ impl PerturbEngine {
                 ctx.limits.max_texture_dimension_2d
             )));
         }
+        let uniform_bytes = (4 * UNIFORM_TABLE_WORDS as u64).max(JOB_WINDOW as u64 * JOB_BYTES);
+        if ctx.limits.max_uniform_buffer_binding_size < uniform_bytes {
+            return Err(GpuError::Device(format!(
+                "the adapter binds uniform buffers of up to {} bytes; the perturbation engine needs {uniform_bytes}",
+                ctx.limits.max_uniform_buffer_binding_size
+            )));
+        }
         let mut layouts = HashMap::new();
         for tables in [TableBinding::Uniform, TableBinding::Storage] {
             let tables_entry = match tables {
