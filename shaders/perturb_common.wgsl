@@ -23,6 +23,9 @@ struct Job {
 // storage-buffer access is a loop over the lanes with a branch per lane (2.6× less CPU time
 // for a 35-tap blur, measured).
 @group(0) @binding(1) var data: texture_storage_2d_array<r32uint, read_write>;
+// The lookup tables: `gpu::perturb_wgsl` puts their binding in place of the next line and the
+// load into `table_u`: a 64 KiB uniform buffer when a batch's tables fit,
+// a storage buffer otherwise.
 TABLES_BINDING
 
 fn data_load(i: u32) -> u32 {
