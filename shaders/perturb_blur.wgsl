@@ -227,31 +227,46 @@ fn span_sum(j: Job, row: u32, lo: i32, hi: i32) -> vec3<f32> {
 }
 
 // A disk of radius r: per row dy a full span of half-width n plus the two end pixels at
-// fractional weight (anti-aliasing), normalised by the disk's total weight.
+// fractional weight (anti-aliasing), normalised by the disk's total weight. An invocation
+// takes PPI consecutive pixels of a row and slides along them: per disk row, the span of its
+// first pixel from the prefix sums, then for each next pixel one pixel enters the span and one
+// leaves it (2 texel loads per disk row and pixel instead of 8).
 @compute @workgroup_size(64)
 fn defocus_disk(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
     let w = i32(j.frame.x);
     let h = i32(j.frame.y);
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
-            return;
+    let x0 = i32(id.x * PPI);
+    if (x0 >= w || id.y >= j.frame.y) {
+        return;
+    }
+    var acc: array<vec3<f32>, PPI>;
+    for (var k = 0u; k < PPI; k = k + 1u) {
+        acc[k] = vec3<f32>(0.0);
+    }
+    for (var dy = -r; dy <= r; dy = dy + 1) {
+        let row = u32(edge(i32(id.y) + dy, h, 2u));
+        let n = i32(table_u(j, u32(2 * (dy + r))));
+        let frac = table_f(j, u32(2 * (dy + r) + 1));
+        var span = span_sum(j, row, x0 - n, x0 + n);
+        var left = load_rgb(j, j.io.z, u32(edge(x0 - n - 1, w, 2u)), row);
+        var right = load_rgb(j, j.io.z, u32(edge(x0 + n + 1, w, 2u)), row);
+        for (var k = 0u; k < PPI; k = k + 1u) {
+            acc[k] = acc[k] + span + frac * (left + right);
+            let x = x0 + i32(k);
+            let leaving = load_rgb(j, j.io.z, u32(edge(x - n, w, 2u)), row);
+            let end = load_rgb(j, j.io.z, u32(edge(x + n + 2, w, 2u)), row);
+            span = span + right - leaving;
+            left = leaving;
+            right = end;
         }
-        var acc = vec3<f32>(0.0);
-        for (var dy = -r; dy <= r; dy = dy + 1) {
-            let row = u32(edge(i32(id.y) + dy, h, 2u));
-            let n = i32(table_u(j, u32(2 * (dy + r))));
-            let frac = table_f(j, u32(2 * (dy + r) + 1));
-            acc = acc + span_sum(j, row, i32(x) - n, i32(x) + n);
-            if (frac > 0.0) {
-                let l = u32(edge(i32(x) - n - 1, w, 2u));
-                let rr = u32(edge(i32(x) + n + 1, w, 2u));
-                acc = acc + frac * (load_rgb(j, j.io.z, l, row) + load_rgb(j, j.io.z, rr, row));
-            }
+    }
+    for (var k = 0u; k < PPI; k = k + 1u) {
+        let x = u32(x0) + k;
+        if (x < j.frame.x) {
+            store_rgb(j, j.io.y, x, id.y, acc[k] * j.p0.x);
         }
-        store_rgb(j, j.io.y, x, id.y, acc * j.p0.x);
     }
 }
 

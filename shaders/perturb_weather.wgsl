@@ -26,40 +26,57 @@ fn fractal_lattice(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 
 // The fractal at every pixel (offset by ints.zw): Σ over levels of the bilinear lattice value,
-// periodic with the map size 2^ints.y (spacings are powers of two: shifts and masks).
+// periodic with the map size 2^ints.y (spacings are powers of two: shifts and masks). An
+// invocation takes PPI consecutive pixels of a row and, per level, keeps the lattice values of
+// the cell it is in, loading the next column's two only when it enters the next cell (the same
+// values and arithmetic per pixel as one pixel at a time; up to 16× fewer loads).
 @compute @workgroup_size(64)
 fn fractal_plane(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let map_mask = (1u << j.ints.y) - 1u;
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
-            return;
-        }
-        let gx = x + j.ints.z;
-        let gy = id.y + j.ints.w;
-        var v = 0.0;
-        for (var n = 0u; n < j.ints.x; n = n + 1u) {
-            let first = table_u(j, 4u * n);
-            let nx = table_u(j, 4u * n + 1u);
-            let lg = table_u(j, 4u * n + 2u);
-            let period_mask = map_mask >> lg;
+    let x0 = id.x * PPI;
+    if (x0 >= j.frame.x || id.y >= j.frame.y) {
+        return;
+    }
+    var v: array<f32, PPI>;
+    for (var k = 0u; k < PPI; k = k + 1u) {
+        v[k] = 0.0;
+    }
+    let gy = id.y + j.ints.w;
+    for (var n = 0u; n < j.ints.x; n = n + 1u) {
+        let first = table_u(j, 4u * n);
+        let nx = table_u(j, 4u * n + 1u);
+        let lg = table_u(j, 4u * n + 2u);
+        let period_mask = map_mask >> lg;
+        let iy = gy >> lg;
+        let inv = 1.0 / f32(1u << lg);
+        let ty = f32(gy & ((1u << lg) - 1u)) * inv;
+        let row0 = first + (iy & period_mask) * nx;
+        let row1 = first + ((iy + 1u) & period_mask) * nx;
+        var cell = (x0 + j.ints.z) >> lg;
+        var a = load_f(j, j.io.x, row0 + (cell & period_mask));
+        var b = load_f(j, j.io.x, row0 + ((cell + 1u) & period_mask));
+        var c = load_f(j, j.io.x, row1 + (cell & period_mask));
+        var d = load_f(j, j.io.x, row1 + ((cell + 1u) & period_mask));
+        for (var k = 0u; k < PPI; k = k + 1u) {
+            let gx = x0 + k + j.ints.z;
             let ix = gx >> lg;
-            let iy = gy >> lg;
-            let inv = 1.0 / f32(1u << lg);
+            if (ix != cell) {
+                cell = ix;
+                a = b;
+                c = d;
+                b = load_f(j, j.io.x, row0 + ((ix + 1u) & period_mask));
+                d = load_f(j, j.io.x, row1 + ((ix + 1u) & period_mask));
+            }
             let tx = f32(gx & ((1u << lg) - 1u)) * inv;
-            let ty = f32(gy & ((1u << lg) - 1u)) * inv;
-            let x0 = ix & period_mask;
-            let x1 = (ix + 1u) & period_mask;
-            let y0 = iy & period_mask;
-            let y1 = (iy + 1u) & period_mask;
-            let a = load_f(j, j.io.x, first + y0 * nx + x0);
-            let b = load_f(j, j.io.x, first + y0 * nx + x1);
-            let c = load_f(j, j.io.x, first + y1 * nx + x0);
-            let d = load_f(j, j.io.x, first + y1 * nx + x1);
-            v = v + mix(mix(a, b, tx), mix(c, d, tx), ty);
+            v[k] = v[k] + mix(mix(a, b, tx), mix(c, d, tx), ty);
         }
-        store_f(j, j.io.y, id.y * j.frame.x + x, v);
+    }
+    for (var k = 0u; k < PPI; k = k + 1u) {
+        let x = x0 + k;
+        if (x < j.frame.x) {
+            store_f(j, j.io.y, id.y * j.frame.x + x, v[k]);
+        }
     }
 }
 

@@ -592,8 +592,49 @@ use crate::perturb::{self, FrameError, FrameIn};
 /// WGSL shared by every perturbation kernel (prepended to each family's file).
 pub const PERTURB_COMMON_WGSL: &str = include_str!("../shaders/perturb_common.wgsl");
 
-/// The WGSL source of one family of perturbation kernels (the common part first).
-pub fn perturb_wgsl(family: Family) -> String {
+/// Where the kernels read the plan's lookup tables from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TableBinding {
+    /// A uniform buffer of [`UNIFORM_TABLE_WORDS`] words: on lavapipe a load at an offset the
+    /// same for all SIMD lanes is one scalar load, any other a vectorised gather (a storage
+    /// buffer's is a loop over the lanes). Used when a batch's tables fit.
+    Uniform,
+    /// A storage buffer of any size.
+    Storage,
+}
+
+/// Words of the uniform table buffer (the 64 KiB every WebGPU adapter binds).
+pub const UNIFORM_TABLE_WORDS: usize = 16384;
+
+/// Texels of a row of the data texture (word i is texel (i mod 4096, ⌊i / 4096⌋ mod 4096) of
+/// layer ⌊i / 4096²⌋; the shader's `data_load`).
+pub const DATA_ROW_WORDS: u64 = 4096;
+/// Words of a layer of the data texture.
+const DATA_LAYER_WORDS: u64 = DATA_ROW_WORDS * DATA_ROW_WORDS;
+
+/// The WGSL source of one family of perturbation kernels (the common part first), reading its
+/// tables through `tables`.
+pub fn perturb_wgsl(family: Family, tables: TableBinding) -> String {
+    let common = match tables {
+        TableBinding::Uniform => PERTURB_COMMON_WGSL
+            .replace(
+                "TABLES_BINDING",
+                &format!(
+                    "@group(0) @binding(2) var<uniform> tables: array<vec4<u32>, {}>;",
+                    UNIFORM_TABLE_WORDS / 4
+                ),
+            )
+            .replace(
+                "TABLE_LOAD",
+                "tables[(j.aux.z + i) >> 2u][(j.aux.z + i) & 3u]",
+            ),
+        TableBinding::Storage => PERTURB_COMMON_WGSL
+            .replace(
+                "TABLES_BINDING",
+                "@group(0) @binding(2) var<storage, read> tables: array<u32>;",
+            )
+            .replace("TABLE_LOAD", "tables[j.aux.z + i]"),
+    };
     let body = match family {
         Family::Noise => include_str!("../shaders/perturb_noise.wgsl"),
         Family::Colour => include_str!("../shaders/perturb_colour.wgsl"),
@@ -601,7 +642,7 @@ pub fn perturb_wgsl(family: Family) -> String {
         Family::Weather => include_str!("../shaders/perturb_weather.wgsl"),
         Family::Digital => include_str!("../shaders/perturb_digital.wgsl"),
     };
-    let mut src = format!("{PERTURB_COMMON_WGSL}\n{body}");
+    let mut src = format!("{common}\n{body}");
     if family == Family::Digital {
         // The DCT basis and the quantisation tables as 4×4 quadrants (exact f32 values; the
         // CPU reference takes the same values from `plan`).
@@ -654,60 +695,147 @@ impl GpuContext {
 
 const JOB_BYTES: u64 = std::mem::size_of::<Job>() as u64;
 
+/// Jobs a dispatch's uniform window holds (`array<Job, 256>` in `perturb_common.wgsl`: 32 KiB)
+/// and so frames per batch.
+pub const JOB_WINDOW: usize = 256;
+
 /// The perturbation engine on a GPU: one bind group layout, pipelines compiled on first use
 /// and kept, grow-only buffers; a batch in as few submissions as the adapter's limits allow.
 pub struct PerturbEngine {
     ctx: GpuContext,
-    layout: wgpu::BindGroupLayout,
-    pipeline_layout: wgpu::PipelineLayout,
-    modules: HashMap<Family, wgpu::ShaderModule>,
-    pipelines: HashMap<Kernel, wgpu::ComputePipeline>,
+    layouts: HashMap<TableBinding, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    modules: HashMap<(Family, TableBinding), wgpu::ShaderModule>,
+    pipelines: HashMap<(Kernel, TableBinding), wgpu::ComputePipeline>,
     jobs: GrowBuffer,
-    data: GrowBuffer,
+    data: Option<(wgpu::Texture, wgpu::TextureView)>,
+    uniform_tables: wgpu::Buffer,
     tables: GrowBuffer,
     staging: GrowBuffer,
+    /// The frames' bytes (alpha 255) on their way into the data texture.
+    upload: Vec<u8>,
+}
+
+/// A piece of the data texture: `rows` rows of `cols` texels from (`col`, `row`) of `layer`
+/// (one partial row, or whole rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DataPiece {
+    layer: u32,
+    row: u32,
+    col: u32,
+    cols: u32,
+    rows: u32,
+}
+
+/// The pieces of the data texture that hold words `start..end`, in order.
+fn data_pieces(start: u64, end: u64) -> Vec<DataPiece> {
+    let mut pieces = Vec::new();
+    let mut at = start;
+    while at < end {
+        let layer = at / DATA_LAYER_WORDS;
+        let in_layer = at % DATA_LAYER_WORDS;
+        let row = in_layer / DATA_ROW_WORDS;
+        let col = in_layer % DATA_ROW_WORDS;
+        let left = end.min((layer + 1) * DATA_LAYER_WORDS) - at;
+        let (cols, rows) = if col != 0 || left < DATA_ROW_WORDS {
+            ((DATA_ROW_WORDS - col).min(left), 1)
+        } else {
+            (DATA_ROW_WORDS, left / DATA_ROW_WORDS)
+        };
+        pieces.push(DataPiece {
+            layer: layer as u32,
+            row: row as u32,
+            col: col as u32,
+            cols: cols as u32,
+            rows: rows as u32,
+        });
+        at += cols * rows;
+    }
+    pieces
 }
 
 impl PerturbEngine {
     pub fn new(ctx: GpuContext) -> Result<PerturbEngine, GpuError> {
         let device = &ctx.device;
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("gauntlet.perturb.layout"),
-            entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
+        if u64::from(ctx.limits.max_texture_dimension_2d) < DATA_ROW_WORDS {
+            return Err(GpuError::Device(format!(
+                "the adapter's largest 2D texture is {} px; the perturbation engine needs {DATA_ROW_WORDS}",
+                ctx.limits.max_texture_dimension_2d
+            )));
+        }
+        let uniform_bytes = (4 * UNIFORM_TABLE_WORDS as u64).max(JOB_WINDOW as u64 * JOB_BYTES);
+        if ctx.limits.max_uniform_buffer_binding_size < uniform_bytes {
+            return Err(GpuError::Device(format!(
+                "the adapter binds uniform buffers of up to {} bytes; the perturbation engine needs {uniform_bytes}",
+                ctx.limits.max_uniform_buffer_binding_size
+            )));
+        }
+        let mut layouts = HashMap::new();
+        for tables in [TableBinding::Uniform, TableBinding::Storage] {
+            let tables_entry = match tables {
+                TableBinding::Uniform => wgpu::BindGroupLayoutEntry {
+                    binding: 2,
                     visibility: wgpu::ShaderStages::COMPUTE,
                     ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Storage { read_only: true },
-                        has_dynamic_offset: true,
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
                         min_binding_size: None,
                     },
                     count: None,
                 },
-                storage_entry(1, false),
-                storage_entry(2, true),
-            ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("gauntlet.perturb.pipeline_layout"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
+                TableBinding::Storage => storage_entry(2, true),
+            };
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("gauntlet.perturb.layout"),
+                entries: &[
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 0,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Uniform,
+                            has_dynamic_offset: true,
+                            min_binding_size: None,
+                        },
+                        count: None,
+                    },
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 1,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: wgpu::BindingType::StorageTexture {
+                            access: wgpu::StorageTextureAccess::ReadWrite,
+                            format: wgpu::TextureFormat::R32Uint,
+                            view_dimension: wgpu::TextureViewDimension::D2Array,
+                        },
+                        count: None,
+                    },
+                    tables_entry,
+                ],
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("gauntlet.perturb.pipeline_layout"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            layouts.insert(tables, (layout, pipeline_layout));
+        }
         use wgpu::BufferUsages as U;
         let input = U::STORAGE | U::COPY_DST;
+        let uniform_tables = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gauntlet.perturb.uniform_tables"),
+            size: 4 * UNIFORM_TABLE_WORDS as u64,
+            usage: U::UNIFORM | U::COPY_DST,
+            mapped_at_creation: false,
+        });
         Ok(PerturbEngine {
             ctx,
-            layout,
-            pipeline_layout,
+            layouts,
             modules: HashMap::new(),
             pipelines: HashMap::new(),
-            jobs: GrowBuffer::new("gauntlet.perturb.jobs", input),
-            data: GrowBuffer::new(
-                "gauntlet.perturb.data",
-                U::STORAGE | U::COPY_DST | U::COPY_SRC,
-            ),
+            jobs: GrowBuffer::new("gauntlet.perturb.jobs", U::UNIFORM | U::COPY_DST),
+            data: None,
+            uniform_tables,
             tables: GrowBuffer::new("gauntlet.perturb.tables", input),
             staging: GrowBuffer::new("gauntlet.perturb.staging", U::MAP_READ | U::COPY_DST),
+            upload: Vec::new(),
         })
     }
 
@@ -716,28 +844,35 @@ impl PerturbEngine {
         &self.ctx.adapter
     }
 
-    /// Compiles every kernel now (otherwise each is compiled on its first use).
+    /// Compiles every kernel now, with both table bindings (otherwise each is compiled on its
+    /// first use).
     pub fn compile_all(&mut self) -> Result<(), GpuError> {
         for &k in Kernel::ALL {
-            self.pipeline(k)?;
+            for tables in [TableBinding::Uniform, TableBinding::Storage] {
+                self.pipeline(k, tables)?;
+            }
         }
         Ok(())
     }
 
-    fn pipeline(&mut self, kernel: Kernel) -> Result<&wgpu::ComputePipeline, GpuError> {
-        if !self.pipelines.contains_key(&kernel) {
+    fn pipeline(
+        &mut self,
+        kernel: Kernel,
+        tables: TableBinding,
+    ) -> Result<&wgpu::ComputePipeline, GpuError> {
+        if !self.pipelines.contains_key(&(kernel, tables)) {
             let device = &self.ctx.device;
             let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
             let family = kernel.family();
-            let module = self.modules.entry(family).or_insert_with(|| {
+            let module = self.modules.entry((family, tables)).or_insert_with(|| {
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(family.name()),
-                    source: wgpu::ShaderSource::Wgsl(Cow::Owned(perturb_wgsl(family))),
+                    source: wgpu::ShaderSource::Wgsl(Cow::Owned(perturb_wgsl(family, tables))),
                 })
             });
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(kernel.name()),
-                layout: Some(&self.pipeline_layout),
+                layout: Some(&self.layouts[&tables].1),
                 module,
                 entry_point: Some(kernel.name()),
                 compilation_options: wgpu::PipelineCompilationOptions::default(),
@@ -746,17 +881,62 @@ impl PerturbEngine {
             if let Some(e) = pollster::block_on(scope.pop()) {
                 return Err(GpuError::Validation(format!("{}: {e}", kernel.name())));
             }
-            self.pipelines.insert(kernel, pipeline);
+            self.pipelines.insert((kernel, tables), pipeline);
         }
-        Ok(&self.pipelines[&kernel])
+        Ok(&self.pipelines[&(kernel, tables)])
     }
 
-    /// Bytes one storage binding may hold on this adapter.
+    /// Bytes of data one batch may use: what one storage binding may hold on this adapter
+    /// (the bound of a batch's memory, as when the data was a buffer), at most what the data
+    /// texture's layers hold.
     fn max_binding_bytes(&self) -> u64 {
+        let layers = u64::from(self.ctx.limits.max_texture_array_layers);
         self.ctx
             .limits
             .max_storage_buffer_binding_size
             .min(self.ctx.limits.max_buffer_size)
+            .min(4 * DATA_LAYER_WORDS * layers)
+    }
+
+    /// The data texture, grown (never shrunk) to hold `words` words.
+    fn data_texture(&mut self, words: u64) -> &wgpu::TextureView {
+        let rows = words.div_ceil(DATA_ROW_WORDS).max(1);
+        let layers = rows.div_ceil(DATA_ROW_WORDS) as u32;
+        let height = rows.min(DATA_ROW_WORDS) as u32;
+        let (height, layers, small) = match &self.data {
+            Some((t, _)) => (
+                height.max(t.height()),
+                layers.max(t.depth_or_array_layers()),
+                t.height() < height || t.depth_or_array_layers() < layers,
+            ),
+            None => (height, layers, true),
+        };
+        if small {
+            let texture = self.ctx.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("gauntlet.perturb.data"),
+                size: wgpu::Extent3d {
+                    width: DATA_ROW_WORDS as u32,
+                    height,
+                    depth_or_array_layers: layers,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::R32Uint,
+                usage: wgpu::TextureUsages::STORAGE_BINDING
+                    | wgpu::TextureUsages::COPY_DST
+                    | wgpu::TextureUsages::COPY_SRC,
+                view_formats: &[],
+            });
+            let view = texture.create_view(&wgpu::TextureViewDescriptor {
+                label: Some("gauntlet.perturb.data.view"),
+                dimension: Some(wgpu::TextureViewDimension::D2Array),
+                ..Default::default()
+            });
+            self.data = Some((texture, view));
+        }
+        // Set just above when absent or too small.
+        &self.data.as_ref().expect("data texture allocated above").1
     }
 
     /// Perturbs frames (each with its own chain), in order, in as few submissions as the
@@ -764,7 +944,8 @@ impl PerturbEngine {
     pub fn apply(&mut self, frames: &[FrameIn]) -> Result<Vec<Vec<u8>>, PerturbError> {
         perturb::check_frames(frames)?;
         let max_bytes = self.max_binding_bytes();
-        let max_frames = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        let max_frames =
+            (self.ctx.limits.max_compute_workgroups_per_dimension as usize).min(JOB_WINDOW);
         let mut out = Vec::with_capacity(frames.len());
         let mut start = 0;
         while start < frames.len() {
@@ -796,59 +977,118 @@ impl PerturbEngine {
 
     /// One submission: upload, every dispatch of the plan, copy the results back.
     fn apply_batch(&mut self, frames: &[FrameIn]) -> Result<Vec<Vec<u8>>, GpuError> {
-        let align = u64::from(self.ctx.limits.min_storage_buffer_offset_alignment);
+        let align = u64::from(self.ctx.limits.min_uniform_buffer_offset_alignment);
         let job_align = align.div_ceil(JOB_BYTES).max(1) as u32;
         // Job offsets must be multiples of the alignment: with 128-byte jobs that holds when
         // the alignment divides 128 or is a multiple of it.
         let plan = perturb_plan::build(frames, job_align);
+        let tables = if plan.tables.len() <= UNIFORM_TABLE_WORDS {
+            TableBinding::Uniform
+        } else {
+            TableBinding::Storage
+        };
         for d in &plan.dispatches {
-            self.pipeline(d.kernel)?;
+            self.pipeline(d.kernel, tables)?;
         }
-        let window = plan
-            .dispatches
-            .iter()
-            .map(|d| d.n_jobs)
-            .max()
-            .unwrap_or(1)
-            .max(1);
+        // Every dispatch binds a window of JOB_WINDOW jobs from its first (a batch has at most
+        // that many frames, one job per frame and dispatch).
+        let window = JOB_WINDOW as u32;
         let mut jobs = plan.jobs.clone();
         jobs.extend(std::iter::repeat_n(Job::default(), window as usize));
+        self.data_texture(plan.data_words);
+        // The frames' words (`cpu::upload_words`: alpha 255), one after another as the plan
+        // places them.
+        let mut upload = std::mem::take(&mut self.upload);
         let device = &self.ctx.device;
         let queue = &self.ctx.queue;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let jobs_bytes = std::mem::size_of_val(jobs.as_slice()) as u64;
         let jobs_buf = self.jobs.get(device, jobs_bytes);
         queue.write_buffer(jobs_buf, 0, bytemuck::cast_slice(&jobs));
-        let tables_bytes = 4 * plan.tables.len() as u64;
-        let tables_buf = self.tables.get(device, tables_bytes);
-        queue.write_buffer(tables_buf, 0, bytemuck::cast_slice(&plan.tables));
-        let data_bytes = 4 * plan.data_words;
-        let data_buf = self.data.get(device, data_bytes);
+        let tables_resource = match tables {
+            TableBinding::Uniform => {
+                queue.write_buffer(&self.uniform_tables, 0, bytemuck::cast_slice(&plan.tables));
+                self.uniform_tables.as_entire_binding()
+            }
+            TableBinding::Storage => {
+                let tables_bytes = 4 * plan.tables.len() as u64;
+                let tables_buf = self.tables.get(device, tables_bytes);
+                queue.write_buffer(tables_buf, 0, bytemuck::cast_slice(&plan.tables));
+                bind(tables_buf, tables_bytes)
+            }
+        };
+        let (data_tex, data_view) = self.data.as_ref().expect("data texture made above");
         for (f, slot) in frames.iter().zip(&plan.frames) {
-            // The frame's words (`cpu::upload_words`: alpha 255) written straight into the
-            // queue's staging memory, without an intermediate copy.
-            let size = wgpu::BufferSize::new(f.rgba.len() as u64);
-            match size.and_then(|size| queue.write_buffer_with(data_buf, 4 * slot.base, size)) {
-                Some(mut view) => view
-                    .slice(..)
-                    .into_chunks::<4>()
-                    .0
-                    .write_iter(f.rgba.chunks_exact(4).map(|p| [p[0], p[1], p[2], 255])),
-                None => {
-                    let words = perturb::cpu::upload_words(f.rgba);
-                    queue.write_buffer(data_buf, 4 * slot.base, bytemuck::cast_slice(&words));
-                }
+            upload.clear();
+            upload.extend(f.rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2], 255]));
+            let mut at = 0usize;
+            for piece in data_pieces(slot.base, slot.base + upload.len() as u64 / 4) {
+                let n = 4 * (piece.cols * piece.rows) as usize;
+                queue.write_texture(
+                    wgpu::TexelCopyTextureInfo {
+                        texture: data_tex,
+                        mip_level: 0,
+                        origin: wgpu::Origin3d {
+                            x: piece.col,
+                            y: piece.row,
+                            z: piece.layer,
+                        },
+                        aspect: wgpu::TextureAspect::All,
+                    },
+                    &upload[at..at + n],
+                    wgpu::TexelCopyBufferLayout {
+                        offset: 0,
+                        bytes_per_row: Some(4 * piece.cols),
+                        rows_per_image: Some(piece.rows),
+                    },
+                    wgpu::Extent3d {
+                        width: piece.cols,
+                        height: piece.rows,
+                        depth_or_array_layers: 1,
+                    },
+                );
+                at += n;
             }
         }
-        let result_bytes: u64 = plan
-            .frames
-            .iter()
-            .map(|s| 4 * u64::from(s.width_px * s.height_px))
-            .sum();
-        let staging = self.staging.get(device, result_bytes);
+        // The results: whole rows of the texture around each frame's result region, copied
+        // into the staging buffer; `reads` says where each frame's pixels start in it.
+        let row_bytes = 4 * DATA_ROW_WORDS;
+        let mut copies = Vec::new();
+        let mut reads = Vec::with_capacity(plan.frames.len());
+        let mut staged = 0u64;
+        for s in &plan.frames {
+            let start = s.base + u64::from(s.result);
+            let end = start + u64::from(s.width_px * s.height_px);
+            let mut first = true;
+            for piece in data_pieces(start, end) {
+                // Whole rows: consecutive pieces of one layer share rows, so merge them.
+                let merged = match copies.last_mut() {
+                    Some((layer, row, rows, _)) if !first && *layer == piece.layer => {
+                        let last = *row + *rows;
+                        if piece.row >= last {
+                            *rows += piece.row + piece.rows - last;
+                        }
+                        true
+                    }
+                    _ => false,
+                };
+                if !merged {
+                    if first {
+                        reads.push(staged + 4 * u64::from(piece.col));
+                    }
+                    copies.push((piece.layer, piece.row, piece.rows, staged));
+                }
+                first = false;
+                staged = copies
+                    .last()
+                    .map(|&(_, _, rows, at)| at + row_bytes * u64::from(rows))
+                    .expect("a copy was pushed");
+            }
+        }
+        let staging = self.staging.get(device, staged);
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("gauntlet.perturb.bind_group"),
-            layout: &self.layout,
+            layout: &self.layouts[&tables].0,
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
@@ -860,11 +1100,11 @@ impl PerturbEngine {
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: bind(data_buf, data_bytes),
+                    resource: wgpu::BindingResource::TextureView(data_view),
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
-                    resource: bind(tables_buf, tables_bytes),
+                    resource: tables_resource,
                 },
             ],
         });
@@ -877,47 +1117,65 @@ impl PerturbEngine {
                 timestamp_writes: None,
             });
             for d in &plan.dispatches {
-                pass.set_pipeline(&self.pipelines[&d.kernel]);
+                pass.set_pipeline(&self.pipelines[&(d.kernel, tables)]);
                 let offset = u64::from(d.first_job) * JOB_BYTES;
                 pass.set_bind_group(0, &bind_group, &[offset as u32]);
                 pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
             }
         }
-        let mut at = 0u64;
-        for s in &plan.frames {
-            let n = 4 * u64::from(s.width_px * s.height_px);
-            encoder.copy_buffer_to_buffer(
-                data_buf,
-                4 * (s.base + u64::from(s.result)),
-                staging,
-                at,
-                n,
+        for &(layer, row, rows, at) in &copies {
+            encoder.copy_texture_to_buffer(
+                wgpu::TexelCopyTextureInfo {
+                    texture: data_tex,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d {
+                        x: 0,
+                        y: row,
+                        z: layer,
+                    },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                wgpu::TexelCopyBufferInfo {
+                    buffer: staging,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset: at,
+                        bytes_per_row: Some(row_bytes as u32),
+                        rows_per_image: Some(rows),
+                    },
+                },
+                wgpu::Extent3d {
+                    width: DATA_ROW_WORDS as u32,
+                    height: rows,
+                    depth_or_array_layers: 1,
+                },
             );
-            at += n;
         }
         queue.submit([encoder.finish()]);
+        self.upload = upload;
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Validation(e.to_string()));
         }
-        map_for_reading(device, staging, 0..result_bytes)?;
+        map_for_reading(device, staging, 0..staged)?;
         let out = {
             let bytes = staging
-                .get_mapped_range(0..result_bytes)
+                .get_mapped_range(0..staged)
                 .map_err(|e| GpuError::Readback(e.to_string()))?;
-            let mut at = 0usize;
             plan.frames
                 .iter()
-                .map(|s| {
-                    let n = 4 * (s.width_px * s.height_px) as usize;
-                    let v = bytes[at..at + n].to_vec();
-                    at += n;
-                    v
-                })
+                .zip(&reads)
+                .map(|(s, &at)| frame_bytes(&bytes, at, s.width_px * s.height_px))
                 .collect()
         };
         staging.unmap();
         Ok(out)
     }
+}
+
+/// A frame's `n` pixels from staged texture rows, starting at byte `at` (rows of
+/// [`DATA_ROW_WORDS`] texels; a layer's last row continues in the next layer's first).
+fn frame_bytes(staged: &[u8], at: u64, n: u32) -> Vec<u8> {
+    let at = at as usize;
+    staged[at..at + 4 * n as usize].to_vec()
 }
 
 /// The perturbation engine a command uses: the GPU engine or the CPU reference.
@@ -949,5 +1207,45 @@ impl Perturber {
             Perturber::Gpu(g) => g.apply(frames),
             Perturber::Cpu => Ok(perturb::cpu::perturb(frames)?),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pieces cover the range in order, each inside one layer, whole rows only from a row's
+    /// start, a partial row never past the row's end.
+    #[test]
+    fn data_pieces_cover_a_range_row_by_row_and_layer_by_layer() {
+        let cases = [
+            (0, 1),
+            (5, 4096),
+            (4095, 4097),
+            (0, 3 * DATA_ROW_WORDS),
+            (100, 5 * DATA_ROW_WORDS + 7),
+            (DATA_LAYER_WORDS - 5000, DATA_LAYER_WORDS + 9000),
+            (3 * DATA_LAYER_WORDS - 1, 3 * DATA_LAYER_WORDS + 1),
+        ];
+        for (start, end) in cases {
+            let pieces = data_pieces(start, end);
+            let mut at = start;
+            for p in &pieces {
+                let word = u64::from(p.layer) * DATA_LAYER_WORDS
+                    + u64::from(p.row) * DATA_ROW_WORDS
+                    + u64::from(p.col);
+                assert_eq!(word, at, "{start}..{end}: {p:?} starts elsewhere");
+                assert!(p.cols >= 1 && p.rows >= 1);
+                assert!(u64::from(p.col + p.cols) <= DATA_ROW_WORDS, "{p:?}");
+                assert!(u64::from(p.row + p.rows) <= DATA_ROW_WORDS, "{p:?}");
+                if p.rows > 1 {
+                    assert_eq!((p.col, u64::from(p.cols)), (0, DATA_ROW_WORDS), "{p:?}");
+                }
+                at += u64::from(p.cols) * u64::from(p.rows);
+            }
+            assert_eq!(at, end, "{start}..{end}: pieces end at {at}");
+            assert!(pieces.len() <= 3 * (end - start).div_ceil(DATA_LAYER_WORDS) as usize + 3);
+        }
+        assert!(data_pieces(7, 7).is_empty());
     }
 }

@@ -340,6 +340,80 @@ fn results_do_not_depend_on_batching_order_or_device_runs() {
     assert_eq!(cpu_engine.apply(&batch).unwrap(), in_batch);
 }
 
+/// A batch whose lookup tables exceed the uniform table buffer (`gpu::UNIFORM_TABLE_WORDS`)
+/// runs the kernels' storage-table variant: the same frames as the CPU reference, and a frame's
+/// result the same as in a batch that fits the uniform buffer.
+#[test]
+fn tables_too_large_for_the_uniform_buffer_give_the_same_frames() {
+    let (w, h) = (128, 72);
+    let a = sample("ccrs", w, h);
+    let b = sample("cpna", w, h);
+    let large = [parse_spec("shot_noise:lambda=100").unwrap()];
+    let motion = [parse_spec("motion_blur:3").unwrap()];
+    let batch = [frame(&a, &large, "t/a.png"), frame(&b, &motion, "t/b.png")];
+    let words = gauntlet::perturb::plan::build(&batch, 1).tables.len();
+    assert!(
+        words > gauntlet::gpu::UNIFORM_TABLE_WORDS,
+        "the test needs tables over the uniform buffer: {words} words"
+    );
+    let mut engine = gpu();
+    let on_gpu = engine.apply(&batch).expect("gpu");
+    let on_cpu = cpu::perturb(&batch).expect("cpu");
+    for (g, c) in on_gpu.iter().zip(&on_cpu) {
+        let (bad, worst) = differences(g, c);
+        assert!(
+            bad <= allowed(Corruption::ShotNoise, 3 * (w * h) as usize),
+            "{bad} values differ by more than 1/255 (largest {worst})"
+        );
+    }
+    let alone = engine.apply(&[frame(&b, &motion, "t/b.png")]).expect("gpu");
+    assert_eq!(alone[0], on_gpu[1], "storage and uniform tables differ");
+}
+
+/// A batch larger than one layer of the data texture (4096² words), with a frame's result
+/// straddling the layer boundary: it comes out as when the frame is perturbed alone, and every
+/// frame as the CPU reference makes it.
+#[test]
+fn a_batch_across_data_texture_layers_gives_the_same_frames() {
+    let big = sample("ccrs", 1280, 720);
+    let small = sample("cpna", 640, 360);
+    let jpeg = [parse_spec("jpeg_compression:3").unwrap()];
+    let bright = [parse_spec("brightness:3").unwrap()];
+    // Words per frame: JPEG 6 planes + 64, brightness 2 planes + 64. The last frame's result
+    // (its second plane) is words 16,128,320..17,049,920, across the first layer's end at
+    // 16,777,216.
+    let batch = [
+        frame(&big, &jpeg, "l/0.png"),
+        frame(&big, &jpeg, "l/1.png"),
+        frame(&small, &jpeg, "l/2.png"),
+        frame(&small, &jpeg, "l/3.png"),
+        frame(&small, &jpeg, "l/4.png"),
+        frame(&big, &bright, "l/5.png"),
+    ];
+    let plan = gauntlet::perturb::plan::build(&batch, 1);
+    let last = plan.frames.last().unwrap();
+    let result = last.base + u64::from(last.result);
+    let layer: u64 = 4096 * 4096;
+    assert!(
+        result < layer && result + 1280 * 720 > layer,
+        "the last frame's result must straddle the layer boundary: {result}"
+    );
+    let mut engine = gpu();
+    let on_gpu = engine.apply(&batch).expect("gpu");
+    let on_cpu = cpu::perturb(&batch).expect("cpu");
+    for (i, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
+        let (bad, worst) = differences(g, c);
+        assert!(
+            bad <= allowed(Corruption::JpegCompression, g.len() / 4 * 3),
+            "frame {i}: {bad} values differ by more than 1/255 (largest {worst})"
+        );
+    }
+    for i in [0, 5] {
+        let alone = engine.apply(&batch[i..=i]).expect("gpu");
+        assert_eq!(alone[0], on_gpu[i], "frame {i} differs from its batch's");
+    }
+}
+
 #[test]
 fn bad_frames_are_refused_with_their_index() {
     let img = flat(16, 16, 0);

@@ -3,7 +3,7 @@
 //! same names and f32 math.
 
 use super::common::*;
-use super::plan::Job;
+use super::plan::{Job, PIXELS_PER_INVOCATION};
 
 fn add3(a: V3, b: V3) -> V3 {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
@@ -146,30 +146,43 @@ fn span_sum(j: &Job, data: &[u32], row: u32, lo: i32, hi: i32) -> V3 {
     s
 }
 
-/// A disk of radius r by row spans with fractional end pixels.
+/// A disk of radius r by row spans with fractional end pixels, sliding along runs of
+/// [`PIXELS_PER_INVOCATION`] pixels of a row as the shader's invocations do (the span of a
+/// run's first pixel from the prefix sums, then one pixel in and one out per step).
 pub fn defocus_disk(j: &Job, data: &mut [u32], tables: &[u32]) {
+    const RUN: usize = PIXELS_PER_INVOCATION as usize;
     let r = j.ints[0] as i32;
     let w = j.frame[0] as i32;
     let h = j.frame[1] as i32;
-    for_pixels(j, |x, y| {
-        let mut acc = [0.0f32; 3];
-        for dy in -r..=r {
-            let row = edge(y as i32 + dy, h, 2) as u32;
-            let n = table_u(j, tables, (2 * (dy + r)) as u32) as i32;
-            let frac = table_f(j, tables, (2 * (dy + r) + 1) as u32);
-            acc = add3(acc, span_sum(j, data, row, x as i32 - n, x as i32 + n));
-            if frac > 0.0 {
-                let l = edge(x as i32 - n - 1, w, 2) as u32;
-                let rr = edge(x as i32 + n + 1, w, 2) as u32;
-                let ends = add3(
-                    load_rgb(j, data, j.io[2], l, row),
-                    load_rgb(j, data, j.io[2], rr, row),
-                );
-                acc = add3(acc, scale3(ends, frac));
+    for y in 0..h {
+        for x0 in (0..w).step_by(RUN) {
+            let mut acc = [[0.0f32; 3]; RUN];
+            for dy in -r..=r {
+                let row = edge(y + dy, h, 2) as u32;
+                let n = table_u(j, tables, (2 * (dy + r)) as u32) as i32;
+                let frac = table_f(j, tables, (2 * (dy + r) + 1) as u32);
+                let pixel = |x: i32| load_rgb(j, data, j.io[2], edge(x, w, 2) as u32, row);
+                let mut span = span_sum(j, data, row, x0 - n, x0 + n);
+                let mut left = pixel(x0 - n - 1);
+                let mut right = pixel(x0 + n + 1);
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = add3(add3(*a, span), scale3(add3(left, right), frac));
+                    let x = x0 + k as i32;
+                    let leaving = pixel(x - n);
+                    let end = pixel(x + n + 2);
+                    span = sub3(add3(span, right), leaving);
+                    left = leaving;
+                    right = end;
+                }
+            }
+            for (k, a) in acc.iter().enumerate() {
+                let x = x0 + k as i32;
+                if x < w {
+                    store_rgb(j, data, j.io[1], x as u32, y as u32, scale3(*a, j.p0[0]));
+                }
             }
         }
-        store_rgb(j, data, j.io[1], x, y, scale3(acc, j.p0[0]));
-    });
+    }
 }
 
 fn tap(j: &Job, tables: &[u32], k: u32) -> (i32, i32, f32) {
