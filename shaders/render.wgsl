@@ -47,12 +47,17 @@ struct Marking {
 @group(0) @binding(0) var<storage, read> frame_view: View;
 // The frame's view, read from `frame_view` once per invocation.
 var<private> view: View;
-@group(0) @binding(1) var<storage, read> prims: array<Prim>;
-@group(0) @binding(2) var<storage, read> markings: array<Marking>;
-@group(0) @binding(3) var<storage, read_write> colour_out: array<u32>;
-@group(0) @binding(4) var<storage, read_write> depth_out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> instance_out: array<u32>;
-@group(0) @binding(6) var<storage, read_write> coverage_out: array<atomic<u32>>;
+// The frame's scene block, bound at a dynamic offset: its primitives (four `vec4` each, from
+// index 0) and then its road markings (one `vec4` each, from `view.ranges.z`). A uniform
+// binding: lavapipe loads a storage buffer lane by lane in a loop (each lane's value stored
+// into the vector through memory, which stalls store forwarding), a uniform buffer with a
+// branch-free gather. `gpu.rs` swaps this line for a storage binding when a frame's block
+// exceeds the 64 KiB a uniform binding holds.
+@group(0) @binding(1) var<uniform> scene: array<vec4<f32>, 4096>;
+@group(0) @binding(2) var<storage, read_write> colour_out: array<u32>;
+@group(0) @binding(3) var<storage, read_write> depth_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> instance_out: array<u32>;
+@group(0) @binding(5) var<storage, read_write> coverage_out: array<atomic<u32>>;
 
 const NO_HIT: f32 = 1e30;
 const SHAPE_BOUND: u32 = 2u;
@@ -61,6 +66,12 @@ const T_MIN: f32 = 1e-3;
 const PAINT: f32 = 0.65;
 const HEADLIGHT_COS_OUTER: f32 = 0.88294759; // cos 28°
 const HEADLIGHT_COS_INNER: f32 = 0.98480775; // cos 10°
+
+// Primitive `k` of the frame's scene block.
+fn prim_at(k: u32) -> Prim {
+    let b = 4u * k;
+    return Prim(scene[b], scene[b + 1u], scene[b + 2u], bitcast<vec4<u32>>(scene[b + 3u]));
+}
 
 // PCG hash (O'Neill), as in `pcg` of the CPU reference.
 fn pcg(v: u32) -> u32 {
@@ -157,7 +168,7 @@ fn in_shadow(o: vec3<f32>) -> bool {
     let n = view.ranges.y;
     var i = 0u;
     while (i < n) {
-        let p = prims[first + i];
+        let p = prim_at(first + i);
         i = i + 1u;
         if (p.ids.z == SHAPE_BOUND) {
             if (misses_bound(p, o, view.sun.xyz)) {
@@ -195,7 +206,7 @@ fn ground_albedo(p: vec3<f32>) -> vec3<f32> {
         let hw = 0.5 * w;
         let dash = view.road_more.w;
         for (var i = 0u; i < view.ranges.w; i = i + 1u) {
-            let m = markings[view.ranges.z + i].line;
+            let m = scene[view.ranges.z + i];
             let dy = abs(d - m.x);
             var paint = false;
             if (m.y == 1.0) {
@@ -303,7 +314,7 @@ fn render_pixel(px: u32, py: u32) {
     var i = 0u;
     while (i < view.ranges.y) {
         let j = first + i;
-        let p = prims[j];
+        let p = prim_at(j);
         i = i + 1u;
         if (p.ids.z == SHAPE_BOUND) {
             if (misses_bound(p, o, d)) {
@@ -339,7 +350,7 @@ fn render_pixel(px: u32, py: u32) {
     var m = 0.0;
     var albedo = vec3<f32>(0.0);
     if (on_prim) {
-        let p = prims[best];
+        let p = prim_at(best);
         t = best_t;
         n = best_n;
         id = p.ids.x;
