@@ -71,6 +71,26 @@ fn differing(a: &[Frame], b: &[Frame]) -> (usize, usize) {
     (colour, instance)
 }
 
+/// FNV-1a over every frame's colour, depth, instance and coverage: equal hashes, equal frames.
+fn frames_hash(frames: &[Frame]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for f in frames {
+        eat(&f.rgba);
+        for d in &f.depth_m {
+            eat(&d.to_le_bytes());
+        }
+        for i in f.instance.iter().chain(&f.coverage) {
+            eat(&i.to_le_bytes());
+        }
+    }
+    h
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -123,6 +143,7 @@ fn main() {
         .collect();
     let batch = scenes(n, w, h);
     let reference = gauntlet::render::cpu::render_scenes(&batch);
+    eprintln!("cpu reference frames: hash {:016x}", frames_hash(&reference));
     for (name, r) in &mut variants {
         let frames = r.render(&batch).expect("render");
         let (c, i) = differing(&frames, &reference);
