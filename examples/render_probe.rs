@@ -136,14 +136,17 @@ fn main() {
             } else {
                 std::fs::read_to_string(name).unwrap_or_else(|e| panic!("{name}: {e}"))
             };
-            let r = GpuRenderer::with_wgsl(ctx.share(), &src)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let r =
+                GpuRenderer::with_wgsl(ctx.share(), &src).unwrap_or_else(|e| panic!("{name}: {e}"));
             (name.clone(), r)
         })
         .collect();
     let batch = scenes(n, w, h);
     let reference = gauntlet::render::cpu::render_scenes(&batch);
-    eprintln!("cpu reference frames: hash {:016x}", frames_hash(&reference));
+    eprintln!(
+        "cpu reference frames: hash {:016x}",
+        frames_hash(&reference)
+    );
     for (name, r) in &mut variants {
         let frames = r.render(&batch).expect("render");
         let (c, i) = differing(&frames, &reference);

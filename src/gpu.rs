@@ -209,6 +209,8 @@ pub struct GpuRenderer {
     staging: GrowBuffer,
     /// The perturbation engine on the same device, made when a scenario first perturbs.
     perturb: Option<Box<PerturbEngine>>,
+    /// Pixels of a row one invocation shades (the shader's `PIXELS_PER_INVOCATION`).
+    pixels_per_invocation: u32,
 }
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -247,7 +249,9 @@ impl RenderPipeline {
     ) -> Result<RenderPipeline, GpuError> {
         let source = match scene {
             SceneBinding::Uniform => Cow::Borrowed(wgsl),
-            SceneBinding::Storage => Cow::Owned(wgsl.replace(SCENE_UNIFORM_DECL, SCENE_STORAGE_DECL)),
+            SceneBinding::Storage => {
+                Cow::Owned(wgsl.replace(SCENE_UNIFORM_DECL, SCENE_STORAGE_DECL))
+            }
         };
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -350,6 +354,15 @@ impl GpuRenderer {
             coverage: GrowBuffer::new("gauntlet.render.coverage", output),
             staging: GrowBuffer::new("gauntlet.render.staging", U::MAP_READ | U::COPY_DST),
             perturb: None,
+            pixels_per_invocation: wgsl
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("const PIXELS_PER_INVOCATION: u32 = ")?
+                        .strip_suffix("u;")?
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(render::cpu::PIXELS_PER_INVOCATION),
         })
     }
 
@@ -567,8 +580,7 @@ impl GpuRenderer {
                 // Fits: `render` caps a batch's buffers below u32::MAX bytes.
                 pass.set_bind_group(0, &bind_group, &[l.3, l.4]);
                 pass.dispatch_workgroups(
-                    v.frame[0]
-                        .div_ceil(render::WORKGROUP_SIZE * render::cpu::PIXELS_PER_INVOCATION),
+                    v.frame[0].div_ceil(render::WORKGROUP_SIZE * self.pixels_per_invocation),
                     v.frame[1].div_ceil(render::WORKGROUP_SIZE),
                     1,
                 );
