@@ -4,13 +4,19 @@
 // all of a batch's dispatches in one pass and one submission. The frame's view is bound at a
 // dynamic offset into the views buffer and copied once per invocation into the private `view`
 // that every function reads (on lavapipe, copying a view into each function call cost more than
-// shading a simple frame). Each primitive is read once per loop step.
+// shading a simple frame). The frame's primitives and markings (its scene block) are bound at a
+// dynamic offset as a uniform buffer; each primitive is read once per loop step.
 //
-// A CPU-backed driver (lavapipe) runs 8 invocations as the lanes of one SIMD register and
-// executes both sides of every branch, masked: the cost of a pixel is the length of all the code
-// it could take. So a pixel first finds the surface it sees (a primitive, the ground, or the
-// sky), then lights it once: one `irradiance` (one shadow loop), one `sky`, one `to_u8` per
-// channel, instead of a copy of each per kind of surface.
+// A CPU-backed driver (lavapipe 22.3) runs 8 invocations as the lanes of one SIMD register and
+// executes both sides of every branch, masked, even where the condition is the same for every
+// lane: the cost of a pixel is the length of all the code it could take. So a pixel first finds
+// the surface it sees (a primitive, the ground, or the sky), then lights it once: one
+// `irradiance` (one shadow loop), one `sky`, one `to_u8` per channel, instead of a copy of each
+// per kind of surface; the loops over primitives compute distances only (`prim_normal` once
+// after the loop). A loop is the only code lavapipe does not run for every lane: it ends when
+// every lane has left it. The loops are written do-while (`loop { ... continuing { break if
+// ... } }`): a `while` loop runs its whole body once more, masked, to find that all lanes have
+// left it.
 //
 // CPU reference: `src/render/cpu.rs`, with the same names and the same math in f32. Keep the
 // two side by side when changing either; `tests/render.rs` compares their frames.
