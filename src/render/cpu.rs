@@ -314,8 +314,10 @@ fn to_u8(x: f32, exposure: f32) -> u32 {
     (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u32
 }
 
-/// One invocation of `render` in the shader: `PIXELS_PER_INVOCATION` pixels of row `gy` from
-/// `gx · PIXELS_PER_INVOCATION`, each handed to `write(rgba, depth, instance)`.
+/// One invocation of `render` in the shader: `PIXELS_PER_INVOCATION` pixels of row `gy`,
+/// interleaved with the other invocations of its workgroup's row (`gx % 8`, `gx % 8 + 8`, …
+/// from `(gx / 8) · 8 · PIXELS_PER_INVOCATION`), each handed to `write(x, rgba, depth,
+/// instance)`.
 fn render(
     view: &View,
     prims: &[Prim],
@@ -323,13 +325,14 @@ fn render(
     gx: u32,
     gy: u32,
     coverage: &mut [u32],
-    write: &mut impl FnMut(u32, f32, u32),
+    write: &mut impl FnMut(u32, u32, f32, u32),
 ) {
+    let lanes = super::WORKGROUP_SIZE;
     for k in 0..PIXELS_PER_INVOCATION {
-        let x = gx * PIXELS_PER_INVOCATION + k;
+        let x = (gx / lanes) * lanes * PIXELS_PER_INVOCATION + k * lanes + gx % lanes;
         if x < view.frame[0] {
             let (rgba, depth, id) = render_pixel(view, prims, markings, x, gy, coverage);
-            write(rgba, depth, id);
+            write(x, rgba, depth, id);
         }
     }
 }
@@ -438,10 +441,11 @@ pub fn render_frame(view: &View, prims: &[Prim], markings: &[Marking]) -> Frame 
         .into_par_iter()
         .map(|y| {
             let mut cov = vec![0u32; max_id + 1];
-            let mut c = Vec::with_capacity(w as usize);
-            let mut dd = Vec::with_capacity(w as usize);
-            let mut ids = Vec::with_capacity(w as usize);
-            for gx in 0..w.div_ceil(PIXELS_PER_INVOCATION) {
+            let mut c = vec![0u32; w as usize];
+            let mut dd = vec![0f32; w as usize];
+            let mut ids = vec![0u32; w as usize];
+            let lanes = super::WORKGROUP_SIZE;
+            for gx in 0..w.div_ceil(lanes * PIXELS_PER_INVOCATION) * lanes {
                 render(
                     view,
                     prims,
@@ -449,10 +453,10 @@ pub fn render_frame(view: &View, prims: &[Prim], markings: &[Marking]) -> Frame 
                     gx,
                     y,
                     &mut cov,
-                    &mut |rgba, depth, id| {
-                        c.push(rgba);
-                        dd.push(depth);
-                        ids.push(id);
+                    &mut |x, rgba, depth, id| {
+                        c[x as usize] = rgba;
+                        dd[x as usize] = depth;
+                        ids[x as usize] = id;
                     },
                 );
             }
