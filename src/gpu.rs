@@ -265,14 +265,9 @@ impl RenderPipeline {
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("gauntlet.render.layout"),
             entries: &[
-                dynamic_entry(
-                    0,
-                    if wgsl.contains("var<uniform> frame_view") {
-                        wgpu::BufferBindingType::Uniform
-                    } else {
-                        wgpu::BufferBindingType::Storage { read_only: true }
-                    },
-                ),
+                // The view stays a storage binding: as a uniform one the shader was slower on
+                // lavapipe (`docs/benchmarks.md`).
+                dynamic_entry(0, wgpu::BufferBindingType::Storage { read_only: true }),
                 dynamic_entry(1, scene_ty),
                 storage_entry(2, false),
                 storage_entry(3, false),
@@ -340,10 +335,7 @@ impl GpuRenderer {
             wgsl: wgsl.to_owned(),
             uniform,
             storage,
-            views: GrowBuffer::new(
-                "gauntlet.render.views",
-                U::UNIFORM | U::STORAGE | U::COPY_DST,
-            ),
+            views: GrowBuffer::new("gauntlet.render.views", U::STORAGE | U::COPY_DST),
             scene: GrowBuffer::new(
                 "gauntlet.render.scene",
                 U::UNIFORM | U::STORAGE | U::COPY_DST,
