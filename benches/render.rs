@@ -5,7 +5,7 @@
 //!
 //! Without a GPU adapter only the CPU reference is measured (and a line says so). Set
 //! `GAUNTLET_BENCH_RENDER_QUICK=1` to measure 640×360 batch 64 only (`=720`: 1280×720 batch 16
-//! only); `cargo test --all-targets` (which runs each bench once, without `--bench`) measures
+//! only; `=640`: 640×360, every batch size); `cargo test --all-targets` (which runs each bench once, without `--bench`) measures
 //! 640×360 batch 64, to keep the test run short.
 
 use std::path::PathBuf;
@@ -53,6 +53,7 @@ fn render(c: &mut Criterion) {
     let quick = std::env::var("GAUNTLET_BENCH_RENDER_QUICK").ok();
     let (sizes, batches): (&[(u32, u32)], &[usize]) = match quick.as_deref() {
         Some("720") => (&[(1280, 720)], &[16]),
+        Some("640") => (&[(640, 360)], &[1, 16, 64, 256]),
         Some(_) => (&[(640, 360)], &[64]),
         None if !benching => (&[(640, 360)], &[64]),
         None => (&[(640, 360), (1280, 720)], &[1, 16, 64, 256]),

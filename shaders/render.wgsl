@@ -4,13 +4,19 @@
 // all of a batch's dispatches in one pass and one submission. The frame's view is bound at a
 // dynamic offset into the views buffer and copied once per invocation into the private `view`
 // that every function reads (on lavapipe, copying a view into each function call cost more than
-// shading a simple frame). Each primitive is read once per loop step.
+// shading a simple frame). The frame's primitives and markings (its scene block) are bound at a
+// dynamic offset as a uniform buffer; each primitive is read once per loop step.
 //
-// A CPU-backed driver (lavapipe) runs 8 invocations as the lanes of one SIMD register and
-// executes both sides of every branch, masked: the cost of a pixel is the length of all the code
-// it could take. So a pixel first finds the surface it sees (a primitive, the ground, or the
-// sky), then lights it once: one `irradiance` (one shadow loop), one `sky`, one `to_u8` per
-// channel, instead of a copy of each per kind of surface.
+// A CPU-backed driver (lavapipe 22.3) runs 8 invocations as the lanes of one SIMD register and
+// executes both sides of every branch, masked, even where the condition is the same for every
+// lane: the cost of a pixel is the length of all the code it could take. So a pixel first finds
+// the surface it sees (a primitive, the ground, or the sky), then lights it once: one
+// `irradiance` (one shadow loop), one `sky`, one `to_u8` per channel, instead of a copy of each
+// per kind of surface; the loops over primitives compute distances only (`prim_normal` once
+// after the loop). A loop is the only code lavapipe does not run for every lane: it ends when
+// every lane has left it. The loops are written do-while (`loop { ... continuing { break if
+// ... } }`): a `while` loop runs its whole body once more, masked, to find that all lanes have
+// left it.
 //
 // CPU reference: `src/render/cpu.rs`, with the same names and the same math in f32. Keep the
 // two side by side when changing either; `tests/render.rs` compares their frames.
@@ -47,12 +53,17 @@ struct Marking {
 @group(0) @binding(0) var<storage, read> frame_view: View;
 // The frame's view, read from `frame_view` once per invocation.
 var<private> view: View;
-@group(0) @binding(1) var<storage, read> prims: array<Prim>;
-@group(0) @binding(2) var<storage, read> markings: array<Marking>;
-@group(0) @binding(3) var<storage, read_write> colour_out: array<u32>;
-@group(0) @binding(4) var<storage, read_write> depth_out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> instance_out: array<u32>;
-@group(0) @binding(6) var<storage, read_write> coverage_out: array<atomic<u32>>;
+// The frame's scene block, bound at a dynamic offset: its primitives (four `vec4` each, from
+// index 0) and then its road markings (one `vec4` each, from `view.ranges.z`). A uniform
+// binding: lavapipe loads a storage buffer lane by lane in a loop (each lane's value stored
+// into the vector through memory, which stalls store forwarding), a uniform buffer with a
+// branch-free gather. `gpu.rs` swaps this line for a storage binding when a frame's block
+// exceeds the 64 KiB a uniform binding holds.
+@group(0) @binding(1) var<uniform> scene: array<vec4<f32>, 4096>;
+@group(0) @binding(2) var<storage, read_write> colour_out: array<u32>;
+@group(0) @binding(3) var<storage, read_write> depth_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> instance_out: array<u32>;
+@group(0) @binding(5) var<storage, read_write> coverage_out: array<atomic<u32>>;
 
 const NO_HIT: f32 = 1e30;
 const SHAPE_BOUND: u32 = 2u;
@@ -61,6 +72,12 @@ const T_MIN: f32 = 1e-3;
 const PAINT: f32 = 0.65;
 const HEADLIGHT_COS_OUTER: f32 = 0.88294759; // cos 28°
 const HEADLIGHT_COS_INNER: f32 = 0.98480775; // cos 10°
+
+// Primitive `k` of the frame's scene block.
+fn prim_at(k: u32) -> Prim {
+    let b = 4u * k;
+    return Prim(scene[b], scene[b + 1u], scene[b + 2u], bitcast<vec4<u32>>(scene[b + 3u]));
+}
 
 // PCG hash (O'Neill), as in `pcg` of the CPU reference.
 fn pcg(v: u32) -> u32 {
@@ -97,32 +114,42 @@ fn ray_dir(px: u32, py: u32) -> vec3<f32> {
     return d / sqrt(dot(d, d));
 }
 
-// Distance along the ray to a primitive, and the surface normal there (w = distance).
-fn hit_prim(p: Prim, o: vec3<f32>, d: vec3<f32>) -> vec4<f32> {
+// The ray in a primitive's own frame (yawed about z, centred on it): `(origin, direction)`.
+fn prim_local(p: Prim, o: vec3<f32>, d: vec3<f32>) -> array<vec3<f32>, 2> {
     let c = p.centre.w;
     let s = p.half.w;
     let q = o - p.centre.xyz;
     let lo = vec3<f32>(c * q.x + s * q.y, -s * q.x + c * q.y, q.z);
-    var ld = vec3<f32>(c * d.x + s * d.y, -s * d.x + c * d.y, d.z);
+    let ld = vec3<f32>(c * d.x + s * d.y, -s * d.x + c * d.y, d.z);
+    return array<vec3<f32>, 2>(lo, ld);
+}
+
+// A box's slab distances along the local ray: `(near per axis, far per axis)`.
+fn box_slabs(h: vec3<f32>, lo: vec3<f32>, ld_raw: vec3<f32>) -> array<vec3<f32>, 2> {
+    let ld = select(ld_raw, vec3<f32>(1e-20), abs(ld_raw) < vec3<f32>(1e-20));
+    let t1 = (-h - lo) / ld;
+    let t2 = (h - lo) / ld;
+    return array<vec3<f32>, 2>(min(t1, t2), max(t1, t2));
+}
+
+// Distance along the ray to a primitive, or NO_HIT. Only the distance: the nearest-surface
+// and shadow loops run this for every primitive (on lavapipe, every lane runs both shapes'
+// code), and `prim_normal` computes the normal once, for the primitive finally seen.
+fn hit_prim(p: Prim, o: vec3<f32>, d: vec3<f32>) -> f32 {
+    let l = prim_local(p, o, d);
+    let lo = l[0];
+    let ld = l[1];
     let h = p.half.xyz;
     if (p.ids.z == 0u) {
-        ld = select(ld, vec3<f32>(1e-20), abs(ld) < vec3<f32>(1e-20));
-        let t1 = (-h - lo) / ld;
-        let t2 = (h - lo) / ld;
-        let tn = min(t1, t2);
-        let tf = max(t1, t2);
+        let slabs = box_slabs(h, lo, ld);
+        let tn = slabs[0];
+        let tf = slabs[1];
         let t_near = max(max(tn.x, tn.y), tn.z);
         let t_far = min(min(tf.x, tf.y), tf.z);
         if (t_far < t_near || t_near < T_MIN) {
-            return vec4<f32>(0.0, 0.0, 0.0, NO_HIT);
+            return NO_HIT;
         }
-        var ln = vec3<f32>(0.0, 0.0, -sign(ld.z));
-        if (tn.x >= tn.y && tn.x >= tn.z) {
-            ln = vec3<f32>(-sign(ld.x), 0.0, 0.0);
-        } else if (tn.y >= tn.z) {
-            ln = vec3<f32>(0.0, -sign(ld.y), 0.0);
-        }
-        return vec4<f32>(c * ln.x - s * ln.y, s * ln.x + c * ln.y, ln.z, t_near);
+        return t_near;
     }
     let os = lo / h;
     let ds = ld / h;
@@ -131,15 +158,38 @@ fn hit_prim(p: Prim, o: vec3<f32>, d: vec3<f32>) -> vec4<f32> {
     let cc = dot(os, os) - 1.0;
     let disc = b * b - a * cc;
     if (disc < 0.0) {
-        return vec4<f32>(0.0, 0.0, 0.0, NO_HIT);
+        return NO_HIT;
     }
     let t = (-b - sqrt(disc)) / a;
     if (t < T_MIN) {
-        return vec4<f32>(0.0, 0.0, 0.0, NO_HIT);
+        return NO_HIT;
     }
-    let g = (lo + t * ld) / (h * h);
-    let ln = g / sqrt(dot(g, g));
-    return vec4<f32>(c * ln.x - s * ln.y, s * ln.x + c * ln.y, ln.z, t);
+    return t;
+}
+
+// The outward normal of a primitive where the ray meets it at distance `t` (from `hit_prim`).
+fn prim_normal(p: Prim, o: vec3<f32>, d: vec3<f32>, t: f32) -> vec3<f32> {
+    let c = p.centre.w;
+    let s = p.half.w;
+    let l = prim_local(p, o, d);
+    let lo = l[0];
+    let ld = l[1];
+    let h = p.half.xyz;
+    var ln: vec3<f32>;
+    if (p.ids.z == 0u) {
+        let tn = box_slabs(h, lo, ld)[0];
+        let lds = select(ld, vec3<f32>(1e-20), abs(ld) < vec3<f32>(1e-20));
+        ln = vec3<f32>(0.0, 0.0, -sign(lds.z));
+        if (tn.x >= tn.y && tn.x >= tn.z) {
+            ln = vec3<f32>(-sign(lds.x), 0.0, 0.0);
+        } else if (tn.y >= tn.z) {
+            ln = vec3<f32>(0.0, -sign(lds.y), 0.0);
+        }
+    } else {
+        let g = (lo + t * ld) / (h * h);
+        ln = g / sqrt(dot(g, g));
+    }
+    return vec3<f32>(c * ln.x - s * ln.y, s * ln.x + c * ln.y, ln.z);
 }
 
 // Whether the ray from `o` along unit `d` passes wide of a bound's sphere or has it wholly
@@ -156,18 +206,24 @@ fn in_shadow(o: vec3<f32>) -> bool {
     let first = view.ranges.x;
     let n = view.ranges.y;
     var i = 0u;
-    while (i < n) {
-        let p = prims[first + i];
+    var shadowed = false;
+    loop {
+        let p = prim_at(first + i);
         i = i + 1u;
-        if (p.ids.z == SHAPE_BOUND) {
-            if (misses_bound(p, o, view.sun.xyz)) {
-                i = i + p.ids.w;
+        if (i <= n) {
+            if (p.ids.z == SHAPE_BOUND) {
+                if (misses_bound(p, o, view.sun.xyz)) {
+                    i = i + p.ids.w;
+                }
+            } else if (hit_prim(p, o, view.sun.xyz) < NO_HIT) {
+                shadowed = true;
             }
-        } else if (hit_prim(p, o, view.sun.xyz).w < NO_HIT) {
-            return true;
+        }
+        continuing {
+            break if shadowed || i >= n;
         }
     }
-    return false;
+    return shadowed;
 }
 
 // Road-frame station and lateral offset of a world point (`road_from_world` on the CPU).
@@ -194,11 +250,15 @@ fn ground_albedo(p: vec3<f32>) -> vec3<f32> {
         let w = view.road_more.x;
         let hw = 0.5 * w;
         let dash = view.road_more.w;
-        for (var i = 0u; i < view.ranges.w; i = i + 1u) {
-            let m = markings[view.ranges.z + i].line;
+        let n = view.ranges.w;
+        var i = 0u;
+        var paint = false;
+        loop {
+            let m = scene[view.ranges.z + i];
+            i = i + 1u;
             let dy = abs(d - m.x);
-            var paint = false;
-            if (m.y == 1.0) {
+            if (i > n) {
+            } else if (m.y == 1.0) {
                 paint = dy < hw;
             } else if (m.y == 2.0) {
                 let period = dash + m.z;
@@ -206,9 +266,12 @@ fn ground_albedo(p: vec3<f32>) -> vec3<f32> {
             } else if (m.y == 3.0) {
                 paint = abs(dy - w) < hw;
             }
-            if (paint) {
-                return vec3<f32>(PAINT) * (0.95 + 0.1 * cell);
+            continuing {
+                break if paint || i >= n;
             }
+        }
+        if (paint) {
+            return vec3<f32>(PAINT) * (0.95 + 0.1 * cell);
         }
         return vec3<f32>(0.1, 0.1, 0.105) * tex;
     }
@@ -270,19 +333,27 @@ fn to_u8(x: f32, exposure: f32) -> u32 {
     return u32(clamp(v, 0.0, 1.0) * 255.0 + 0.5);
 }
 
-// One invocation shades `PIXELS_PER_INVOCATION` consecutive pixels of a row: the per-invocation
-// cost is large on CPU-backed drivers (lavapipe), and a data-centre GPU still gets hundreds of
-// thousands of invocations per batch.
+// One invocation shades `PIXELS_PER_INVOCATION` pixels of a row: the per-invocation cost is
+// large on CPU-backed drivers (lavapipe), and a data-centre GPU still gets hundreds of thousands
+// of invocations per batch. A workgroup's row of 8 invocations covers 8 · PIXELS_PER_INVOCATION
+// consecutive pixels, interleaved: invocation `l` shades pixels `l`, `l + 8`, `l + 16`, … of
+// them, so that the 8 lanes of a SIMD register (lavapipe) shade 8 neighbouring pixels at a time
+// and more often agree about skipping an actor's bound.
 @compute @workgroup_size(8, 8, 1)
 fn render(@builtin(global_invocation_id) gid: vec3<u32>) {
     view = frame_view;
     if (gid.y >= view.frame.y) {
         return;
     }
-    for (var k = 0u; k < PIXELS_PER_INVOCATION; k = k + 1u) {
-        let x = gid.x * PIXELS_PER_INVOCATION + k;
+    var k = 0u;
+    loop {
+        let x = (gid.x / 8u) * 8u * PIXELS_PER_INVOCATION + k * 8u + gid.x % 8u;
         if (x < view.frame.x) {
             render_pixel(x, gid.y);
+        }
+        k = k + 1u;
+        continuing {
+            break if k >= PIXELS_PER_INVOCATION;
         }
     }
 }
@@ -295,34 +366,37 @@ fn render_pixel(px: u32, py: u32) {
 
     // Nearest primitive; every instance the ray passes through is counted once (coverage).
     var best_t = NO_HIT;
-    var best_n = vec3<f32>(0.0, 0.0, 1.0);
     var best = 0u;
     var found = false;
     var counted = 0u;
     let first = view.ranges.x;
+    let n_prims = view.ranges.y;
     var i = 0u;
-    while (i < view.ranges.y) {
+    loop {
         let j = first + i;
-        let p = prims[j];
+        let p = prim_at(j);
         i = i + 1u;
-        if (p.ids.z == SHAPE_BOUND) {
+        if (i > n_prims) {
+        } else if (p.ids.z == SHAPE_BOUND) {
             if (misses_bound(p, o, d)) {
                 i = i + p.ids.w;
             }
-            continue;
+        } else {
+            let t = hit_prim(p, o, d);
+            if (t < NO_HIT) {
+                if (p.ids.x != counted) {
+                    counted = p.ids.x;
+                    atomicAdd(&coverage_out[view.frame.w + p.ids.x], 1u);
+                }
+                if (t < best_t) {
+                    best_t = t;
+                    best = j;
+                    found = true;
+                }
+            }
         }
-        let h = hit_prim(p, o, d);
-        if (h.w < NO_HIT) {
-            if (p.ids.x != counted) {
-                counted = p.ids.x;
-                atomicAdd(&coverage_out[view.frame.w + p.ids.x], 1u);
-            }
-            if (h.w < best_t) {
-                best_t = h.w;
-                best_n = h.xyz;
-                best = j;
-                found = true;
-            }
+        continuing {
+            break if i >= n_prims;
         }
     }
     var t_ground = NO_HIT;
@@ -339,9 +413,9 @@ fn render_pixel(px: u32, py: u32) {
     var m = 0.0;
     var albedo = vec3<f32>(0.0);
     if (on_prim) {
-        let p = prims[best];
+        let p = prim_at(best);
         t = best_t;
-        n = best_n;
+        n = prim_normal(p, o, d, best_t);
         id = p.ids.x;
         m = p.colour.w;
         albedo = p.colour.xyz;

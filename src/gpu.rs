@@ -167,14 +167,41 @@ impl GrowBuffer {
 /// Bytes of one [`View`] as the shader reads it.
 const VIEW_BYTES: u64 = std::mem::size_of::<View>() as u64;
 
-/// The camera renderer on a GPU: pipeline and buffers made once, reused for every batch.
+/// The declaration of the scene block in `shaders/render.wgsl` (a uniform binding of 64 KiB),
+/// and the storage binding that replaces it for a batch with a frame whose block is larger.
+const SCENE_UNIFORM_DECL: &str = "var<uniform> scene: array<vec4<f32>, 4096>;";
+const SCENE_STORAGE_DECL: &str = "var<storage, read> scene: array<vec4<f32>>;";
+/// Bytes of the uniform scene block (`array<vec4<f32>, 4096>`).
+const SCENE_UNIFORM_BYTES: u64 = 4096 * 16;
+/// Bytes of one primitive and of one marking in a scene block.
+const PRIM_BYTES: u64 = std::mem::size_of::<Prim>() as u64;
+const MARKING_BYTES: u64 = std::mem::size_of::<Marking>() as u64;
+
+/// How a pipeline binds the frame's scene block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SceneBinding {
+    /// A uniform binding (lavapipe gathers its loads without branches): the usual case.
+    Uniform,
+    /// A storage binding, for frames whose block exceeds a uniform binding.
+    Storage,
+}
+
+/// A compiled variant of the renderer.
+struct RenderPipeline {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+}
+
+/// The camera renderer on a GPU: pipelines and buffers made once, reused for every batch.
 pub struct GpuRenderer {
     ctx: GpuContext,
-    pipeline: wgpu::ComputePipeline,
-    layout: wgpu::BindGroupLayout,
+    /// The shader source with the uniform scene block (the storage variant is derived from it).
+    wgsl: String,
+    /// The uniform-block pipeline, and the storage-block one once a batch has needed it.
+    uniform: Option<RenderPipeline>,
+    storage: Option<RenderPipeline>,
     views: GrowBuffer,
-    prims: GrowBuffer,
-    markings: GrowBuffer,
+    scene: GrowBuffer,
     colour: GrowBuffer,
     depth: GrowBuffer,
     instance: GrowBuffer,
@@ -182,6 +209,8 @@ pub struct GpuRenderer {
     staging: GrowBuffer,
     /// The perturbation engine on the same device, made when a scenario first perturbs.
     perturb: Option<Box<PerturbEngine>>,
+    /// Pixels of a row one invocation shades (the shader's `PIXELS_PER_INVOCATION`).
+    pixels_per_invocation: u32,
 }
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -197,34 +226,53 @@ fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
     }
 }
 
-impl GpuRenderer {
-    /// Compiles the renderer for a device.
-    pub fn new(ctx: GpuContext) -> Result<GpuRenderer, GpuError> {
-        let device = &ctx.device;
+/// A read-only binding at a dynamic offset.
+fn dynamic_entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: true,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+impl RenderPipeline {
+    /// Compiles `wgsl` with the scene block bound as `scene`.
+    fn new(
+        device: &wgpu::Device,
+        wgsl: &str,
+        scene: SceneBinding,
+    ) -> Result<RenderPipeline, GpuError> {
+        let source = match scene {
+            SceneBinding::Uniform => Cow::Borrowed(wgsl),
+            SceneBinding::Storage => {
+                Cow::Owned(wgsl.replace(SCENE_UNIFORM_DECL, SCENE_STORAGE_DECL))
+            }
+        };
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("gauntlet.render.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(RENDER_WGSL)),
+            source: wgpu::ShaderSource::Wgsl(source),
         });
+        let scene_ty = match scene {
+            SceneBinding::Uniform => wgpu::BufferBindingType::Uniform,
+            SceneBinding::Storage => wgpu::BufferBindingType::Storage { read_only: true },
+        };
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("gauntlet.render.layout"),
             entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Storage { read_only: true },
-                        has_dynamic_offset: true,
-                        min_binding_size: wgpu::BufferSize::new(VIEW_BYTES),
-                    },
-                    count: None,
-                },
-                storage_entry(1, true),
-                storage_entry(2, true),
+                // The view stays a storage binding: as a uniform one the shader was slower on
+                // lavapipe (`docs/benchmarks.md`).
+                dynamic_entry(0, wgpu::BufferBindingType::Storage { read_only: true }),
+                dynamic_entry(1, scene_ty),
+                storage_entry(2, false),
                 storage_entry(3, false),
                 storage_entry(4, false),
                 storage_entry(5, false),
-                storage_entry(6, false),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -243,22 +291,70 @@ impl GpuRenderer {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Validation(e.to_string()));
         }
+        Ok(RenderPipeline { layout, pipeline })
+    }
+}
+
+impl GpuRenderer {
+    /// Compiles the renderer for a device.
+    pub fn new(ctx: GpuContext) -> Result<GpuRenderer, GpuError> {
+        GpuRenderer::with_wgsl(ctx, RENDER_WGSL)
+    }
+
+    /// Compiles the renderer from another WGSL source with the same bindings and entry point
+    /// as `shaders/render.wgsl`: for probes that time variants of the shader in one process
+    /// (`examples/render_probe.rs`). Everything else uses [`GpuRenderer::new`].
+    pub fn with_wgsl(ctx: GpuContext, wgsl: &str) -> Result<GpuRenderer, GpuError> {
+        if wgsl.matches(SCENE_UNIFORM_DECL).count() != 1 {
+            return Err(GpuError::Validation(format!(
+                "the renderer's WGSL must declare its scene block once as `{SCENE_UNIFORM_DECL}`"
+            )));
+        }
+        // A uniform block needs 64 KiB bindings; an adapter with less gets the storage variant.
+        let uniform = if ctx.limits.max_uniform_buffer_binding_size >= SCENE_UNIFORM_BYTES {
+            Some(RenderPipeline::new(
+                &ctx.device,
+                wgsl,
+                SceneBinding::Uniform,
+            )?)
+        } else {
+            None
+        };
+        let storage = match uniform {
+            Some(_) => None,
+            None => Some(RenderPipeline::new(
+                &ctx.device,
+                wgsl,
+                SceneBinding::Storage,
+            )?),
+        };
         use wgpu::BufferUsages as U;
-        let input = U::STORAGE | U::COPY_DST;
         let output = U::STORAGE | U::COPY_SRC | U::COPY_DST;
         Ok(GpuRenderer {
             ctx,
-            pipeline,
-            layout,
-            views: GrowBuffer::new("gauntlet.render.views", input),
-            prims: GrowBuffer::new("gauntlet.render.prims", input),
-            markings: GrowBuffer::new("gauntlet.render.markings", input),
+            wgsl: wgsl.to_owned(),
+            uniform,
+            storage,
+            views: GrowBuffer::new("gauntlet.render.views", U::STORAGE | U::COPY_DST),
+            scene: GrowBuffer::new(
+                "gauntlet.render.scene",
+                U::UNIFORM | U::STORAGE | U::COPY_DST,
+            ),
             colour: GrowBuffer::new("gauntlet.render.colour", output),
             depth: GrowBuffer::new("gauntlet.render.depth", output),
             instance: GrowBuffer::new("gauntlet.render.instance", output),
             coverage: GrowBuffer::new("gauntlet.render.coverage", output),
             staging: GrowBuffer::new("gauntlet.render.staging", U::MAP_READ | U::COPY_DST),
             perturb: None,
+            pixels_per_invocation: wgsl
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("const PIXELS_PER_INVOCATION: u32 = ")?
+                        .strip_suffix("u;")?
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(render::cpu::PIXELS_PER_INVOCATION),
         })
     }
 
@@ -275,57 +371,72 @@ impl GpuRenderer {
             .min(self.ctx.limits.max_buffer_size)
     }
 
+    /// Alignment of dynamic offsets into the views and scene buffers (uniform and storage
+    /// alike: both are powers of two, so the larger is a multiple of the smaller).
+    fn offset_alignment(&self) -> u64 {
+        let l = &self.ctx.limits;
+        u64::from(
+            l.min_storage_buffer_offset_alignment
+                .max(l.min_uniform_buffer_offset_alignment)
+                .max(1),
+        )
+    }
+
     /// Distance between consecutive views in the views buffer: a view's size rounded up to the
     /// adapter's dynamic-offset alignment.
     fn view_stride(&self) -> u64 {
-        VIEW_BYTES.next_multiple_of(u64::from(
-            self.ctx.limits.min_storage_buffer_offset_alignment.max(1),
-        ))
+        VIEW_BYTES.next_multiple_of(self.offset_alignment())
+    }
+
+    /// Bytes of a frame's scene block (primitives, then markings), aligned for the next.
+    fn scene_stride(&self, s: &FrameScene) -> u64 {
+        (s.prims.len() as u64 * PRIM_BYTES + s.markings.len() as u64 * MARKING_BYTES)
+            .max(16)
+            .next_multiple_of(self.offset_alignment())
     }
 
     /// Renders frames, in order, in as few submissions as the adapter's limits allow.
     pub fn render(&mut self, scenes: &[FrameScene]) -> Result<Vec<Frame>, GpuError> {
         let max_bytes = self.max_binding_bytes();
-        // Views sit one per `view_stride` bytes and are bound at a u32 dynamic offset.
-        let max_frames = (self.ctx.limits.max_buffer_size.min(u64::from(u32::MAX))
-            / self.view_stride())
-        .max(1) as usize;
+        // Views and scene blocks are bound at u32 dynamic offsets; the last scene block's
+        // binding may reach a uniform block's size past its offset.
+        let max_buffer = self.ctx.limits.max_buffer_size.min(u64::from(u32::MAX));
         let max_groups = self.ctx.limits.max_compute_workgroups_per_dimension;
         let max_edge =
             (max_groups.saturating_mul(render::WORKGROUP_SIZE)).min(render::MAX_FRAME_EDGE_PX);
         let mut out = Vec::with_capacity(scenes.len());
         let mut start = 0;
         while start < scenes.len() {
-            // Grow the batch while its pixels and primitives fit one binding each.
-            let (mut pixels, mut n_prims, mut end) = (0u64, 0u64, start);
-            while end < scenes.len() && end - start < max_frames {
+            // Grow the batch while its pixels fit one binding and its views and scene blocks
+            // one buffer each.
+            let (mut pixels, mut views, mut blocks, mut end) = (0u64, 0u64, 0u64, start);
+            while end < scenes.len() {
                 let s = &scenes[end];
                 let (w, h) = (s.view.frame[0], s.view.frame[1]);
+                let too_large = GpuError::FrameTooLarge {
+                    index: end,
+                    width: w,
+                    height: h,
+                    max: max_edge,
+                };
                 if w == 0 || h == 0 || w > max_edge || h > max_edge {
-                    return Err(GpuError::FrameTooLarge {
-                        index: end,
-                        width: w,
-                        height: h,
-                        max: max_edge,
-                    });
+                    return Err(too_large);
                 }
                 let px = u64::from(w) * u64::from(h);
-                let np = s.prims.len() as u64;
+                let block = self.scene_stride(s);
                 let fits = (pixels + px) * 4 <= max_bytes
-                    && (n_prims + np) * std::mem::size_of::<Prim>() as u64 <= max_bytes;
+                    && views + self.view_stride() <= max_buffer
+                    && blocks + block + block.max(SCENE_UNIFORM_BYTES) <= max_buffer
+                    && block <= max_bytes;
                 if !fits && end > start {
                     break;
                 }
                 if !fits {
-                    return Err(GpuError::FrameTooLarge {
-                        index: end,
-                        width: w,
-                        height: h,
-                        max: max_edge,
-                    });
+                    return Err(too_large);
                 }
                 pixels += px;
-                n_prims += np;
+                views += self.view_stride();
+                blocks += block;
                 end += 1;
             }
             out.extend(self.render_batch(&scenes[start..end])?);
@@ -336,9 +447,11 @@ impl GpuRenderer {
 
     /// One submission: upload, dispatch, copy back.
     fn render_batch(&mut self, scenes: &[FrameScene]) -> Result<Vec<Frame>, GpuError> {
+        let view_stride = self.view_stride();
         let mut views = Vec::with_capacity(scenes.len());
-        let mut prims: Vec<Prim> = Vec::new();
-        let mut markings: Vec<Marking> = Vec::new();
+        let mut view_bytes = Vec::with_capacity(scenes.len() * view_stride as usize);
+        let mut scene_bytes: Vec<u8> = Vec::new();
+        let mut largest_block = 16u64;
         let (mut pixels, mut counters) = (0u32, 0u32);
         let mut layout = Vec::with_capacity(scenes.len());
         for s in scenes {
@@ -346,87 +459,98 @@ impl GpuRenderer {
             let n_ids = s.prims.iter().map(|p| p.ids[0]).max().unwrap_or(0) + 1;
             v.frame[2] = pixels;
             v.frame[3] = counters;
-            v.ranges = [
-                prims.len() as u32,
-                s.prims.len() as u32,
-                markings.len() as u32,
-                s.markings.len() as u32,
-            ];
-            layout.push((pixels as usize, counters as usize, n_ids as usize));
+            // Scene-block indices: primitives from 0, markings after them (in `vec4`s).
+            let n_prims = s.prims.len() as u32;
+            v.ranges = [0, n_prims, 4 * n_prims, s.markings.len() as u32];
+            layout.push((
+                pixels as usize,
+                counters as usize,
+                n_ids as usize,
+                view_bytes.len() as u32,
+                scene_bytes.len() as u32,
+            ));
             pixels += v.frame[0] * v.frame[1];
             counters += n_ids;
-            prims.extend_from_slice(&s.prims);
-            markings.extend_from_slice(&s.markings);
+            view_bytes.extend_from_slice(bytemuck::bytes_of(&v));
+            view_bytes.resize(view_bytes.len().next_multiple_of(view_stride as usize), 0);
+            let block_start = scene_bytes.len();
+            scene_bytes.extend_from_slice(bytemuck::cast_slice(&s.prims));
+            scene_bytes.extend_from_slice(bytemuck::cast_slice(&s.markings));
+            largest_block = largest_block.max((scene_bytes.len() - block_start) as u64);
+            let stride = self.scene_stride(s) as usize;
+            scene_bytes.resize(block_start + stride, 0);
             views.push(v);
         }
-        if prims.is_empty() {
-            prims.push(Prim::default());
+        let binding = if largest_block <= SCENE_UNIFORM_BYTES && self.uniform.is_some() {
+            SceneBinding::Uniform
+        } else {
+            SceneBinding::Storage
+        };
+        let block_binding_bytes = match binding {
+            SceneBinding::Uniform => SCENE_UNIFORM_BYTES,
+            SceneBinding::Storage => largest_block.next_multiple_of(16),
+        };
+        // The last block's binding reaches `block_binding_bytes` past its offset.
+        let last_offset = layout.last().map_or(0, |l| u64::from(l.4));
+        scene_bytes.resize((last_offset + block_binding_bytes) as usize, 0);
+        if binding == SceneBinding::Storage && self.storage.is_none() {
+            self.storage = Some(RenderPipeline::new(
+                &self.ctx.device,
+                &self.wgsl,
+                SceneBinding::Storage,
+            )?);
         }
-        if markings.is_empty() {
-            markings.push(Marking::default());
+        let pipeline = match binding {
+            SceneBinding::Uniform => self.uniform.as_ref(),
+            SceneBinding::Storage => self.storage.as_ref(),
         }
+        .expect("the pipeline of the binding chosen above exists");
         let device = &self.ctx.device;
         let queue = &self.ctx.queue;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let px_bytes = u64::from(pixels) * 4;
         let cov_bytes = u64::from(counters) * 4;
-        let stride = self.view_stride();
-        let mut view_bytes = vec![0u8; (stride * views.len() as u64) as usize];
-        for (i, v) in views.iter().enumerate() {
-            let at = i * stride as usize;
-            view_bytes[at..at + VIEW_BYTES as usize].copy_from_slice(bytemuck::bytes_of(v));
-        }
         let views_buf = self.views.get(device, view_bytes.len() as u64);
         queue.write_buffer(views_buf, 0, &view_bytes);
-        let prims_buf = self
-            .prims
-            .get(device, std::mem::size_of_val(prims.as_slice()) as u64);
-        queue.write_buffer(prims_buf, 0, bytemuck::cast_slice(&prims));
-        let markings_buf = self
-            .markings
-            .get(device, std::mem::size_of_val(markings.as_slice()) as u64);
-        queue.write_buffer(markings_buf, 0, bytemuck::cast_slice(&markings));
+        let scene_buf = self.scene.get(device, scene_bytes.len() as u64);
+        queue.write_buffer(scene_buf, 0, &scene_bytes);
         let colour_buf = self.colour.get(device, px_bytes);
         let depth_buf = self.depth.get(device, px_bytes);
         let instance_buf = self.instance.get(device, px_bytes);
         let coverage_buf = self.coverage.get(device, cov_bytes);
+        let window = |buffer, size| {
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer,
+                offset: 0,
+                size: wgpu::BufferSize::new(size),
+            })
+        };
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("gauntlet.render.bind_group"),
-            layout: &self.layout,
+            layout: &pipeline.layout,
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: views_buf,
-                        offset: 0,
-                        size: wgpu::BufferSize::new(VIEW_BYTES),
-                    }),
+                    resource: window(views_buf, VIEW_BYTES),
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: bind(prims_buf, std::mem::size_of_val(prims.as_slice()) as u64),
+                    resource: window(scene_buf, block_binding_bytes),
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
-                    resource: bind(
-                        markings_buf,
-                        std::mem::size_of_val(markings.as_slice()) as u64,
-                    ),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
                     resource: bind(colour_buf, px_bytes),
                 },
                 wgpu::BindGroupEntry {
-                    binding: 4,
+                    binding: 3,
                     resource: bind(depth_buf, px_bytes),
                 },
                 wgpu::BindGroupEntry {
-                    binding: 5,
+                    binding: 4,
                     resource: bind(instance_buf, px_bytes),
                 },
                 wgpu::BindGroupEntry {
-                    binding: 6,
+                    binding: 5,
                     resource: bind(coverage_buf, cov_bytes),
                 },
             ],
@@ -443,14 +567,12 @@ impl GpuRenderer {
                 label: Some("gauntlet.render.pass"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.pipeline);
-            for (i, v) in views.iter().enumerate() {
-                // Fits: `render` caps a batch's views below u32::MAX bytes.
-                let offset = (i as u64 * stride) as u32;
-                pass.set_bind_group(0, &bind_group, &[offset]);
+            pass.set_pipeline(&pipeline.pipeline);
+            for (v, l) in views.iter().zip(&layout) {
+                // Fits: `render` caps a batch's buffers below u32::MAX bytes.
+                pass.set_bind_group(0, &bind_group, &[l.3, l.4]);
                 pass.dispatch_workgroups(
-                    v.frame[0]
-                        .div_ceil(render::WORKGROUP_SIZE * render::cpu::PIXELS_PER_INVOCATION),
+                    v.frame[0].div_ceil(render::WORKGROUP_SIZE * self.pixels_per_invocation),
                     v.frame[1].div_ceil(render::WORKGROUP_SIZE),
                     1,
                 );
@@ -477,7 +599,7 @@ impl GpuRenderer {
             scenes
                 .iter()
                 .zip(&layout)
-                .map(|(s, &(first_px, first_counter, n_ids))| {
+                .map(|(s, &(first_px, first_counter, n_ids, _, _))| {
                     let (w, h) = (s.view.frame[0], s.view.frame[1]);
                     let range = first_px..first_px + (w * h) as usize;
                     Frame {

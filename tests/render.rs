@@ -338,3 +338,36 @@ fn bounds_skip_tests_but_change_no_pixel() {
         }
     }
 }
+
+/// A frame whose scene block exceeds a uniform binding (64 KiB: here about 1,300 primitives)
+/// renders through the storage-binding variant of the shader, in a batch with an ordinary
+/// frame, and still matches the CPU reference.
+#[test]
+fn frames_with_more_primitives_than_a_uniform_block_holds() {
+    let c = case(
+        "scenarios/euro-ncap/ccrs.toml",
+        "overlap_pct=100,vut_speed_kph=50",
+    );
+    let mut batch = scenes(&c, &[3.5, 3.5], Light::Day, &camera(160, 96));
+    let group = batch[1].prims.clone();
+    assert!(!group.is_empty());
+    // The target's bound and primitives again and again in the second frame, each copy a
+    // little further left.
+    for copy in 1..=130 {
+        batch[1].prims.extend(group.iter().map(|p| {
+            let mut q = *p;
+            q.centre[1] += 0.05 * copy as f32;
+            q
+        }));
+    }
+    assert!(batch[1].prims.len() * std::mem::size_of::<gauntlet::render::Prim>() > 65536);
+    let on_gpu = gpu().render(&batch).expect("gpu render");
+    let on_cpu = gauntlet::render::cpu::render_scenes(&batch);
+    for (i, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
+        assert_close(&format!("many-prims-{i}"), g, c);
+    }
+    assert!(
+        on_cpu[1].instance.iter().filter(|&&i| i > 0).count()
+            > on_cpu[0].instance.iter().filter(|&&i| i > 0).count()
+    );
+}

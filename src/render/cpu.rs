@@ -87,41 +87,46 @@ fn ray_dir(view: &View, px: u32, py: u32) -> V3 {
     mul(d, 1.0 / dot(d, d).sqrt())
 }
 
-/// Distance along the ray to a primitive and the normal there (`[nx, ny, nz, t]`).
-fn hit_prim(p: &Prim, o: V3, d: V3) -> [f32; 4] {
+/// The ray in a primitive's own frame (yawed about z, centred on it): `(origin, direction)`.
+fn prim_local(p: &Prim, o: V3, d: V3) -> (V3, V3) {
     let (c, s) = (p.centre[3], p.half[3]);
     let q = sub(o, v3(p.centre));
     let lo = [c * q[0] + s * q[1], -s * q[0] + c * q[1], q[2]];
-    let mut ld = [c * d[0] + s * d[1], -s * d[0] + c * d[1], d[2]];
+    let ld = [c * d[0] + s * d[1], -s * d[0] + c * d[1], d[2]];
+    (lo, ld)
+}
+
+/// A direction with components too close to zero for a slab test replaced by 1e-20.
+fn slab_dir(ld: V3) -> V3 {
+    ld.map(|v| if v.abs() < 1e-20 { 1e-20 } else { v })
+}
+
+/// A box's slab distances along the local ray: `(near per axis, far per axis)`.
+fn box_slabs(h: V3, lo: V3, ld: V3) -> (V3, V3) {
+    let ld = slab_dir(ld);
+    let mut tn = [0.0f32; 3];
+    let mut tf = [0.0f32; 3];
+    for a in 0..3 {
+        let t1 = (-h[a] - lo[a]) / ld[a];
+        let t2 = (h[a] - lo[a]) / ld[a];
+        tn[a] = t1.min(t2);
+        tf[a] = t1.max(t2);
+    }
+    (tn, tf)
+}
+
+/// Distance along the ray to a primitive, or `NO_HIT` (the normal: [`prim_normal`]).
+fn hit_prim(p: &Prim, o: V3, d: V3) -> f32 {
+    let (lo, ld) = prim_local(p, o, d);
     let h = v3(p.half);
-    let miss = [0.0, 0.0, 0.0, NO_HIT];
     if p.ids[2] == 0 {
-        for v in &mut ld {
-            if v.abs() < 1e-20 {
-                *v = 1e-20;
-            }
-        }
-        let mut tn = [0.0f32; 3];
-        let mut tf = [0.0f32; 3];
-        for a in 0..3 {
-            let t1 = (-h[a] - lo[a]) / ld[a];
-            let t2 = (h[a] - lo[a]) / ld[a];
-            tn[a] = t1.min(t2);
-            tf[a] = t1.max(t2);
-        }
+        let (tn, tf) = box_slabs(h, lo, ld);
         let t_near = tn[0].max(tn[1]).max(tn[2]);
         let t_far = tf[0].min(tf[1]).min(tf[2]);
         if t_far < t_near || t_near < T_MIN {
-            return miss;
+            return NO_HIT;
         }
-        let ln = if tn[0] >= tn[1] && tn[0] >= tn[2] {
-            [-sign(ld[0]), 0.0, 0.0]
-        } else if tn[1] >= tn[2] {
-            [0.0, -sign(ld[1]), 0.0]
-        } else {
-            [0.0, 0.0, -sign(ld[2])]
-        };
-        return [c * ln[0] - s * ln[1], s * ln[0] + c * ln[1], ln[2], t_near];
+        return t_near;
     }
     let os = [lo[0] / h[0], lo[1] / h[1], lo[2] / h[2]];
     let ds = [ld[0] / h[0], ld[1] / h[1], ld[2] / h[2]];
@@ -130,20 +135,41 @@ fn hit_prim(p: &Prim, o: V3, d: V3) -> [f32; 4] {
     let cc = dot(os, os) - 1.0;
     let disc = b * b - a * cc;
     if disc < 0.0 {
-        return miss;
+        return NO_HIT;
     }
     let t = (-b - disc.sqrt()) / a;
     if t < T_MIN {
-        return miss;
+        return NO_HIT;
     }
-    let x = add(lo, mul(ld, t));
-    let g = [
-        x[0] / (h[0] * h[0]),
-        x[1] / (h[1] * h[1]),
-        x[2] / (h[2] * h[2]),
-    ];
-    let ln = mul(g, 1.0 / dot(g, g).sqrt());
-    [c * ln[0] - s * ln[1], s * ln[0] + c * ln[1], ln[2], t]
+    t
+}
+
+/// The outward normal of a primitive where the ray meets it at distance `t` (from
+/// [`hit_prim`]).
+fn prim_normal(p: &Prim, o: V3, d: V3, t: f32) -> V3 {
+    let (c, s) = (p.centre[3], p.half[3]);
+    let (lo, ld) = prim_local(p, o, d);
+    let h = v3(p.half);
+    let ln = if p.ids[2] == 0 {
+        let (tn, _) = box_slabs(h, lo, ld);
+        let lds = slab_dir(ld);
+        if tn[0] >= tn[1] && tn[0] >= tn[2] {
+            [-sign(lds[0]), 0.0, 0.0]
+        } else if tn[1] >= tn[2] {
+            [0.0, -sign(lds[1]), 0.0]
+        } else {
+            [0.0, 0.0, -sign(lds[2])]
+        }
+    } else {
+        let x = add(lo, mul(ld, t));
+        let g = [
+            x[0] / (h[0] * h[0]),
+            x[1] / (h[1] * h[1]),
+            x[2] / (h[2] * h[2]),
+        ];
+        mul(g, 1.0 / dot(g, g).sqrt())
+    };
+    [c * ln[0] - s * ln[1], s * ln[0] + c * ln[1], ln[2]]
 }
 
 fn cross(a: V3, b: V3) -> V3 {
@@ -175,7 +201,7 @@ fn in_shadow(view: &View, prims: &[Prim], o: V3) -> bool {
             if misses_bound(p, o, v3(view.sun)) {
                 i += p.ids[3] as usize;
             }
-        } else if hit_prim(p, o, v3(view.sun))[3] < NO_HIT {
+        } else if hit_prim(p, o, v3(view.sun)) < NO_HIT {
             return true;
         }
     }
@@ -288,8 +314,10 @@ fn to_u8(x: f32, exposure: f32) -> u32 {
     (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u32
 }
 
-/// One invocation of `render` in the shader: `PIXELS_PER_INVOCATION` pixels of row `gy` from
-/// `gx · PIXELS_PER_INVOCATION`, each handed to `write(rgba, depth, instance)`.
+/// One invocation of `render` in the shader: `PIXELS_PER_INVOCATION` pixels of row `gy`,
+/// interleaved with the other invocations of its workgroup's row (`gx % 8`, `gx % 8 + 8`, …
+/// from `(gx / 8) · 8 · PIXELS_PER_INVOCATION`), each handed to `write(x, rgba, depth,
+/// instance)`.
 fn render(
     view: &View,
     prims: &[Prim],
@@ -297,13 +325,14 @@ fn render(
     gx: u32,
     gy: u32,
     coverage: &mut [u32],
-    write: &mut impl FnMut(u32, f32, u32),
+    write: &mut impl FnMut(u32, u32, f32, u32),
 ) {
+    let lanes = super::WORKGROUP_SIZE;
     for k in 0..PIXELS_PER_INVOCATION {
-        let x = gx * PIXELS_PER_INVOCATION + k;
+        let x = (gx / lanes) * lanes * PIXELS_PER_INVOCATION + k * lanes + gx % lanes;
         if x < view.frame[0] {
             let (rgba, depth, id) = render_pixel(view, prims, markings, x, gy, coverage);
-            write(rgba, depth, id);
+            write(x, rgba, depth, id);
         }
     }
 }
@@ -321,7 +350,6 @@ fn render_pixel(
     let o = v3(view.origin);
     let d = ray_dir(view, gx, gy);
     let mut best_t = NO_HIT;
-    let mut best_n = [0.0, 0.0, 1.0];
     let mut best = 0usize;
     let mut found = false;
     let mut counted = 0u32;
@@ -336,15 +364,14 @@ fn render_pixel(
             }
             continue;
         }
-        let h = hit_prim(p, o, d);
-        if h[3] < NO_HIT {
+        let t = hit_prim(p, o, d);
+        if t < NO_HIT {
             if p.ids[0] != counted {
                 counted = p.ids[0];
                 coverage[p.ids[0] as usize] += 1;
             }
-            if h[3] < best_t {
-                best_t = h[3];
-                best_n = [h[0], h[1], h[2]];
+            if t < best_t {
+                best_t = t;
                 best = first + i - 1;
                 found = true;
             }
@@ -357,7 +384,13 @@ fn render_pixel(
     let on_ground = !on_prim && t_ground < NO_HIT;
     let (t, n, id, m, mut albedo) = if on_prim {
         let p = &prims[best];
-        (best_t, best_n, p.ids[0], p.colour[3], v3(p.colour))
+        (
+            best_t,
+            prim_normal(p, o, d, best_t),
+            p.ids[0],
+            p.colour[3],
+            v3(p.colour),
+        )
     } else if on_ground {
         (t_ground, [0.0, 0.0, 1.0], 0, 0.0, [0.0; 3])
     } else {
@@ -408,10 +441,11 @@ pub fn render_frame(view: &View, prims: &[Prim], markings: &[Marking]) -> Frame 
         .into_par_iter()
         .map(|y| {
             let mut cov = vec![0u32; max_id + 1];
-            let mut c = Vec::with_capacity(w as usize);
-            let mut dd = Vec::with_capacity(w as usize);
-            let mut ids = Vec::with_capacity(w as usize);
-            for gx in 0..w.div_ceil(PIXELS_PER_INVOCATION) {
+            let mut c = vec![0u32; w as usize];
+            let mut dd = vec![0f32; w as usize];
+            let mut ids = vec![0u32; w as usize];
+            let lanes = super::WORKGROUP_SIZE;
+            for gx in 0..w.div_ceil(lanes * PIXELS_PER_INVOCATION) * lanes {
                 render(
                     view,
                     prims,
@@ -419,10 +453,10 @@ pub fn render_frame(view: &View, prims: &[Prim], markings: &[Marking]) -> Frame 
                     gx,
                     y,
                     &mut cov,
-                    &mut |rgba, depth, id| {
-                        c.push(rgba);
-                        dd.push(depth);
-                        ids.push(id);
+                    &mut |x, rgba, depth, id| {
+                        c[x as usize] = rgba;
+                        dd[x as usize] = depth;
+                        ids[x as usize] = id;
                     },
                 );
             }

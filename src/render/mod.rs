@@ -61,7 +61,9 @@ pub struct View {
     pub road_more: [f32; 4],
     /// `width px, height px, first pixel in the output buffers, first coverage counter`.
     pub frame: [u32; 4],
-    /// `first primitive, primitives, first marking, markings`.
+    /// `first primitive, primitives, first marking, markings`: indices into the CPU
+    /// reference's slices; on the GPU path into the frame's scene block (primitives from 0,
+    /// then markings, counted in `vec4`s: `gpu.rs` sets them).
     pub ranges: [u32; 4],
 }
 
