@@ -8,35 +8,14 @@
 //! only; `=640`: 640×360, every batch size); `cargo test --all-targets` (which runs each bench once, without `--bench`) measures
 //! 640×360 batch 64, to keep the test run short.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use gauntlet::gpu::{DeviceChoice, GpuRenderer};
-use gauntlet::render::scene::{FrameScene, build_frame, test_driver_states};
-use gauntlet::render::{Camera, Lighting};
-use gauntlet::scenario;
 
-/// `n` frames of the CCRs 50 km/h, 100 % overlap case, spread over its 4 s approach.
-fn scenes(n: usize, width_px: u32, height_px: u32) -> Vec<FrameScene> {
-    let loaded = scenario::load_paths(&[PathBuf::from("scenarios/euro-ncap/ccrs.toml")]);
-    let case = loaded
-        .cases
-        .iter()
-        .find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50"))
-        .expect("case")
-        .build();
-    let times: Vec<f64> = (0..n).map(|i| 3.9 * i as f64 / n as f64).collect();
-    let camera = Camera {
-        width_px,
-        height_px,
-        ..Camera::front(case.model.ego.length_m)
-    };
-    test_driver_states(&case.model, &case.id, &times)
-        .iter()
-        .map(|s| build_frame(&case.model, &Lighting::default(), &camera, s))
-        .collect()
-}
+#[path = "common/render_scenes.rs"]
+mod render_scenes;
+use render_scenes::scenes;
 
 fn render(c: &mut Criterion) {
     let mut gpu = match gauntlet::gpu::acquire(DeviceChoice::Gpu) {

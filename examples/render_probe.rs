@@ -9,34 +9,14 @@
 //! `cargo run --release --example render_probe -- builtin /tmp/variant.wgsl`
 //! (`PROBE_REPS`, default 3; `PROBE_FRAMES`, default 64; `PROBE_SIZE`, default `640x360`).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use gauntlet::gpu::{DeviceChoice, GpuRenderer, RENDER_WGSL};
-use gauntlet::render::scene::{FrameScene, build_frame, test_driver_states};
-use gauntlet::render::{Camera, Frame, Lighting};
-use gauntlet::scenario;
+use gauntlet::render::Frame;
 
-/// `n` frames of the CCRs 50 km/h, 100 % overlap case, as in `benches/render.rs`.
-fn scenes(n: usize, width_px: u32, height_px: u32) -> Vec<FrameScene> {
-    let loaded = scenario::load_paths(&[PathBuf::from("scenarios/euro-ncap/ccrs.toml")]);
-    let case = loaded
-        .cases
-        .iter()
-        .find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50"))
-        .expect("case")
-        .build();
-    let times: Vec<f64> = (0..n).map(|i| 3.9 * i as f64 / n as f64).collect();
-    let camera = Camera {
-        width_px,
-        height_px,
-        ..Camera::front(case.model.ego.length_m)
-    };
-    test_driver_states(&case.model, &case.id, &times)
-        .iter()
-        .map(|s| build_frame(&case.model, &Lighting::default(), &camera, s))
-        .collect()
-}
+#[path = "../benches/common/render_scenes.rs"]
+mod render_scenes;
+use render_scenes::scenes;
 
 /// CPU time of this process (all threads), seconds.
 fn process_cpu_s() -> f64 {
