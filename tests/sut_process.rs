@@ -422,20 +422,6 @@ fn require_python() {
     );
 }
 
-/// report.json without the lines that name the system (`sut`, and `inputs_hash`, which hashes
-/// the system's name).
-fn report_without_sut(out: &Path) -> String {
-    std::fs::read_to_string(out.join("report.json"))
-        .expect("report.json")
-        .lines()
-        .filter(|l| {
-            let l = l.trim_start();
-            !l.starts_with("\"sut\":") && !l.starts_with("\"inputs_hash\":")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 const CCR_GRID: [&str; 3] = [
     "scenarios/euro-ncap/ccrs.toml",
     "scenarios/euro-ncap/ccrm.toml",
@@ -456,7 +442,7 @@ fn the_python_reference_client_matches_builtin_aeb_on_the_ccr_grid() {
     let builtin = dir.join("builtin");
     let o = run_grid("builtin:aeb", &builtin);
     assert!(code(&o) <= 1, "{}", text(&o.stderr));
-    let want = report_without_sut(&builtin);
+    let want = common::report_without_sut(&builtin);
     assert!(want.contains("\"verdict\": \"pass\"") && want.contains("\"verdict\": \"fail\""));
 
     let python = dir.join("python");
@@ -468,7 +454,7 @@ fn the_python_reference_client_matches_builtin_aeb_on_the_ccr_grid() {
         text(&o.stderr)
     );
     // Every verdict, reason and metric: the same bytes.
-    assert_eq!(report_without_sut(&python), want);
+    assert_eq!(common::report_without_sut(&python), want);
     assert!(!python.join("sut-logs").exists(), "no run failed");
 
     // Batched: eight runs per process, their observations in one message per step.
@@ -487,7 +473,7 @@ fn the_python_reference_client_matches_builtin_aeb_on_the_ccr_grid() {
     let out = dir.join("batched");
     let o = run_grid(batched.to_str().expect("utf-8"), &out);
     assert!(code(&o) <= 1, "{}", text(&o.stderr));
-    assert_eq!(report_without_sut(&out), want);
+    assert_eq!(common::report_without_sut(&out), want);
 }
 
 #[test]

@@ -35,20 +35,6 @@ fn main() {
     println!("test {NAME} ... ok");
 }
 
-/// report.json without the lines that name the system (`sut`, and `inputs_hash`, which hashes
-/// the system's name).
-fn report_without_sut(out: &Path) -> String {
-    std::fs::read_to_string(out.join("report.json"))
-        .expect("report.json")
-        .lines()
-        .filter(|l| {
-            let l = l.trim_start();
-            !l.starts_with("\"sut\":") && !l.starts_with("\"inputs_hash\":")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn run_grid(sut: &str, out: &Path) -> std::process::Output {
     common::gauntlet(&[
         "run",
@@ -72,7 +58,7 @@ fn rust_client_matches_builtin_aeb_on_the_ccr_grid() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let want = report_without_sut(&builtin);
+    let want = common::report_without_sut(&builtin);
     assert!(want.contains("\"verdict\": \"pass\"") && want.contains("\"verdict\": \"fail\""));
 
     let exe = std::env::current_exe().expect("this test binary");
@@ -94,7 +80,11 @@ fn rust_client_matches_builtin_aeb_on_the_ccr_grid() {
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        assert_eq!(report_without_sut(&out), want, "batch_size {batch_size}");
+        assert_eq!(
+            common::report_without_sut(&out),
+            want,
+            "batch_size {batch_size}"
+        );
         assert!(!out.join("sut-logs").exists(), "no run failed");
     }
 }

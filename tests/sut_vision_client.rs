@@ -19,6 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use gauntlet::scenario::model::Scenario;
 use gauntlet::scenario::{self, Case};
 use gauntlet::sim::{self, RunSpec, SimOptions};
 use gauntlet::sut::{
@@ -266,15 +267,7 @@ fn frames_reach_a_process_byte_for_byte_with_their_timing() {
         file: None,
     };
     let sink = reference.sink.clone();
-    let results = sim::run_batch(
-        vec![RunSpec {
-            scenario: &model,
-            case_id: &cases[0].id,
-            run_index: 0,
-            system: Box::new(reference),
-        }],
-        &SimOptions::default(),
-    );
+    let results = run_once(&model, &cases[0].id, Box::new(reference));
     assert!(results[0].sut_error.is_none());
     let want: Vec<String> = sink.lock().map(|s| s.clone()).unwrap_or_default();
     assert_eq!(want.iter().filter(|l| l.starts_with("t=")).count(), 50);
@@ -299,15 +292,7 @@ fn frames_reach_a_process_byte_for_byte_with_their_timing() {
         );
         let spec = SutSpec::parse(m.to_str().expect("utf-8")).expect("manifest");
         assert!(spec.wants_frames());
-        let results = sim::run_batch(
-            vec![RunSpec {
-                scenario: &model,
-                case_id: &cases[0].id,
-                run_index: 0,
-                system: spec.instantiate(),
-            }],
-            &SimOptions::default(),
-        );
+        let results = run_once(&model, &cases[0].id, spec.instantiate());
         assert_eq!(results[0].sut_error, None, "{picked}");
         let got = std::fs::read_to_string(&log).expect("frame log");
         let got: Vec<&str> = got.lines().collect();
@@ -331,17 +316,17 @@ fn frames_reach_a_process_byte_for_byte_with_their_timing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// report.json without the lines that name the system.
-fn report_without_sut(out: &Path) -> String {
-    std::fs::read_to_string(out.join("report.json"))
-        .expect("report.json")
-        .lines()
-        .filter(|l| {
-            let l = l.trim_start();
-            !l.starts_with("\"sut\":") && !l.starts_with("\"inputs_hash\":")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+/// One run of a case with `system`, in the library (no process of the harness around it).
+fn run_once(model: &Scenario, case_id: &str, system: Box<dyn System>) -> Vec<sim::RunResult> {
+    sim::run_batch(
+        vec![RunSpec {
+            scenario: model,
+            case_id,
+            run_index: 0,
+            system,
+        }],
+        &SimOptions::default(),
+    )
 }
 
 fn vision_client_matches_builtin_aeb_vision() {
@@ -379,7 +364,7 @@ fn vision_client_matches_builtin_aeb_vision() {
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let want = report_without_sut(&builtin);
+        let want = common::report_without_sut(&builtin);
         assert!(want.contains("\"detection_frames\""), "detections scored");
         let variants: [(&str, Option<&str>, &str, &str); 3] = [
             ("shm-rgb8", None, "", "1"),
@@ -401,7 +386,7 @@ fn vision_client_matches_builtin_aeb_vision() {
                 "{name}: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
-            assert_eq!(report_without_sut(&out), want, "suite {s}, {name}");
+            assert_eq!(common::report_without_sut(&out), want, "suite {s}, {name}");
             assert!(!out.join("sut-logs").exists(), "{name}: no run failed");
             if name == "shm-rgb8" {
                 first_report = Some(std::fs::read(out.join("report.json")).expect("report"));
@@ -514,15 +499,7 @@ fn frames_on_a_case_without_a_camera_are_refused() {
     let cases = cases("scenarios/euro-ncap/ccrs.toml");
     let model = cases[0].model();
     let spec = SutSpec::parse(m.to_str().expect("utf-8")).expect("manifest");
-    let results = sim::run_batch(
-        vec![RunSpec {
-            scenario: &model,
-            case_id: &cases[0].id,
-            run_index: 0,
-            system: spec.instantiate(),
-        }],
-        &SimOptions::default(),
-    );
+    let results = run_once(&model, &cases[0].id, spec.instantiate());
     assert_eq!(
         results[0].sut_error.as_deref(),
         Some(

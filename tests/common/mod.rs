@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: running the binary and scratch directories.
 #![allow(dead_code)] // Each test crate uses the helpers it needs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the `gauntlet` binary built for these tests.
@@ -31,4 +31,18 @@ pub fn gauntlet_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
         .envs(envs.iter().copied())
         .output()
         .expect("run gauntlet")
+}
+
+/// `report.json` of a run in `out` without the lines that name the system (`sut`, and
+/// `inputs_hash`, which hashes the system's name): for comparing two systems' reports.
+pub fn report_without_sut(out: &Path) -> String {
+    std::fs::read_to_string(out.join("report.json"))
+        .expect("report.json")
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            !l.starts_with("\"sut\":") && !l.starts_with("\"inputs_hash\":")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
