@@ -37,6 +37,7 @@ struct View {
     road_more: vec4<f32>,
     frame: vec4<u32>,
     ranges: vec4<u32>,
+    schedule: vec4<u32>,
 }
 
 struct Prim {
@@ -339,17 +340,28 @@ fn to_u8(x: f32, exposure: f32) -> u32 {
 // consecutive pixels, interleaved: invocation `l` shades pixels `l`, `l + 8`, `l + 16`, … of
 // them, so that the 8 lanes of a SIMD register (lavapipe) shade 8 neighbouring pixels at a time
 // and more often agree about skipping an actor's bound.
+//
+// Workgroup row `i` of a dispatch renders the frame's row of blocks `i · stride mod blocks`
+// (`view.schedule`, from `row_block_stride`): lavapipe splits a dispatch's workgroups into one
+// contiguous run per thread, and in frame order one thread got the sky and the other the road
+// and actors. The CPU reference renders rows in order (rayon balances them).
 @compute @workgroup_size(8, 8, 1)
-fn render(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn render(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(workgroup_id) group: vec3<u32>,
+    @builtin(local_invocation_id) local: vec3<u32>,
+) {
     view = frame_view;
-    if (gid.y >= view.frame.y) {
+    let block_row = (group.y * view.schedule.x) % view.schedule.y;
+    let py = block_row * 8u + local.y;
+    if (py >= view.frame.y) {
         return;
     }
     var k = 0u;
     loop {
         let x = (gid.x / 8u) * 8u * PIXELS_PER_INVOCATION + k * 8u + gid.x % 8u;
         if (x < view.frame.x) {
-            render_pixel(x, gid.y);
+            render_pixel(x, py);
         }
         k = k + 1u;
         continuing {

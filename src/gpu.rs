@@ -4,6 +4,7 @@
 //! reads the results back. Shaders come from `shaders/`, each with a CPU reference of the same
 //! name (`render.wgsl` ↔ `render::cpu`).
 
+use rayon::prelude::*;
 use std::borrow::Cow;
 use std::sync::mpsc;
 
@@ -462,6 +463,8 @@ impl GpuRenderer {
             // Scene-block indices: primitives from 0, markings after them (in `vec4`s).
             let n_prims = s.prims.len() as u32;
             v.ranges = [0, n_prims, 4 * n_prims, s.markings.len() as u32];
+            let blocks = v.frame[1].div_ceil(render::WORKGROUP_SIZE);
+            v.schedule = [render::row_block_stride(blocks), blocks, 0, 0];
             layout.push((
                 pixels as usize,
                 counters as usize,
@@ -596,8 +599,10 @@ impl GpuRenderer {
             let (colour, rest) = words.split_at(n);
             let (depth, rest) = rest.split_at(n);
             let (instance, coverage) = rest.split_at(n);
+            // Copied out frame by frame on every core: on a software driver the shader's
+            // threads are idle meanwhile, and one core copied for a seventh of the batch's time.
             scenes
-                .iter()
+                .par_iter()
                 .zip(&layout)
                 .map(|(s, &(first_px, first_counter, n_ids, _, _))| {
                     let (w, h) = (s.view.frame[0], s.view.frame[1]);
@@ -606,10 +611,7 @@ impl GpuRenderer {
                         width_px: w,
                         height_px: h,
                         rgba: bytemuck::cast_slice(&colour[range.clone()]).to_vec(),
-                        depth_m: depth[range.clone()]
-                            .iter()
-                            .map(|b| f32::from_bits(*b))
-                            .collect(),
+                        depth_m: bytemuck::cast_slice(&depth[range.clone()]).to_vec(),
                         instance: instance[range].to_vec(),
                         coverage: coverage[first_counter..first_counter + n_ids].to_vec(),
                     }

@@ -65,6 +65,28 @@ pub struct View {
     /// reference's slices; on the GPU path into the frame's scene block (primitives from 0,
     /// then markings, counted in `vec4`s: `gpu.rs` sets them).
     pub ranges: [u32; 4],
+    /// GPU path only: `row-block stride, row blocks, 0, 0`, the order in which a dispatch's
+    /// rows of workgroups visit the frame's rows of [`WORKGROUP_SIZE`]-pixel blocks (see
+    /// [`row_block_stride`]; `gpu.rs` sets it). The CPU reference ignores it.
+    pub schedule: [u32; 4],
+}
+
+/// The stride at which a dispatch's rows of workgroups visit a frame's `blocks` rows of blocks:
+/// workgroup row `i` renders block row `i · stride mod blocks`. The stride is coprime with
+/// `blocks` (so every block row is rendered once) and near `blocks / φ`, so that any run of
+/// consecutive workgroup rows is spread over the whole frame. A software driver (lavapipe)
+/// splits a dispatch's workgroups into one contiguous run per thread; rendered top to bottom,
+/// one thread got the sky and the other the road and the actors, and one core idled for a
+/// third of each frame.
+pub fn row_block_stride(blocks: u32) -> u32 {
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let mut stride = ((f64::from(blocks) * 0.618_034).round() as u32).max(1);
+    while gcd(stride, blocks) != 1 {
+        stride += 1;
+    }
+    stride
 }
 
 /// One shaded shape of an actor: an oriented box or ellipsoid in the world. Mirrors
@@ -300,6 +322,25 @@ pub fn road_from_world(curvature_per_m: f64, x_m: f64, y_m: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_block_stride_visits_every_block_row_once() {
+        for blocks in 1..=MAX_FRAME_EDGE_PX / WORKGROUP_SIZE {
+            let stride = row_block_stride(blocks);
+            let mut seen = vec![false; blocks as usize];
+            for i in 0..blocks {
+                let row = (i * stride % blocks) as usize;
+                assert!(!seen[row], "{blocks} blocks, stride {stride}: row {row} twice");
+                seen[row] = true;
+            }
+        }
+        // Either half of a 640×360 frame's 45 block rows reaches both its top and its bottom.
+        let stride = row_block_stride(45);
+        for half in [0..23u32, 23..45] {
+            let rows: Vec<u32> = half.map(|i| i * stride % 45).collect();
+            assert!(rows.iter().any(|&r| r < 5) && rows.iter().any(|&r| r >= 40), "{rows:?}");
+        }
+    }
 
     #[test]
     fn road_and_world_round_trip_on_straight_and_curved_roads() {

@@ -226,6 +226,7 @@ pub fn build_frame(
         ],
         frame: [camera.width_px, camera.height_px, 0, 0],
         ranges: [0, 0, 0, 0],
+        schedule: [0, 0, 0, 0],
     };
     let markings = road
         .markings
