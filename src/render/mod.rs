@@ -330,7 +330,10 @@ mod tests {
             let mut seen = vec![false; blocks as usize];
             for i in 0..blocks {
                 let row = (i * stride % blocks) as usize;
-                assert!(!seen[row], "{blocks} blocks, stride {stride}: row {row} twice");
+                assert!(
+                    !seen[row],
+                    "{blocks} blocks, stride {stride}: row {row} twice"
+                );
                 seen[row] = true;
             }
         }
@@ -338,7 +341,10 @@ mod tests {
         let stride = row_block_stride(45);
         for half in [0..23u32, 23..45] {
             let rows: Vec<u32> = half.map(|i| i * stride % 45).collect();
-            assert!(rows.iter().any(|&r| r < 5) && rows.iter().any(|&r| r >= 40), "{rows:?}");
+            assert!(
+                rows.iter().any(|&r| r < 5) && rows.iter().any(|&r| r >= 40),
+                "{rows:?}"
+            );
         }
     }
 

@@ -1,0 +1,113 @@
+//! A timing probe of the perturbation engine: applies each corruption at severity 3 to a batch
+//! of the sample dataset's frames (scaled to the size) through `gauntlet::gpu::PerturbEngine`
+//! for a while and prints the process CPU time and the wall time per frame, with a checksum of
+//! the output (equal checksums, equal frames). Process CPU time counts lavapipe's threads; CPU
+//! time well above the wall time × cores in use means idle cores (serial work or an unbalanced
+//! split), which is what this probe is for: `benches/perturb.rs` gives the figures to publish.
+//!
+//! `cargo run --release --example perturb_probe` (`ONLY=fog,snow`; `PROBE_BATCH`, default 8;
+//! `PROBE_SIZE`, default `640x360`; `MIN_S`, seconds per corruption, default 1.5).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use gauntlet::gpu::{DeviceChoice, PerturbEngine};
+use gauntlet::perturb::{Corruption, FrameIn, FrameKey, Perturbation, files};
+
+/// CPU time of this process (all threads), seconds.
+fn process_cpu_s() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` only writes the struct it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let batch: usize = env_or("PROBE_BATCH", 8);
+    let min_s: f64 = env_or("MIN_S", 1.5);
+    let (w, h) = std::env::var("PROBE_SIZE")
+        .ok()
+        .and_then(|s| {
+            let (a, b) = s.split_once('x')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or((640u32, 360u32));
+    let only = std::env::var("ONLY").ok();
+    let all = files::find_images(&PathBuf::from("datasets/sample")).expect("sample dataset");
+    let sources: Vec<files::Image> = all
+        .iter()
+        .filter(|i| !i.relative.contains("depth") && !i.relative.contains("contact"))
+        .take(8)
+        .map(|i| {
+            let img = files::read_image(&i.path).expect("sample frame");
+            let src = image::RgbaImage::from_raw(img.width_px, img.height_px, img.rgba)
+                .expect("a whole frame");
+            let scaled = image::imageops::resize(&src, w, h, image::imageops::FilterType::Triangle);
+            files::Image {
+                width_px: w,
+                height_px: h,
+                rgba: scaled.into_raw(),
+            }
+        })
+        .collect();
+    let images: Vec<&files::Image> = (0..batch).map(|i| &sources[i % sources.len()]).collect();
+    let keys: Vec<String> = (0..batch).map(|i| format!("probe/{i}.png")).collect();
+    let ctx = gauntlet::gpu::acquire(DeviceChoice::Gpu)
+        .expect("device")
+        .expect("a GPU adapter");
+    eprintln!("adapter: {}", ctx.adapter);
+    let mut engine = PerturbEngine::new(ctx).expect("engine");
+    println!("| corruption | ms CPU/frame | ms wall/frame | cores busy | checksum |");
+    println!("|---|---:|---:|---:|---|");
+    for c in Corruption::ALL {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|n| n == c.name()))
+        {
+            continue;
+        }
+        let chain = [Perturbation::at_severity(c, 3)];
+        let frames: Vec<FrameIn> = images
+            .iter()
+            .zip(&keys)
+            .map(|(img, key)| FrameIn {
+                width_px: w,
+                height_px: h,
+                rgba: &img.rgba,
+                depth_m: None,
+                chain: &chain,
+                key: FrameKey::new(0, key),
+            })
+            .collect();
+        let out = engine.apply(&frames).expect("perturb");
+        let checksum = out
+            .iter()
+            .flatten()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        let (c0, t0) = (process_cpu_s(), Instant::now());
+        let mut runs = 0;
+        while t0.elapsed().as_secs_f64() < min_s || runs < 2 {
+            std::hint::black_box(engine.apply(&frames).expect("perturb"));
+            runs += 1;
+        }
+        let cpu_ms = (process_cpu_s() - c0) * 1e3 / (runs * batch) as f64;
+        let wall_ms = t0.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
+        println!(
+            "| {} | {cpu_ms:.2} | {wall_ms:.2} | {:.2} | {checksum:016x} |",
+            c.name(),
+            cpu_ms / wall_ms
+        );
+    }
+}
