@@ -589,7 +589,7 @@ impl GpuRenderer {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Validation(e.to_string()));
         }
-        map_for_reading(device, staging, 0..total)?;
+        map_and_wait(device, staging, wgpu::MapMode::Read, 0..total)?;
         let frames = {
             let data = staging
                 .get_mapped_range(0..total)
@@ -623,15 +623,17 @@ impl GpuRenderer {
     }
 }
 
-/// Maps `range` of a staging buffer for reading and waits until the GPU has filled it (the
-/// readback of the renderer and of the perturbation engine alike).
-fn map_for_reading(
+/// Maps `range` of a staging buffer and waits until it is mapped: for reading, once the GPU has
+/// filled it (the readback of the renderer and of the perturbation engine alike); for writing,
+/// once the GPU no longer reads it (the perturbation engine's upload).
+fn map_and_wait(
     device: &wgpu::Device,
     staging: &wgpu::Buffer,
+    mode: wgpu::MapMode,
     range: std::ops::Range<u64>,
 ) -> Result<(), GpuError> {
     let (tx, rx) = mpsc::channel();
-    staging.map_async(wgpu::MapMode::Read, range, move |r| {
+    staging.map_async(mode, range, move |r| {
         let _ = tx.send(r);
     });
     device
@@ -835,8 +837,11 @@ pub struct PerturbEngine {
     uniform_tables: wgpu::Buffer,
     tables: GrowBuffer,
     staging: GrowBuffer,
-    /// The frames' bytes (alpha 255) on their way into the data texture.
-    upload: Vec<u8>,
+    /// The frames' words (alpha 255) on their way into the data texture, one frame after
+    /// another.
+    upload: GrowBuffer,
+    /// The same words in host memory, kept between batches.
+    upload_bytes: Vec<u8>,
 }
 
 /// A piece of the data texture: `rows` rows of `cols` texels from (`col`, `row`) of `layer`
@@ -959,7 +964,8 @@ impl PerturbEngine {
             uniform_tables,
             tables: GrowBuffer::new("gauntlet.perturb.tables", input),
             staging: GrowBuffer::new("gauntlet.perturb.staging", U::MAP_READ | U::COPY_DST),
-            upload: Vec::new(),
+            upload: GrowBuffer::new("gauntlet.perturb.upload", U::MAP_WRITE | U::COPY_SRC),
+            upload_bytes: Vec::new(),
         })
     }
 
@@ -1120,9 +1126,6 @@ impl PerturbEngine {
         let mut jobs = plan.jobs.clone();
         jobs.extend(std::iter::repeat_n(Job::default(), window as usize));
         self.data_texture(plan.data_words);
-        // The frames' words (`cpu::upload_words`: alpha 255), one after another as the plan
-        // places them.
-        let mut upload = std::mem::take(&mut self.upload);
         let device = &self.ctx.device;
         let queue = &self.ctx.queue;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -1141,39 +1144,47 @@ impl PerturbEngine {
                 bind(tables_buf, tables_bytes)
             }
         };
-        let (data_tex, data_view) = self.data.as_ref().expect("data texture made above");
-        for (f, slot) in frames.iter().zip(&plan.frames) {
-            upload.clear();
-            upload.extend(f.rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2], 255]));
-            let mut at = 0usize;
-            for piece in data_pieces(slot.base, slot.base + upload.len() as u64 / 4) {
-                let n = 4 * (piece.cols * piece.rows) as usize;
-                queue.write_texture(
-                    wgpu::TexelCopyTextureInfo {
-                        texture: data_tex,
-                        mip_level: 0,
-                        origin: wgpu::Origin3d {
-                            x: piece.col,
-                            y: piece.row,
-                            z: piece.layer,
-                        },
-                        aspect: wgpu::TextureAspect::All,
-                    },
-                    &upload[at..at + n],
-                    wgpu::TexelCopyBufferLayout {
-                        offset: 0,
-                        bytes_per_row: Some(4 * piece.cols),
-                        rows_per_image: Some(piece.rows),
-                    },
-                    wgpu::Extent3d {
-                        width: piece.cols,
-                        height: piece.rows,
-                        depth_or_array_layers: 1,
-                    },
-                );
-                at += n;
+        // The frames' words (`cpu::upload_words`: alpha 255), frame after frame, made on every
+        // core in a kept host buffer, copied once into the mapped upload buffer, then into the
+        // data texture where the plan places each frame (on a software driver, a queued write
+        // per frame allocated a fresh staging buffer each time and filled it on one core).
+        let upload_at: Vec<u64> = frames
+            .iter()
+            .scan(0u64, |at, f| {
+                let here = *at;
+                *at += f.rgba.len() as u64;
+                Some(here)
+            })
+            .collect();
+        let upload_bytes = frames.iter().map(|f| f.rgba.len() as u64).sum::<u64>();
+        let mut staged_upload = std::mem::take(&mut self.upload_bytes);
+        staged_upload.resize((upload_bytes as usize).max(4), 0);
+        {
+            let mut rest: &mut [u8] = &mut staged_upload;
+            let mut chunks = Vec::with_capacity(frames.len());
+            for f in frames {
+                let (chunk, after) = rest.split_at_mut(f.rgba.len());
+                chunks.push(chunk);
+                rest = after;
             }
+            chunks.into_par_iter().zip(frames).for_each(|(chunk, f)| {
+                for (d, p) in chunk.chunks_exact_mut(4).zip(f.rgba.chunks_exact(4)) {
+                    d.copy_from_slice(&[p[0], p[1], p[2], 255]);
+                }
+            });
         }
+        let upload = self.upload.get(device, upload_bytes);
+        map_and_wait(device, upload, wgpu::MapMode::Write, 0..upload_bytes.max(4))?;
+        {
+            let mut mapped = upload
+                .get_mapped_range_mut(0..upload_bytes.max(4))
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+            let n = mapped.len();
+            mapped.copy_from_slice(&staged_upload[..n]);
+        }
+        upload.unmap();
+        self.upload_bytes = staged_upload;
+        let (data_tex, data_view) = self.data.as_ref().expect("data texture made above");
         // The results: whole rows of the texture around each frame's result region, copied
         // into the staging buffer; `reads` says where each frame's pixels start in it.
         let row_bytes = 4 * DATA_ROW_WORDS;
@@ -1235,6 +1246,39 @@ impl PerturbEngine {
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("gauntlet.perturb.encoder"),
         });
+        for ((f, slot), &at) in frames.iter().zip(&plan.frames).zip(&upload_at) {
+            let words = f.rgba.len() as u64 / 4;
+            for piece in data_pieces(slot.base, slot.base + words) {
+                let first = u64::from(piece.layer) * DATA_LAYER_WORDS
+                    + u64::from(piece.row) * DATA_ROW_WORDS
+                    + u64::from(piece.col);
+                encoder.copy_buffer_to_texture(
+                    wgpu::TexelCopyBufferInfo {
+                        buffer: upload,
+                        layout: wgpu::TexelCopyBufferLayout {
+                            offset: at + 4 * (first - slot.base),
+                            bytes_per_row: Some(4 * DATA_ROW_WORDS as u32),
+                            rows_per_image: Some(piece.rows),
+                        },
+                    },
+                    wgpu::TexelCopyTextureInfo {
+                        texture: data_tex,
+                        mip_level: 0,
+                        origin: wgpu::Origin3d {
+                            x: piece.col,
+                            y: piece.row,
+                            z: piece.layer,
+                        },
+                        aspect: wgpu::TextureAspect::All,
+                    },
+                    wgpu::Extent3d {
+                        width: piece.cols,
+                        height: piece.rows,
+                        depth_or_array_layers: 1,
+                    },
+                );
+            }
+        }
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("gauntlet.perturb.pass"),
@@ -1275,19 +1319,20 @@ impl PerturbEngine {
             );
         }
         queue.submit([encoder.finish()]);
-        self.upload = upload;
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Validation(e.to_string()));
         }
-        map_for_reading(device, staging, 0..staged)?;
+        map_and_wait(device, staging, wgpu::MapMode::Read, 0..staged)?;
         let out = {
-            let bytes = staging
+            let mapped = staging
                 .get_mapped_range(0..staged)
                 .map_err(|e| GpuError::Readback(e.to_string()))?;
+            let bytes: &[u8] = &mapped;
+            // Copied out frame by frame on every core (the driver's threads are idle now).
             plan.frames
-                .iter()
+                .par_iter()
                 .zip(&reads)
-                .map(|(s, &at)| frame_bytes(&bytes, at, s.width_px * s.height_px))
+                .map(|(s, &at)| frame_bytes(bytes, at, s.width_px * s.height_px))
                 .collect()
         };
         staging.unmap();
