@@ -17,23 +17,22 @@ struct Job {
 // A dispatch's jobs (one per frame; `gpu::JOB_WINDOW`) in a uniform buffer: a job's loads
 // are scalar loads for the whole SIMD row on lavapipe, not a loop over the lanes.
 @group(0) @binding(0) var<uniform> jobs: array<Job, 256>;
-// The data "buffer" (`plan`'s word indices) is a 32-bit integer storage texture: word i is the
-// texel (i mod 4096, ⌊i / 4096⌋ mod 4096) of layer ⌊i / 4096²⌋ (`gpu::DATA_ROW_WORDS`). On
-// Mesa's lavapipe a texel load is one vectorised gather for the SIMD lanes, where a
-// storage-buffer access is a loop over the lanes with a branch per lane (2.6× less CPU time
-// for a 35-tap blur, measured).
-@group(0) @binding(1) var data: texture_storage_2d_array<r32uint, read_write>;
+// The data store (`plan`'s word indices): a storage buffer of 32-bit words. On Mesa 25's
+// lavapipe a per-pixel kernel through it costs about 0.7× the CPU time of the same through an
+// `r32uint` storage texture, and a 35-tap blur the same (on Mesa 22.3 the texture was 2.6×
+// cheaper for the blur; `docs/benchmarks.md`).
+@group(0) @binding(1) var<storage, read_write> data: array<u32>;
 // The lookup tables: `gpu::perturb_wgsl` puts their binding in place of the next line and the
 // load into `table_u`: a 64 KiB uniform buffer when a batch's tables fit,
 // a storage buffer otherwise.
 TABLES_BINDING
 
 fn data_load(i: u32) -> u32 {
-    return textureLoad(data, vec2<u32>(i & 4095u, (i >> 12u) & 4095u), i >> 24u).x;
+    return data[i];
 }
 
 fn data_store(i: u32, v: u32) {
-    textureStore(data, vec2<u32>(i & 4095u, (i >> 12u) & 4095u), i >> 24u, vec4<u32>(v, 0u, 0u, 0u));
+    data[i] = v;
 }
 
 // Pixels of a row per invocation (`plan::PIXELS_PER_INVOCATION`): a workgroup of 64 covers

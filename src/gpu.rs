@@ -732,12 +732,6 @@ pub enum TableBinding {
 /// Words of the uniform table buffer (the 64 KiB every WebGPU adapter binds).
 pub const UNIFORM_TABLE_WORDS: usize = 16384;
 
-/// Texels of a row of the data texture (word i is texel (i mod 4096, ⌊i / 4096⌋ mod 4096) of
-/// layer ⌊i / 4096²⌋; the shader's `data_load`).
-pub const DATA_ROW_WORDS: u64 = 4096;
-/// Words of a layer of the data texture.
-const DATA_LAYER_WORDS: u64 = DATA_ROW_WORDS * DATA_ROW_WORDS;
-
 /// The WGSL source of one family of perturbation kernels (the common part first), reading its
 /// tables through `tables`.
 pub fn perturb_wgsl(family: Family, tables: TableBinding) -> String {
@@ -833,7 +827,8 @@ pub struct PerturbEngine {
     modules: HashMap<(Family, TableBinding), wgpu::ShaderModule>,
     pipelines: HashMap<(Kernel, TableBinding), wgpu::ComputePipeline>,
     jobs: GrowBuffer,
-    data: Option<(wgpu::Texture, wgpu::TextureView)>,
+    /// The data store: every frame's images and planes, addressed by word.
+    data: GrowBuffer,
     uniform_tables: wgpu::Buffer,
     tables: GrowBuffer,
     staging: GrowBuffer,
@@ -844,53 +839,9 @@ pub struct PerturbEngine {
     upload_bytes: Vec<u8>,
 }
 
-/// A piece of the data texture: `rows` rows of `cols` texels from (`col`, `row`) of `layer`
-/// (one partial row, or whole rows).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct DataPiece {
-    layer: u32,
-    row: u32,
-    col: u32,
-    cols: u32,
-    rows: u32,
-}
-
-/// The pieces of the data texture that hold words `start..end`, in order.
-fn data_pieces(start: u64, end: u64) -> Vec<DataPiece> {
-    let mut pieces = Vec::new();
-    let mut at = start;
-    while at < end {
-        let layer = at / DATA_LAYER_WORDS;
-        let in_layer = at % DATA_LAYER_WORDS;
-        let row = in_layer / DATA_ROW_WORDS;
-        let col = in_layer % DATA_ROW_WORDS;
-        let left = end.min((layer + 1) * DATA_LAYER_WORDS) - at;
-        let (cols, rows) = if col != 0 || left < DATA_ROW_WORDS {
-            ((DATA_ROW_WORDS - col).min(left), 1)
-        } else {
-            (DATA_ROW_WORDS, left / DATA_ROW_WORDS)
-        };
-        pieces.push(DataPiece {
-            layer: layer as u32,
-            row: row as u32,
-            col: col as u32,
-            cols: cols as u32,
-            rows: rows as u32,
-        });
-        at += cols * rows;
-    }
-    pieces
-}
-
 impl PerturbEngine {
     pub fn new(ctx: GpuContext) -> Result<PerturbEngine, GpuError> {
         let device = &ctx.device;
-        if u64::from(ctx.limits.max_texture_dimension_2d) < DATA_ROW_WORDS {
-            return Err(GpuError::Device(format!(
-                "the adapter's largest 2D texture is {} px; the perturbation engine needs {DATA_ROW_WORDS}",
-                ctx.limits.max_texture_dimension_2d
-            )));
-        }
         let uniform_bytes = (4 * UNIFORM_TABLE_WORDS as u64).max(JOB_WINDOW as u64 * JOB_BYTES);
         if ctx.limits.max_uniform_buffer_binding_size < uniform_bytes {
             return Err(GpuError::Device(format!(
@@ -929,10 +880,10 @@ impl PerturbEngine {
                     wgpu::BindGroupLayoutEntry {
                         binding: 1,
                         visibility: wgpu::ShaderStages::COMPUTE,
-                        ty: wgpu::BindingType::StorageTexture {
-                            access: wgpu::StorageTextureAccess::ReadWrite,
-                            format: wgpu::TextureFormat::R32Uint,
-                            view_dimension: wgpu::TextureViewDimension::D2Array,
+                        ty: wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Storage { read_only: false },
+                            has_dynamic_offset: false,
+                            min_binding_size: None,
                         },
                         count: None,
                     },
@@ -960,7 +911,10 @@ impl PerturbEngine {
             modules: HashMap::new(),
             pipelines: HashMap::new(),
             jobs: GrowBuffer::new("gauntlet.perturb.jobs", U::UNIFORM | U::COPY_DST),
-            data: None,
+            data: GrowBuffer::new(
+                "gauntlet.perturb.data",
+                U::STORAGE | U::COPY_DST | U::COPY_SRC,
+            ),
             uniform_tables,
             tables: GrowBuffer::new("gauntlet.perturb.tables", input),
             staging: GrowBuffer::new("gauntlet.perturb.staging", U::MAP_READ | U::COPY_DST),
@@ -1016,57 +970,12 @@ impl PerturbEngine {
         Ok(&self.pipelines[&(kernel, tables)])
     }
 
-    /// Bytes of data one batch may use: what one storage binding may hold on this adapter
-    /// (the bound of a batch's memory, as when the data was a buffer), at most what the data
-    /// texture's layers hold.
+    /// Bytes of a batch's data store: what one storage binding may hold on this adapter.
     fn max_binding_bytes(&self) -> u64 {
-        let layers = u64::from(self.ctx.limits.max_texture_array_layers);
         self.ctx
             .limits
             .max_storage_buffer_binding_size
             .min(self.ctx.limits.max_buffer_size)
-            .min(4 * DATA_LAYER_WORDS * layers)
-    }
-
-    /// The data texture, grown (never shrunk) to hold `words` words.
-    fn data_texture(&mut self, words: u64) -> &wgpu::TextureView {
-        let rows = words.div_ceil(DATA_ROW_WORDS).max(1);
-        let layers = rows.div_ceil(DATA_ROW_WORDS) as u32;
-        let height = rows.min(DATA_ROW_WORDS) as u32;
-        let (height, layers, small) = match &self.data {
-            Some((t, _)) => (
-                height.max(t.height()),
-                layers.max(t.depth_or_array_layers()),
-                t.height() < height || t.depth_or_array_layers() < layers,
-            ),
-            None => (height, layers, true),
-        };
-        if small {
-            let texture = self.ctx.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("gauntlet.perturb.data"),
-                size: wgpu::Extent3d {
-                    width: DATA_ROW_WORDS as u32,
-                    height,
-                    depth_or_array_layers: layers,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::R32Uint,
-                usage: wgpu::TextureUsages::STORAGE_BINDING
-                    | wgpu::TextureUsages::COPY_DST
-                    | wgpu::TextureUsages::COPY_SRC,
-                view_formats: &[],
-            });
-            let view = texture.create_view(&wgpu::TextureViewDescriptor {
-                label: Some("gauntlet.perturb.data.view"),
-                dimension: Some(wgpu::TextureViewDimension::D2Array),
-                ..Default::default()
-            });
-            self.data = Some((texture, view));
-        }
-        // Set just above when absent or too small.
-        &self.data.as_ref().expect("data texture allocated above").1
     }
 
     /// Perturbs frames (each with its own chain), in order, in as few submissions as the
@@ -1125,7 +1034,6 @@ impl PerturbEngine {
         let window = JOB_WINDOW as u32;
         let mut jobs = plan.jobs.clone();
         jobs.extend(std::iter::repeat_n(Job::default(), window as usize));
-        self.data_texture(plan.data_words);
         let device = &self.ctx.device;
         let queue = &self.ctx.queue;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -1184,41 +1092,15 @@ impl PerturbEngine {
         }
         upload.unmap();
         self.upload_bytes = staged_upload;
-        let (data_tex, data_view) = self.data.as_ref().expect("data texture made above");
-        // The results: whole rows of the texture around each frame's result region, copied
-        // into the staging buffer; `reads` says where each frame's pixels start in it.
-        let row_bytes = 4 * DATA_ROW_WORDS;
-        let mut copies = Vec::new();
+        let data_bytes = 4 * plan.data_words.max(1);
+        let data = self.data.get(device, data_bytes);
+        // The results: each frame's result region, copied into the staging buffer one after
+        // another; `reads` says where each frame's pixels start in it.
         let mut reads = Vec::with_capacity(plan.frames.len());
         let mut staged = 0u64;
         for s in &plan.frames {
-            let start = s.base + u64::from(s.result);
-            let end = start + u64::from(s.width_px * s.height_px);
-            let mut first = true;
-            for piece in data_pieces(start, end) {
-                // Whole rows: consecutive pieces of one layer share rows, so merge them.
-                let merged = match copies.last_mut() {
-                    Some((layer, row, rows, _)) if !first && *layer == piece.layer => {
-                        let last = *row + *rows;
-                        if piece.row >= last {
-                            *rows += piece.row + piece.rows - last;
-                        }
-                        true
-                    }
-                    _ => false,
-                };
-                if !merged {
-                    if first {
-                        reads.push(staged + 4 * u64::from(piece.col));
-                    }
-                    copies.push((piece.layer, piece.row, piece.rows, staged));
-                }
-                first = false;
-                staged = copies
-                    .last()
-                    .map(|&(_, _, rows, at)| at + row_bytes * u64::from(rows))
-                    .expect("a copy was pushed");
-            }
+            reads.push(staged);
+            staged += 4 * u64::from(s.width_px * s.height_px);
         }
         let staging = self.staging.get(device, staged);
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -1235,7 +1117,7 @@ impl PerturbEngine {
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: wgpu::BindingResource::TextureView(data_view),
+                    resource: bind(data, data_bytes),
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
@@ -1247,37 +1129,7 @@ impl PerturbEngine {
             label: Some("gauntlet.perturb.encoder"),
         });
         for ((f, slot), &at) in frames.iter().zip(&plan.frames).zip(&upload_at) {
-            let words = f.rgba.len() as u64 / 4;
-            for piece in data_pieces(slot.base, slot.base + words) {
-                let first = u64::from(piece.layer) * DATA_LAYER_WORDS
-                    + u64::from(piece.row) * DATA_ROW_WORDS
-                    + u64::from(piece.col);
-                encoder.copy_buffer_to_texture(
-                    wgpu::TexelCopyBufferInfo {
-                        buffer: upload,
-                        layout: wgpu::TexelCopyBufferLayout {
-                            offset: at + 4 * (first - slot.base),
-                            bytes_per_row: Some(4 * DATA_ROW_WORDS as u32),
-                            rows_per_image: Some(piece.rows),
-                        },
-                    },
-                    wgpu::TexelCopyTextureInfo {
-                        texture: data_tex,
-                        mip_level: 0,
-                        origin: wgpu::Origin3d {
-                            x: piece.col,
-                            y: piece.row,
-                            z: piece.layer,
-                        },
-                        aspect: wgpu::TextureAspect::All,
-                    },
-                    wgpu::Extent3d {
-                        width: piece.cols,
-                        height: piece.rows,
-                        depth_or_array_layers: 1,
-                    },
-                );
-            }
+            encoder.copy_buffer_to_buffer(upload, at, data, 4 * slot.base, f.rgba.len() as u64);
         }
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -1291,32 +1143,10 @@ impl PerturbEngine {
                 pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
             }
         }
-        for &(layer, row, rows, at) in &copies {
-            encoder.copy_texture_to_buffer(
-                wgpu::TexelCopyTextureInfo {
-                    texture: data_tex,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d {
-                        x: 0,
-                        y: row,
-                        z: layer,
-                    },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                wgpu::TexelCopyBufferInfo {
-                    buffer: staging,
-                    layout: wgpu::TexelCopyBufferLayout {
-                        offset: at,
-                        bytes_per_row: Some(row_bytes as u32),
-                        rows_per_image: Some(rows),
-                    },
-                },
-                wgpu::Extent3d {
-                    width: DATA_ROW_WORDS as u32,
-                    height: rows,
-                    depth_or_array_layers: 1,
-                },
-            );
+        for (slot, &at) in plan.frames.iter().zip(&reads) {
+            let start = 4 * (slot.base + u64::from(slot.result));
+            let n = 4 * u64::from(slot.width_px * slot.height_px);
+            encoder.copy_buffer_to_buffer(data, start, staging, at, n);
         }
         queue.submit([encoder.finish()]);
         if let Some(e) = pollster::block_on(scope.pop()) {
@@ -1340,8 +1170,7 @@ impl PerturbEngine {
     }
 }
 
-/// A frame's `n` pixels from staged texture rows, starting at byte `at` (rows of
-/// [`DATA_ROW_WORDS`] texels; a layer's last row continues in the next layer's first).
+/// A frame's `n` pixels from the staging buffer, starting at byte `at`.
 fn frame_bytes(staged: &[u8], at: u64, n: u32) -> Vec<u8> {
     let at = at as usize;
     staged[at..at + 4 * n as usize].to_vec()
@@ -1376,45 +1205,5 @@ impl Perturber {
             Perturber::Gpu(g) => g.apply(frames),
             Perturber::Cpu => Ok(perturb::cpu::perturb(frames)?),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The pieces cover the range in order, each inside one layer, whole rows only from a row's
-    /// start, a partial row never past the row's end.
-    #[test]
-    fn data_pieces_cover_a_range_row_by_row_and_layer_by_layer() {
-        let cases = [
-            (0, 1),
-            (5, 4096),
-            (4095, 4097),
-            (0, 3 * DATA_ROW_WORDS),
-            (100, 5 * DATA_ROW_WORDS + 7),
-            (DATA_LAYER_WORDS - 5000, DATA_LAYER_WORDS + 9000),
-            (3 * DATA_LAYER_WORDS - 1, 3 * DATA_LAYER_WORDS + 1),
-        ];
-        for (start, end) in cases {
-            let pieces = data_pieces(start, end);
-            let mut at = start;
-            for p in &pieces {
-                let word = u64::from(p.layer) * DATA_LAYER_WORDS
-                    + u64::from(p.row) * DATA_ROW_WORDS
-                    + u64::from(p.col);
-                assert_eq!(word, at, "{start}..{end}: {p:?} starts elsewhere");
-                assert!(p.cols >= 1 && p.rows >= 1);
-                assert!(u64::from(p.col + p.cols) <= DATA_ROW_WORDS, "{p:?}");
-                assert!(u64::from(p.row + p.rows) <= DATA_ROW_WORDS, "{p:?}");
-                if p.rows > 1 {
-                    assert_eq!((p.col, u64::from(p.cols)), (0, DATA_ROW_WORDS), "{p:?}");
-                }
-                at += u64::from(p.cols) * u64::from(p.rows);
-            }
-            assert_eq!(at, end, "{start}..{end}: pieces end at {at}");
-            assert!(pieces.len() <= 3 * (end - start).div_ceil(DATA_LAYER_WORDS) as usize + 3);
-        }
-        assert!(data_pieces(7, 7).is_empty());
     }
 }

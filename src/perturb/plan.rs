@@ -4,11 +4,10 @@
 //! GPU engine records the plan into one submission; [`super::cpu::run_plan`] executes the same
 //! plan with the CPU kernels of the same names.
 //!
-//! Memory: one store of `u32` words (on the GPU an `r32uint` storage texture addressed by word,
-//! `gpu::DATA_ROW_WORDS` texels a row) holds every frame's regions, one after another. A frame's
-//! regions are planes of `width × height` words: image A, image B (RGBA8, ping-pong), T (a
-//! packed 10-bit RGB or f32 scratch plane) and the f32 planes P, Q, R, then
-//! [`SMALL_WORDS`] words of per-frame scalars (means, minima, maxima).
+//! Memory: one store of `u32` words (on the GPU a storage buffer) holds every frame's regions,
+//! one after another. A frame's regions are planes of `width × height` words: image A, image B
+//! (RGBA8, ping-pong), T (a packed 10-bit RGB or f32 scratch plane) and the f32 planes P, Q, R,
+//! then [`SMALL_WORDS`] words of per-frame scalars (means, minima, maxima).
 
 use std::collections::HashMap;
 
