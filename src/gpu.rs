@@ -832,7 +832,7 @@ pub struct PerturbEngine {
     uniform_tables: wgpu::Buffer,
     tables: GrowBuffer,
     staging: GrowBuffer,
-    /// The frames' words (alpha 255) on their way into the data texture, one frame after
+    /// The frames' words (alpha 255) on their way into the data store, one frame after
     /// another.
     upload: GrowBuffer,
     /// The same words in host memory, kept between batches.
@@ -1054,7 +1054,7 @@ impl PerturbEngine {
         };
         // The frames' words (`cpu::upload_words`: alpha 255), frame after frame, made on every
         // core in a kept host buffer, copied once into the mapped upload buffer, then into the
-        // data texture where the plan places each frame (on a software driver, a queued write
+        // data store where the plan places each frame (on a software driver, a queued write
         // per frame allocated a fresh staging buffer each time and filled it on one core).
         let upload_at: Vec<u64> = frames
             .iter()
