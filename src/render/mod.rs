@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn gpu_structs_have_the_wgsl_sizes() {
-        assert_eq!(std::mem::size_of::<View>(), 15 * 16);
+        assert_eq!(std::mem::size_of::<View>(), 16 * 16);
         assert_eq!(std::mem::size_of::<Prim>(), 4 * 16);
         assert_eq!(std::mem::size_of::<Marking>(), 16);
     }
