@@ -14,33 +14,15 @@
 //! `--bench`) uses 640×360 and batch 2 to keep the test run short. Filter corruptions as usual
 //! (`cargo bench --bench perturb -- fog`).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use gauntlet::gpu::{DeviceChoice, PerturbEngine};
-use gauntlet::perturb::{Corruption, FrameIn, FrameKey, Perturbation, cpu, files};
+use gauntlet::perturb::{Corruption, Perturbation, cpu};
 
-/// `n` frames of the sample dataset at `w`×`h` (its frames in turn).
-fn frames(n: usize, w: u32, h: u32) -> Vec<files::Image> {
-    let all = files::find_images(&PathBuf::from("datasets/sample")).expect("sample dataset");
-    let sources: Vec<files::Image> = all
-        .iter()
-        .filter(|i| !i.relative.contains("depth") && !i.relative.contains("contact"))
-        .take(8)
-        .map(|i| {
-            let img = files::read_image(&i.path).expect("sample frame");
-            let src = image::RgbaImage::from_raw(img.width_px, img.height_px, img.rgba).unwrap();
-            let scaled = image::imageops::resize(&src, w, h, image::imageops::FilterType::Triangle);
-            files::Image {
-                width_px: w,
-                height_px: h,
-                rgba: scaled.into_raw(),
-            }
-        })
-        .collect();
-    (0..n).map(|i| sources[i % sources.len()].clone()).collect()
-}
+#[path = "common/perturb_frames.rs"]
+mod perturb_frames;
+use perturb_frames::{batch as frame_batch, frames, keys};
 
 fn perturb(c: &mut Criterion) {
     let mut gpu = match gauntlet::gpu::acquire(DeviceChoice::Gpu) {
@@ -75,19 +57,8 @@ fn perturb(c: &mut Criterion) {
         let images = frames(batch, w, h);
         for corruption in Corruption::ALL {
             let chain = [Perturbation::at_severity(corruption, 3)];
-            let keys: Vec<String> = (0..batch).map(|i| format!("bench/{i}.png")).collect();
-            let batch_frames: Vec<FrameIn> = images
-                .iter()
-                .zip(&keys)
-                .map(|(img, key)| FrameIn {
-                    width_px: w,
-                    height_px: h,
-                    rgba: &img.rgba,
-                    depth_m: None,
-                    chain: &chain,
-                    key: FrameKey::new(0, key),
-                })
-                .collect();
+            let keys = keys("bench", batch);
+            let batch_frames = frame_batch(&images, &keys, &chain);
             group.throughput(Throughput::Elements(batch as u64));
             let id = format!("{}/{w}x{h}/batch_{batch}", corruption.name());
             if let Some(g) = gpu.as_mut() {

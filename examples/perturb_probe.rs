@@ -8,11 +8,14 @@
 //! `cargo run --release --example perturb_probe` (`ONLY=fog,snow`; `PROBE_BATCH`, default 8;
 //! `PROBE_SIZE`, default `640x360`; `MIN_S`, seconds per corruption, default 1.5).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use gauntlet::gpu::{DeviceChoice, PerturbEngine};
-use gauntlet::perturb::{Corruption, FrameIn, FrameKey, Perturbation, files};
+use gauntlet::perturb::{Corruption, Perturbation};
+
+#[path = "../benches/common/perturb_frames.rs"]
+mod perturb_frames;
+use perturb_frames::{batch as frame_batch, frames, keys};
 
 /// CPU time of this process (all threads), seconds.
 fn process_cpu_s() -> f64 {
@@ -43,25 +46,8 @@ fn main() {
         })
         .unwrap_or((640u32, 360u32));
     let only = std::env::var("ONLY").ok();
-    let all = files::find_images(&PathBuf::from("datasets/sample")).expect("sample dataset");
-    let sources: Vec<files::Image> = all
-        .iter()
-        .filter(|i| !i.relative.contains("depth") && !i.relative.contains("contact"))
-        .take(8)
-        .map(|i| {
-            let img = files::read_image(&i.path).expect("sample frame");
-            let src = image::RgbaImage::from_raw(img.width_px, img.height_px, img.rgba)
-                .expect("a whole frame");
-            let scaled = image::imageops::resize(&src, w, h, image::imageops::FilterType::Triangle);
-            files::Image {
-                width_px: w,
-                height_px: h,
-                rgba: scaled.into_raw(),
-            }
-        })
-        .collect();
-    let images: Vec<&files::Image> = (0..batch).map(|i| &sources[i % sources.len()]).collect();
-    let keys: Vec<String> = (0..batch).map(|i| format!("probe/{i}.png")).collect();
+    let images = frames(batch, w, h);
+    let keys = keys("probe", batch);
     let ctx = gauntlet::gpu::acquire(DeviceChoice::Gpu)
         .expect("device")
         .expect("a GPU adapter");
@@ -77,18 +63,7 @@ fn main() {
             continue;
         }
         let chain = [Perturbation::at_severity(c, 3)];
-        let frames: Vec<FrameIn> = images
-            .iter()
-            .zip(&keys)
-            .map(|(img, key)| FrameIn {
-                width_px: w,
-                height_px: h,
-                rgba: &img.rgba,
-                depth_m: None,
-                chain: &chain,
-                key: FrameKey::new(0, key),
-            })
-            .collect();
+        let frames = frame_batch(&images, &keys, &chain);
         let out = engine.apply(&frames).expect("perturb");
         let checksum = out
             .iter()
