@@ -4,9 +4,10 @@
 //! reads the results back. Shaders come from `shaders/`, each with a CPU reference of the same
 //! name (`render.wgsl` ↔ `render::cpu`).
 
-use rayon::prelude::*;
 use std::borrow::Cow;
 use std::sync::mpsc;
+
+use rayon::prelude::*;
 
 use crate::render::scene::FrameScene;
 use crate::render::{self, Frame, Marking, Prim, View};
@@ -600,7 +601,7 @@ impl GpuRenderer {
             let (depth, rest) = rest.split_at(n);
             let (instance, coverage) = rest.split_at(n);
             // Copied out frame by frame on every core: on a software driver the shader's
-            // threads are idle meanwhile, and one core copied for a seventh of the batch's time.
+            // threads are idle meanwhile, and one core copied for an eighth of the batch's time.
             scenes
                 .par_iter()
                 .zip(&layout)
