@@ -472,3 +472,54 @@ fn bad_frames_are_refused_with_their_index() {
     with_depth.depth_m = Some(&depth);
     assert!(cpu::perturb(&[with_depth]).is_ok());
 }
+
+/// A batch whose data store exceeds one storage binding of the adapter (128 MiB on lavapipe)
+/// is split into several submissions: every frame comes out as when it is perturbed alone and
+/// as the CPU reference makes it. On an adapter that binds so much that the batch would need
+/// more than 16 frames of 1280×720, the split is not exercised (said on stderr); CI's lavapipe
+/// always exercises it.
+#[test]
+fn a_batch_larger_than_one_binding_is_split() {
+    let ctx = match gauntlet::gpu::acquire(DeviceChoice::Gpu) {
+        Ok(Some(ctx)) => ctx,
+        _ => panic!("no GPU adapter: these tests need one (see scripts/test.sh)"),
+    };
+    let max_bytes = ctx
+        .limits
+        .max_storage_buffer_binding_size
+        .min(ctx.limits.max_buffer_size);
+    let big = sample("ccrs", 1280, 720);
+    let jpeg = [parse_spec("jpeg_compression:3").unwrap()];
+    let per_frame = 4 * gauntlet::perturb::plan::frame_words(1280, 720, &jpeg);
+    let n = (max_bytes / per_frame + 1) as usize;
+    if n > 16 {
+        eprintln!(
+            "the adapter binds {max_bytes} bytes: a split would need {n} frames of 1280×720; not exercised"
+        );
+        return;
+    }
+    let names: Vec<String> = (0..n).map(|i| format!("split/{i}.png")).collect();
+    let batch: Vec<FrameIn> = names.iter().map(|k| frame(&big, &jpeg, k)).collect();
+    let plan = gauntlet::perturb::plan::build(&batch, 1);
+    assert!(
+        4 * plan.data_words > max_bytes,
+        "the batch fits one binding"
+    );
+    let mut engine = PerturbEngine::new(ctx).expect("engine");
+    let on_gpu = engine.apply(&batch).expect("gpu");
+    assert_eq!(on_gpu.len(), n);
+    let on_cpu = cpu::perturb(&batch[n - 2..]).expect("cpu");
+    for (i, c) in (n - 2..n).zip(&on_cpu) {
+        assert_eq!(
+            differences(&on_gpu[i], c).0,
+            0,
+            "frame {i} differs from the CPU"
+        );
+    }
+    let last_alone = engine.apply(&batch[n - 1..]).expect("gpu");
+    assert_eq!(
+        last_alone[0],
+        on_gpu[n - 1],
+        "the split changed the last frame"
+    );
+}
