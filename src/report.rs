@@ -213,7 +213,7 @@ pub struct Aggregates {
 #[serde(deny_unknown_fields)]
 pub struct RobustnessEntry {
     pub scenario: String,
-    /// P_clean, mPC and rPC of `recall`, `precision` and `pass_rate`.
+    /// P_clean, mPC and rPC of `recall`, `precision`, `ap50` and `pass_rate`.
     pub scores: Vec<RobustnessScore>,
     /// The clean partner (`corruption` `none`) first, then every corruption × severity.
     pub cells: Vec<RobustnessCell>,
@@ -239,6 +239,8 @@ pub struct RobustnessCell {
     pub pass_rate: Option<f64>,
     pub recall: Option<f64>,
     pub precision: Option<f64>,
+    /// Mean over the cell's runs of their average precision at IoU 0.5 (`detection_ap50`).
+    pub ap50: Option<f64>,
     /// Mean relative impact speed over the runs, km/h (0 for a run without impact).
     pub mean_impact_speed_kph: Option<f64>,
 }

@@ -1,7 +1,7 @@
 //! Detection scoring: a system's detections (2D box, class, distance, confidence) against the
 //! renderer's labels of the frames it was handed (`sim::camera::ScoredFrame`), per run and
 //! over a suite: recall and precision at IoU 0.5, recall of the in-path target, distance
-//! error and detection range (`docs/metrics.md`). No I/O.
+//! error, detection range and average precision at IoU 0.5 (`docs/metrics.md`). No I/O.
 //!
 //! Matching is class-agnostic and greedy: per frame, detections in order of falling confidence
 //! (ties in the order returned) take the unmatched label they overlap most, if the
@@ -46,6 +46,7 @@ pub const DETECTION_METRICS: &[&str] = &[
     "detection_recall_in_path",
     "detection_distance_error_m",
     "detection_range_m",
+    "detection_ap50",
 ];
 
 /// Detection metrics of one run (or, summed, of a suite).
@@ -63,6 +64,9 @@ pub struct DetectionMetrics {
     pub distance_error_sum_m: f64,
     /// Distance of the in-path target when it was first detected stably, m.
     pub range_m: Option<f64>,
+    /// Average precision at IoU 0.5 over the run's frames (see [`average_precision`]); `None`
+    /// without a required label.
+    pub ap50: Option<f64>,
 }
 
 impl DetectionMetrics {
@@ -99,6 +103,7 @@ impl DetectionMetrics {
             self.recall_in_path(),
             self.distance_error_m(),
             self.range_m,
+            self.ap50,
         ];
         for (name, value) in DETECTION_METRICS.iter().zip(values) {
             map.0.insert(name.to_string(), value.map(r6));
@@ -130,6 +135,9 @@ pub struct FrameOutcome {
     pub distance_error_sum_m: f64,
     /// The in-path target was a required label (`Some`), and whether it was matched.
     pub in_path: Option<(bool, f64)>,
+    /// The confidence of every detection that counted, and whether it was a true positive
+    /// (detections matching an ignored label are not in it).
+    pub scored: Vec<(f64, bool)>,
 }
 
 /// Scores one frame (see the module's documentation for the matching).
@@ -160,9 +168,13 @@ pub fn score_frame(frame: &ScoredFrame, cfg: &DetectionConfig) -> FrameOutcome {
                 if required(truth, cfg) {
                     out.true_positives += 1;
                     out.distance_error_sum_m += (det.distance_m - truth.distance_m).abs();
+                    out.scored.push((det.confidence, true));
                 }
             }
-            None => out.false_positives += 1,
+            None => {
+                out.false_positives += 1;
+                out.scored.push((det.confidence, false));
+            }
         }
     }
     for (t, truth) in frame.truths.iter().enumerate() {
@@ -185,8 +197,10 @@ pub fn run_metrics(frames: &[ScoredFrame], cfg: &DetectionConfig) -> DetectionMe
     // at its first frame.
     let n_cameras = frames.iter().map(|f| f.camera + 1).max().unwrap_or(0);
     let mut streaks: Vec<(usize, f64)> = vec![(0, 0.0); n_cameras];
+    let mut scored = Vec::new();
     for frame in frames {
         let o = score_frame(frame, cfg);
+        scored.extend_from_slice(&o.scored);
         m.frames += 1;
         m.true_positives += o.true_positives;
         m.false_positives += o.false_positives;
@@ -212,7 +226,39 @@ pub fn run_metrics(frames: &[ScoredFrame], cfg: &DetectionConfig) -> DetectionMe
             None => *streak = (0, 0.0),
         }
     }
+    m.ap50 = average_precision(&mut scored, m.true_positives + m.false_negatives);
     m
+}
+
+/// Average precision of scored detections against `required` labels: the area under the
+/// precision–recall curve with precision made non-increasing (each recall level takes the best
+/// precision at that recall or beyond: all-point interpolation, as PASCAL VOC since 2010 and
+/// without COCO's 101-point sampling). Detections are ranked by falling confidence, ties in
+/// the order given (frame order, then confidence order within a frame). `None` without a
+/// required label; 0 with labels but no true positive.
+pub fn average_precision(scored: &mut [(f64, bool)], required: u64) -> Option<f64> {
+    if required == 0 {
+        return None;
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut tp = 0u64;
+    let precision: Vec<(f64, bool)> = scored
+        .iter()
+        .enumerate()
+        .map(|(k, &(_, hit))| {
+            tp += u64::from(hit);
+            (tp as f64 / (k + 1) as f64, hit)
+        })
+        .collect();
+    let mut best = 0.0f64;
+    let mut ap = 0.0;
+    for &(p, hit) in precision.iter().rev() {
+        best = best.max(p);
+        if hit {
+            ap += best;
+        }
+    }
+    Some(ap / required as f64)
 }
 
 /// Detection metrics over a suite, summed from the runs' saved metrics.
@@ -345,5 +391,59 @@ mod tests {
         assert_eq!(m.precision(), Some(1.0));
         // Never three in a row: no range.
         assert_eq!(run_metrics(&frames[..3], &cfg).range_m, None);
+        // Every detection a hit, 6 of 7 labels found: AP = recall.
+        assert_eq!(m.ap50, Some(6.0 / 7.0));
+    }
+
+    #[test]
+    fn average_precision_by_hand() {
+        // Ranked: hit (P 1), miss (P 1/2), hit (P 2/3), miss, hit (P 3/5); 4 labels.
+        // Interpolated precision at the hits: 1, 2/3, 3/5 → AP = (1 + 2/3 + 3/5) / 4.
+        let mut scored = vec![
+            (0.3, true),
+            (0.9, true),
+            (0.6, false),
+            (0.8, false),
+            (0.7, true),
+        ];
+        scored.swap(0, 4); // the order given does not matter, the confidences do
+        let ap = average_precision(&mut scored, 4).unwrap();
+        assert!(
+            (ap - (1.0 + 2.0 / 3.0 + 3.0 / 5.0) / 4.0).abs() < 1e-12,
+            "{ap}"
+        );
+        // A later, better precision lifts the earlier hits (the envelope): miss, hit, hit.
+        let mut scored = vec![(0.9, false), (0.8, true), (0.7, true)];
+        let ap = average_precision(&mut scored, 2).unwrap();
+        assert!((ap - (2.0 / 3.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12, "{ap}");
+        // Ties keep the order given: hit first is better than miss first.
+        let first_hit = average_precision(&mut [(0.5, true), (0.5, false)], 1).unwrap();
+        let first_miss = average_precision(&mut [(0.5, false), (0.5, true)], 1).unwrap();
+        assert_eq!((first_hit, first_miss), (1.0, 0.5));
+        // No labels: undefined; labels but no hit: 0.
+        assert_eq!(average_precision(&mut [(0.9, false)], 0), None);
+        assert_eq!(average_precision(&mut [(0.9, false)], 3), Some(0.0));
+        assert_eq!(average_precision(&mut [], 3), Some(0.0));
+    }
+
+    #[test]
+    fn ignored_labels_do_not_count_towards_average_precision() {
+        let frame = ScoredFrame {
+            camera: 0,
+            exposed_at_s: 0.0,
+            truths: vec![
+                truth(1, [100.0, 100.0, 140.0, 130.0], 1.0, true),
+                truth(3, [200.0, 100.0, 240.0, 130.0], 0.2, false),
+            ],
+            detections: vec![
+                det([200.0, 100.0, 240.0, 130.0], 30.0, 0.95),
+                det([300.0, 100.0, 340.0, 130.0], 30.0, 0.9),
+                det([100.0, 100.0, 140.0, 130.0], 20.0, 0.8),
+            ],
+        };
+        let o = score_frame(&frame, &DetectionConfig::default());
+        assert_eq!(o.scored, vec![(0.9, false), (0.8, true)]);
+        let m = run_metrics(&[frame], &DetectionConfig::default());
+        assert_eq!(m.ap50, Some(0.5));
     }
 }

@@ -2,8 +2,9 @@
 //! Robustness in Object Detection"): per scenario, the cases swept over the parameters
 //! `corruption` and `severity` (with `corruption = "none"` the clean partner) give a performance
 //! P per corruption × severity; mPC is the mean over corruptions of the mean over severities,
-//! rPC = mPC / P_clean. Michaelis use AP; ours uses detection recall and precision (IoU ≥ 0.5,
-//! `eval::detection`) pooled over the cell's runs, and the closed-loop pass rate.
+//! rPC = mPC / P_clean. Michaelis use AP over a whole dataset; ours uses detection recall and
+//! precision (IoU ≥ 0.5, `eval::detection`) pooled over the cell's runs, the mean of the runs'
+//! average precision at IoU 0.5, and the closed-loop pass rate.
 //! `docs/metrics.md` defines it.
 
 use std::collections::BTreeMap;
@@ -23,6 +24,9 @@ pub struct CaseOutcome {
     pub tp: u64,
     pub fp: u64,
     pub fn_: u64,
+    /// Sum of the runs' average precision (`detection_ap50`), and the runs that have one.
+    pub ap50_sum: f64,
+    pub ap50_runs: u64,
     /// Sum over runs of the relative impact speed, km/h (0 for a run without impact).
     pub impact_speed_sum_kph: f64,
 }
@@ -36,6 +40,8 @@ pub struct Cell {
     pub tp: u64,
     pub fp: u64,
     pub fn_: u64,
+    pub ap50_sum: f64,
+    pub ap50_runs: u64,
     pub impact_speed_sum_kph: f64,
 }
 
@@ -47,6 +53,8 @@ impl Cell {
         self.tp += o.tp;
         self.fp += o.fp;
         self.fn_ += o.fn_;
+        self.ap50_sum += o.ap50_sum;
+        self.ap50_runs += o.ap50_runs;
         self.impact_speed_sum_kph += o.impact_speed_sum_kph;
     }
 
@@ -58,6 +66,11 @@ impl Cell {
     /// TP / (TP + FP); `None` without detections.
     pub fn precision(&self) -> Option<f64> {
         ratio(self.tp, self.tp + self.fp)
+    }
+
+    /// Mean of the runs' average precision at IoU 0.5; `None` when no run has one.
+    pub fn ap50(&self) -> Option<f64> {
+        (self.ap50_runs > 0).then(|| self.ap50_sum / self.ap50_runs as f64)
     }
 
     /// Cases that passed / cases.
@@ -144,6 +157,7 @@ mod tests {
             fp: 0,
             fn_,
             impact_speed_sum_kph: impact_kph,
+            ..CaseOutcome::default()
         }
     }
 
@@ -164,6 +178,20 @@ mod tests {
         assert_eq!((p.clean, p.mpc, p.rpc), (Some(1.0), Some(0.75), Some(0.75)));
         let fog3 = &s.cells[&("fog".to_string(), "3".to_string())];
         assert_eq!(fog3.mean_impact_speed_kph(), Some(20.0));
+        // AP50: the mean over a cell's runs that have one; none without any.
+        assert_eq!(fog3.ap50(), None);
+        let mut ap = Sweep::default();
+        for (c, sev, ap50) in [("none", "1", 0.9), ("fog", "1", 0.6), ("fog", "1", 0.2)] {
+            let o = CaseOutcome {
+                ap50_sum: ap50,
+                ap50_runs: 1,
+                ..outcome(true, 1, 0, 0.0)
+            };
+            ap.add(c, sev, &o);
+        }
+        let a = ap.score(Cell::ap50);
+        assert_eq!(a.clean, Some(0.9));
+        assert!((a.mpc.unwrap() - 0.4).abs() < 1e-12, "{a:?}");
     }
 
     #[test]

@@ -188,7 +188,7 @@ fn robustness_md(md: &mut String, view: &SummaryView<'_>) {
     for r in &view.aggregates.robustness {
         let _ = writeln!(
             md,
-            "\n### Robustness of {} (mPC / rPC, Michaelis et al.; P = recall, precision or pass rate, not AP)\n",
+            "\n### Robustness of {} (mPC / rPC, Michaelis et al.; P = recall, precision, AP at IoU 0.5 per run, or pass rate)\n",
             code(&r.scenario).replace('|', "\\|")
         );
         md.push_str("| measure | P_clean | mPC | rPC |\n|---|---:|---:|---:|\n");
@@ -202,17 +202,18 @@ fn robustness_md(md: &mut String, view: &SummaryView<'_>) {
                 opt(s.rpc, 3)
             );
         }
-        md.push_str("\n| corruption | severity | cases | pass rate | recall | precision | mean impact speed |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        md.push_str("\n| corruption | severity | cases | pass rate | recall | precision | AP50 | mean impact speed |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for c in &r.cells {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} km/h |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} km/h |",
                 text(&c.corruption).replace('|', "\\|"),
                 text(c.severity.as_deref().unwrap_or("–")).replace('|', "\\|"),
                 c.cases,
                 opt(c.pass_rate, 3),
                 opt(c.recall, 3),
                 opt(c.precision, 3),
+                opt(c.ap50, 3),
                 opt(c.mean_impact_speed_kph, 1)
             );
         }

@@ -303,6 +303,10 @@ fn case_outcome(e: &CaseEntry) -> CaseOutcome {
         o.tp += m("detection_tp").unwrap_or(0.0) as u64;
         o.fp += m("detection_fp").unwrap_or(0.0) as u64;
         o.fn_ += m("detection_fn").unwrap_or(0.0) as u64;
+        if let Some(ap) = m("detection_ap50") {
+            o.ap50_sum += ap;
+            o.ap50_runs += 1;
+        }
         o.impact_speed_sum_kph += m("relative_impact_speed_kph").unwrap_or(0.0);
     }
     o
@@ -318,6 +322,7 @@ fn robustness_entry(scenario: &str, sweep: &Sweep) -> RobustnessEntry {
         pass_rate: c.pass_rate().map(r6),
         recall: c.recall().map(r6),
         precision: c.precision().map(r6),
+        ap50: c.ap50().map(r6),
         mean_impact_speed_kph: c.mean_impact_speed_kph().map(r6),
     };
     let mut cells = Vec::new();
@@ -327,9 +332,10 @@ fn robustness_entry(scenario: &str, sweep: &Sweep) -> RobustnessEntry {
     for ((c, s), v) in &sweep.cells {
         cells.push(cell(c, Some(s), v));
     }
-    let measures: [(&str, fn(&Cell) -> Option<f64>); 3] = [
+    let measures: [(&str, fn(&Cell) -> Option<f64>); 4] = [
         ("recall", Cell::recall),
         ("precision", Cell::precision),
+        ("ap50", Cell::ap50),
         ("pass_rate", Cell::pass_rate),
     ];
     RobustnessEntry {
