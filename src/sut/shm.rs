@@ -8,18 +8,15 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use memmap2::{Mmap, MmapMut, MmapOptions};
+
 /// A file mapped into memory, removed on drop.
 pub struct ShmFile {
     path: PathBuf,
     file: File,
-    /// The mapping (null while the file is empty).
-    ptr: *mut u8,
-    len: usize,
+    /// The mapping of the whole file (empty while the file is).
+    map: MmapMut,
 }
-
-// SAFETY: the mapping is owned by this value alone (no other handle in this process points
-// into it), so moving it to another thread moves the only access to it.
-unsafe impl Send for ShmFile {}
 
 /// The directory shared-memory files are made in: `/dev/shm`, or the temporary directory.
 pub fn shm_dir() -> PathBuf {
@@ -54,12 +51,8 @@ impl ShmFile {
             }
             match options.open(&path) {
                 Ok(file) => {
-                    return Ok(ShmFile {
-                        path,
-                        file,
-                        ptr: std::ptr::null_mut(),
-                        len: 0,
-                    });
+                    let map = map_mut(&file)?;
+                    return Ok(ShmFile { path, file, map });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
@@ -73,61 +66,50 @@ impl ShmFile {
 
     /// The file's size (and the mapping's), bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.map.is_empty()
     }
 
     /// Makes the file at least `len` bytes long (new bytes are zero) and maps all of it.
     pub fn ensure(&mut self, len: usize) -> std::io::Result<()> {
-        if len <= self.len {
+        if len <= self.map.len() {
             return Ok(());
         }
-        self.unmap();
         self.file.set_len(len as u64)?;
-        self.ptr = map(&self.file, len)?;
-        self.len = len;
+        self.map = map_mut(&self.file)?;
         Ok(())
     }
 
-    /// The mapped bytes.
+    /// The mapped bytes. The system process maps the file read-only, and the protocol keeps
+    /// the harness from writing while the system reads (frames are written before the step
+    /// line, not touched until the reply).
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        if self.ptr.is_null() {
-            return &mut [];
-        }
-        // SAFETY: `ptr` is a live shared read-write mapping of `len` bytes made by `map`,
-        // unmapped only through `&mut self`; the file is never shrunk while mapped. The system
-        // process maps it read-only, and the protocol keeps the harness from writing while the
-        // system reads (frames are written before the step line, not touched until the reply).
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
-    }
-
-    fn unmap(&mut self) {
-        if !self.ptr.is_null() {
-            unmap(self.ptr, self.len);
-            self.ptr = std::ptr::null_mut();
-        }
+        &mut self.map
     }
 }
 
 impl Drop for ShmFile {
     fn drop(&mut self) {
-        self.unmap();
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Maps all of a file read-write, shared.
+fn map_mut(file: &File) -> std::io::Result<MmapMut> {
+    // SAFETY: the file is this process's own (created with `create_new`, mode 0600); only the
+    // system under test maps it besides, read-only, and the file is only ever grown, never
+    // truncated, while mapped.
+    unsafe { MmapMut::map_mut(file) }
 }
 
 /// A read-only mapping of a shared-memory file, as a system under test maps it (the Rust
 /// client `examples/rust/sut_aeb_vision.rs` and the benchmarks use it).
 pub struct ShmView {
-    ptr: *const u8,
-    len: usize,
+    map: Mmap,
 }
-
-// SAFETY: the mapping is owned by this value alone; it is only read.
-unsafe impl Send for ShmView {}
 
 impl ShmView {
     /// Maps the first `len` bytes of the file at `path` read-only.
@@ -139,100 +121,18 @@ impl ShmView {
                 format!("{} is shorter than {len} bytes", path.display()),
             ));
         }
-        if len == 0 {
-            return Ok(ShmView {
-                ptr: std::ptr::null(),
-                len: 0,
-            });
-        }
-        Ok(ShmView {
-            ptr: map_read(&file, len)?,
-            len,
-        })
+        // SAFETY: the file is at least `len` bytes long (checked above) and the harness only
+        // grows it; it writes the bytes only while the system is not reading them.
+        let map = unsafe { MmapOptions::new().len(len).map(&file)? };
+        Ok(ShmView { map })
     }
 
     /// The mapped bytes. The harness writes them only while the system is not reading (before
     /// a step line, never until its reply).
     pub fn bytes(&self) -> &[u8] {
-        if self.ptr.is_null() {
-            return &[];
-        }
-        // SAFETY: `ptr` is a live read-only mapping of `len` bytes made by `map_read`, unmapped
-        // only on drop.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        &self.map
     }
 }
-
-impl Drop for ShmView {
-    fn drop(&mut self) {
-        if !self.ptr.is_null() {
-            unmap(self.ptr.cast_mut(), self.len);
-        }
-    }
-}
-
-#[cfg(unix)]
-fn map_read(file: &File, len: usize) -> std::io::Result<*const u8> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: maps `len` bytes (the file is at least that long) of an open file, shared,
-    // read-only, at an address the kernel picks; the result is checked for `MAP_FAILED`.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(ptr.cast_const().cast())
-}
-
-#[cfg(not(unix))]
-fn map_read(_: &File, _: usize) -> std::io::Result<*const u8> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
-#[cfg(unix)]
-fn map(file: &File, len: usize) -> std::io::Result<*mut u8> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: maps `len` bytes of an open file that is at least `len` long, shared, at an
-    // address the kernel picks; the result is checked for `MAP_FAILED`.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(ptr.cast())
-}
-
-#[cfg(unix)]
-fn unmap(ptr: *mut u8, len: usize) {
-    // SAFETY: `ptr` and `len` are those of a mapping made by `map` and not yet unmapped.
-    unsafe {
-        libc::munmap(ptr.cast(), len);
-    }
-}
-
-#[cfg(not(unix))]
-fn map(_: &File, _: usize) -> std::io::Result<*mut u8> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
-#[cfg(not(unix))]
-fn unmap(_: *mut u8, _: usize) {}
 
 #[cfg(test)]
 mod tests {
