@@ -836,8 +836,6 @@ pub struct PerturbEngine {
     /// The frames' words (alpha 255) on their way into the data store, one frame after
     /// another.
     upload: GrowBuffer,
-    /// The same words in host memory, kept between batches.
-    upload_bytes: Vec<u8>,
 }
 
 impl PerturbEngine {
@@ -920,7 +918,6 @@ impl PerturbEngine {
             tables: GrowBuffer::new("gauntlet.perturb.tables", input),
             staging: GrowBuffer::new("gauntlet.perturb.staging", U::MAP_READ | U::COPY_DST),
             upload: GrowBuffer::new("gauntlet.perturb.upload", U::MAP_WRITE | U::COPY_SRC),
-            upload_bytes: Vec::new(),
         })
     }
 
@@ -1053,34 +1050,15 @@ impl PerturbEngine {
                 bind(tables_buf, tables_bytes)
             }
         };
-        // The frames' words (`cpu::upload_words`: alpha 255), frame after frame, made on every
-        // core in a kept host buffer, copied once into the mapped upload buffer, then into the
-        // data store where the plan places each frame (on a software driver, a queued write
-        // per frame allocated a fresh staging buffer each time and filled it on one core).
-        let upload_at: Vec<u64> = frames
-            .iter()
-            .scan(0u64, |at, f| {
-                let here = *at;
-                *at += f.rgba.len() as u64;
-                Some(here)
-            })
-            .collect();
-        let upload_bytes = frames.iter().map(|f| f.rgba.len() as u64).sum::<u64>();
-        let mut staged_upload = std::mem::take(&mut self.upload_bytes);
-        staged_upload.resize((upload_bytes as usize).max(4), 0);
-        {
-            let mut rest: &mut [u8] = &mut staged_upload;
-            let mut chunks = Vec::with_capacity(frames.len());
-            for f in frames {
-                let (chunk, after) = rest.split_at_mut(f.rgba.len());
-                chunks.push(chunk);
-                rest = after;
-            }
-            chunks.into_par_iter().zip(frames).for_each(|(chunk, f)| {
-                for (d, p) in chunk.chunks_exact_mut(4).zip(f.rgba.chunks_exact(4)) {
-                    d.copy_from_slice(&[p[0], p[1], p[2], 255]);
-                }
-            });
+        // The frames' words (`cpu::upload_pixel`: alpha 255), frame after frame, written once
+        // into the mapped upload buffer, then copied into the data store where the plan places
+        // each frame (on a software driver, a queued write per frame allocated a fresh staging
+        // buffer each time and filled it on one core).
+        let mut upload_at = Vec::with_capacity(frames.len());
+        let mut upload_bytes = 0u64;
+        for f in frames {
+            upload_at.push(upload_bytes);
+            upload_bytes += f.rgba.len() as u64;
         }
         let upload = self.upload.get(device, upload_bytes);
         map_and_wait(device, upload, wgpu::MapMode::Write, 0..upload_bytes.max(4))?;
@@ -1088,11 +1066,15 @@ impl PerturbEngine {
             let mut mapped = upload
                 .get_mapped_range_mut(0..upload_bytes.max(4))
                 .map_err(|e| GpuError::Readback(e.to_string()))?;
-            let n = mapped.len();
-            mapped.copy_from_slice(&staged_upload[..n]);
+            let mut rest = mapped.slice(..upload_bytes as usize);
+            for f in frames {
+                let (frame, after) = rest.split_at(f.rgba.len());
+                let (pixels, _) = frame.into_chunks::<4>();
+                pixels.write_iter(f.rgba.chunks_exact(4).map(perturb::cpu::upload_pixel));
+                rest = after;
+            }
         }
         upload.unmap();
-        self.upload_bytes = staged_upload;
         let data_bytes = 4 * plan.data_words.max(1);
         let data = self.data.get(device, data_bytes);
         // The results: each frame's result region, copied into the staging buffer one after

@@ -51,10 +51,15 @@ pub fn kernel_fn(k: Kernel) -> KernelFn {
     }
 }
 
-/// RGBA8 bytes as words with alpha 255 (the engine ignores alpha).
+/// One RGBA8 pixel as the engine stores it: alpha 255 (the engine ignores alpha).
+pub fn upload_pixel(p: &[u8]) -> [u8; 4] {
+    [p[0], p[1], p[2], 255]
+}
+
+/// RGBA8 bytes as words with alpha 255 ([`upload_pixel`]).
 pub fn upload_words(rgba: &[u8]) -> Vec<u32> {
     rgba.chunks_exact(4)
-        .map(|p| u32::from_le_bytes([p[0], p[1], p[2], 255]))
+        .map(|p| u32::from_le_bytes(upload_pixel(p)))
         .collect()
 }
 
