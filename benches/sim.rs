@@ -9,15 +9,13 @@ use gauntlet::scenario;
 use gauntlet::sim::{self, RunSpec, SimOptions};
 use gauntlet::sut::SutSpec;
 
+#[path = "common/ccrs_case.rs"]
+mod ccrs_case;
+use ccrs_case::ccrs_50_full_overlap;
+
 fn steps_per_second(c: &mut Criterion) {
-    let loaded = scenario::load_paths(&[PathBuf::from("scenarios/euro-ncap/ccrs.toml")]);
     // The 50 km/h, 100 % overlap case: with no intervention it runs 4 s = 400 steps.
-    let case = loaded
-        .cases
-        .iter()
-        .find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50"))
-        .expect("case")
-        .build();
+    let case = ccrs_50_full_overlap();
     let none = SutSpec::parse("builtin:none").expect("spec");
     let steps = sim::run_batch(
         vec![RunSpec {

@@ -1,21 +1,16 @@
 //! The frames `benches/render.rs` measures and `examples/render_probe.rs` times: a day CCRs
 //! approach (CCRs 50 km/h, 100 % overlap, the target in view) at successive times.
 
-use std::path::PathBuf;
-
 use gauntlet::render::scene::{FrameScene, build_frame, test_driver_states};
 use gauntlet::render::{Camera, Lighting};
-use gauntlet::scenario;
+
+#[path = "ccrs_case.rs"]
+mod ccrs_case;
+use ccrs_case::ccrs_50_full_overlap;
 
 /// `n` frames of the CCRs 50 km/h, 100 % overlap case, spread over its 4 s approach.
 pub fn scenes(n: usize, width_px: u32, height_px: u32) -> Vec<FrameScene> {
-    let loaded = scenario::load_paths(&[PathBuf::from("scenarios/euro-ncap/ccrs.toml")]);
-    let case = loaded
-        .cases
-        .iter()
-        .find(|c| c.id.ends_with("overlap_pct=100,vut_speed_kph=50"))
-        .expect("case")
-        .build();
+    let case = ccrs_50_full_overlap();
     let times: Vec<f64> = (0..n).map(|i| 3.9 * i as f64 / n as f64).collect();
     let camera = Camera {
         width_px,
