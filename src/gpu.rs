@@ -51,6 +51,8 @@ pub enum GpuError {
     Validation(String),
     #[error("reading GPU results back failed: {0}")]
     Readback(String),
+    #[error("writing frames for the GPU failed: {0}")]
+    Upload(String),
     #[error("frame {index} is {width}×{height} px; the limit is {max}×{max}")]
     FrameTooLarge {
         index: usize,
@@ -85,11 +87,50 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub adapter: AdapterDescription,
     pub limits: wgpu::Limits,
+    /// How the engines move frames between host and device memory.
+    pub memory: Memory,
+}
+
+/// How the engines move frames in and out of device memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Memory {
+    /// Through mapped upload and staging buffers and copies on the GPU (device memory the host
+    /// cannot map: every discrete GPU).
+    Staged,
+    /// The host maps the working buffers themselves (`MAPPABLE_PRIMARY_BUFFERS` on a CPU
+    /// adapter, where device memory is host memory): no copies in or out.
+    HostMapped,
+}
+
+/// How [`acquire_with`] sets up memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MemoryChoice {
+    /// [`Memory::HostMapped`] on a CPU adapter that offers it, else [`Memory::Staged`].
+    #[default]
+    Auto,
+    /// [`Memory::Staged`] on any adapter (the path of discrete GPUs, for tests on a CPU one).
+    Staged,
+}
+
+/// What [`acquire_with`] asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AcquireConfig {
+    pub device: DeviceChoice,
+    pub memory: MemoryChoice,
 }
 
 /// Acquires a GPU adapter and device, requesting the adapter's own limits. `Ok(None)`: no
 /// adapter, which only `DeviceChoice::Auto` accepts.
 pub fn acquire(choice: DeviceChoice) -> Result<Option<GpuContext>, GpuError> {
+    acquire_with(AcquireConfig {
+        device: choice,
+        memory: MemoryChoice::Auto,
+    })
+}
+
+/// [`acquire`] with a choice of memory set-up.
+pub fn acquire_with(config: AcquireConfig) -> Result<Option<GpuContext>, GpuError> {
+    let choice = config.device;
     if choice == DeviceChoice::Cpu {
         return Ok(None);
     }
@@ -108,9 +149,25 @@ pub fn acquire(choice: DeviceChoice) -> Result<Option<GpuContext>, GpuError> {
     };
     let info = adapter.get_info();
     let limits = adapter.limits();
+    // On a CPU adapter device memory is host memory: mapping the working buffers themselves
+    // saves a copy of every frame in and out. On a discrete GPU that would put them in slow
+    // host-visible memory.
+    let memory = if config.memory == MemoryChoice::Auto
+        && info.device_type == wgpu::DeviceType::Cpu
+        && adapter
+            .features()
+            .contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS)
+    {
+        Memory::HostMapped
+    } else {
+        Memory::Staged
+    };
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some("gauntlet.device"),
-        required_features: wgpu::Features::empty(),
+        required_features: match memory {
+            Memory::HostMapped => wgpu::Features::MAPPABLE_PRIMARY_BUFFERS,
+            Memory::Staged => wgpu::Features::empty(),
+        },
         required_limits: limits.clone(),
         experimental_features: wgpu::ExperimentalFeatures::default(),
         memory_hints: wgpu::MemoryHints::Performance,
@@ -131,6 +188,7 @@ pub fn acquire(choice: DeviceChoice) -> Result<Option<GpuContext>, GpuError> {
             device_type: format!("{:?}", info.device_type),
         },
         limits,
+        memory,
     }))
 }
 
@@ -810,6 +868,7 @@ impl GpuContext {
             queue: self.queue.clone(),
             adapter: self.adapter.clone(),
             limits: self.limits.clone(),
+            memory: self.memory,
         }
     }
 }
@@ -898,6 +957,10 @@ impl PerturbEngine {
         }
         use wgpu::BufferUsages as U;
         let input = U::STORAGE | U::COPY_DST;
+        let data_usage = match ctx.memory {
+            Memory::HostMapped => U::STORAGE | U::MAP_READ | U::MAP_WRITE,
+            Memory::Staged => U::STORAGE | U::COPY_DST | U::COPY_SRC,
+        };
         let uniform_tables = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("gauntlet.perturb.uniform_tables"),
             size: 4 * UNIFORM_TABLE_WORDS as u64,
@@ -910,10 +973,7 @@ impl PerturbEngine {
             modules: HashMap::new(),
             pipelines: HashMap::new(),
             jobs: GrowBuffer::new("gauntlet.perturb.jobs", U::UNIFORM | U::COPY_DST),
-            data: GrowBuffer::new(
-                "gauntlet.perturb.data",
-                U::STORAGE | U::COPY_DST | U::COPY_SRC,
-            ),
+            data: GrowBuffer::new("gauntlet.perturb.data", data_usage),
             uniform_tables,
             tables: GrowBuffer::new("gauntlet.perturb.tables", input),
             staging: GrowBuffer::new("gauntlet.perturb.staging", U::MAP_READ | U::COPY_DST),
@@ -1050,42 +1110,47 @@ impl PerturbEngine {
                 bind(tables_buf, tables_bytes)
             }
         };
-        // The frames' words (`cpu::upload_pixel`: alpha 255), frame after frame, written once
-        // into the mapped upload buffer, then copied into the data store where the plan places
-        // each frame (on a software driver, a queued write per frame allocated a fresh staging
-        // buffer each time and filled it on one core).
-        let mut upload_at = Vec::with_capacity(frames.len());
-        let mut upload_bytes = 0u64;
-        for f in frames {
-            upload_at.push(upload_bytes);
-            upload_bytes += f.rgba.len() as u64;
-        }
-        let upload = self.upload.get(device, upload_bytes);
-        map_and_wait(device, upload, wgpu::MapMode::Write, 0..upload_bytes.max(4))?;
-        {
-            let mut mapped = upload
-                .get_mapped_range_mut(0..upload_bytes.max(4))
-                .map_err(|e| GpuError::Readback(e.to_string()))?;
-            let mut rest = mapped.slice(..upload_bytes as usize);
-            for f in frames {
-                let (frame, after) = rest.split_at(f.rgba.len());
-                let (pixels, _) = frame.into_chunks::<4>();
-                pixels.write_iter(f.rgba.chunks_exact(4).map(perturb::cpu::upload_pixel));
-                rest = after;
-            }
-        }
-        upload.unmap();
         let data_bytes = 4 * plan.data_words.max(1);
         let data = self.data.get(device, data_bytes);
-        // The results: each frame's result region, copied into the staging buffer one after
-        // another; `reads` says where each frame's pixels start in it.
+        // The frames' words (`cpu::upload_pixel`: alpha 255), frame after frame, written once
+        // where the GPU reads them: on a host-mapped adapter into the data store itself, where
+        // the plan places each frame; otherwise into the mapped upload buffer, from which the
+        // GPU copies them into the data store (on a software driver, a queued write per frame
+        // allocated a fresh staging buffer each time and filled it on one core).
+        let upload = match self.ctx.memory {
+            Memory::HostMapped => {
+                let at: Vec<u64> = plan.frames.iter().map(|s| 4 * s.base).collect();
+                write_frames(device, data, data_bytes, frames, &at)?;
+                None
+            }
+            Memory::Staged => {
+                let mut at = Vec::with_capacity(frames.len());
+                let mut bytes = 0u64;
+                for f in frames {
+                    at.push(bytes);
+                    bytes += (f.rgba.len() as u64).next_multiple_of(256);
+                }
+                let upload = self.upload.get(device, bytes);
+                write_frames(device, upload, bytes, frames, &at)?;
+                Some((upload, at))
+            }
+        };
+        // The results: on a host-mapped adapter read where they lie in the data store;
+        // otherwise each frame's result region is copied into the staging buffer one after
+        // another. `reads` says where each frame's pixels start.
         let mut reads = Vec::with_capacity(plan.frames.len());
         let mut staged = 0u64;
         for s in &plan.frames {
-            reads.push(staged);
+            match self.ctx.memory {
+                Memory::HostMapped => reads.push(4 * (s.base + u64::from(s.result))),
+                Memory::Staged => reads.push(staged),
+            }
             staged += 4 * u64::from(s.width_px * s.height_px);
         }
-        let staging = self.staging.get(device, staged);
+        let staging = match self.ctx.memory {
+            Memory::HostMapped => None,
+            Memory::Staged => Some(self.staging.get(device, staged)),
+        };
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("gauntlet.perturb.bind_group"),
             layout: &self.layouts[&tables].0,
@@ -1111,8 +1176,10 @@ impl PerturbEngine {
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("gauntlet.perturb.encoder"),
         });
-        for ((f, slot), &at) in frames.iter().zip(&plan.frames).zip(&upload_at) {
-            encoder.copy_buffer_to_buffer(upload, at, data, 4 * slot.base, f.rgba.len() as u64);
+        if let Some((upload, upload_at)) = &upload {
+            for ((f, slot), &at) in frames.iter().zip(&plan.frames).zip(upload_at) {
+                encoder.copy_buffer_to_buffer(upload, at, data, 4 * slot.base, f.rgba.len() as u64);
+            }
         }
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -1126,19 +1193,25 @@ impl PerturbEngine {
                 pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
             }
         }
-        for (slot, &at) in plan.frames.iter().zip(&reads) {
-            let start = 4 * (slot.base + u64::from(slot.result));
-            let n = 4 * u64::from(slot.width_px * slot.height_px);
-            encoder.copy_buffer_to_buffer(data, start, staging, at, n);
+        if let Some(staging) = staging {
+            for (slot, &at) in plan.frames.iter().zip(&reads) {
+                let start = 4 * (slot.base + u64::from(slot.result));
+                let n = 4 * u64::from(slot.width_px * slot.height_px);
+                encoder.copy_buffer_to_buffer(data, start, staging, at, n);
+            }
         }
         queue.submit([encoder.finish()]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Validation(e.to_string()));
         }
-        map_and_wait(device, staging, wgpu::MapMode::Read, 0..staged)?;
+        let (results, results_bytes) = match staging {
+            Some(staging) => (staging, staged),
+            None => (data, data_bytes),
+        };
+        map_and_wait(device, results, wgpu::MapMode::Read, 0..results_bytes)?;
         let out = {
-            let mapped = staging
-                .get_mapped_range(0..staged)
+            let mapped = results
+                .get_mapped_range(0..results_bytes)
                 .map_err(|e| GpuError::Readback(e.to_string()))?;
             let bytes: &[u8] = &mapped;
             // Copied out frame by frame on every core (the driver's threads are idle now).
@@ -1148,12 +1221,38 @@ impl PerturbEngine {
                 .map(|(s, &at)| frame_bytes(bytes, at, s.width_px * s.height_px))
                 .collect()
         };
-        staging.unmap();
+        results.unmap();
         Ok(out)
     }
 }
 
-/// A frame's `n` pixels from the staging buffer, starting at byte `at`.
+/// Maps `buffer` for writing and writes each frame's words (`cpu::upload_pixel`) at its byte
+/// offset `at` (a multiple of 8), frame by frame on every core (the driver's threads are idle
+/// now).
+fn write_frames(
+    device: &wgpu::Device,
+    buffer: &wgpu::Buffer,
+    bytes: u64,
+    frames: &[FrameIn],
+    at: &[u64],
+) -> Result<(), GpuError> {
+    map_and_wait(device, buffer, wgpu::MapMode::Write, 0..bytes.max(4))?;
+    let written = frames
+        .par_iter()
+        .zip(at)
+        .try_for_each(|(f, &start)| -> Result<(), GpuError> {
+            let mut place = buffer
+                .get_mapped_range_mut(start..start + f.rgba.len() as u64)
+                .map_err(|e| GpuError::Upload(e.to_string()))?;
+            let (pixels, _) = place.slice(..).into_chunks::<4>();
+            pixels.write_iter(f.rgba.chunks_exact(4).map(perturb::cpu::upload_pixel));
+            Ok(())
+        });
+    buffer.unmap();
+    written
+}
+
+/// A frame's `n` pixels from the mapped results, starting at byte `at`.
 fn frame_bytes(staged: &[u8], at: u64, n: u32) -> Vec<u8> {
     let at = at as usize;
     staged[at..at + 4 * n as usize].to_vec()

@@ -380,6 +380,61 @@ fn frames_of_different_sizes_in_one_batch() {
     assert_eq!(small[0], together[2]);
 }
 
+/// The two ways frames move in and out of the device give the same frames: on a CPU adapter
+/// (CI's lavapipe) the engine maps its data store itself (`Memory::HostMapped`); the path of
+/// discrete GPUs (`Memory::Staged`: upload and staging buffers, copies on the GPU) is forced
+/// here on the same adapter. Odd sizes, so that frames start at unaligned pixel counts, and
+/// two batches, so that the second reuses the buffers.
+#[test]
+fn host_mapped_and_staged_memory_give_the_same_frames() {
+    use gauntlet::gpu::{AcquireConfig, Memory, MemoryChoice};
+    let engine_with = |memory| {
+        let ctx = gauntlet::gpu::acquire_with(AcquireConfig {
+            device: DeviceChoice::Gpu,
+            memory,
+        })
+        .expect("device")
+        .expect("a GPU adapter: these tests need one (see scripts/test.sh)");
+        let m = ctx.memory;
+        if ctx.adapter.device_type == "Cpu" && memory == MemoryChoice::Auto {
+            assert_eq!(m, Memory::HostMapped, "a CPU adapter maps its store");
+        }
+        (PerturbEngine::new(ctx).expect("engine"), m)
+    };
+    let (mut auto, auto_memory) = engine_with(MemoryChoice::Auto);
+    let (mut staged, staged_memory) = engine_with(MemoryChoice::Staged);
+    assert_eq!(staged_memory, Memory::Staged);
+    eprintln!("auto: {auto_memory:?}, forced: {staged_memory:?}");
+    let sizes = [(97, 61), (33, 45), (160, 90)];
+    let images: Vec<files::Image> = sizes.iter().map(|&(w, h)| sample("ccrs", w, h)).collect();
+    let chains = [
+        vec![parse_spec("jpeg_compression:2").unwrap()],
+        vec![
+            parse_spec("fog:2").unwrap(),
+            parse_spec("shot_noise:1").unwrap(),
+        ],
+        vec![parse_spec("defocus_blur:3").unwrap()],
+    ];
+    let names: Vec<String> = (0..sizes.len())
+        .map(|i| format!("memory/{i}.png"))
+        .collect();
+    let frames: Vec<FrameIn> = images
+        .iter()
+        .zip(&chains)
+        .zip(&names)
+        .map(|((img, chain), name)| frame(img, chain, name))
+        .collect();
+    for batch in [&frames[..], &frames[1..]] {
+        let a = auto.apply(batch).expect("gpu");
+        let b = staged.apply(batch).expect("gpu");
+        assert_eq!(a, b, "the memory set-up changed a frame");
+        let c = cpu::perturb(batch).expect("cpu");
+        for (i, (g, c)) in a.iter().zip(&c).enumerate() {
+            assert_eq!(differences(g, c).0, 0, "frame {i} differs from the CPU");
+        }
+    }
+}
+
 /// A batch whose lookup tables exceed the uniform table buffer (`gpu::UNIFORM_TABLE_WORDS`)
 /// runs the kernels' storage-table variant: the same frames as the CPU reference, and a frame's
 /// result the same as in a batch that fits the uniform buffer.

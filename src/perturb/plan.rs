@@ -7,7 +7,8 @@
 //! Memory: one store of `u32` words (on the GPU a storage buffer) holds every frame's regions,
 //! one after another. A frame's regions are planes of `width × height` words: image A, image B
 //! (RGBA8, ping-pong), T (a packed 10-bit RGB or f32 scratch plane) and the f32 planes P, Q, R,
-//! then [`SMALL_WORDS`] words of per-frame scalars (means, minima, maxima).
+//! then [`SMALL_WORDS`] words of per-frame scalars (means, minima, maxima), padded to a
+//! multiple of [`FRAME_ALIGN_WORDS`] so that every frame starts on a 256-byte boundary.
 
 use std::collections::HashMap;
 
@@ -24,6 +25,9 @@ pub const REDUCE_SIZE: u32 = 256;
 pub const PIXELS_PER_INVOCATION: u32 = 16;
 /// Per-frame scalar words after the planes.
 pub const SMALL_WORDS: u32 = 64;
+/// Alignment of every frame's place in the store, in words (256 bytes: a host may map each
+/// frame's place on its own, which wgpu allows at multiples of 8 bytes).
+pub const FRAME_ALIGN_WORDS: u64 = 64;
 /// Invocations along x of an `Items` dispatch row.
 pub const ITEMS_ROW: u32 = 1024 * WORKGROUP_SIZE;
 
@@ -238,14 +242,21 @@ pub struct Plan {
     pub data_words: u64,
 }
 
-/// Words of the data buffer a frame needs for its chain.
+/// Words of the data buffer a frame needs for its chain (a multiple of
+/// [`FRAME_ALIGN_WORDS`]).
 pub fn frame_words(width_px: u32, height_px: u32, chain: &[Perturbation]) -> u64 {
-    let regions = chain
+    let plane = u64::from(width_px) * u64::from(height_px);
+    (u64::from(frame_regions(chain)) * plane + u64::from(SMALL_WORDS))
+        .next_multiple_of(FRAME_ALIGN_WORDS)
+}
+
+/// Planes a frame's chain needs.
+fn frame_regions(chain: &[Perturbation]) -> u32 {
+    chain
         .iter()
         .map(|p| regions_needed(p.corruption))
         .max()
-        .unwrap_or(1);
-    u64::from(regions) * u64::from(width_px) * u64::from(height_px) + u64::from(SMALL_WORDS)
+        .unwrap_or(1)
 }
 
 fn regions_needed(c: Corruption) -> u32 {
@@ -894,7 +905,7 @@ pub fn build(frames: &[FrameIn], job_align: u32) -> Plan {
         let (w, h) = (f.width_px, f.height_px);
         let plane = w * h;
         let words = frame_words(w, h, f.chain);
-        let regions = ((words - u64::from(SMALL_WORDS)) / u64::from(plane)) as u32;
+        let regions = frame_regions(f.chain);
         let mut cur = IMAGE_A;
         let mut steps = Vec::with_capacity(f.chain.len());
         for (pos, p) in f.chain.iter().enumerate() {

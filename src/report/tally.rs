@@ -332,7 +332,8 @@ fn robustness_entry(scenario: &str, sweep: &Sweep) -> RobustnessEntry {
     for ((c, s), v) in &sweep.cells {
         cells.push(cell(c, Some(s), v));
     }
-    let measures: [(&str, fn(&Cell) -> Option<f64>); 4] = [
+    type Measure = fn(&Cell) -> Option<f64>;
+    let measures: [(&str, Measure); 4] = [
         ("recall", Cell::recall),
         ("precision", Cell::precision),
         ("ap50", Cell::ap50),
