@@ -364,8 +364,8 @@ fn plane_motion(@builtin(global_invocation_id) id: vec3<u32>) {
 
 // Bilinear sample of an RGBA8 image at real coordinates inside it.
 fn bilinear_rgb(j: Job, region: u32, fx: f32, fy: f32) -> vec3<f32> {
-    let x0 = min(u32(floor(fx)), j.frame.x - 1u);
-    let y0 = min(u32(floor(fy)), j.frame.y - 1u);
+    let x0 = exact_u32(floor(clamp(fx, 0.0, f32(j.frame.x - 1u))));
+    let y0 = exact_u32(floor(clamp(fy, 0.0, f32(j.frame.y - 1u))));
     let x1 = min(x0 + 1u, j.frame.x - 1u);
     let y1 = min(y0 + 1u, j.frame.y - 1u);
     let tx = fx - f32(x0);

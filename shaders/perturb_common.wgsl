@@ -105,8 +105,31 @@ fn load_rgb(j: Job, region: u32, x: u32, y: u32) -> vec3<f32> {
     return unpack4x8unorm(data_load(j.frame.z + region + y * j.frame.x + x)).rgb;
 }
 
+// Float-to-integer conversions of values known to be integers, without a conversion
+// instruction: lavapipe (LLVM 15) converts f32 to integers lane by lane on AVX2, with a NaN
+// test per lane, which made packing a pixel cost more than the corruption around it. An
+// integer v in 0..2²³ plus 2²³ has v in the low bits of its f32 word, exactly; an integer in
+// −2²²..2²² plus 1.5·2²³ likewise. The CPU reference converts with `as`, to the same values.
+fn exact_u32(v: f32) -> u32 {
+    return bitcast<u32>(v + 8388608.0) - 0x4b000000u;
+}
+
+fn exact_u32x3(v: vec3<f32>) -> vec3<u32> {
+    return bitcast<vec3<u32>>(v + vec3<f32>(8388608.0)) - vec3<u32>(0x4b000000u);
+}
+
+fn exact_i32(v: f32) -> i32 {
+    return bitcast<i32>(v + 12582912.0) - 0x4b400000;
+}
+
+// pack4x8unorm(vec4(c, 1)): the same rounding (half to even), through `exact_u32x3`.
+fn pack_rgb(c: vec3<f32>) -> u32 {
+    let u = exact_u32x3(round(clamp(c, vec3<f32>(0.0), vec3<f32>(1.0)) * 255.0));
+    return u.x | (u.y << 8u) | (u.z << 16u) | 0xff000000u;
+}
+
 fn store_rgb(j: Job, region: u32, x: u32, y: u32, c: vec3<f32>) {
-    data_store(j.frame.z + region + y * j.frame.x + x, pack4x8unorm(vec4<f32>(c, 1.0)));
+    data_store(j.frame.z + region + y * j.frame.x + x, pack_rgb(c));
 }
 
 fn load_f(j: Job, region: u32, i: u32) -> f32 {
@@ -131,7 +154,7 @@ fn table_f(j: Job, i: u32) -> f32 {
 
 // RGB in [0, 1] as three 10-bit fields (the scratch format of separable blurs).
 fn pack10(c: vec3<f32>) -> u32 {
-    let q = vec3<u32>(floor(clamp(c, vec3<f32>(0.0), vec3<f32>(1.0)) * 1023.0 + 0.5));
+    let q = exact_u32x3(floor(clamp(c, vec3<f32>(0.0), vec3<f32>(1.0)) * 1023.0 + 0.5));
     return q.x | (q.y << 10u) | (q.z << 20u);
 }
 

@@ -33,7 +33,7 @@ fn pixelate(@builtin(global_invocation_id) id: vec3<u32>) {
         }
     }
     let n = f32((x1 - x0) * (y1 - y0));
-    let out = pack4x8unorm(vec4<f32>(vec3<f32>(s) / (n * 255.0), 1.0));
+    let out = pack_rgb(vec3<f32>(s) / (n * 255.0));
     let o = 2u * ws + 2u * hs;
     let ox0 = table_u(j, o + 2u * cx);
     let ox1 = table_u(j, o + 2u * cx + 1u);
@@ -365,8 +365,8 @@ fn elastic_warp(@builtin(global_invocation_id) id: vec3<u32>) {
         let p = id.y * j.frame.x + x;
         let fx = f32(x) + load_f(j, j.io.z, p);
         let fy = f32(id.y) + load_f(j, j.io.w, p);
-        let x0 = i32(floor(fx));
-        let y0 = i32(floor(fy));
+        let x0 = exact_i32(floor(fx));
+        let y0 = exact_i32(floor(fy));
         let tx = fx - f32(x0);
         let ty = fy - f32(y0);
         let xa = u32(edge(x0, w, 1u));

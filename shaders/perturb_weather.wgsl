@@ -154,8 +154,8 @@ fn snow_layer(@builtin(global_invocation_id) id: vec3<u32>) {
         }
         let fy = f32(id.y) * j.p0.x;
         let fx = f32(x) * j.p0.y;
-        let x0 = min(u32(floor(fx)), nx - 1u);
-        let y0 = min(u32(floor(fy)), ny - 1u);
+        let x0 = exact_u32(floor(clamp(fx, 0.0, f32(nx - 1u))));
+        let y0 = exact_u32(floor(clamp(fy, 0.0, f32(ny - 1u))));
         let x1 = min(x0 + 1u, nx - 1u);
         let y1 = min(y0 + 1u, ny - 1u);
         let tx = fx - f32(x0);
