@@ -92,6 +92,19 @@ fn hash2(a: i32, b: i32) -> f32 {
     return f32(pcg(bitcast<u32>(a) ^ pcg(bitcast<u32>(b))) & 0xffffu) / 65535.0;
 }
 
+// Float-to-integer conversions without a conversion instruction (lavapipe on LLVM 15 converts
+// lane by lane on AVX2, with a NaN test per lane): an integer v in 0..2²³ plus 2²³, or in
+// −2²²..2²² plus 1.5·2²³, has v in the low bits of its f32 word, exactly (`render::cpu` converts
+// with `as`, to the same values).
+fn exact_u32(v: f32) -> u32 {
+    return bitcast<u32>(v + 8388608.0) - 0x4b000000u;
+}
+
+// floor(v) as i32, v clamped to ±2²² (`render::cpu::floor_i32`).
+fn floor_i32(v: f32) -> i32 {
+    return bitcast<i32>(floor(clamp(v, -4194304.0, 4194304.0)) + 12582912.0) - 0x4b400000;
+}
+
 fn smooth_step(e0: f32, e1: f32, x: f32) -> f32 {
     let t = clamp((x - e0) / (e1 - e0), 0.0, 1.0);
     return t * t * (3.0 - 2.0 * t);
@@ -243,7 +256,7 @@ fn ground_albedo(p: vec3<f32>) -> vec3<f32> {
     let sd = road_from_world(view.road.x, p.xy);
     let s = sd.x;
     let d = sd.y;
-    let cell = hash2(i32(floor(s * 6.0)), i32(floor(d * 6.0)));
+    let cell = hash2(floor_i32(s * 6.0), floor_i32(d * 6.0));
     let tex = 0.85 + 0.3 * cell;
     let right = view.road.z;
     let left = view.road.w;
@@ -288,7 +301,7 @@ fn ground_albedo(p: vec3<f32>) -> vec3<f32> {
     if ((kind == 2.0 || kind == 3.0) && beyond < 0.3) {
         return vec3<f32>(0.42, 0.42, 0.4) * tex;
     }
-    return vec3<f32>(0.06, 0.13, 0.04) * (0.7 + 0.6 * hash2(i32(floor(s * 3.0)), i32(floor(d * 3.0))));
+    return vec3<f32>(0.06, 0.13, 0.04) * (0.7 + 0.6 * hash2(floor_i32(s * 3.0), floor_i32(d * 3.0)));
 }
 
 // Radiance of the sky in a direction.
@@ -331,7 +344,7 @@ fn irradiance(p: vec3<f32>, n: vec3<f32>) -> f32 {
 // Exposure, a soft shoulder and display gamma, to 8 bits.
 fn to_u8(x: f32, exposure: f32) -> u32 {
     let v = pow(1.0 - exp(-exposure * max(x, 0.0)), 1.0 / 2.2);
-    return u32(clamp(v, 0.0, 1.0) * 255.0 + 0.5);
+    return exact_u32(floor(clamp(v, 0.0, 1.0) * 255.0 + 0.5));
 }
 
 // One invocation shades `PIXELS_PER_INVOCATION` pixels of a row: the per-invocation cost is

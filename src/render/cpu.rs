@@ -59,6 +59,12 @@ pub fn pcg(v: u32) -> u32 {
 }
 
 /// A value in [0, 1] per integer cell.
+/// `floor(v) as i32` with v clamped to ±2²² (the shader's `floor_i32`, which converts without a
+/// conversion instruction and is exact in that range).
+fn floor_i32(v: f32) -> i32 {
+    v.clamp(-4_194_304.0, 4_194_304.0).floor() as i32
+}
+
 fn hash2(a: i32, b: i32) -> f32 {
     (pcg((a as u32) ^ pcg(b as u32)) & 0xffff) as f32 / 65535.0
 }
@@ -223,7 +229,7 @@ fn road_from_world(k: f32, p: [f32; 2]) -> [f32; 2] {
 fn ground_albedo(view: &View, markings: &[Marking], p: V3) -> V3 {
     let sd = road_from_world(view.road[0], [p[0], p[1]]);
     let (s, d) = (sd[0], sd[1]);
-    let cell = |scale: f32| hash2((s * scale).floor() as i32, (d * scale).floor() as i32);
+    let cell = |scale: f32| hash2(floor_i32(s * scale), floor_i32(d * scale));
     let cell6 = cell(6.0);
     let tex = 0.85 + 0.3 * cell6;
     let (right, left) = (view.road[2], view.road[3]);
