@@ -118,6 +118,10 @@ fn exact_u32x3(v: vec3<f32>) -> vec3<u32> {
     return bitcast<vec3<u32>>(v + vec3<f32>(8388608.0)) - vec3<u32>(0x4b000000u);
 }
 
+fn exact_u32x4(v: vec4<f32>) -> vec4<u32> {
+    return bitcast<vec4<u32>>(v + vec4<f32>(8388608.0)) - vec4<u32>(0x4b000000u);
+}
+
 fn exact_i32(v: f32) -> i32 {
     return bitcast<i32>(v + 12582912.0) - 0x4b400000;
 }

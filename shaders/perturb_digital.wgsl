@@ -197,23 +197,25 @@ fn jpeg_block(x: Block, q: Block) -> Block {
     );
 }
 
-// Column c of a quadrant (4 rows from y) into the luma plane io.y, inside the frame only.
-fn store_column(j: Job, x: u32, y: u32, v: vec4<f32>) {
+// Words per row of the packed luma plane: four decoded luma samples (integers 0–255) per word,
+// pixel x in byte x mod 4 of word x / 4.
+fn luma_words(j: Job) -> u32 {
+    return (j.frame.x + 3u) / 4u;
+}
+
+// A quadrant (4 columns from x, a multiple of 4; 4 rows from y) into the packed luma plane io.y:
+// one word per row, rows inside the frame only.
+fn store_quadrant(j: Job, x: u32, y: u32, m: mat4x4<f32>) {
     if (x >= j.frame.x) {
         return;
     }
+    let lw = luma_words(j);
     for (var r = 0u; r < 4u; r = r + 1u) {
         if (y + r < j.frame.y) {
-            store_f(j, j.io.y, (y + r) * j.frame.x + x, v[r]);
+            let u = exact_u32x4(vec4<f32>(m[0][r], m[1][r], m[2][r], m[3][r]));
+            set_word(j, j.io.y, (y + r) * lw + x / 4u, u.x | (u.y << 8u) | (u.z << 16u) | (u.w << 24u));
         }
     }
-}
-
-fn store_quadrant(j: Job, x: u32, y: u32, m: mat4x4<f32>) {
-    store_column(j, x, y, m[0]);
-    store_column(j, x + 1u, y, m[1]);
-    store_column(j, x + 2u, y, m[2]);
-    store_column(j, x + 3u, y, m[3]);
 }
 
 fn store_luma(j: Job, x: u32, y: u32, b: Block) {
@@ -231,7 +233,7 @@ fn store_chroma_column(j: Job, x: u32, y: u32, cb: vec4<f32>, cr: vec4<f32>) {
     if (x >= cw) {
         return;
     }
-    let b = vec4<u32>(cb) | (vec4<u32>(cr) << vec4<u32>(16u));
+    let b = exact_u32x4(cb) | (exact_u32x4(cr) << vec4<u32>(16u));
     for (var r = 0u; r < 4u; r = r + 1u) {
         if (y + r < chh) {
             set_word(j, j.io.z, (y + r) * cw + x, b[r]);
@@ -247,8 +249,8 @@ fn store_chroma(j: Job, x: u32, y: u32, cb: mat4x4<f32>, cr: mat4x4<f32>) {
 }
 
 // One 16×16 MCU (4:2:0): four luma blocks and one block each of Cb and Cr (2×2 means),
-// quantised with the tables scaled by `ints.x` and decoded; luma into the f32 plane io.y, chroma
-// packed into the half-resolution plane io.z.
+// quantised with the tables scaled by `ints.x` and decoded; luma packed into the plane io.y
+// (`luma_words`), chroma packed into the half-resolution plane io.z.
 @compute @workgroup_size(64)
 fn jpeg_mcu(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -290,47 +292,70 @@ fn fancy(c: vec2<f32>, nx: vec2<f32>, ny: vec2<f32>, nxy: vec2<f32>) -> vec2<f32
     return 0.75 * near + 0.25 * far;
 }
 
-fn compose_pixel(j: Job, x: u32, y: u32, c: vec2<f32>) {
+// The two decoded luma samples of a quad's row (pixels 2·cx and 2·cx + 1, in one word of the
+// packed plane).
+fn luma_pair(j: Job, cx: u32, y: u32) -> vec2<f32> {
+    let v = word(j, j.io.x, y * luma_words(j) + cx / 2u) >> (16u * (cx & 1u));
+    return vec2<f32>(f32(v & 255u), f32((v >> 8u) & 255u));
+}
+
+fn compose_pixel(j: Job, x: u32, y: u32, yy: f32, c: vec2<f32>) {
     if (x >= j.frame.x || y >= j.frame.y) {
         return;
     }
-    let yy = load_f(j, j.io.x, y * j.frame.x + x);
     let cb = c.x - 128.0;
     let cr = c.y - 128.0;
     let rgb = vec3<f32>(yy + 1.402 * cr, yy - 0.344136 * cb - 0.714136 * cr, yy + 1.772 * cb);
     store_rgb(j, j.io.y, x, y, rgb * (1.0 / 255.0));
 }
 
-// Decoded YCbCr back to RGB, one 2×2 quad of pixels (one chroma sample) at a time: the 3×3
-// chroma samples around it (clamped at the edges) are loaded once for the four pixels.
+fn chroma_at(j: Job, cw: u32, x: u32, y: u32) -> vec2<f32> {
+    return unpack_chroma(word(j, j.io.z, y * cw + x));
+}
+
+// Decoded YCbCr back to RGB, one 2×2 quad of pixels (one chroma sample) at a time, PPI
+// consecutive quads of a chroma row per invocation: the 3×3 chroma samples around a quad
+// (clamped at the edges) slide along, one new column of 3 per quad.
 @compute @workgroup_size(64)
 fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let cw = (j.frame.x + 1u) / 2u;
     let chh = (j.frame.y + 1u) / 2u;
     let cy = id.y;
+    let cx0 = id.x * PPI;
+    if (cx0 >= cw || cy >= chh) {
+        return;
+    }
+    let yu = select(cy - 1u, 0u, cy == 0u);
+    let yd = min(cy + 1u, chh - 1u);
+    let xl = select(cx0 - 1u, 0u, cx0 == 0u);
+    var ul = chroma_at(j, cw, xl, yu);
+    var ml = chroma_at(j, cw, xl, cy);
+    var dl = chroma_at(j, cw, xl, yd);
+    var uc = chroma_at(j, cw, cx0, yu);
+    var mc = chroma_at(j, cw, cx0, cy);
+    var dc = chroma_at(j, cw, cx0, yd);
     for (var i = 0u; i < PPI; i = i + 1u) {
-        let cx = pixel_x(id.x, i);
-        if (cx >= cw || cy >= chh) {
+        let cx = cx0 + i;
+        if (cx >= cw) {
             return;
         }
-        let xl = select(cx - 1u, 0u, cx == 0u);
         let xr = min(cx + 1u, cw - 1u);
-        let yu = select(cy - 1u, 0u, cy == 0u);
-        let yd = min(cy + 1u, chh - 1u);
-        let ul = unpack_chroma(word(j, j.io.z, yu * cw + xl));
-        let uc = unpack_chroma(word(j, j.io.z, yu * cw + cx));
-        let ur = unpack_chroma(word(j, j.io.z, yu * cw + xr));
-        let ml = unpack_chroma(word(j, j.io.z, cy * cw + xl));
-        let mc = unpack_chroma(word(j, j.io.z, cy * cw + cx));
-        let mr = unpack_chroma(word(j, j.io.z, cy * cw + xr));
-        let dl = unpack_chroma(word(j, j.io.z, yd * cw + xl));
-        let dc = unpack_chroma(word(j, j.io.z, yd * cw + cx));
-        let dr = unpack_chroma(word(j, j.io.z, yd * cw + xr));
-        compose_pixel(j, 2u * cx, 2u * cy, fancy(mc, ml, uc, ul));
-        compose_pixel(j, 2u * cx + 1u, 2u * cy, fancy(mc, mr, uc, ur));
-        compose_pixel(j, 2u * cx, 2u * cy + 1u, fancy(mc, ml, dc, dl));
-        compose_pixel(j, 2u * cx + 1u, 2u * cy + 1u, fancy(mc, mr, dc, dr));
+        let ur = chroma_at(j, cw, xr, yu);
+        let mr = chroma_at(j, cw, xr, cy);
+        let dr = chroma_at(j, cw, xr, yd);
+        let top = luma_pair(j, cx, 2u * cy);
+        let bottom = luma_pair(j, cx, min(2u * cy + 1u, j.frame.y - 1u));
+        compose_pixel(j, 2u * cx, 2u * cy, top.x, fancy(mc, ml, uc, ul));
+        compose_pixel(j, 2u * cx + 1u, 2u * cy, top.y, fancy(mc, mr, uc, ur));
+        compose_pixel(j, 2u * cx, 2u * cy + 1u, bottom.x, fancy(mc, ml, dc, dl));
+        compose_pixel(j, 2u * cx + 1u, 2u * cy + 1u, bottom.y, fancy(mc, mr, dc, dr));
+        ul = uc;
+        ml = mc;
+        dl = dc;
+        uc = ur;
+        mc = mr;
+        dc = dr;
     }
 }
 

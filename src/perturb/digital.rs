@@ -172,28 +172,33 @@ fn region8(j: &Job, data: &[u32], x: u32, y: u32) -> (Block, M4, M4) {
     (luma, cb, cr)
 }
 
+/// Words per row of the packed luma plane: four decoded luma samples (integers 0–255) per word,
+/// pixel x in byte x mod 4 of word x / 4.
+fn luma_words(j: &Job) -> u32 {
+    j.frame[0].div_ceil(4)
+}
+
+/// A decoded 8×8 luma block at (x, y) (x a multiple of 4) into the packed luma plane: one word
+/// per quadrant row, rows inside the frame only.
 fn store_luma(j: &Job, data: &mut [u32], x: u32, y: u32, b: &Block) {
+    let lw = luma_words(j);
     for (q, m) in b.iter().enumerate() {
-        let (qx, qy) = (4 * (q as u32 % 2), 4 * (q as u32 / 2));
-        for c in 0..4 {
-            for r in 0..4 {
-                let (px, py) = (x + qx + c, y + qy + r);
-                if px < j.frame[0] && py < j.frame[1] {
-                    store_f(
-                        data,
-                        j.io[1],
-                        py * j.frame[0] + px,
-                        m[c as usize][r as usize],
-                    );
-                }
+        let (qx, qy) = (x + 4 * (q as u32 % 2), y + 4 * (q as u32 / 2));
+        if qx >= j.frame[0] {
+            continue;
+        }
+        for r in 0..4 {
+            if qy + r < j.frame[1] {
+                let v = (0..4).fold(0u32, |v, c| v | ((m[c][r as usize] as u32) << (8 * c)));
+                set_word(data, j.io[1], (qy + r) * lw + qx / 4, v);
             }
         }
     }
 }
 
 /// One 16×16 MCU (4:2:0) at a time: four luma blocks and one block each of Cb and Cr (2×2
-/// means), quantised with the tables scaled by `ints[0]` and decoded; luma into the f32 plane
-/// io[1], chroma packed (Cb | Cr << 16) into the half-resolution plane io[2].
+/// means), quantised with the tables scaled by `ints[0]` and decoded; luma packed into the plane
+/// io[1] (`luma_words`), chroma packed (Cb | Cr << 16) into the half-resolution plane io[2].
 pub fn jpeg_mcu(j: &Job, data: &mut [u32], _tables: &[u32]) {
     let (w, h) = (j.frame[0], j.frame[1]);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
@@ -242,11 +247,17 @@ fn fancy(c: [f32; 2], nx: [f32; 2], ny: [f32; 2], nxy: [f32; 2]) -> [f32; 2] {
     })
 }
 
+/// The decoded luma of pixel (x, y) from the packed plane.
+fn luma(j: &Job, data: &[u32], x: u32, y: u32) -> f32 {
+    let v = word(data, j.io[0], y * luma_words(j) + x / 4) >> (8 * (x % 4));
+    (v & 255) as f32
+}
+
 fn compose_pixel(j: &Job, data: &mut [u32], x: u32, y: u32, c: [f32; 2]) {
     if x >= j.frame[0] || y >= j.frame[1] {
         return;
     }
-    let yy = load_f(data, j.io[0], y * j.frame[0] + x);
+    let yy = luma(j, data, x, y);
     let (cb, cr) = (c[0] - 128.0, c[1] - 128.0);
     let rgb = [
         yy + 1.402 * cr,
