@@ -48,9 +48,11 @@ fn pixelate(@builtin(global_invocation_id) id: vec3<u32>) {
 
 // The JPEG round trip works on 8×8 blocks held in registers as four 4×4 matrices (quadrants:
 // `m00` rows 0–3 × columns 0–3, `m01` rows 0–3 × columns 4–7, …; row = y, column = x), so no
-// kernel indexes an array at run time. `gpu::perturb_wgsl` appends the constants: `DCT_Cij`,
-// the quadrants of the 8-point DCT basis `plan::dct_basis` (row u, column x), and `JPEG_LUMAij`,
-// `JPEG_CHROMAij`, the quadrants of the standard quantisation tables (as f32).
+// kernel indexes an array at run time. The DCT is the even/odd (butterfly) form of the matrix
+// product: `gpu::perturb_wgsl` appends the constants `DCT_E`, `DCT_O` (`plan::dct_half`: the
+// even and odd rows of the 8-point basis, columns 0–3) and `JPEG_LUMAij`, `JPEG_CHROMAij`, the
+// quantisation tables' parity quadrants (`plan::parity_quadrant`; i, j = parity of the row and
+// column frequency), the order in which the transform yields coefficients.
 struct Block {
     m00: mat4x4<f32>,
     m01: mat4x4<f32>,
@@ -169,31 +171,53 @@ fn decoded(m: mat4x4<f32>) -> mat4x4<f32> {
     );
 }
 
-// DCT (F = C·X·Cᵀ of the samples less 128), quantisation with the steps q, dequantisation,
-// inverse DCT (Cᵀ·F·C), then rounded and clamped to 0–255 as libjpeg's decoder.
+// J·m (rows reversed) and m·J (columns reversed).
+fn flip_rows(m: mat4x4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(m[0].wzyx, m[1].wzyx, m[2].wzyx, m[3].wzyx);
+}
+
+fn flip_cols(m: mat4x4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(m[3], m[2], m[1], m[0]);
+}
+
+// DCT (F = C·X·Cᵀ of the samples less 128) in even/odd form: along y, the sums and differences
+// of each column's mirrored halves times DCT_E and DCT_O; then the same along x. F comes out
+// in parity quadrants (even/odd row frequency × even/odd column frequency), is quantised with
+// the steps q (same order) and dequantised; the inverse DCT (Cᵀ·F·C) likewise; then rounded and
+// clamped to 0–255 as libjpeg's decoder. Half the multiply-adds of the plain products.
 fn jpeg_block(x: Block, q: Block) -> Block {
     let c128 = mat4x4<f32>(vec4<f32>(128.0), vec4<f32>(128.0), vec4<f32>(128.0), vec4<f32>(128.0));
     let x00 = x.m00 - c128;
     let x01 = x.m01 - c128;
-    let x10 = x.m10 - c128;
-    let x11 = x.m11 - c128;
-    let t00 = DCT_C00 * x00 + DCT_C01 * x10;
-    let t01 = DCT_C00 * x01 + DCT_C01 * x11;
-    let t10 = DCT_C10 * x00 + DCT_C11 * x10;
-    let t11 = DCT_C10 * x01 + DCT_C11 * x11;
-    let f00 = quantise(t00 * transpose(DCT_C00) + t01 * transpose(DCT_C01), q.m00);
-    let f01 = quantise(t00 * transpose(DCT_C10) + t01 * transpose(DCT_C11), q.m01);
-    let f10 = quantise(t10 * transpose(DCT_C00) + t11 * transpose(DCT_C01), q.m10);
-    let f11 = quantise(t10 * transpose(DCT_C10) + t11 * transpose(DCT_C11), q.m11);
-    let u00 = transpose(DCT_C00) * f00 + transpose(DCT_C10) * f10;
-    let u01 = transpose(DCT_C00) * f01 + transpose(DCT_C10) * f11;
-    let u10 = transpose(DCT_C01) * f00 + transpose(DCT_C11) * f10;
-    let u11 = transpose(DCT_C01) * f01 + transpose(DCT_C11) * f11;
+    let x10 = flip_rows(x.m10 - c128);
+    let x11 = flip_rows(x.m11 - c128);
+    let te0 = DCT_E * (x00 + x10);
+    let te1 = flip_cols(DCT_E * (x01 + x11));
+    let to0 = DCT_O * (x00 - x10);
+    let to1 = flip_cols(DCT_O * (x01 - x11));
+    let et = transpose(DCT_E);
+    let ot = transpose(DCT_O);
+    let fee = quantise((te0 + te1) * et, q.m00);
+    let feo = quantise((te0 - te1) * ot, q.m01);
+    let foe = quantise((to0 + to1) * et, q.m10);
+    let foo = quantise((to0 - to1) * ot, q.m11);
+    let pe = et * fee;
+    let po = ot * foe;
+    let re = et * feo;
+    let ro = ot * foo;
+    let ae = pe + po;
+    let be = pe - po;
+    let ao = re + ro;
+    let bo = re - ro;
+    let ge = ae * DCT_E;
+    let go = ao * DCT_O;
+    let he = be * DCT_E;
+    let ho = bo * DCT_O;
     return Block(
-        decoded(u00 * DCT_C00 + u01 * DCT_C10),
-        decoded(u00 * DCT_C01 + u01 * DCT_C11),
-        decoded(u10 * DCT_C00 + u11 * DCT_C10),
-        decoded(u10 * DCT_C01 + u11 * DCT_C11),
+        decoded(ge + go),
+        decoded(flip_cols(ge - go)),
+        decoded(flip_rows(he + ho)),
+        decoded(flip_rows(flip_cols(he - ho))),
     );
 }
 

@@ -823,27 +823,29 @@ pub fn perturb_wgsl(family: Family, tables: TableBinding) -> String {
     };
     let mut src = format!("{common}\n{body}");
     if family == Family::Digital {
-        // The DCT basis and the quantisation tables as 4×4 quadrants (exact f32 values; the
-        // CPU reference takes the same values from `plan`).
-        let basis = perturb_plan::dct_basis();
+        // The halves of the DCT basis and the quantisation tables' parity quadrants (exact f32
+        // values; the CPU reference takes the same values from `plan`).
         let luma = perturb_plan::JPEG_LUMA.map(|v| v as f32);
         let chroma = perturb_plan::JPEG_CHROMA.map(|v| v as f32);
-        for (name, m) in [
-            ("DCT_C", &basis),
-            ("JPEG_LUMA", &luma),
-            ("JPEG_CHROMA", &chroma),
-        ] {
-            for (qi, qj) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                // Column-major: column c holds rows 0–3 of the quadrant.
-                let values: Vec<String> = (0..4)
-                    .flat_map(|c| (0..4).map(move |r| (r, c)))
-                    .map(|(r, c)| format!("{:?}f", m[(4 * qi + r) * 8 + 4 * qj + c]))
-                    .collect();
-                src.push_str(&format!(
-                    "\nconst {name}{qi}{qj} = mat4x4<f32>({});",
-                    values.join(", ")
+        let mut consts = vec![
+            ("DCT_E".to_string(), perturb_plan::dct_half(0)),
+            ("DCT_O".to_string(), perturb_plan::dct_half(1)),
+        ];
+        for (name, t) in [("JPEG_LUMA", &luma), ("JPEG_CHROMA", &chroma)] {
+            for (pi, pj) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                consts.push((
+                    format!("{name}{pi}{pj}"),
+                    perturb_plan::parity_quadrant(t, pi, pj),
                 ));
             }
+        }
+        for (name, m) in consts {
+            // Column-major: column c holds rows 0–3.
+            let values: Vec<String> = m.iter().flatten().map(|v| format!("{v:?}f")).collect();
+            src.push_str(&format!(
+                "\nconst {name} = mat4x4<f32>({});",
+                values.join(", ")
+            ));
         }
         src.push('\n');
     }

@@ -79,24 +79,12 @@ fn map(a: &M4, f: impl Fn(f32) -> f32) -> M4 {
 /// An 8×8 block as four quadrants `[m00, m01, m10, m11]` (`m01`: rows 0–3 × columns 4–7).
 type Block = [M4; 4];
 
-/// Quadrant (qi, qj) of a row-major 8×8 table, as the shader's constants.
-fn quadrant(t: &[f32; 64], qi: usize, qj: usize) -> M4 {
-    std::array::from_fn(|c| std::array::from_fn(|r| t[(4 * qi + r) * 8 + 4 * qj + c]))
-}
-
-fn quadrants(t: &[f32; 64]) -> Block {
-    [
-        quadrant(t, 0, 0),
-        quadrant(t, 0, 1),
-        quadrant(t, 1, 0),
-        quadrant(t, 1, 1),
-    ]
-}
-
-/// Quantisation steps of a table for a scale (`plan::jpeg_step`).
+/// Quantisation steps of a table for a scale (`plan::jpeg_step`), in parity quadrants.
 fn steps(table: &[u32; 64], scale: u32) -> Block {
     let t = table.map(|v| v as f32);
-    quadrants(&t).map(|m| map(&m, |v| plan::jpeg_step(v as u32, scale) as f32))
+    [(0, 0), (0, 1), (1, 0), (1, 1)]
+        .map(|(pi, pj)| plan::parity_quadrant(&t, pi, pj))
+        .map(|m| map(&m, |v| plan::jpeg_step(v as u32, scale) as f32))
 }
 
 fn quantise(f: &M4, q: &M4) -> M4 {
@@ -109,35 +97,49 @@ fn decoded(m: &M4) -> M4 {
     map(m, |v| (v + 128.0).round_ties_even().clamp(0.0, 255.0))
 }
 
-/// DCT (C·X·Cᵀ of the samples less 128), quantisation, dequantisation, inverse DCT
-/// (Cᵀ·F·C), rounded and clamped to 0–255 (libjpeg's decoder).
+fn sub(a: &M4, b: &M4) -> M4 {
+    std::array::from_fn(|c| std::array::from_fn(|r| a[c][r] - b[c][r]))
+}
+
+/// J·m: rows reversed.
+fn flip_rows(m: &M4) -> M4 {
+    m.map(|col| [col[3], col[2], col[1], col[0]])
+}
+
+/// m·J: columns reversed.
+fn flip_cols(m: &M4) -> M4 {
+    [m[3], m[2], m[1], m[0]]
+}
+
+/// DCT (C·X·Cᵀ of the samples less 128) in even/odd form, quantisation with the steps `q`
+/// (parity quadrants, the order of the coefficients), dequantisation, inverse DCT (Cᵀ·F·C),
+/// rounded and clamped to 0–255 (libjpeg's decoder): the shader's `jpeg_block`, product for
+/// product.
 fn jpeg_block(x: &Block, q: &Block) -> Block {
-    let [c00, c01, c10, c11] = quadrants(&plan::dct_basis());
+    let (e, o) = (plan::dct_half(0), plan::dct_half(1));
     let x = x.map(|m| map(&m, |v| v - 128.0));
-    let [x00, x01, x10, x11] = &x;
-    let t00 = add(&mul(&c00, x00), &mul(&c01, x10));
-    let t01 = add(&mul(&c00, x01), &mul(&c01, x11));
-    let t10 = add(&mul(&c10, x00), &mul(&c11, x10));
-    let t11 = add(&mul(&c10, x01), &mul(&c11, x11));
-    let (tc00, tc01, tc10, tc11) = (
-        transpose(&c00),
-        transpose(&c01),
-        transpose(&c10),
-        transpose(&c11),
-    );
-    let f00 = quantise(&add(&mul(&t00, &tc00), &mul(&t01, &tc01)), &q[0]);
-    let f01 = quantise(&add(&mul(&t00, &tc10), &mul(&t01, &tc11)), &q[1]);
-    let f10 = quantise(&add(&mul(&t10, &tc00), &mul(&t11, &tc01)), &q[2]);
-    let f11 = quantise(&add(&mul(&t10, &tc10), &mul(&t11, &tc11)), &q[3]);
-    let u00 = add(&mul(&tc00, &f00), &mul(&tc10, &f10));
-    let u01 = add(&mul(&tc00, &f01), &mul(&tc10, &f11));
-    let u10 = add(&mul(&tc01, &f00), &mul(&tc11, &f10));
-    let u11 = add(&mul(&tc01, &f01), &mul(&tc11, &f11));
+    let (x00, x01) = (&x[0], &x[1]);
+    let (x10, x11) = (flip_rows(&x[2]), flip_rows(&x[3]));
+    let te0 = mul(&e, &add(x00, &x10));
+    let te1 = flip_cols(&mul(&e, &add(x01, &x11)));
+    let to0 = mul(&o, &sub(x00, &x10));
+    let to1 = flip_cols(&mul(&o, &sub(x01, &x11)));
+    let (et, ot) = (transpose(&e), transpose(&o));
+    let fee = quantise(&mul(&add(&te0, &te1), &et), &q[0]);
+    let feo = quantise(&mul(&sub(&te0, &te1), &ot), &q[1]);
+    let foe = quantise(&mul(&add(&to0, &to1), &et), &q[2]);
+    let foo = quantise(&mul(&sub(&to0, &to1), &ot), &q[3]);
+    let (pe, po) = (mul(&et, &fee), mul(&ot, &foe));
+    let (re, ro) = (mul(&et, &feo), mul(&ot, &foo));
+    let (ae, be) = (add(&pe, &po), sub(&pe, &po));
+    let (ao, bo) = (add(&re, &ro), sub(&re, &ro));
+    let (ge, go) = (mul(&ae, &e), mul(&ao, &o));
+    let (he, ho) = (mul(&be, &e), mul(&bo, &o));
     [
-        decoded(&add(&mul(&u00, &c00), &mul(&u01, &c10))),
-        decoded(&add(&mul(&u00, &c01), &mul(&u01, &c11))),
-        decoded(&add(&mul(&u10, &c00), &mul(&u11, &c10))),
-        decoded(&add(&mul(&u10, &c01), &mul(&u11, &c11))),
+        decoded(&add(&ge, &go)),
+        decoded(&flip_cols(&sub(&ge, &go))),
+        decoded(&flip_rows(&add(&he, &ho))),
+        decoded(&flip_rows(&flip_cols(&sub(&he, &ho)))),
     ]
 }
 

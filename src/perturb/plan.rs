@@ -489,6 +489,21 @@ pub fn jpeg_step(entry: u32, scale: u32) -> u32 {
     ((entry * scale + 50) / 100).clamp(1, 255)
 }
 
+/// Half of the 8-point DCT basis for the even/odd (butterfly) transform, as WGSL's `mat4x4`
+/// (`m[column][row]`): row k, column x (x < 4) holds `dct_basis()[2k + parity][x]`. The basis
+/// is even in x for even rows and odd for odd rows, so the 8-point transform of a column is
+/// these 4×4 products of the sums and differences of its mirrored halves.
+pub fn dct_half(parity: usize) -> [[f32; 4]; 4] {
+    let basis = dct_basis();
+    std::array::from_fn(|c| std::array::from_fn(|r| basis[(2 * r + parity) * 8 + c]))
+}
+
+/// The (pi, pj) parity quadrant of a row-major 8×8 table, as WGSL's `mat4x4`: row k, column l
+/// holds entry (2k + pi, 2l + pj), the order in which the even/odd DCT yields coefficients.
+pub fn parity_quadrant(t: &[f32; 64], pi: usize, pj: usize) -> [[f32; 4]; 4] {
+    std::array::from_fn(|c| std::array::from_fn(|r| t[(2 * r + pi) * 8 + 2 * c + pj]))
+}
+
 /// The orthonormal 8-point DCT-II basis: entry `[u][x]` = c(u)/2·cos((2x + 1)uπ/16), c(0) = 1/√2.
 /// The shader has it as a constant array (the same f32 values, as bits).
 pub fn dct_basis() -> [f32; 64] {
