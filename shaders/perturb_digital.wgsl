@@ -5,10 +5,13 @@
 //
 // CPU reference: `src/perturb/digital.rs`, with the same names and the same f32 math.
 
-// One invocation per cell (`ints.w` = columns × rows of cells): the mean of its input box
-// (PIL's box downscale), written to every output pixel that samples the cell (PIL's nearest
-// upscale). Table: input range of every column cell, of every row cell, then output range of
-// every column cell, of every row cell (`[first, end)` pairs).
+// One invocation per run of PIXELATE_RUN cells of a cell row (`ints.w` = runs × rows of
+// cells): per cell the mean of its input box (PIL's box downscale), written to every output
+// pixel that samples the cell (PIL's nearest upscale). Table: input range of every column
+// cell, of every row cell, then output range of every column cell, of every row cell
+// (`[first, end)` pairs); a run reads its row's ranges once. `gpu::perturb_wgsl` appends
+// `PIXELATE_RUN` (`plan::PIXELATE_RUN`).
+
 @compute @workgroup_size(64)
 fn pixelate(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -19,29 +22,36 @@ fn pixelate(@builtin(global_invocation_id) id: vec3<u32>) {
     let w = j.frame.x;
     let ws = j.ints.x;
     let hs = j.ints.y;
-    let cy = idx / ws;
-    let cx = idx - cy * ws;
-    let x0 = table_u(j, 2u * cx);
-    let x1 = table_u(j, 2u * cx + 1u);
+    let runs = (ws + PIXELATE_RUN - 1u) / PIXELATE_RUN;
+    let cy = idx / runs;
+    let cx0 = (idx - cy * runs) * PIXELATE_RUN;
     let y0 = table_u(j, 2u * ws + 2u * cy);
     let y1 = table_u(j, 2u * ws + 2u * cy + 1u);
-    var s = vec3<u32>(0u);
-    for (var yy = y0; yy < y1; yy = yy + 1u) {
-        for (var xx = x0; xx < x1; xx = xx + 1u) {
-            let v = word(j, j.io.x, yy * w + xx);
-            s = s + vec3<u32>(v & 255u, (v >> 8u) & 255u, (v >> 16u) & 255u);
-        }
-    }
-    let n = f32((x1 - x0) * (y1 - y0));
-    let out = pack_rgb(vec3<f32>(s) / (n * 255.0));
     let o = 2u * ws + 2u * hs;
-    let ox0 = table_u(j, o + 2u * cx);
-    let ox1 = table_u(j, o + 2u * cx + 1u);
     let oy0 = table_u(j, o + 2u * ws + 2u * cy);
     let oy1 = table_u(j, o + 2u * ws + 2u * cy + 1u);
-    for (var y = oy0; y < oy1; y = y + 1u) {
-        for (var x = ox0; x < ox1; x = x + 1u) {
-            set_word(j, j.io.y, y * w + x, out);
+    for (var k = 0u; k < PIXELATE_RUN; k = k + 1u) {
+        let cx = cx0 + k;
+        if (cx >= ws) {
+            return;
+        }
+        let x0 = table_u(j, 2u * cx);
+        let x1 = table_u(j, 2u * cx + 1u);
+        var s = vec3<u32>(0u);
+        for (var yy = y0; yy < y1; yy = yy + 1u) {
+            for (var xx = x0; xx < x1; xx = xx + 1u) {
+                let v = word(j, j.io.x, yy * w + xx);
+                s = s + vec3<u32>(v & 255u, (v >> 8u) & 255u, (v >> 16u) & 255u);
+            }
+        }
+        let n = f32((x1 - x0) * (y1 - y0));
+        let out = pack_rgb(vec3<f32>(s) / (n * 255.0));
+        let ox0 = table_u(j, o + 2u * cx);
+        let ox1 = table_u(j, o + 2u * cx + 1u);
+        for (var y = oy0; y < oy1; y = y + 1u) {
+            for (var x = ox0; x < ox1; x = x + 1u) {
+                set_word(j, j.io.y, y * w + x, out);
+            }
         }
     }
 }

@@ -839,6 +839,10 @@ pub fn perturb_wgsl(family: Family, tables: TableBinding) -> String {
                 ));
             }
         }
+        src.push_str(&format!(
+            "\nconst PIXELATE_RUN: u32 = {}u;",
+            perturb_plan::PIXELATE_RUN
+        ));
         for (name, m) in consts {
             // Column-major: column c holds rows 0–3.
             let values: Vec<String> = m.iter().flatten().map(|v| format!("{v:?}f")).collect();

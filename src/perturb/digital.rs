@@ -5,13 +5,12 @@
 use super::common::*;
 use super::plan::{self, Job};
 
-/// One item per cell: the mean of its input box, written to every output pixel that samples
-/// the cell.
+/// Per cell: the mean of its input box, written to every output pixel that samples the cell.
 pub fn pixelate(j: &Job, data: &mut [u32], tables: &[u32]) {
     let w = j.frame[0];
     let (ws, hs) = (j.ints[0], j.ints[1]);
     let t = |i: u32| table_u(j, tables, i);
-    for idx in 0..j.ints[3] {
+    for idx in 0..ws * hs {
         let cy = idx / ws;
         let cx = idx - cy * ws;
         let (x0, x1) = (t(2 * cx), t(2 * cx + 1));

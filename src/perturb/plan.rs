@@ -28,6 +28,9 @@ pub const SMALL_WORDS: u32 = 64;
 /// Alignment of every frame's place in the store, in words (256 bytes: a host may map each
 /// frame's place on its own, which wgpu allows at multiples of 8 bytes).
 pub const FRAME_ALIGN_WORDS: u64 = 64;
+/// Cells of a row one invocation of `pixelate` takes (the row's input and output ranges are
+/// read once for them).
+pub const PIXELATE_RUN: u32 = 8;
 /// Invocations along x of an `Items` dispatch row.
 pub const ITEMS_ROW: u32 = 1024 * WORKGROUP_SIZE;
 
@@ -891,7 +894,8 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             let mut j = c.job(cur, other);
             j.aux[2] = t;
             j.aux[3] = n;
-            j.ints = [ws, hs, 0, ws * hs];
+            // One item per run of PIXELATE_RUN cells of a cell row.
+            j.ints = [ws, hs, 0, ws.div_ceil(PIXELATE_RUN) * hs];
             c.push(Kernel::Pixelate, j);
             other
         }
