@@ -87,18 +87,19 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub adapter: AdapterDescription,
     pub limits: wgpu::Limits,
-    /// How the engines move frames between host and device memory.
+    /// How the perturbation engine moves frames between host and device memory (the renderer
+    /// always reads back through a staging buffer).
     pub memory: Memory,
 }
 
-/// How the engines move frames in and out of device memory.
+/// How the perturbation engine moves frames in and out of device memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Memory {
     /// Through mapped upload and staging buffers and copies on the GPU (device memory the host
     /// cannot map: every discrete GPU).
     Staged,
-    /// The host maps the working buffers themselves (`MAPPABLE_PRIMARY_BUFFERS` on a CPU
-    /// adapter, where device memory is host memory): no copies in or out.
+    /// The host maps the data store itself (`MAPPABLE_PRIMARY_BUFFERS` on a CPU adapter, where
+    /// device memory is host memory): no copies in or out.
     HostMapped,
 }
 
