@@ -87,19 +87,19 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub adapter: AdapterDescription,
     pub limits: wgpu::Limits,
-    /// How the perturbation engine moves frames between host and device memory (the renderer
-    /// always reads back through a staging buffer).
+    /// How the engines move frames between host and device memory.
     pub memory: Memory,
 }
 
-/// How the perturbation engine moves frames in and out of device memory.
+/// How the engines move frames in and out of device memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Memory {
     /// Through mapped upload and staging buffers and copies on the GPU (device memory the host
     /// cannot map: every discrete GPU).
     Staged,
-    /// The host maps the data store itself (`MAPPABLE_PRIMARY_BUFFERS` on a CPU adapter, where
-    /// device memory is host memory): no copies in or out.
+    /// The host maps the working buffers themselves (`MAPPABLE_PRIMARY_BUFFERS` on a CPU
+    /// adapter, where device memory is host memory): the perturbation engine's data store and
+    /// the renderer's outputs; no copies in or out.
     HostMapped,
 }
 
@@ -390,7 +390,12 @@ impl GpuRenderer {
             )?),
         };
         use wgpu::BufferUsages as U;
-        let output = U::STORAGE | U::COPY_SRC | U::COPY_DST;
+        // Coverage is cleared on the GPU (COPY_DST); a host-mapped adapter reads the outputs
+        // where they lie, any other copies them into the staging buffer.
+        let output = match ctx.memory {
+            Memory::HostMapped => U::STORAGE | U::COPY_DST | U::MAP_READ,
+            Memory::Staged => U::STORAGE | U::COPY_SRC | U::COPY_DST,
+        };
         Ok(GpuRenderer {
             ctx,
             wgsl: wgsl.to_owned(),
@@ -618,9 +623,13 @@ impl GpuRenderer {
                 },
             ],
         });
-        // Readback layout in one staging buffer: colour, depth, instance, coverage.
+        // Readback layout in one staging buffer (unless the host maps the outputs themselves):
+        // colour, depth, instance, coverage.
         let total = 3 * px_bytes + cov_bytes.max(4);
-        let staging = self.staging.get(device, total);
+        let staging = match self.ctx.memory {
+            Memory::Staged => Some(self.staging.get(device, total)),
+            Memory::HostMapped => None,
+        };
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("gauntlet.render.encoder"),
         });
@@ -641,24 +650,47 @@ impl GpuRenderer {
                 );
             }
         }
-        encoder.copy_buffer_to_buffer(colour_buf, 0, staging, 0, px_bytes);
-        encoder.copy_buffer_to_buffer(depth_buf, 0, staging, px_bytes, px_bytes);
-        encoder.copy_buffer_to_buffer(instance_buf, 0, staging, 2 * px_bytes, px_bytes);
-        encoder.copy_buffer_to_buffer(coverage_buf, 0, staging, 3 * px_bytes, cov_bytes.max(4));
+        if let Some(staging) = staging {
+            encoder.copy_buffer_to_buffer(colour_buf, 0, staging, 0, px_bytes);
+            encoder.copy_buffer_to_buffer(depth_buf, 0, staging, px_bytes, px_bytes);
+            encoder.copy_buffer_to_buffer(instance_buf, 0, staging, 2 * px_bytes, px_bytes);
+            encoder.copy_buffer_to_buffer(coverage_buf, 0, staging, 3 * px_bytes, cov_bytes.max(4));
+        }
         queue.submit([encoder.finish()]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Validation(e.to_string()));
         }
-        map_and_wait(device, staging, wgpu::MapMode::Read, 0..total)?;
+        // Where each output is read: ranges of the staging buffer, or the outputs themselves.
+        let n = pixels as usize;
+        let reads: Vec<(&wgpu::Buffer, std::ops::Range<u64>)> = match staging {
+            Some(staging) => vec![(staging, 0..total)],
+            None => vec![
+                (colour_buf, 0..px_bytes),
+                (depth_buf, 0..px_bytes),
+                (instance_buf, 0..px_bytes),
+                (coverage_buf, 0..cov_bytes.max(4)),
+            ],
+        };
+        for (buffer, range) in &reads {
+            map_and_wait(device, buffer, wgpu::MapMode::Read, range.clone())?;
+        }
         let frames = {
-            let data = staging
-                .get_mapped_range(0..total)
+            let views = reads
+                .iter()
+                .map(|(buffer, range)| buffer.get_mapped_range(range.clone()))
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| GpuError::Readback(e.to_string()))?;
-            let words: &[u32] = bytemuck::cast_slice(&data);
-            let n = pixels as usize;
-            let (colour, rest) = words.split_at(n);
-            let (depth, rest) = rest.split_at(n);
-            let (instance, coverage) = rest.split_at(n);
+            let words: Vec<&[u32]> = views.iter().map(|v| bytemuck::cast_slice(v)).collect();
+            let (colour, depth, instance, coverage) = match words[..] {
+                [all] => {
+                    let (colour, rest) = all.split_at(n);
+                    let (depth, rest) = rest.split_at(n);
+                    let (instance, coverage) = rest.split_at(n);
+                    (colour, depth, instance, coverage)
+                }
+                [colour, depth, instance, coverage] => (colour, depth, instance, coverage),
+                _ => return Err(GpuError::Readback("unexpected readback layout".into())),
+            };
             // Copied out frame by frame on every core: on a software driver the shader's
             // threads are idle meanwhile, and one core copied for an eighth of the batch's time.
             scenes
@@ -678,7 +710,9 @@ impl GpuRenderer {
                 })
                 .collect()
         };
-        staging.unmap();
+        for (buffer, _) in &reads {
+            buffer.unmap();
+        }
         Ok(frames)
     }
 }

@@ -237,6 +237,46 @@ fn frames_of_several_sizes_in_one_batch_and_the_cpu_device() {
     }
 }
 
+/// On a CPU adapter (CI's lavapipe) the renderer reads its outputs where they lie
+/// (`Memory::HostMapped`); the path of discrete GPUs (`Memory::Staged`: copies into a staging
+/// buffer) is forced here on the same adapter. Both give the same frames, colour, depth,
+/// instance ids and coverage alike, over two batches of several sizes.
+#[test]
+fn host_mapped_and_staged_readback_give_the_same_frames() {
+    use gauntlet::gpu::{AcquireConfig, Memory, MemoryChoice};
+    let renderer = |memory| {
+        let ctx = gauntlet::gpu::acquire_with(AcquireConfig {
+            device: DeviceChoice::Gpu,
+            memory,
+        })
+        .expect("device")
+        .expect("a GPU adapter: these tests need one (see scripts/test.sh)");
+        let m = ctx.memory;
+        (GpuRenderer::new(ctx).expect("renderer"), m)
+    };
+    let (mut auto, auto_memory) = renderer(MemoryChoice::Auto);
+    let (mut staged, staged_memory) = renderer(MemoryChoice::Staged);
+    assert_eq!(staged_memory, Memory::Staged);
+    eprintln!("auto: {auto_memory:?}, forced: {staged_memory:?}");
+    let c = case(
+        "scenarios/euro-ncap/ccrs.toml",
+        "overlap_pct=100,vut_speed_kph=30",
+    );
+    let mut batch = scenes(&c, &[1.0, 2.5], Light::Day, &camera(64, 48));
+    batch.extend(scenes(&c, &[2.0], Light::Night, &camera(97, 33)));
+    for part in [&batch[..], &batch[1..]] {
+        let a = auto.render(part).expect("gpu");
+        let b = staged.render(part).expect("gpu");
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(x.rgba, y.rgba, "frame {i}: colour");
+            assert_eq!(x.depth_m, y.depth_m, "frame {i}: depth");
+            assert_eq!(x.instance, y.instance, "frame {i}: instance ids");
+            assert_eq!(x.coverage, y.coverage, "frame {i}: coverage");
+        }
+    }
+}
+
 #[test]
 fn labels_name_the_visible_actors() {
     let c = case(
