@@ -9,6 +9,8 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use gauntlet::gpu::{DeviceChoice, PerturbEngine, Perturber};
 
 use gauntlet::perturb::{Corruption, FrameIn, FrameKey, Perturbation, cpu, files, parse_spec};
@@ -387,24 +389,9 @@ fn frames_of_different_sizes_in_one_batch() {
 /// two batches, so that the second reuses the buffers.
 #[test]
 fn host_mapped_and_staged_memory_give_the_same_frames() {
-    use gauntlet::gpu::{AcquireConfig, Memory, MemoryChoice};
-    let engine_with = |memory| {
-        let ctx = gauntlet::gpu::acquire_with(AcquireConfig {
-            device: DeviceChoice::Gpu,
-            memory,
-        })
-        .expect("device")
-        .expect("a GPU adapter: these tests need one (see scripts/test.sh)");
-        let m = ctx.memory;
-        if ctx.adapter.device_type == "Cpu" && memory == MemoryChoice::Auto {
-            assert_eq!(m, Memory::HostMapped, "a CPU adapter maps its store");
-        }
-        (PerturbEngine::new(ctx).expect("engine"), m)
-    };
-    let (mut auto, auto_memory) = engine_with(MemoryChoice::Auto);
-    let (mut staged, staged_memory) = engine_with(MemoryChoice::Staged);
-    assert_eq!(staged_memory, Memory::Staged);
-    eprintln!("auto: {auto_memory:?}, forced: {staged_memory:?}");
+    use gauntlet::gpu::MemoryChoice;
+    let mut auto = PerturbEngine::new(common::gpu_context(MemoryChoice::Auto)).expect("engine");
+    let mut staged = PerturbEngine::new(common::gpu_context(MemoryChoice::Staged)).expect("engine");
     let sizes = [(97, 61), (33, 45), (160, 90)];
     let images: Vec<files::Image> = sizes.iter().map(|&(w, h)| sample("ccrs", w, h)).collect();
     let chains = [

@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use gauntlet::gpu::{DeviceChoice, FrameRenderer, GpuRenderer};
 use gauntlet::render::scene::{FrameScene, build_frame, test_driver_states};
 use gauntlet::render::{Camera, Frame, Light, Lighting, labels};
@@ -243,21 +245,9 @@ fn frames_of_several_sizes_in_one_batch_and_the_cpu_device() {
 /// instance ids and coverage alike, over two batches of several sizes.
 #[test]
 fn host_mapped_and_staged_readback_give_the_same_frames() {
-    use gauntlet::gpu::{AcquireConfig, Memory, MemoryChoice};
-    let renderer = |memory| {
-        let ctx = gauntlet::gpu::acquire_with(AcquireConfig {
-            device: DeviceChoice::Gpu,
-            memory,
-        })
-        .expect("device")
-        .expect("a GPU adapter: these tests need one (see scripts/test.sh)");
-        let m = ctx.memory;
-        (GpuRenderer::new(ctx).expect("renderer"), m)
-    };
-    let (mut auto, auto_memory) = renderer(MemoryChoice::Auto);
-    let (mut staged, staged_memory) = renderer(MemoryChoice::Staged);
-    assert_eq!(staged_memory, Memory::Staged);
-    eprintln!("auto: {auto_memory:?}, forced: {staged_memory:?}");
+    use gauntlet::gpu::MemoryChoice;
+    let mut auto = GpuRenderer::new(common::gpu_context(MemoryChoice::Auto)).expect("renderer");
+    let mut staged = GpuRenderer::new(common::gpu_context(MemoryChoice::Staged)).expect("renderer");
     let c = case(
         "scenarios/euro-ncap/ccrs.toml",
         "overlap_pct=100,vut_speed_kph=30",

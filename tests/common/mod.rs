@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: running the binary and scratch directories.
+//! Helpers shared by the integration tests: running the binary, scratch directories and GPU
+//! contexts with a chosen memory set-up.
 #![allow(dead_code)] // Each test crate uses the helpers it needs.
 
 use std::path::{Path, PathBuf};
@@ -45,4 +46,31 @@ pub fn report_without_sut(out: &Path) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A GPU context with the given memory set-up (`gpu::MemoryChoice`), for the tests comparing
+/// the host-mapped and the staged path on one adapter. A missing adapter fails the test (CI
+/// installs Mesa's software Vulkan driver; see scripts/test.sh). On a CPU adapter the
+/// automatic choice must be the host-mapped path, so that those tests compare two paths.
+pub fn gpu_context(memory: gauntlet::gpu::MemoryChoice) -> gauntlet::gpu::GpuContext {
+    use gauntlet::gpu::{AcquireConfig, DeviceChoice, Memory, MemoryChoice};
+    let ctx = gauntlet::gpu::acquire_with(AcquireConfig {
+        device: DeviceChoice::Gpu,
+        memory,
+    })
+    .expect("device")
+    .expect("a GPU adapter: these tests need one (see scripts/test.sh)");
+    match memory {
+        MemoryChoice::Staged => assert_eq!(ctx.memory, Memory::Staged),
+        MemoryChoice::Auto if ctx.adapter.device_type == "Cpu" => {
+            assert_eq!(
+                ctx.memory,
+                Memory::HostMapped,
+                "a CPU adapter maps its buffers"
+            );
+        }
+        MemoryChoice::Auto => {}
+    }
+    eprintln!("{memory:?}: {:?} on {}", ctx.memory, ctx.adapter);
+    ctx
 }
