@@ -1,5 +1,6 @@
 // Blurs of ImageNet-C: separable Gaussian (gaussian_blur, glass_blur; also on f32 planes for
-// elastic_transform and spatter), defocus (a disk by per-row prefix sums), motion (one-sided
+// elastic_transform and spatter), defocus (a disk by per-row prefix sums; a large one on a
+// frame reduced by an integer factor, then upsampled), motion (one-sided
 // Gaussian taps along a line), zoom (mean of centre zooms), and glass blur's parallel local
 // shuffle.
 //
@@ -230,7 +231,8 @@ fn span_sum(j: Job, row: u32, lo: i32, hi: i32) -> vec3<f32> {
 // fractional weight (anti-aliasing), normalised by the disk's total weight. An invocation
 // takes PPI consecutive pixels of a row and slides along them: per disk row, the span of its
 // first pixel from the prefix sums, then for each next pixel one pixel enters the span and one
-// leaves it (2 texel loads per disk row and pixel instead of 8).
+// leaves it (2 texel loads per disk row and pixel instead of 8). ints.y = 1: the result as
+// packed 10-bit words (for `defocus_up`), else RGBA8.
 @compute @workgroup_size(64)
 fn defocus_disk(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -265,8 +267,74 @@ fn defocus_disk(@builtin(global_invocation_id) id: vec3<u32>) {
     for (var k = 0u; k < PPI; k = k + 1u) {
         let x = u32(x0) + k;
         if (x < j.frame.x) {
-            store_rgb(j, j.io.y, x, id.y, acc[k] * j.p0.x);
+            if (j.ints.y == 1u) {
+                set_word(j, j.io.y, id.y * j.frame.x + x, pack10(acc[k] * j.p0.x));
+            } else {
+                store_rgb(j, j.io.y, x, id.y, acc[k] * j.p0.x);
+            }
         }
+    }
+}
+
+// The mean of each s × s cell of the source image (ints.x = s; ints.y × ints.z its size; a
+// cell past its edge repeats the last column or row), into the job's (smaller) RGBA8 image:
+// the defocus disk of a large radius runs on it.
+@compute @workgroup_size(64)
+fn defocus_down(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let s = j.ints.x;
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x) {
+            return;
+        }
+        var acc = vec3<f32>(0.0);
+        for (var dy = 0u; dy < s; dy = dy + 1u) {
+            let row = min(id.y * s + dy, j.ints.z - 1u) * j.ints.y;
+            for (var dx = 0u; dx < s; dx = dx + 1u) {
+                let xx = min(x * s + dx, j.ints.y - 1u);
+                acc = acc + unpack4x8unorm(word(j, j.io.x, row + xx)).rgb;
+            }
+        }
+        store_rgb(j, j.io.y, x, id.y, acc * j.p0.x);
+    }
+}
+
+// Where pixel i of a frame lies on the grid of a reduced one (p = 1/s; cell centres at
+// s·k + (s − 1)/2), clamped to its n cells: (the cell at or before it, the next, the weight
+// of the next).
+fn cell_pair(i: u32, p: f32, n: u32) -> vec3<f32> {
+    let u = clamp((f32(i) + 0.5) * p - 0.5, 0.0, f32(n - 1u));
+    let f = floor(u);
+    return vec3<f32>(f, min(f + 1.0, f32(n - 1u)), u - f);
+}
+
+// Bilinear upsampling of a packed 10-bit image of ints.y × ints.z cells, each s × s pixels
+// of the job's frame (p0.x = 1/s), into the job's RGBA8 image.
+@compute @workgroup_size(64)
+fn defocus_up(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    let ws = j.ints.y;
+    let cy = cell_pair(id.y, j.p0.x, j.ints.z);
+    let row0 = exact_u32(cy.x) * ws;
+    let row1 = exact_u32(cy.y) * ws;
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x) {
+            return;
+        }
+        let cx = cell_pair(x, j.p0.x, ws);
+        let c0 = exact_u32(cx.x);
+        let c1 = exact_u32(cx.y);
+        let top = mix(unpack10(word(j, j.io.x, row0 + c0)), unpack10(word(j, j.io.x, row0 + c1)), cx.z);
+        let bottom = mix(unpack10(word(j, j.io.x, row1 + c0)), unpack10(word(j, j.io.x, row1 + c1)), cx.z);
+        store_rgb(j, j.io.y, x, id.y, mix(top, bottom, cy.z));
     }
 }
 

@@ -120,6 +120,14 @@ fn gpu_matches_the_cpu_reference_for_every_corruption_in_one_batch() {
             ));
         }
     }
+    // The defocus disk on a frame reduced 2 and 3 times (at 256 px the severity table's radii
+    // stay on the frame itself).
+    for (name, spec) in [
+        ("defocus-reduced-2", "defocus_blur:3,working_radius_px=3"),
+        ("defocus-reduced-3", "defocus_blur:5,working_radius_px=3"),
+    ] {
+        chains.push((name.into(), vec![parse_spec(spec).unwrap()]));
+    }
     // A chain of three, and physical parameters.
     chains.push((
         "chain".into(),
@@ -160,6 +168,43 @@ fn gpu_matches_the_cpu_reference_for_every_corruption_in_one_batch() {
         assert_ne!(&input.rgba, c, "{name} left the frame unchanged");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `defocus_blur` draws a disk of a large radius on the frame reduced by an integer factor
+/// (`plan::defocus_reduction`) and upsamples the result: at the severities' radii on a
+/// 640×360 sample frame, its frames stay within a few levels of the disk drawn on the frame
+/// itself, and on average within a fraction of one.
+#[test]
+fn defocus_on_a_reduced_frame_stays_close_to_the_full_disk() {
+    let img = sample("ccrs", 640, 360);
+    for severity in 1..=5u8 {
+        let p = Perturbation::at_severity(Corruption::DefocusBlur, severity);
+        let radius_px = p.value(0, 640);
+        let s = gauntlet::perturb::plan::defocus_reduction(radius_px, p.value(1, 640));
+        let reduced = run_cpu(&img, &p.spec());
+        let full = run_cpu(&img, &format!("{},working_radius_px=4096", p.spec()));
+        let (mut sum, mut worst, mut n) = (0u64, 0u8, 0u64);
+        for (i, (a, b)) in reduced.iter().zip(&full).enumerate() {
+            if i % 4 != 3 {
+                let d = a.abs_diff(*b);
+                sum += u64::from(d);
+                worst = worst.max(d);
+                n += 1;
+            }
+        }
+        let mean = sum as f64 / n as f64;
+        eprintln!(
+            "severity {severity}: radius {radius_px:.2} px, reduced {s}×: mean difference {mean:.3}/255, largest {worst}/255"
+        );
+        if s == 1 {
+            assert_eq!(reduced, full, "severity {severity}: no reduction, yet different");
+        } else {
+            assert!(
+                mean < 0.25 && worst <= 6,
+                "severity {severity}: mean {mean:.3}, largest {worst}"
+            );
+        }
+    }
 }
 
 /// A flat frame of one grey level.
@@ -400,7 +445,10 @@ fn host_mapped_and_staged_memory_give_the_same_frames() {
             parse_spec("fog:2").unwrap(),
             parse_spec("shot_noise:1").unwrap(),
         ],
-        vec![parse_spec("defocus_blur:3").unwrap()],
+        vec![
+            parse_spec("defocus_blur:3").unwrap(),
+            parse_spec("defocus_blur:radius_px=9,working_radius_px=4").unwrap(),
+        ],
     ];
     let names: Vec<String> = (0..sizes.len())
         .map(|i| format!("memory/{i}.png"))

@@ -1,6 +1,6 @@
 //! CPU reference of `shaders/perturb_blur.wgsl`: separable Gaussian on images and planes, row
-//! prefix sums and the defocus disk, motion taps, zoom blur, glass blur's local shuffle; the
-//! same names and f32 math.
+//! prefix sums and the defocus disk (with its reduction and upsampling), motion taps, zoom
+//! blur, glass blur's local shuffle; the same names and f32 math.
 
 use super::common::*;
 use super::plan::{Job, PIXELS_PER_INVOCATION};
@@ -178,11 +178,57 @@ pub fn defocus_disk(j: &Job, data: &mut [u32], tables: &[u32]) {
             for (k, a) in acc.iter().enumerate() {
                 let x = x0 + k as i32;
                 if x < w {
-                    store_rgb(j, data, j.io[1], x as u32, y as u32, scale3(*a, j.p0[0]));
+                    let c = scale3(*a, j.p0[0]);
+                    if j.ints[1] == 1 {
+                        set_word(data, j.io[1], (y * w + x) as u32, pack10(c));
+                    } else {
+                        store_rgb(j, data, j.io[1], x as u32, y as u32, c);
+                    }
                 }
             }
         }
     }
+}
+
+/// The mean of each s × s cell of the source image (`ints[0]` = s; `ints[1]` × `ints[2]` its
+/// size; a cell past its edge repeats the last column or row), into the job's smaller image.
+pub fn defocus_down(j: &Job, data: &mut [u32], _tables: &[u32]) {
+    let s = j.ints[0];
+    let (src_w, src_h) = (j.ints[1], j.ints[2]);
+    for_pixels(j, |x, y| {
+        let mut acc = [0.0f32; 3];
+        for dy in 0..s {
+            let row = (y * s + dy).min(src_h - 1) * src_w;
+            for dx in 0..s {
+                let xx = (x * s + dx).min(src_w - 1);
+                acc = add3(acc, unpack_rgb(word(data, j.io[0], row + xx)));
+            }
+        }
+        store_rgb(j, data, j.io[1], x, y, scale3(acc, j.p0[0]));
+    });
+}
+
+/// Where pixel `i` of a frame lies on the grid of a reduced one (`p` = 1/s; cell centres at
+/// s·k + (s − 1)/2), clamped to its `n` cells: (the cell at or before it, the next, the weight
+/// of the next).
+fn cell_pair(i: u32, p: f32, n: u32) -> (u32, u32, f32) {
+    let u = ((i as f32 + 0.5) * p - 0.5).clamp(0.0, (n - 1) as f32);
+    let f = u.floor();
+    (f as u32, (f + 1.0).min((n - 1) as f32) as u32, u - f)
+}
+
+/// Bilinear upsampling of a packed 10-bit image of `ints[1]` × `ints[2]` cells, each s × s
+/// pixels of the job's frame (`p0[0]` = 1/s), into the job's RGBA8 image.
+pub fn defocus_up(j: &Job, data: &mut [u32], _tables: &[u32]) {
+    let ws = j.ints[1];
+    for_pixels(j, |x, y| {
+        let (r0, r1, ty) = cell_pair(y, j.p0[0], j.ints[2]);
+        let (c0, c1, tx) = cell_pair(x, j.p0[0], ws);
+        let cell = |x: u32, row: u32| unpack10(word(data, j.io[0], row * ws + x));
+        let top = mix3(cell(c0, r0), cell(c1, r0), tx);
+        let bottom = mix3(cell(c0, r1), cell(c1, r1), tx);
+        store_rgb(j, data, j.io[1], x, y, mix3(top, bottom, ty));
+    });
 }
 
 fn tap(j: &Job, tables: &[u32], k: u32) -> (i32, i32, f32) {

@@ -28,6 +28,8 @@ pub fn kernel_fn(k: Kernel) -> KernelFn {
         Kernel::PlaneBlurV => blur::plane_blur_v,
         Kernel::RowPrefix => blur::row_prefix,
         Kernel::DefocusDisk => blur::defocus_disk,
+        Kernel::DefocusDown => blur::defocus_down,
+        Kernel::DefocusUp => blur::defocus_up,
         Kernel::MotionBlur => blur::motion_blur,
         Kernel::PlaneMotion => blur::plane_motion,
         Kernel::ZoomBlur => blur::zoom_blur,

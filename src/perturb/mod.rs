@@ -158,7 +158,14 @@ impl Corruption {
                 const { &[p("sigma", [0.15, 0.2, 0.35, 0.45, 0.6], (0.0, 10.0))] }
             }
             Corruption::DefocusBlur => {
-                const { &[px("radius_px", [3.0, 4.0, 6.0, 8.0, 10.0], (0.0, 512.0))] }
+                const {
+                    &[
+                        px("radius_px", [3.0, 4.0, 6.0, 8.0, 10.0], (0.0, 512.0)),
+                        // Not a table value: a disk of a larger radius is drawn on the frame
+                        // reduced by an integer factor (`plan::defocus_reduction`).
+                        p("working_radius_px", [8.0; 5], (1.0, 4096.0)),
+                    ]
+                }
             }
             Corruption::GlassBlur => {
                 const {

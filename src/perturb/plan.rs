@@ -153,6 +153,8 @@ kernels! {
     PlaneBlurV => "plane_blur_v", Blur, Pixels;
     RowPrefix => "row_prefix", Blur, Rows;
     DefocusDisk => "defocus_disk", Blur, Pixels;
+    DefocusDown => "defocus_down", Blur, Pixels;
+    DefocusUp => "defocus_up", Blur, Pixels;
     MotionBlur => "motion_blur", Blur, Pixels;
     PlaneMotion => "plane_motion", Blur, Pixels;
     ZoomBlur => "zoom_blur", Blur, Pixels;
@@ -348,6 +350,46 @@ impl Ctx<'_> {
     fn uniform(&self, index: u32) -> f64 {
         self.rng.uniform_f64(u32::MAX, index)
     }
+}
+
+/// The integer factor by which `defocus_blur` reduces the frame before its disk of radius
+/// `radius_px`, so that the disk it draws has a radius of `working_radius_px` to twice that
+/// (1: the disk on the frame itself, when `radius_px` < 2 · `working_radius_px`).
+pub fn defocus_reduction(radius_px: f32, working_radius_px: f32) -> u32 {
+    (radius_px / working_radius_px.max(1.0)).floor().max(1.0) as u32
+}
+
+/// The disk of radius `r` on an image of `w × h` in region `src` (the frame's image or a
+/// smaller one at the start of the region) into word `dst_word` of the frame: row prefix sums
+/// into P, Q, R, then the disk (its result as 10-bit words when `packed`).
+fn defocus_disk(c: &mut Ctx, src: u32, dst_word: u32, w: u32, h: u32, r: f32, packed: bool) {
+    let r = r.max(0.0);
+    let ri = r.floor() as i32;
+    let mut table = Vec::new();
+    let mut total = 0.0f32;
+    for dy in -ri..=ri {
+        let hw = (r * r - (dy * dy) as f32).max(0.0).sqrt();
+        let n = hw.floor();
+        let frac = hw - n;
+        total += 2.0 * n + 1.0 + 2.0 * frac;
+        table.extend([n as u32, frac.to_bits()]);
+    }
+    let (t, n) = c.tables.add(table);
+    let mut j = c.job(src, PLANE_P);
+    j.frame[0] = w;
+    j.frame[1] = h;
+    c.push(Kernel::RowPrefix, j);
+    let mut j = c.job(PLANE_P, PLANE_P);
+    j.frame[0] = w;
+    j.frame[1] = h;
+    j.io[1] = dst_word;
+    j.io[2] = c.region(src);
+    j.aux[2] = t;
+    j.aux[3] = n;
+    j.ints[0] = ri as u32;
+    j.ints[1] = u32::from(packed);
+    j.p0[0] = 1.0 / total;
+    c.push(Kernel::DefocusDisk, j);
 }
 
 /// Normalised Gaussian weights, scipy's `gaussian_filter1d` (radius `int(truncate·σ + 0.5)`).
@@ -650,26 +692,31 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
         }
         C::DefocusBlur => {
             let r = v(0).min((w.min(h) / 2).saturating_sub(2) as f32).max(0.0);
-            let ri = r.floor() as i32;
-            let mut table = Vec::new();
-            let mut total = 0.0f32;
-            for dy in -ri..=ri {
-                let hw = (r * r - (dy * dy) as f32).max(0.0).sqrt();
-                let n = hw.floor();
-                let frac = hw - n;
-                total += 2.0 * n + 1.0 + 2.0 * frac;
-                table.extend([n as u32, frac.to_bits()]);
+            let s = defocus_reduction(r, v(1));
+            if s == 1 {
+                let dst = c.region(other);
+                defocus_disk(c, cur, dst, w, h, r, false);
+            } else {
+                // The disk on the frame reduced s times (T: the reduced image, then the disk's
+                // 10-bit result after it), then upsampled into `other`.
+                let (ws, hs) = (w.div_ceil(s), h.div_ceil(s));
+                let reduced = c.region(PLANE_T);
+                let blurred = reduced + ws * hs;
+                debug_assert!(2 * ws * hs <= c.plane);
+                let mut j = c.job(cur, PLANE_T);
+                j.frame[0] = ws;
+                j.frame[1] = hs;
+                j.ints = [s, w, h, 0];
+                j.p0[0] = 1.0 / (s * s) as f32;
+                c.push(Kernel::DefocusDown, j);
+                let rs = (r / s as f32).min((ws.min(hs) / 2).saturating_sub(2) as f32);
+                defocus_disk(c, PLANE_T, blurred, ws, hs, rs, true);
+                let mut j = c.job(cur, other);
+                j.io[0] = blurred;
+                j.ints = [s, ws, hs, 0];
+                j.p0[0] = 1.0 / s as f32;
+                c.push(Kernel::DefocusUp, j);
             }
-            let (t, n) = c.tables.add(table);
-            let j = c.job(cur, PLANE_P);
-            c.push(Kernel::RowPrefix, j);
-            let mut j = c.job(PLANE_P, other);
-            j.io[2] = c.region(cur);
-            j.aux[2] = t;
-            j.aux[3] = n;
-            j.ints[0] = ri as u32;
-            j.p0[0] = 1.0 / total;
-            c.push(Kernel::DefocusDisk, j);
             other
         }
         C::MotionBlur => {
