@@ -62,8 +62,10 @@ fn perturb(c: &mut Criterion) {
             group.throughput(Throughput::Elements(batch as u64));
             let id = format!("{}/{w}x{h}/batch_{batch}", corruption.name());
             if let Some(g) = gpu.as_mut() {
+                // Batch after batch into the same outputs, as `gauntlet perturb` does.
+                let mut out = Vec::new();
                 group.bench_with_input(BenchmarkId::new("gpu", &id), &batch_frames, |b, f| {
-                    b.iter(|| g.apply(f).expect("gpu perturb"))
+                    b.iter(|| g.apply_into(f, &mut out).expect("gpu perturb"))
                 });
             }
             group.bench_with_input(

@@ -1489,6 +1489,7 @@ fn perturb_command(args: PerturbArgs) -> anyhow::Result<ExitCode> {
     let clock = std::time::Instant::now();
     let (mut written, mut failed) = (0usize, 0usize);
     let mut first: Option<files::Image> = None;
+    let mut outputs = Vec::new();
     for batch in images.chunks(PERTURB_BATCH) {
         let mut read = Vec::new();
         for input in batch {
@@ -1511,7 +1512,7 @@ fn perturb_command(args: PerturbArgs) -> anyhow::Result<ExitCode> {
                 key: FrameKey::new(args.seed, &input.relative),
             })
             .collect();
-        let outputs = engine.apply(&frames)?;
+        engine.apply_into(&frames, &mut outputs)?;
         for ((input, img), rgba) in read.iter().zip(&outputs) {
             let path = files::output_path(&args.out, &input.relative);
             match files::write_png(&path, img.width_px, img.height_px, rgba) {

@@ -427,6 +427,26 @@ fn frames_of_different_sizes_in_one_batch() {
     assert_eq!(small[0], together[2]);
 }
 
+/// `apply_into` reuses the caller's outputs: entries left from a larger batch of other sizes
+/// are resized or dropped, and the frames equal `apply`'s.
+#[test]
+fn apply_into_reused_outputs_gives_the_same_frames() {
+    let mut engine = gpu();
+    let images = [sample("ccrs", 97, 61), sample("cpna", 64, 36)];
+    let chain = [parse_spec("gaussian_noise:2").unwrap()];
+    let frames: Vec<FrameIn> = images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| frame(img, &chain, &format!("reuse/{i}.png")))
+        .collect();
+    let fresh = engine.apply(&frames).expect("gpu");
+    let mut out = vec![vec![7u8; 10], vec![1u8; 100_000], vec![3u8; 5]];
+    engine.apply_into(&frames, &mut out).expect("gpu");
+    assert_eq!(out, fresh);
+    engine.apply_into(&frames[1..], &mut out).expect("gpu");
+    assert_eq!(out, fresh[1..]);
+}
+
 /// The two ways frames move in and out of the device give the same frames: on a CPU adapter
 /// (CI's lavapipe) the engine maps its data store itself (`Memory::HostMapped`); the path of
 /// discrete GPUs (`Memory::Staged`: upload and staging buffers, copies on the GPU) is forced
