@@ -259,32 +259,37 @@ fn store_luma(j: Job, x: u32, y: u32, b: Block) {
     store_quadrant(j, x + 4u, y + 4u, b.m11);
 }
 
-// Cb and Cr of a chroma quadrant column, packed (Cb | Cr << 16) into the half-resolution
-// plane io.z, inside it only.
-fn store_chroma_column(j: Job, x: u32, y: u32, cb: vec4<f32>, cr: vec4<f32>) {
+// Words per row of the packed chroma plane: two chroma samples per word (Cb | Cr << 8 of
+// column x in the low half of word x / 2, of column x + 1 in the high half).
+fn chroma_words(j: Job) -> u32 {
+    return (j.frame.x + 3u) / 4u;
+}
+
+// Cb and Cr of two chroma quadrant columns (x, x + 1; x even) into the half-resolution plane
+// io.z (`chroma_words`), inside it only.
+fn store_chroma_pair(j: Job, x: u32, y: u32, cb0: vec4<f32>, cr0: vec4<f32>, cb1: vec4<f32>, cr1: vec4<f32>) {
     let cw = (j.frame.x + 1u) / 2u;
     let chh = (j.frame.y + 1u) / 2u;
     if (x >= cw) {
         return;
     }
-    let b = exact_u32x4(cb) | (exact_u32x4(cr) << vec4<u32>(16u));
+    let b = exact_u32x4(cb0) | (exact_u32x4(cr0) << vec4<u32>(8u)) | (exact_u32x4(cb1) << vec4<u32>(16u)) | (exact_u32x4(cr1) << vec4<u32>(24u));
+    let pw = chroma_words(j);
     for (var r = 0u; r < 4u; r = r + 1u) {
         if (y + r < chh) {
-            set_word(j, j.io.z, (y + r) * cw + x, b[r]);
+            set_word(j, j.io.z, (y + r) * pw + x / 2u, b[r]);
         }
     }
 }
 
 fn store_chroma(j: Job, x: u32, y: u32, cb: mat4x4<f32>, cr: mat4x4<f32>) {
-    store_chroma_column(j, x, y, cb[0], cr[0]);
-    store_chroma_column(j, x + 1u, y, cb[1], cr[1]);
-    store_chroma_column(j, x + 2u, y, cb[2], cr[2]);
-    store_chroma_column(j, x + 3u, y, cb[3], cr[3]);
+    store_chroma_pair(j, x, y, cb[0], cr[0], cb[1], cr[1]);
+    store_chroma_pair(j, x + 2u, y, cb[2], cr[2], cb[3], cr[3]);
 }
 
 // One 16×16 MCU (4:2:0): four luma blocks and one block each of Cb and Cr (2×2 means),
 // quantised with the tables scaled by `ints.x` and decoded; luma packed into the plane io.y
-// (`luma_words`), chroma packed into the half-resolution plane io.z.
+// (`luma_words`), chroma packed into the half-resolution plane io.z (`chroma_words`).
 @compute @workgroup_size(64)
 fn jpeg_mcu(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -314,8 +319,10 @@ fn jpeg_mcu(@builtin(global_invocation_id) id: vec3<u32>) {
     store_chroma(j, cx + 4u, cy + 4u, cb.m11, cr.m11);
 }
 
-fn unpack_chroma(v: u32) -> vec2<f32> {
-    return vec2<f32>(f32(v & 0xffffu), f32(v >> 16u));
+// The Cb and Cr of a chroma word's low (even column) or high (odd column) half.
+fn chroma_half(v: u32, odd: bool) -> vec2<f32> {
+    let h = select(v, v >> 16u, odd);
+    return vec2<f32>(f32(h & 255u), f32((h >> 8u) & 255u));
 }
 
 // Triangle-filter (libjpeg's "fancy") upsampling: 3/4 of the nearer chroma sample and 1/4 of
@@ -324,13 +331,6 @@ fn fancy(c: vec2<f32>, nx: vec2<f32>, ny: vec2<f32>, nxy: vec2<f32>) -> vec2<f32
     let near = 0.75 * c + 0.25 * nx;
     let far = 0.75 * ny + 0.25 * nxy;
     return 0.75 * near + 0.25 * far;
-}
-
-// The two decoded luma samples of a quad's row (pixels 2·cx and 2·cx + 1, in one word of the
-// packed plane).
-fn luma_pair(j: Job, cx: u32, y: u32) -> vec2<f32> {
-    let v = word(j, j.io.x, y * luma_words(j) + cx / 2u) >> (16u * (cx & 1u));
-    return vec2<f32>(f32(v & 255u), f32((v >> 8u) & 255u));
 }
 
 fn compose_pixel(j: Job, x: u32, y: u32, yy: f32, c: vec2<f32>) {
@@ -343,53 +343,86 @@ fn compose_pixel(j: Job, x: u32, y: u32, yy: f32, c: vec2<f32>) {
     store_rgb(j, j.io.y, x, y, rgb * (1.0 / 255.0));
 }
 
-fn chroma_at(j: Job, cw: u32, x: u32, y: u32) -> vec2<f32> {
-    return unpack_chroma(word(j, j.io.z, y * cw + x));
+// The chroma samples of columns l, c, c + 1, r (clamped) of one chroma row, from the words of
+// pairs p − 1, p, p + 1 (c = 2p).
+struct ChromaRow {
+    l: vec2<f32>,
+    c0: vec2<f32>,
+    c1: vec2<f32>,
+    r: vec2<f32>,
 }
 
-// Decoded YCbCr back to RGB, one 2×2 quad of pixels (one chroma sample) at a time, PPI
-// consecutive quads of a chroma row per invocation: the 3×3 chroma samples around a quad
-// (clamped at the edges) slide along, one new column of 3 per quad.
+fn chroma_row(prev: u32, cur: u32, next: u32, c: u32, cw: u32) -> ChromaRow {
+    let l = select(chroma_half(prev, true), chroma_half(cur, false), c == 0u);
+    let c0 = chroma_half(cur, false);
+    let c1 = select(c0, chroma_half(cur, true), c + 1u < cw);
+    let r = select(c1, chroma_half(next, false), c + 2u < cw);
+    return ChromaRow(l, c0, c1, r);
+}
+
+// The four decoded luma samples of a row from pixel 2c (c even: one word of the packed plane).
+fn luma_four(j: Job, c: u32, y: u32) -> vec4<f32> {
+    let v = word(j, j.io.x, y * luma_words(j) + c / 2u);
+    return vec4<f32>(f32(v & 255u), f32((v >> 8u) & 255u), f32((v >> 16u) & 255u), f32(v >> 24u));
+}
+
+// Decoded YCbCr back to RGB, two 2×2 quads of pixels (two chroma samples) at a time, PPI
+// consecutive quads of a chroma row per invocation: the chroma words of three rows around
+// the pair slide along (one new word per row per pair), the four luma samples of each pixel
+// row are one word.
 @compute @workgroup_size(64)
 fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let cw = (j.frame.x + 1u) / 2u;
     let chh = (j.frame.y + 1u) / 2u;
+    let pw = chroma_words(j);
     let cy = id.y;
     let cx0 = id.x * PPI;
     if (cx0 >= cw || cy >= chh) {
         return;
     }
-    let yu = select(cy - 1u, 0u, cy == 0u);
-    let yd = min(cy + 1u, chh - 1u);
-    let xl = select(cx0 - 1u, 0u, cx0 == 0u);
-    var ul = chroma_at(j, cw, xl, yu);
-    var ml = chroma_at(j, cw, xl, cy);
-    var dl = chroma_at(j, cw, xl, yd);
-    var uc = chroma_at(j, cw, cx0, yu);
-    var mc = chroma_at(j, cw, cx0, cy);
-    var dc = chroma_at(j, cw, cx0, yd);
-    for (var i = 0u; i < PPI; i = i + 1u) {
+    let ru = select(cy - 1u, 0u, cy == 0u) * pw;
+    let rm = cy * pw;
+    let rd = min(cy + 1u, chh - 1u) * pw;
+    let p0 = cx0 / 2u;
+    let pl = select(p0 - 1u, 0u, p0 == 0u);
+    var u_prev = word(j, j.io.z, ru + pl);
+    var m_prev = word(j, j.io.z, rm + pl);
+    var d_prev = word(j, j.io.z, rd + pl);
+    var u_cur = word(j, j.io.z, ru + p0);
+    var m_cur = word(j, j.io.z, rm + p0);
+    var d_cur = word(j, j.io.z, rd + p0);
+    let y0 = 2u * cy;
+    let y1 = min(2u * cy + 1u, j.frame.y - 1u);
+    for (var i = 0u; i < PPI; i = i + 2u) {
         let cx = cx0 + i;
         if (cx >= cw) {
             return;
         }
-        let xr = min(cx + 1u, cw - 1u);
-        let ur = chroma_at(j, cw, xr, yu);
-        let mr = chroma_at(j, cw, xr, cy);
-        let dr = chroma_at(j, cw, xr, yd);
-        let top = luma_pair(j, cx, 2u * cy);
-        let bottom = luma_pair(j, cx, min(2u * cy + 1u, j.frame.y - 1u));
-        compose_pixel(j, 2u * cx, 2u * cy, top.x, fancy(mc, ml, uc, ul));
-        compose_pixel(j, 2u * cx + 1u, 2u * cy, top.y, fancy(mc, mr, uc, ur));
-        compose_pixel(j, 2u * cx, 2u * cy + 1u, bottom.x, fancy(mc, ml, dc, dl));
-        compose_pixel(j, 2u * cx + 1u, 2u * cy + 1u, bottom.y, fancy(mc, mr, dc, dr));
-        ul = uc;
-        ml = mc;
-        dl = dc;
-        uc = ur;
-        mc = mr;
-        dc = dr;
+        let pn = min(cx / 2u + 1u, pw - 1u);
+        let u_next = word(j, j.io.z, ru + pn);
+        let m_next = word(j, j.io.z, rm + pn);
+        let d_next = word(j, j.io.z, rd + pn);
+        let u = chroma_row(u_prev, u_cur, u_next, cx, cw);
+        let m = chroma_row(m_prev, m_cur, m_next, cx, cw);
+        let d = chroma_row(d_prev, d_cur, d_next, cx, cw);
+        let top = luma_four(j, cx, y0);
+        let bottom = luma_four(j, cx, y1);
+        let x = 2u * cx;
+        compose_pixel(j, x, y0, top.x, fancy(m.c0, m.l, u.c0, u.l));
+        compose_pixel(j, x + 1u, y0, top.y, fancy(m.c0, m.c1, u.c0, u.c1));
+        compose_pixel(j, x, y0 + 1u, bottom.x, fancy(m.c0, m.l, d.c0, d.l));
+        compose_pixel(j, x + 1u, y0 + 1u, bottom.y, fancy(m.c0, m.c1, d.c0, d.c1));
+        compose_pixel(j, x + 2u, y0, top.z, fancy(m.c1, m.c0, u.c1, u.c0));
+        compose_pixel(j, x + 3u, y0, top.w, fancy(m.c1, m.r, u.c1, u.r));
+        compose_pixel(j, x + 2u, y0 + 1u, bottom.z, fancy(m.c1, m.c0, d.c1, d.c0));
+        compose_pixel(j, x + 3u, y0 + 1u, bottom.w, fancy(m.c1, m.r, d.c1, d.r));
+        u_prev = u_cur;
+        m_prev = m_cur;
+        d_prev = d_cur;
+        u_cur = u_next;
+        m_cur = m_next;
+        d_cur = d_next;
     }
 }
 

@@ -205,7 +205,7 @@ fn store_luma(j: &Job, data: &mut [u32], x: u32, y: u32, b: &Block) {
 
 /// One 16×16 MCU (4:2:0) at a time: four luma blocks and one block each of Cb and Cr (2×2
 /// means), quantised with the tables scaled by `ints[0]` and decoded; luma packed into the plane
-/// io[1] (`luma_words`), chroma packed (Cb | Cr << 16) into the half-resolution plane io[2].
+/// io[1] (`luma_words`), chroma packed into the half-resolution plane io[2] (`chroma_words`).
 pub fn jpeg_mcu(j: &Job, data: &mut [u32], _tables: &[u32]) {
     let (w, h) = (j.frame[0], j.frame[1]);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
@@ -224,15 +224,19 @@ pub fn jpeg_mcu(j: &Job, data: &mut [u32], _tables: &[u32]) {
             }
             let cb = jpeg_block(&cbs, &qc);
             let cr = jpeg_block(&crs, &qc);
+            let pw = chroma_words(j);
             for q in 0..4 {
                 let (qx, qy) = (x / 2 + 4 * (q as u32 % 2), y / 2 + 4 * (q as u32 / 2));
-                for c in 0..4 {
+                for c in (0..4).step_by(2) {
                     for r in 0..4 {
                         let (px, py) = (qx + c, qy + r);
                         if px < cw && py < ch {
-                            let v = cb[q][c as usize][r as usize] as u32
-                                | ((cr[q][c as usize][r as usize] as u32) << 16);
-                            set_word(data, j.io[2], py * cw + px, v);
+                            let (c, r) = (c as usize, r as usize);
+                            let v = cb[q][c][r] as u32
+                                | ((cr[q][c][r] as u32) << 8)
+                                | ((cb[q][c + 1][r] as u32) << 16)
+                                | ((cr[q][c + 1][r] as u32) << 24);
+                            set_word(data, j.io[2], py * pw + px / 2, v);
                         }
                     }
                 }
@@ -241,8 +245,16 @@ pub fn jpeg_mcu(j: &Job, data: &mut [u32], _tables: &[u32]) {
     }
 }
 
-fn unpack_chroma(v: u32) -> [f32; 2] {
-    [(v & 0xffff) as f32, (v >> 16) as f32]
+/// Words per row of the packed chroma plane: two chroma samples per word (Cb | Cr << 8 of
+/// column x in the low half of word x / 2, of column x + 1 in the high half).
+fn chroma_words(j: &Job) -> u32 {
+    j.frame[0].div_ceil(4)
+}
+
+/// The Cb and Cr of chroma sample (x, y) from the packed plane.
+fn chroma(j: &Job, data: &[u32], x: u32, y: u32) -> [f32; 2] {
+    let v = word(data, j.io[2], y * chroma_words(j) + x / 2) >> (16 * (x % 2));
+    [(v & 255) as f32, ((v >> 8) & 255) as f32]
 }
 
 /// Triangle-filter (libjpeg's "fancy") upsampling.
@@ -283,7 +295,7 @@ pub fn jpeg_compose(j: &Job, data: &mut [u32], _tables: &[u32]) {
             let xr = (cx + 1).min(cw - 1);
             let yu = cy.saturating_sub(1);
             let yd = (cy + 1).min(ch - 1);
-            let at = |x: u32, y: u32| unpack_chroma(word(data, j.io[2], y * cw + x));
+            let at = |x: u32, y: u32| chroma(j, data, x, y);
             let (ul, uc, ur) = (at(xl, yu), at(cx, yu), at(xr, yu));
             let (ml, mc, mr) = (at(xl, cy), at(cx, cy), at(xr, cy));
             let (dl, dc, dr) = (at(xl, yd), at(cx, yd), at(xr, yd));
