@@ -27,6 +27,22 @@ struct Job {
 // a storage buffer otherwise.
 TABLES_BINDING
 
+// The same store as `data`, bound a second time as 16-byte words: on lavapipe an access to
+// four consecutive words through it costs about what one word through `data` costs (both are a
+// loop over the SIMD lanes). Only at word indices that are multiples of 4 (frames start on
+// 256-byte boundaries; a region or row is aligned when its offset and the frame's width are
+// multiples of 4); the CPU reference reads and writes the same words one by one.
+@group(0) @binding(3) var<storage, read_write> quads: array<vec4<u32>>;
+
+// Four consecutive words from word i of a region (frame word + region + i a multiple of 4).
+fn quad(j: Job, region: u32, i: u32) -> vec4<u32> {
+    return quads[(j.frame.z + region + i) >> 2u];
+}
+
+fn set_quad(j: Job, region: u32, i: u32, v: vec4<u32>) {
+    quads[(j.frame.z + region + i) >> 2u] = v;
+}
+
 fn data_load(i: u32) -> u32 {
     return data[i];
 }

@@ -79,14 +79,19 @@ fn ycbcr(c: vec3<f32>) -> vec3<f32> {
     );
 }
 
-fn rgb255(j: Job, x: u32, y: u32) -> vec3<f32> {
+// A pixel's word (edge pixels repeated past the frame).
+fn pixel_word(j: Job, x: u32, y: u32) -> u32 {
     let cx = min(x, j.frame.x - 1u);
     let cy = min(y, j.frame.y - 1u);
-    return vec3<f32>(unpack4x8unorm(word(j, j.io.x, cy * j.frame.x + cx)).rgb * 255.0);
+    return word(j, j.io.x, cy * j.frame.x + cx);
 }
 
-// Two pixel columns (x, x + 1) × eight rows from y (edge pixels repeated past the frame): the
-// luma of each column (rows 0–3 and 4–7) and the 2×2 means of chroma (four rows of chroma).
+fn rgb255(v: u32) -> vec3<f32> {
+    return vec3<f32>(unpack4x8unorm(v).rgb * 255.0);
+}
+
+// Two pixel columns (x, x + 1) × eight rows from y: the luma of each column (rows 0–3 and
+// 4–7) and the 2×2 means of chroma (four rows of chroma).
 struct Strip {
     y0a: vec4<f32>,
     y0b: vec4<f32>,
@@ -96,28 +101,29 @@ struct Strip {
     cr: vec4<f32>,
 }
 
-// The YCbCr of the 2×2 pixels at (x, y): the two lumas of the top row, of the bottom row, and
-// the chroma mean.
+// The YCbCr of 2×2 pixels (words of the top row, of the bottom row): the two lumas of the
+// top row, of the bottom row, and the chroma mean.
 struct Pair {
     top: vec2<f32>,
     bottom: vec2<f32>,
     chroma: vec2<f32>,
 }
 
-fn pair(j: Job, x: u32, y: u32) -> Pair {
-    let a = ycbcr(rgb255(j, x, y));
-    let b = ycbcr(rgb255(j, x + 1u, y));
-    let c = ycbcr(rgb255(j, x, y + 1u));
-    let d = ycbcr(rgb255(j, x + 1u, y + 1u));
-    let s = a + b + c + d;
-    return Pair(vec2<f32>(a.x, b.x), vec2<f32>(c.x, d.x), 0.25 * s.yz);
+fn pair(t: vec2<u32>, b: vec2<u32>) -> Pair {
+    let a = ycbcr(rgb255(t.x));
+    let bb = ycbcr(rgb255(t.y));
+    let c = ycbcr(rgb255(b.x));
+    let d = ycbcr(rgb255(b.y));
+    let s = a + bb + c + d;
+    return Pair(vec2<f32>(a.x, bb.x), vec2<f32>(c.x, d.x), 0.25 * s.yz);
 }
 
-fn strip(j: Job, x: u32, y: u32) -> Strip {
-    let p0 = pair(j, x, y);
-    let p1 = pair(j, x, y + 2u);
-    let p2 = pair(j, x, y + 4u);
-    let p3 = pair(j, x, y + 6u);
+// A strip from the words of its eight rows (two pixels each).
+fn strip(r0: vec2<u32>, r1: vec2<u32>, r2: vec2<u32>, r3: vec2<u32>, r4: vec2<u32>, r5: vec2<u32>, r6: vec2<u32>, r7: vec2<u32>) -> Strip {
+    let p0 = pair(r0, r1);
+    let p1 = pair(r2, r3);
+    let p2 = pair(r4, r5);
+    let p3 = pair(r6, r7);
     return Strip(
         vec4<f32>(p0.top.x, p0.bottom.x, p1.top.x, p1.bottom.x),
         vec4<f32>(p2.top.x, p2.bottom.x, p3.top.x, p3.bottom.x),
@@ -128,6 +134,15 @@ fn strip(j: Job, x: u32, y: u32) -> Strip {
     );
 }
 
+fn two(j: Job, x: u32, y: u32) -> vec2<u32> {
+    return vec2<u32>(pixel_word(j, x, y), pixel_word(j, x + 1u, y));
+}
+
+// A strip at (x, y) read word by word (edge pixels repeated past the frame).
+fn strip_at(j: Job, x: u32, y: u32) -> Strip {
+    return strip(two(j, x, y), two(j, x, y + 1u), two(j, x, y + 2u), two(j, x, y + 3u), two(j, x, y + 4u), two(j, x, y + 5u), two(j, x, y + 6u), two(j, x, y + 7u));
+}
+
 // An 8×8 pixel region at (x, y): its luma block and its 4×4 quadrants of Cb and Cr.
 struct Region {
     luma: Block,
@@ -136,10 +151,41 @@ struct Region {
 }
 
 fn region8(j: Job, x: u32, y: u32) -> Region {
-    let s0 = strip(j, x, y);
-    let s1 = strip(j, x + 2u, y);
-    let s2 = strip(j, x + 4u, y);
-    let s3 = strip(j, x + 6u, y);
+    var s0: Strip;
+    var s1: Strip;
+    var s2: Strip;
+    var s3: Strip;
+    let aligned = ((j.frame.z + j.io.x) & 3u) == 0u && (j.frame.x & 3u) == 0u;
+    if (aligned && x + 8u <= j.frame.x && y + 8u <= j.frame.y) {
+        // Inside the frame, on 16-byte boundaries: each row's eight pixels in two loads.
+        let at = y * j.frame.x + x;
+        let w = j.frame.x;
+        let a0 = quad(j, j.io.x, at);
+        let b0 = quad(j, j.io.x, at + 4u);
+        let a1 = quad(j, j.io.x, at + w);
+        let b1 = quad(j, j.io.x, at + w + 4u);
+        let a2 = quad(j, j.io.x, at + 2u * w);
+        let b2 = quad(j, j.io.x, at + 2u * w + 4u);
+        let a3 = quad(j, j.io.x, at + 3u * w);
+        let b3 = quad(j, j.io.x, at + 3u * w + 4u);
+        let a4 = quad(j, j.io.x, at + 4u * w);
+        let b4 = quad(j, j.io.x, at + 4u * w + 4u);
+        let a5 = quad(j, j.io.x, at + 5u * w);
+        let b5 = quad(j, j.io.x, at + 5u * w + 4u);
+        let a6 = quad(j, j.io.x, at + 6u * w);
+        let b6 = quad(j, j.io.x, at + 6u * w + 4u);
+        let a7 = quad(j, j.io.x, at + 7u * w);
+        let b7 = quad(j, j.io.x, at + 7u * w + 4u);
+        s0 = strip(a0.xy, a1.xy, a2.xy, a3.xy, a4.xy, a5.xy, a6.xy, a7.xy);
+        s1 = strip(a0.zw, a1.zw, a2.zw, a3.zw, a4.zw, a5.zw, a6.zw, a7.zw);
+        s2 = strip(b0.xy, b1.xy, b2.xy, b3.xy, b4.xy, b5.xy, b6.xy, b7.xy);
+        s3 = strip(b0.zw, b1.zw, b2.zw, b3.zw, b4.zw, b5.zw, b6.zw, b7.zw);
+    } else {
+        s0 = strip_at(j, x, y);
+        s1 = strip_at(j, x + 2u, y);
+        s2 = strip_at(j, x + 4u, y);
+        s3 = strip_at(j, x + 6u, y);
+    }
     let luma = Block(
         mat4x4<f32>(s0.y0a, s0.y1a, s1.y0a, s1.y1a),
         mat4x4<f32>(s2.y0a, s2.y1a, s3.y0a, s3.y1a),
@@ -333,14 +379,18 @@ fn fancy(c: vec2<f32>, nx: vec2<f32>, ny: vec2<f32>, nxy: vec2<f32>) -> vec2<f32
     return 0.75 * near + 0.25 * far;
 }
 
+fn composed(yy: f32, c: vec2<f32>) -> u32 {
+    let cb = c.x - 128.0;
+    let cr = c.y - 128.0;
+    let rgb = vec3<f32>(yy + 1.402 * cr, yy - 0.344136 * cb - 0.714136 * cr, yy + 1.772 * cb);
+    return pack_rgb(rgb * (1.0 / 255.0));
+}
+
 fn compose_pixel(j: Job, x: u32, y: u32, yy: f32, c: vec2<f32>) {
     if (x >= j.frame.x || y >= j.frame.y) {
         return;
     }
-    let cb = c.x - 128.0;
-    let cr = c.y - 128.0;
-    let rgb = vec3<f32>(yy + 1.402 * cr, yy - 0.344136 * cb - 0.714136 * cr, yy + 1.772 * cb);
-    store_rgb(j, j.io.y, x, y, rgb * (1.0 / 255.0));
+    set_word(j, j.io.y, y * j.frame.x + x, composed(yy, c));
 }
 
 // The chroma samples of columns l, c, c + 1, r (clamped) of one chroma row, from the words of
@@ -394,6 +444,7 @@ fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     var d_cur = word(j, j.io.z, rd + p0);
     let y0 = 2u * cy;
     let y1 = min(2u * cy + 1u, j.frame.y - 1u);
+    let aligned = ((j.frame.z + j.io.y) & 3u) == 0u && (j.frame.x & 3u) == 0u;
     for (var i = 0u; i < PPI; i = i + 2u) {
         let cx = cx0 + i;
         if (cx >= cw) {
@@ -409,6 +460,23 @@ fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
         let top = luma_four(j, cx, y0);
         let bottom = luma_four(j, cx, y1);
         let x = 2u * cx;
+        if (aligned) {
+            let at = y0 * j.frame.x + x;
+            set_quad(j, j.io.y, at, vec4<u32>(
+                composed(top.x, fancy(m.c0, m.l, u.c0, u.l)),
+                composed(top.y, fancy(m.c0, m.c1, u.c0, u.c1)),
+                composed(top.z, fancy(m.c1, m.c0, u.c1, u.c0)),
+                composed(top.w, fancy(m.c1, m.r, u.c1, u.r)),
+            ));
+            if (y0 + 1u < j.frame.y) {
+                set_quad(j, j.io.y, at + j.frame.x, vec4<u32>(
+                    composed(bottom.x, fancy(m.c0, m.l, d.c0, d.l)),
+                    composed(bottom.y, fancy(m.c0, m.c1, d.c0, d.c1)),
+                    composed(bottom.z, fancy(m.c1, m.c0, d.c1, d.c0)),
+                    composed(bottom.w, fancy(m.c1, m.r, d.c1, d.r)),
+                ));
+            }
+        } else {
         compose_pixel(j, x, y0, top.x, fancy(m.c0, m.l, u.c0, u.l));
         compose_pixel(j, x + 1u, y0, top.y, fancy(m.c0, m.c1, u.c0, u.c1));
         compose_pixel(j, x, y0 + 1u, bottom.x, fancy(m.c0, m.l, d.c0, d.l));
@@ -417,6 +485,7 @@ fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
         compose_pixel(j, x + 3u, y0, top.w, fancy(m.c1, m.r, u.c1, u.r));
         compose_pixel(j, x + 2u, y0 + 1u, bottom.z, fancy(m.c1, m.c0, d.c1, d.c0));
         compose_pixel(j, x + 3u, y0 + 1u, bottom.w, fancy(m.c1, m.r, d.c1, d.r));
+        }
         u_prev = u_cur;
         m_prev = m_cur;
         d_prev = d_cur;

@@ -987,6 +987,7 @@ impl PerturbEngine {
                         count: None,
                     },
                     tables_entry,
+                    storage_entry(3, false),
                 ],
             });
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -1225,6 +1226,10 @@ impl PerturbEngine {
                 wgpu::BindGroupEntry {
                     binding: 2,
                     resource: tables_resource,
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: bind(data, data_bytes),
                 },
             ],
         });
