@@ -6,11 +6,40 @@
 //
 // CPU reference: `src/perturb/blur.rs`, with the same names and the same f32 math.
 
-// The separable blurs take four pixels of the invocation's row (x, x + 64, x + 128, x + 192)
-// at a time, so that each weight is read from the table once for the four (the sums are the
-// same as one pixel at a time).
-fn four(x: u32) -> vec4<i32> {
-    return vec4<i32>(i32(x)) + vec4<i32>(0, 64, 128, 192);
+// The separable blurs: an invocation takes 16 consecutive pixels of a row, four at a time
+// (a quad). Where the rows are 16-byte aligned, they read four words per load (`quad`): the
+// vertical passes one quad per tap (rows mapped by the edge mode), the horizontal passes, for
+// a quad whose taps lie inside the row, each quad of the row's span once, adding its four pixels to the four outputs with the
+// weights their distances select (weights outside the kernel are 0, which adds nothing). Each
+// output's sum runs over its taps in order, as the CPU reference's. Elsewhere, pixel by pixel
+// with the edge mode.
+
+// Whether a job's region (word offset) and rows lie on 16-byte boundaries.
+fn rows_aligned(j: Job, region: u32) -> bool {
+    return ((j.frame.z + region) & 3u) == 0u && (j.frame.x & 3u) == 0u;
+}
+
+// Weight k of the job's table, 0 outside 0..=2r.
+fn weight(j: Job, k: i32, r: i32) -> f32 {
+    return select(0.0, table_f(j, u32(clamp(k, 0, 2 * r))), k >= 0 && k <= 2 * r);
+}
+
+// Four pixels' sums of the horizontal taps, RGB.
+struct Sums3 {
+    a0: vec3<f32>,
+    a1: vec3<f32>,
+    a2: vec3<f32>,
+    a3: vec3<f32>,
+}
+
+// One pixel of blur_h, word by word.
+fn blur_h_pixel(j: Job, row: u32, x: i32, r: i32) -> vec3<f32> {
+    let w = i32(j.frame.x);
+    var a = vec3<f32>(0.0);
+    for (var k = 0; k <= 2 * r; k = k + 1) {
+        a = a + table_f(j, u32(k)) * unpack4x8unorm(word(j, j.io.x, row + u32(edge(x + k - r, w, j.ints.y)))).rgb;
+    }
+    return a;
 }
 
 // Horizontal taps of an RGBA8 image into the packed 10-bit plane.
@@ -23,35 +52,54 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     let row = id.y * j.frame.x;
-    for (var i = 0u; i < PPI; i = i + 4u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x) {
+    let aligned = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y);
+    for (var m = 0u; m < PPI; m = m + 4u) {
+        let xq = i32(id.x * PPI + m);
+        if (xq >= w) {
             return;
         }
-        let xs = four(x);
-        var a0 = vec3<f32>(0.0);
-        var a1 = vec3<f32>(0.0);
-        var a2 = vec3<f32>(0.0);
-        var a3 = vec3<f32>(0.0);
-        for (var k = 0; k <= 2 * r; k = k + 1) {
-            let t = table_f(j, u32(k));
-            let e = j.ints.y;
-            a0 = a0 + t * unpack4x8unorm(word(j, j.io.x, row + u32(edge(xs.x + k - r, w, e)))).rgb;
-            a1 = a1 + t * unpack4x8unorm(word(j, j.io.x, row + u32(edge(xs.y + k - r, w, e)))).rgb;
-            a2 = a2 + t * unpack4x8unorm(word(j, j.io.x, row + u32(edge(xs.z + k - r, w, e)))).rgb;
-            a3 = a3 + t * unpack4x8unorm(word(j, j.io.x, row + u32(edge(xs.w + k - r, w, e)))).rgb;
-        }
-        set_word(j, j.io.y, row + x, pack10(a0));
-        if (xs.y < w) {
-            set_word(j, j.io.y, row + u32(xs.y), pack10(a1));
-        }
-        if (xs.z < w) {
-            set_word(j, j.io.y, row + u32(xs.z), pack10(a2));
-        }
-        if (xs.w < w) {
-            set_word(j, j.io.y, row + u32(xs.w), pack10(a3));
+        if (aligned && xq >= r && xq + 3 + r < w) {
+            var s = Sums3(vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0));
+            for (var b = (xq - r) & ~3; b <= xq + 3 + r; b = b + 4) {
+                let v = quad(j, j.io.x, row + u32(b));
+                let p0 = unpack4x8unorm(v.x).rgb;
+                let p1 = unpack4x8unorm(v.y).rgb;
+                let p2 = unpack4x8unorm(v.z).rgb;
+                let p3 = unpack4x8unorm(v.w).rgb;
+                let k = b - xq + r;
+                let wm3 = weight(j, k - 3, r);
+                let wm2 = weight(j, k - 2, r);
+                let wm1 = weight(j, k - 1, r);
+                let w0 = weight(j, k, r);
+                let w1 = weight(j, k + 1, r);
+                let w2 = weight(j, k + 2, r);
+                let w3 = weight(j, k + 3, r);
+                s.a0 = s.a0 + w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3;
+                s.a1 = s.a1 + wm1 * p0 + w0 * p1 + w1 * p2 + w2 * p3;
+                s.a2 = s.a2 + wm2 * p0 + wm1 * p1 + w0 * p2 + w1 * p3;
+                s.a3 = s.a3 + wm3 * p0 + wm2 * p1 + wm1 * p2 + w0 * p3;
+            }
+            set_quad(j, j.io.y, row + u32(xq), vec4<u32>(pack10(s.a0), pack10(s.a1), pack10(s.a2), pack10(s.a3)));
+        } else {
+            for (var i = 0; i < 4; i = i + 1) {
+                let x = xq + i;
+                if (x < w) {
+                    set_word(j, j.io.y, row + u32(x), pack10(blur_h_pixel(j, row, x, r)));
+                }
+            }
         }
     }
+}
+
+// One pixel of blur_v, word by word.
+fn blur_v_pixel(j: Job, x: u32, y: i32, r: i32) -> vec3<f32> {
+    let h = i32(j.frame.y);
+    var a = vec3<f32>(0.0);
+    for (var k = 0; k <= 2 * r; k = k + 1) {
+        let at = u32(edge(y + k - r, h, j.ints.y)) * j.frame.x;
+        a = a + table_f(j, u32(k)) * unpack10(word(j, j.io.x, at + x));
+    }
+    return a;
 }
 
 // Vertical taps of the packed plane into an RGBA8 image.
@@ -59,44 +107,72 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
 fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
-    let w = i32(j.frame.x);
     let h = i32(j.frame.y);
+    let y = i32(id.y);
     if (id.y >= j.frame.y) {
         return;
     }
-    for (var i = 0u; i < PPI; i = i + 4u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x) {
+    let row = id.y * j.frame.x;
+    let aligned = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y);
+    for (var m = 0u; m < PPI; m = m + 4u) {
+        let xq = id.x * PPI + m;
+        if (xq >= j.frame.x) {
             return;
         }
-        let xs = four(x);
-        let xc = vec4<u32>(min(xs, vec4<i32>(w - 1)));
-        var a0 = vec3<f32>(0.0);
-        var a1 = vec3<f32>(0.0);
-        var a2 = vec3<f32>(0.0);
-        var a3 = vec3<f32>(0.0);
-        for (var k = 0; k <= 2 * r; k = k + 1) {
-            let t = table_f(j, u32(k));
-            let at = u32(edge(i32(id.y) + k - r, h, j.ints.y)) * j.frame.x;
-            a0 = a0 + t * unpack10(word(j, j.io.x, at + xc.x));
-            a1 = a1 + t * unpack10(word(j, j.io.x, at + xc.y));
-            a2 = a2 + t * unpack10(word(j, j.io.x, at + xc.z));
-            a3 = a3 + t * unpack10(word(j, j.io.x, at + xc.w));
-        }
-        store_rgb(j, j.io.y, x, id.y, a0);
-        if (xs.y < w) {
-            store_rgb(j, j.io.y, u32(xs.y), id.y, a1);
-        }
-        if (xs.z < w) {
-            store_rgb(j, j.io.y, u32(xs.z), id.y, a2);
-        }
-        if (xs.w < w) {
-            store_rgb(j, j.io.y, u32(xs.w), id.y, a3);
+        if (aligned) {
+            var s = Sums3(vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0));
+            for (var k = 0; k <= 2 * r; k = k + 1) {
+                let t = table_f(j, u32(k));
+                let v = quad(j, j.io.x, u32(edge(y + k - r, h, j.ints.y)) * j.frame.x + xq);
+                s.a0 = s.a0 + t * unpack10(v.x);
+                s.a1 = s.a1 + t * unpack10(v.y);
+                s.a2 = s.a2 + t * unpack10(v.z);
+                s.a3 = s.a3 + t * unpack10(v.w);
+            }
+            set_quad(j, j.io.y, row + xq, vec4<u32>(pack_rgb(s.a0), pack_rgb(s.a1), pack_rgb(s.a2), pack_rgb(s.a3)));
+        } else {
+            for (var i = 0u; i < 4u; i = i + 1u) {
+                let x = xq + i;
+                if (x < j.frame.x) {
+                    store_rgb(j, j.io.y, x, id.y, blur_v_pixel(j, x, y, r));
+                }
+            }
         }
     }
 }
 
-// Horizontal taps of one or two f32 planes (io.x → io.y, io.z → io.w).
+// One pixel of plane_blur_h (plane at `region`), word by word.
+fn plane_h_pixel(j: Job, region: u32, row: u32, x: i32, r: i32) -> f32 {
+    let w = i32(j.frame.x);
+    var a = 0.0;
+    for (var k = 0; k <= 2 * r; k = k + 1) {
+        a = a + table_f(j, u32(k)) * load_f(j, region, row + u32(edge(x + k - r, w, j.ints.y)));
+    }
+    return a;
+}
+
+// Horizontal taps of the four pixels of a quad (inside the row, aligned) of one plane.
+fn plane_h_quad(j: Job, region: u32, row: u32, xq: i32, r: i32) -> vec4<f32> {
+    var s = vec4<f32>(0.0);
+    for (var b = (xq - r) & ~3; b <= xq + 3 + r; b = b + 4) {
+        let p = bitcast<vec4<f32>>(quad(j, region, row + u32(b)));
+        let k = b - xq + r;
+        let wm3 = weight(j, k - 3, r);
+        let wm2 = weight(j, k - 2, r);
+        let wm1 = weight(j, k - 1, r);
+        let w0 = weight(j, k, r);
+        let w1 = weight(j, k + 1, r);
+        let w2 = weight(j, k + 2, r);
+        let w3 = weight(j, k + 3, r);
+        s.x = s.x + w0 * p.x + w1 * p.y + w2 * p.z + w3 * p.w;
+        s.y = s.y + wm1 * p.x + w0 * p.y + w1 * p.z + w2 * p.w;
+        s.z = s.z + wm2 * p.x + wm1 * p.y + w0 * p.z + w1 * p.w;
+        s.w = s.w + wm3 * p.x + wm2 * p.y + wm1 * p.z + w0 * p.w;
+    }
+    return s;
+}
+
+// Horizontal taps of one or two f32 planes (io.x → io.y, io.z → io.w), scaled by p0.x.
 @compute @workgroup_size(64)
 fn plane_blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -107,39 +183,52 @@ fn plane_blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let row = id.y * j.frame.x;
     let two = j.ints.z > 1u;
-    for (var i = 0u; i < PPI; i = i + 4u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x) {
+    let aligned = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y) && (!two || (rows_aligned(j, j.io.z) && rows_aligned(j, j.io.w)));
+    for (var m = 0u; m < PPI; m = m + 4u) {
+        let xq = i32(id.x * PPI + m);
+        if (xq >= w) {
             return;
         }
-        let xs = four(x);
-        var a = vec4<f32>(0.0);
-        var b = vec4<f32>(0.0);
-        for (var k = 0; k <= 2 * r; k = k + 1) {
-            let t = table_f(j, u32(k));
-            let e = j.ints.y;
-            let xx = row + vec4<u32>(
-                u32(edge(xs.x + k - r, w, e)),
-                u32(edge(xs.y + k - r, w, e)),
-                u32(edge(xs.z + k - r, w, e)),
-                u32(edge(xs.w + k - r, w, e)),
-            );
-            a = a + t * vec4<f32>(load_f(j, j.io.x, xx.x), load_f(j, j.io.x, xx.y), load_f(j, j.io.x, xx.z), load_f(j, j.io.x, xx.w));
+        if (aligned && xq >= r && xq + 3 + r < w) {
+            let a = plane_h_quad(j, j.io.x, row, xq, r) * j.p0.x;
+            set_quad(j, j.io.y, row + u32(xq), bitcast<vec4<u32>>(a));
             if (two) {
-                b = b + t * vec4<f32>(load_f(j, j.io.z, xx.x), load_f(j, j.io.z, xx.y), load_f(j, j.io.z, xx.z), load_f(j, j.io.z, xx.w));
+                let b = plane_h_quad(j, j.io.z, row, xq, r) * j.p0.x;
+                set_quad(j, j.io.w, row + u32(xq), bitcast<vec4<u32>>(b));
             }
-        }
-        a = a * j.p0.x;
-        b = b * j.p0.x;
-        for (var m = 0u; m < 4u; m = m + 1u) {
-            if (xs[m] < w) {
-                store_f(j, j.io.y, row + u32(xs[m]), a[m]);
-                if (two) {
-                    store_f(j, j.io.w, row + u32(xs[m]), b[m]);
+        } else {
+            for (var i = 0; i < 4; i = i + 1) {
+                let x = xq + i;
+                if (x < w) {
+                    store_f(j, j.io.y, row + u32(x), plane_h_pixel(j, j.io.x, row, x, r) * j.p0.x);
+                    if (two) {
+                        store_f(j, j.io.w, row + u32(x), plane_h_pixel(j, j.io.z, row, x, r) * j.p0.x);
+                    }
                 }
             }
         }
     }
+}
+
+// One pixel of plane_blur_v (plane at `region`), word by word.
+fn plane_v_pixel(j: Job, region: u32, x: u32, y: i32, r: i32) -> f32 {
+    let h = i32(j.frame.y);
+    var a = 0.0;
+    for (var k = 0; k <= 2 * r; k = k + 1) {
+        a = a + table_f(j, u32(k)) * load_f(j, region, u32(edge(y + k - r, h, j.ints.y)) * j.frame.x + x);
+    }
+    return a;
+}
+
+// Vertical taps of the four pixels of a quad (aligned) of one plane.
+fn plane_v_quad(j: Job, region: u32, xq: u32, y: i32, r: i32) -> vec4<f32> {
+    let h = i32(j.frame.y);
+    var s = vec4<f32>(0.0);
+    for (var k = 0; k <= 2 * r; k = k + 1) {
+        let at = u32(edge(y + k - r, h, j.ints.y)) * j.frame.x + xq;
+        s = s + table_f(j, u32(k)) * bitcast<vec4<f32>>(quad(j, region, at));
+    }
+    return s;
 }
 
 // Vertical taps of one or two f32 planes, scaled by p0.x.
@@ -147,37 +236,32 @@ fn plane_blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
 fn plane_blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
-    let w = i32(j.frame.x);
     let h = i32(j.frame.y);
+    let y = i32(id.y);
     if (id.y >= j.frame.y) {
         return;
     }
+    let row = id.y * j.frame.x;
     let two = j.ints.z > 1u;
-    for (var i = 0u; i < PPI; i = i + 4u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x) {
+    let inside = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y) && (!two || (rows_aligned(j, j.io.z) && rows_aligned(j, j.io.w)));
+    for (var m = 0u; m < PPI; m = m + 4u) {
+        let xq = id.x * PPI + m;
+        if (xq >= j.frame.x) {
             return;
         }
-        let xs = four(x);
-        let xc = vec4<u32>(min(xs, vec4<i32>(w - 1)));
-        var a = vec4<f32>(0.0);
-        var b = vec4<f32>(0.0);
-        for (var k = 0; k <= 2 * r; k = k + 1) {
-            let t = table_f(j, u32(k));
-            let xx = u32(edge(i32(id.y) + k - r, h, j.ints.y)) * j.frame.x + xc;
-            a = a + t * vec4<f32>(load_f(j, j.io.x, xx.x), load_f(j, j.io.x, xx.y), load_f(j, j.io.x, xx.z), load_f(j, j.io.x, xx.w));
+        if (inside) {
+            set_quad(j, j.io.y, row + xq, bitcast<vec4<u32>>(plane_v_quad(j, j.io.x, xq, y, r) * j.p0.x));
             if (two) {
-                b = b + t * vec4<f32>(load_f(j, j.io.z, xx.x), load_f(j, j.io.z, xx.y), load_f(j, j.io.z, xx.z), load_f(j, j.io.z, xx.w));
+                set_quad(j, j.io.w, row + xq, bitcast<vec4<u32>>(plane_v_quad(j, j.io.z, xq, y, r) * j.p0.x));
             }
-        }
-        a = a * j.p0.x;
-        b = b * j.p0.x;
-        let row = id.y * j.frame.x;
-        for (var m = 0u; m < 4u; m = m + 1u) {
-            if (xs[m] < w) {
-                store_f(j, j.io.y, row + u32(xs[m]), a[m]);
-                if (two) {
-                    store_f(j, j.io.w, row + u32(xs[m]), b[m]);
+        } else {
+            for (var i = 0u; i < 4u; i = i + 1u) {
+                let x = xq + i;
+                if (x < j.frame.x) {
+                    store_f(j, j.io.y, row + x, plane_v_pixel(j, j.io.x, x, y, r) * j.p0.x);
+                    if (two) {
+                        store_f(j, j.io.w, row + x, plane_v_pixel(j, j.io.z, x, y, r) * j.p0.x);
+                    }
                 }
             }
         }
