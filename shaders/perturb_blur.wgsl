@@ -422,6 +422,12 @@ fn defocus_up(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
+// Tap k's shift (dx, dy) from its packed word.
+fn motion_tap(j: Job, k: u32) -> vec2<i32> {
+    let shift = table_u(j, 2u * k);
+    return vec2<i32>(bitcast<i32>(shift << 16u) >> 16u, bitcast<i32>(shift) >> 16u);
+}
+
 // Σ weight·image[y − dy, x − dx] over the taps (shifts clamp at the edges, as the original's
 // `shift`); a tap is its shift (dx in the low, dy in the high 16 bits) and its weight. Four
 // pixels of the invocation's row (x, x + 64, x + 128, x + 192) at a time, so that each tap is
@@ -469,47 +475,88 @@ fn motion_blur(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// The same taps on an f32 plane, four pixels at a time.
+// Bytes 4·sh.. of the two words a, b as one word (sh in 0..4, the same for every lane).
+fn funnel(a: u32, b: u32, sh: u32) -> u32 {
+    return select((a >> (8u * sh)) | (b << (32u - 8u * sh)), a, sh == 0u);
+}
+
+// The motion taps on snow's plane of bytes (`snow_layer`), into an f32 plane; ints.y is the
+// largest |dx|. An invocation takes 16 consecutive pixels (4 words of bytes) of a row: where
+// every tap of them lies inside the row, a tap reads the 16 source bytes in five words and
+// shifts them into place; elsewhere byte by byte (clamped at the edges, as `motion_blur`).
 @compute @workgroup_size(64)
-fn plane_motion(@builtin(global_invocation_id) id: vec3<u32>) {
+fn snow_motion(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let w = i32(j.frame.x);
     let h = i32(j.frame.y);
-    if (id.y >= j.frame.y) {
+    let x0 = i32(id.x * PPI);
+    if (id.y >= j.frame.y || x0 >= w) {
         return;
     }
-    for (var i = 0u; i < PPI; i = i + 4u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x) {
+    let reach = i32(j.ints.y);
+    let bw = (j.frame.x + 3u) / 4u;
+    let out = id.y * j.frame.x + u32(x0);
+    if (x0 - reach >= 0 && x0 + reach + 20 <= w) {
+        var a0 = vec4<f32>(0.0);
+        var a1 = vec4<f32>(0.0);
+        var a2 = vec4<f32>(0.0);
+        var a3 = vec4<f32>(0.0);
+        for (var k = 0u; k < j.ints.x; k = k + 1u) {
+            let d = motion_tap(j, k);
+            let t = table_f(j, 2u * k + 1u);
+            let first = x0 - d.x;
+            let at = u32(clamp(i32(id.y) - d.y, 0, h - 1)) * bw + u32(first >> 2u);
+            let sh = u32(first & 3);
+            let w0 = word(j, j.io.x, at);
+            let w1 = word(j, j.io.x, at + 1u);
+            let w2 = word(j, j.io.x, at + 2u);
+            let w3 = word(j, j.io.x, at + 3u);
+            let w4 = word(j, j.io.x, at + 4u);
+            a0 = a0 + t * unpack4x8unorm(funnel(w0, w1, sh));
+            a1 = a1 + t * unpack4x8unorm(funnel(w1, w2, sh));
+            a2 = a2 + t * unpack4x8unorm(funnel(w2, w3, sh));
+            a3 = a3 + t * unpack4x8unorm(funnel(w3, w4, sh));
+        }
+        if (rows_aligned(j, j.io.y)) {
+            set_quad(j, j.io.y, out, bitcast<vec4<u32>>(a0));
+            set_quad(j, j.io.y, out + 4u, bitcast<vec4<u32>>(a1));
+            set_quad(j, j.io.y, out + 8u, bitcast<vec4<u32>>(a2));
+            set_quad(j, j.io.y, out + 12u, bitcast<vec4<u32>>(a3));
+        } else {
+            for (var i = 0u; i < 4u; i = i + 1u) {
+                store_f(j, j.io.y, out + i, a0[i]);
+                store_f(j, j.io.y, out + 4u + i, a1[i]);
+                store_f(j, j.io.y, out + 8u + i, a2[i]);
+                store_f(j, j.io.y, out + 12u + i, a3[i]);
+            }
+        }
+        return;
+    }
+    for (var m = 0; m < i32(PPI); m = m + 4) {
+        let xs = vec4<i32>(x0 + m) + vec4<i32>(0, 1, 2, 3);
+        if (xs.x >= w) {
             return;
         }
-        let xs = vec4<i32>(i32(x)) + vec4<i32>(0, 64, 128, 192);
-        var acc = vec4<f32>(0.0);
+        var a = vec4<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
-            let shift = table_u(j, 2u * k);
-            let dx = bitcast<i32>(shift << 16u) >> 16u;
-            let dy = bitcast<i32>(shift) >> 16u;
+            let d = motion_tap(j, k);
             let t = table_f(j, 2u * k + 1u);
-            let row = u32(clamp(i32(id.y) - dy, 0, h - 1)) * j.frame.x;
-            let xx = vec4<u32>(clamp(xs - vec4<i32>(dx), vec4<i32>(0), vec4<i32>(w - 1)));
-            let v = vec4<f32>(
-                load_f(j, j.io.x, row + xx.x),
-                load_f(j, j.io.x, row + xx.y),
-                load_f(j, j.io.x, row + xx.z),
-                load_f(j, j.io.x, row + xx.w),
-            );
-            acc = acc + t * v;
+            let xx = vec4<u32>(clamp(xs - vec4<i32>(d.x), vec4<i32>(0), vec4<i32>(w - 1)));
+            let row = u32(clamp(i32(id.y) - d.y, 0, h - 1)) * bw;
+            let at = vec4<u32>(row) + xx / 4u;
+            let sh = 8u * (xx & vec4<u32>(3u));
+            let b = vec4<u32>(
+                word(j, j.io.x, at.x) >> sh.x,
+                word(j, j.io.x, at.y) >> sh.y,
+                word(j, j.io.x, at.z) >> sh.z,
+                word(j, j.io.x, at.w) >> sh.w,
+            ) & vec4<u32>(255u);
+            a = a + t * unpack4x8unorm(b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u));
         }
-        let base = id.y * j.frame.x;
-        store_f(j, j.io.y, base + x, acc.x);
-        if (xs.y < w) {
-            store_f(j, j.io.y, base + u32(xs.y), acc.y);
-        }
-        if (xs.z < w) {
-            store_f(j, j.io.y, base + u32(xs.z), acc.z);
-        }
-        if (xs.w < w) {
-            store_f(j, j.io.y, base + u32(xs.w), acc.w);
+        for (var i = 0; i < 4; i = i + 1) {
+            if (xs[i] < w) {
+                store_f(j, j.io.y, out + u32(m + i), a[i]);
+            }
         }
     }
 }

@@ -141,32 +141,51 @@ fn snow_lattice(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 
 // The zoomed lattice (bilinear, pixel i at lattice coordinate i·scale), zero below the
-// threshold, clipped to [0, 1].
+// threshold, clipped to [0, 1] and rounded to 8 bits, as the original's 8-bit layer image.
+fn snow_value(j: Job, x: u32, y: u32) -> u32 {
+    let nx = j.ints.x;
+    let ny = j.ints.y;
+    let fy = f32(y) * j.p0.x;
+    let fx = f32(x) * j.p0.y;
+    let x0 = exact_u32(floor(clamp(fx, 0.0, f32(nx - 1u))));
+    let y0 = exact_u32(floor(clamp(fy, 0.0, f32(ny - 1u))));
+    let x1 = min(x0 + 1u, nx - 1u);
+    let y1 = min(y0 + 1u, ny - 1u);
+    let tx = fx - f32(x0);
+    let ty = fy - f32(y0);
+    let top = mix(load_f(j, j.io.x, y0 * nx + x0), load_f(j, j.io.x, y0 * nx + x1), tx);
+    let bottom = mix(load_f(j, j.io.x, y1 * nx + x0), load_f(j, j.io.x, y1 * nx + x1), tx);
+    var v = mix(top, bottom, ty);
+    if (v < j.p0.z) {
+        v = 0.0;
+    }
+    return exact_u32(floor(clamp(v, 0.0, 1.0) * 255.0 + 0.5));
+}
+
+// Words per row of a plane of bytes (pixel x in byte x mod 4 of word x / 4).
+fn byte_words(j: Job) -> u32 {
+    return (j.frame.x + 3u) / 4u;
+}
+
+// The snow layer as a plane of bytes: 16 consecutive pixels (4 words) per invocation.
 @compute @workgroup_size(64)
 fn snow_layer(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
-    let nx = j.ints.x;
-    let ny = j.ints.y;
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var m = 0u; m < PPI; m = m + 4u) {
+        let x = id.x * PPI + m;
+        if (x >= j.frame.x) {
             return;
         }
-        let fy = f32(id.y) * j.p0.x;
-        let fx = f32(x) * j.p0.y;
-        let x0 = exact_u32(floor(clamp(fx, 0.0, f32(nx - 1u))));
-        let y0 = exact_u32(floor(clamp(fy, 0.0, f32(ny - 1u))));
-        let x1 = min(x0 + 1u, nx - 1u);
-        let y1 = min(y0 + 1u, ny - 1u);
-        let tx = fx - f32(x0);
-        let ty = fy - f32(y0);
-        let top = mix(load_f(j, j.io.x, y0 * nx + x0), load_f(j, j.io.x, y0 * nx + x1), tx);
-        let bottom = mix(load_f(j, j.io.x, y1 * nx + x0), load_f(j, j.io.x, y1 * nx + x1), tx);
-        var v = mix(top, bottom, ty);
-        if (v < j.p0.z) {
-            v = 0.0;
+        var packed = 0u;
+        for (var i = 0u; i < 4u; i = i + 1u) {
+            if (x + i < j.frame.x) {
+                packed = packed | (snow_value(j, x + i, id.y) << (8u * i));
+            }
         }
-        store_f(j, j.io.y, id.y * j.frame.x + x, clamp(v, 0.0, 1.0));
+        set_word(j, j.io.y, id.y * byte_words(j) + x / 4u, packed);
     }
 }
 

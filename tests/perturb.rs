@@ -408,6 +408,7 @@ fn frames_of_different_sizes_in_one_batch() {
         parse_spec("jpeg_compression:2").unwrap(),
         parse_spec("gaussian_blur:2").unwrap(),
         parse_spec("elastic_transform:2").unwrap(),
+        parse_spec("snow:2").unwrap(),
     ];
     let names: Vec<String> = (0..sizes.len()).map(|i| format!("sizes/{i}.png")).collect();
     let frames: Vec<FrameIn> = images

@@ -255,16 +255,19 @@ pub fn motion_blur(j: &Job, data: &mut [u32], tables: &[u32]) {
     });
 }
 
-/// The same taps on an f32 plane.
-pub fn plane_motion(j: &Job, data: &mut [u32], tables: &[u32]) {
+/// The motion taps on snow's plane of bytes (`snow_layer`), into an f32 plane (edges
+/// clamped).
+pub fn snow_motion(j: &Job, data: &mut [u32], tables: &[u32]) {
     let (w, h) = (j.frame[0] as i32, j.frame[1] as i32);
+    let bw = j.frame[0].div_ceil(4);
     for_pixels(j, |x, y| {
         let mut acc = 0.0f32;
         for k in 0..j.ints[0] {
             let (dx, dy, t) = tap(j, tables, k);
             let xx = (x as i32 - dx).clamp(0, w - 1) as u32;
             let yy = (y as i32 - dy).clamp(0, h - 1) as u32;
-            acc += t * load_f(data, j.io[0], yy * j.frame[0] + xx);
+            let byte = (word(data, j.io[0], yy * bw + xx / 4) >> (8 * (xx % 4))) & 255;
+            acc += t * (byte as f32 / 255.0);
         }
         store_f(data, j.io[1], y * j.frame[0] + x, acc);
     });

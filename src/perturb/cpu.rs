@@ -31,7 +31,7 @@ pub fn kernel_fn(k: Kernel) -> KernelFn {
         Kernel::DefocusDown => blur::defocus_down,
         Kernel::DefocusUp => blur::defocus_up,
         Kernel::MotionBlur => blur::motion_blur,
-        Kernel::PlaneMotion => blur::plane_motion,
+        Kernel::SnowMotion => blur::snow_motion,
         Kernel::ZoomBlur => blur::zoom_blur,
         Kernel::GlassShuffle => blur::glass_shuffle,
         Kernel::FractalLattice => weather::fractal_lattice,

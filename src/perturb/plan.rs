@@ -156,7 +156,7 @@ kernels! {
     DefocusDown => "defocus_down", Blur, Pixels;
     DefocusUp => "defocus_up", Blur, Pixels;
     MotionBlur => "motion_blur", Blur, Pixels;
-    PlaneMotion => "plane_motion", Blur, Pixels;
+    SnowMotion => "snow_motion", Blur, Pixels;
     ZoomBlur => "zoom_blur", Blur, Pixels;
     GlassShuffle => "glass_shuffle", Blur, Pixels;
     FractalLattice => "fractal_lattice", Weather, Items;
@@ -482,6 +482,14 @@ pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> V
         taps.extend([packed, ((ki / z) as f32).to_bits()]);
     }
     taps
+}
+
+/// The largest |dx| of packed motion taps (how far along a row they reach).
+pub fn motion_reach(taps: &[u32]) -> u32 {
+    taps.chunks_exact(2)
+        .map(|t| i32::from(t[0] as u16 as i16).unsigned_abs())
+        .max()
+        .unwrap_or(0)
 }
 
 /// Inverse CDF of Poisson(λ·v/255) for v = 0..255 as 31-bit fixed point: entry `[v][j]` is
@@ -830,12 +838,14 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             c.push(Kernel::SnowLayer, j);
             let angle = -135.0 + 90.0 * c.uniform(0);
             let taps = motion_taps(w, h, v(4), v(5), angle);
+            let reach = motion_reach(&taps);
             let (t, n) = c.tables.add(taps);
             let mut j = c.job(PLANE_P, PLANE_R);
             j.aux[2] = t;
             j.aux[3] = n;
             j.ints[0] = n / 2;
-            c.push(Kernel::PlaneMotion, j);
+            j.ints[1] = reach;
+            c.push(Kernel::SnowMotion, j);
             let mut j = c.job(cur, other);
             j.io[2] = c.region(PLANE_R);
             j.p0[0] = v(6);

@@ -121,31 +121,43 @@ pub fn snow_lattice(j: &Job, data: &mut [u32], _tables: &[u32]) {
 /// The zoomed, thresholded, clipped snow layer.
 pub fn snow_layer(j: &Job, data: &mut [u32], _tables: &[u32]) {
     let (nx, ny) = (j.ints[0], j.ints[1]);
-    for_pixels(j, |x, y| {
-        let fy = y as f32 * j.p0[0];
-        let fx = x as f32 * j.p0[1];
-        let x0 = (fx.floor() as u32).min(nx - 1);
-        let y0 = (fy.floor() as u32).min(ny - 1);
-        let x1 = (x0 + 1).min(nx - 1);
-        let y1 = (y0 + 1).min(ny - 1);
-        let tx = fx - x0 as f32;
-        let ty = fy - y0 as f32;
-        let top = mix(
-            load_f(data, j.io[0], y0 * nx + x0),
-            load_f(data, j.io[0], y0 * nx + x1),
-            tx,
-        );
-        let bottom = mix(
-            load_f(data, j.io[0], y1 * nx + x0),
-            load_f(data, j.io[0], y1 * nx + x1),
-            tx,
-        );
-        let mut v = mix(top, bottom, ty);
-        if v < j.p0[2] {
-            v = 0.0;
+    let bw = j.frame[0].div_ceil(4);
+    for y in 0..j.frame[1] {
+        for wx in 0..bw {
+            let mut packed = 0u32;
+            for i in 0..4 {
+                let x = 4 * wx + i;
+                if x >= j.frame[0] {
+                    break;
+                }
+                let fy = y as f32 * j.p0[0];
+                let fx = x as f32 * j.p0[1];
+                let x0 = (fx.floor() as u32).min(nx - 1);
+                let y0 = (fy.floor() as u32).min(ny - 1);
+                let x1 = (x0 + 1).min(nx - 1);
+                let y1 = (y0 + 1).min(ny - 1);
+                let tx = fx - x0 as f32;
+                let ty = fy - y0 as f32;
+                let top = mix(
+                    load_f(data, j.io[0], y0 * nx + x0),
+                    load_f(data, j.io[0], y0 * nx + x1),
+                    tx,
+                );
+                let bottom = mix(
+                    load_f(data, j.io[0], y1 * nx + x0),
+                    load_f(data, j.io[0], y1 * nx + x1),
+                    tx,
+                );
+                let mut v = mix(top, bottom, ty);
+                if v < j.p0[2] {
+                    v = 0.0;
+                }
+                let byte = (v.clamp(0.0, 1.0) * 255.0 + 0.5).floor() as u32;
+                packed |= byte << (8 * i);
+            }
+            set_word(data, j.io[1], y * bw + wx, packed);
         }
-        store_f(data, j.io[1], y * j.frame[0] + x, v.clamp(0.0, 1.0));
-    });
+    }
 }
 
 /// blend·x + (1 − blend)·max(x, 1.5·grey + 0.5) plus the snow layer and its rotation.
