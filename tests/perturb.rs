@@ -197,7 +197,10 @@ fn defocus_on_a_reduced_frame_stays_close_to_the_full_disk() {
             "severity {severity}: radius {radius_px:.2} px, reduced {s}×: mean difference {mean:.3}/255, largest {worst}/255"
         );
         if s == 1 {
-            assert_eq!(reduced, full, "severity {severity}: no reduction, yet different");
+            assert_eq!(
+                reduced, full,
+                "severity {severity}: no reduction, yet different"
+            );
         } else {
             assert!(
                 mean < 0.25 && worst <= 6,
@@ -396,7 +399,14 @@ fn frames_of_different_sizes_in_one_batch() {
     // Widths that are multiples of 4 take the kernels' 16-byte paths where a block lies inside
     // the frame (160×90 and 100×60 have partial blocks at the bottom and right edges); the
     // others take the word-by-word paths.
-    let sizes = [(97, 61), (256, 144), (33, 45), (160, 90), (37, 32), (100, 60)];
+    let sizes = [
+        (97, 61),
+        (256, 144),
+        (33, 45),
+        (160, 90),
+        (37, 32),
+        (100, 60),
+    ];
     let images: Vec<files::Image> = sizes
         .iter()
         .enumerate()
