@@ -54,7 +54,7 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     let row = id.y * j.frame.x;
     let aligned = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y);
     for (var m = 0u; m < PPI; m = m + 4u) {
-        let xq = i32(id.x * PPI + m);
+        let xq = i32(quad_x(id.x, m));
         if (xq >= w) {
             return;
         }
@@ -115,7 +115,7 @@ fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let row = id.y * j.frame.x;
     let aligned = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y);
     for (var m = 0u; m < PPI; m = m + 4u) {
-        let xq = id.x * PPI + m;
+        let xq = quad_x(id.x, m);
         if (xq >= j.frame.x) {
             return;
         }
@@ -185,7 +185,7 @@ fn plane_blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     let two = j.ints.z > 1u;
     let aligned = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y) && (!two || (rows_aligned(j, j.io.z) && rows_aligned(j, j.io.w)));
     for (var m = 0u; m < PPI; m = m + 4u) {
-        let xq = i32(id.x * PPI + m);
+        let xq = i32(quad_x(id.x, m));
         if (xq >= w) {
             return;
         }
@@ -245,7 +245,7 @@ fn plane_blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let two = j.ints.z > 1u;
     let inside = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y) && (!two || (rows_aligned(j, j.io.z) && rows_aligned(j, j.io.w)));
     for (var m = 0u; m < PPI; m = m + 4u) {
-        let xq = id.x * PPI + m;
+        let xq = quad_x(id.x, m);
         if (xq >= j.frame.x) {
             return;
         }

@@ -59,6 +59,13 @@ const PPI: u32 = 16u;
 fn pixel_x(gx: u32, i: u32) -> u32 {
     return (gx & ~63u) * PPI + i * 64u + (gx & 63u);
 }
+// The quads (four consecutive pixels) of a workgroup's 64·PPI pixels: invocation l takes
+// pixels 4l, 4l + 256, 4l + 512, 4l + 768 (m = 0, 4, 8, 12) and the three after each, so that
+// neighbouring invocations read neighbouring quads.
+fn quad_x(gx: u32, m: u32) -> u32 {
+    return (gx & ~63u) * PPI + m * 64u + (gx & 63u) * 4u;
+}
+
 const ITEMS_ROW: u32 = 65536u;
 
 // 32×32 → 64-bit multiply as (high, low) words.
