@@ -594,23 +594,29 @@ fn clipped_zoom_axis(n: u32, z: f64) -> (f32, f32) {
     (top as f32, scale as f32)
 }
 
+/// The smallest amplitude of a fractal level that is drawn (2⁻¹²; the first level's is 1).
+pub const FRACTAL_MIN_AMPLITUDE: f32 = 1.0 / 4096.0;
+
 /// The levels of a plasma fractal (`imagecorruptions`' diamond-square) as value-noise octaves:
 /// per level `[first lattice word, lattice columns, log2 of the spacing px, amplitude]`, and the total
 /// lattice words. Level n has spacing `map_size / 2^(n+1)` and amplitude `decay^(−2n)` (the
 /// original draws `uniform(−w, w)·w` with `w` divided by `decay` per level).
+/// Levels whose amplitude is below [`FRACTAL_MIN_AMPLITUDE`] (of the first's, 1) are left out:
+/// the finest levels have a lattice point per pixel or nearly, and at the severities' decays
+/// they move the normalised fractal by a few ten-thousandths.
 fn fractal_levels(w: u32, h: u32, map_size: u32, decay: f32) -> (Vec<u32>, u32) {
     let mut levels = Vec::new();
     let mut total = 0u32;
     let mut n = 0;
     loop {
         let g = map_size >> (n + 1);
-        if g == 0 {
+        let amp = (f64::from(decay)).powi(-2 * n) as f32;
+        if g == 0 || amp < FRACTAL_MIN_AMPLITUDE {
             break;
         }
         let period = map_size / g;
         let nx = ((w - 1) / g + 2).min(period);
         let ny = ((h - 1) / g + 2).min(period);
-        let amp = (f64::from(decay)).powi(-2 * n) as f32;
         levels.extend([total, nx, g.trailing_zeros(), amp.to_bits()]);
         total += nx * ny;
         n += 1;
@@ -1060,5 +1066,25 @@ pub fn build(frames: &[FrameIn], job_align: u32) -> Plan {
         tables: tables.words,
         frames: slots,
         data_words: base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fog's fractal at 1280 px (a 2048 map, 11 levels down to one lattice point per pixel):
+    /// at severity 3's decay the levels below 2⁻¹² are left out, at severity 5's all are kept.
+    #[test]
+    fn fractal_levels_leave_out_only_the_faintest() {
+        let amplitudes = |decay: f32| -> Vec<f32> {
+            let (levels, _) = fractal_levels(1280, 720, 2048, decay);
+            levels.chunks(4).map(|l| f32::from_bits(l[3])).collect()
+        };
+        let sev3 = amplitudes(1.7);
+        assert_eq!(sev3.len(), 8, "{sev3:?}");
+        assert!(sev3.iter().all(|&a| a >= FRACTAL_MIN_AMPLITUDE));
+        assert!(1.7f32.powi(-16) < FRACTAL_MIN_AMPLITUDE);
+        assert_eq!(amplitudes(1.4).len(), 11);
     }
 }
