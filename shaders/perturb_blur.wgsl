@@ -24,6 +24,22 @@ fn weight(j: Job, k: i32, r: i32) -> f32 {
     return select(0.0, table_f(j, u32(clamp(k, 0, 2 * r))), k >= 0 && k <= 2 * r);
 }
 
+// The weights of taps k − 3 … k + 3 (0 outside the kernel): in the horizontal passes, pixel dp
+// of the output quad takes pixel di of an input quad with the weight of tap k + di − dp.
+struct Weights7 {
+    m3: f32,
+    m2: f32,
+    m1: f32,
+    z: f32,
+    p1: f32,
+    p2: f32,
+    p3: f32,
+}
+
+fn weights7(j: Job, k: i32, r: i32) -> Weights7 {
+    return Weights7(weight(j, k - 3, r), weight(j, k - 2, r), weight(j, k - 1, r), weight(j, k, r), weight(j, k + 1, r), weight(j, k + 2, r), weight(j, k + 3, r));
+}
+
 // Four pixels' sums of the horizontal taps, RGB.
 struct Sums3 {
     a0: vec3<f32>,
@@ -66,18 +82,11 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
                 let p1 = unpack4x8unorm(v.y).rgb;
                 let p2 = unpack4x8unorm(v.z).rgb;
                 let p3 = unpack4x8unorm(v.w).rgb;
-                let k = b - xq + r;
-                let wm3 = weight(j, k - 3, r);
-                let wm2 = weight(j, k - 2, r);
-                let wm1 = weight(j, k - 1, r);
-                let w0 = weight(j, k, r);
-                let w1 = weight(j, k + 1, r);
-                let w2 = weight(j, k + 2, r);
-                let w3 = weight(j, k + 3, r);
-                s.a0 = s.a0 + w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3;
-                s.a1 = s.a1 + wm1 * p0 + w0 * p1 + w1 * p2 + w2 * p3;
-                s.a2 = s.a2 + wm2 * p0 + wm1 * p1 + w0 * p2 + w1 * p3;
-                s.a3 = s.a3 + wm3 * p0 + wm2 * p1 + wm1 * p2 + w0 * p3;
+                let t = weights7(j, b - xq + r, r);
+                s.a0 = s.a0 + t.z * p0 + t.p1 * p1 + t.p2 * p2 + t.p3 * p3;
+                s.a1 = s.a1 + t.m1 * p0 + t.z * p1 + t.p1 * p2 + t.p2 * p3;
+                s.a2 = s.a2 + t.m2 * p0 + t.m1 * p1 + t.z * p2 + t.p1 * p3;
+                s.a3 = s.a3 + t.m3 * p0 + t.m2 * p1 + t.m1 * p2 + t.z * p3;
             }
             set_quad(j, j.io.y, row + u32(xq), vec4<u32>(pack10(s.a0), pack10(s.a1), pack10(s.a2), pack10(s.a3)));
         } else {
@@ -156,18 +165,11 @@ fn plane_h_quad(j: Job, region: u32, row: u32, xq: i32, r: i32) -> vec4<f32> {
     var s = vec4<f32>(0.0);
     for (var b = (xq - r) & ~3; b <= xq + 3 + r; b = b + 4) {
         let p = bitcast<vec4<f32>>(quad(j, region, row + u32(b)));
-        let k = b - xq + r;
-        let wm3 = weight(j, k - 3, r);
-        let wm2 = weight(j, k - 2, r);
-        let wm1 = weight(j, k - 1, r);
-        let w0 = weight(j, k, r);
-        let w1 = weight(j, k + 1, r);
-        let w2 = weight(j, k + 2, r);
-        let w3 = weight(j, k + 3, r);
-        s.x = s.x + w0 * p.x + w1 * p.y + w2 * p.z + w3 * p.w;
-        s.y = s.y + wm1 * p.x + w0 * p.y + w1 * p.z + w2 * p.w;
-        s.z = s.z + wm2 * p.x + wm1 * p.y + w0 * p.z + w1 * p.w;
-        s.w = s.w + wm3 * p.x + wm2 * p.y + wm1 * p.z + w0 * p.w;
+        let t = weights7(j, b - xq + r, r);
+        s.x = s.x + t.z * p.x + t.p1 * p.y + t.p2 * p.z + t.p3 * p.w;
+        s.y = s.y + t.m1 * p.x + t.z * p.y + t.p1 * p.z + t.p2 * p.w;
+        s.z = s.z + t.m2 * p.x + t.m1 * p.y + t.z * p.z + t.p1 * p.w;
+        s.w = s.w + t.m3 * p.x + t.m2 * p.y + t.m1 * p.z + t.z * p.w;
     }
     return s;
 }
