@@ -6,18 +6,14 @@
 //
 // CPU reference: `src/perturb/blur.rs`, with the same names and the same f32 math.
 
-// The separable blurs: an invocation takes 16 consecutive pixels of a row, four at a time
-// (a quad). Where the rows are 16-byte aligned, they read four words per load (`quad`): the
-// vertical passes one quad per tap (rows mapped by the edge mode), the horizontal passes, for
-// a quad whose taps lie inside the row, each quad of the row's span once, adding its four pixels to the four outputs with the
-// weights their distances select (weights outside the kernel are 0, which adds nothing). Each
-// output's sum runs over its taps in order, as the CPU reference's. Elsewhere, pixel by pixel
-// with the edge mode.
-
-// Whether a job's region (word offset) and rows lie on 16-byte boundaries.
-fn rows_aligned(j: Job, region: u32) -> bool {
-    return ((j.frame.z + region) & 3u) == 0u && (j.frame.x & 3u) == 0u;
-}
+// The separable blurs: an invocation takes four quads (four consecutive pixels each) of a
+// row, placed by `quad_x` so that neighbouring invocations take neighbouring quads. Where the
+// rows are 16-byte aligned, they read four words per load (`quad`): the vertical passes one
+// quad per tap (rows mapped by the edge mode); the horizontal passes, for a quad whose taps lie
+// inside the row, each quad of the row's span once, adding its four pixels to the four outputs
+// with the weights their distances select (weights outside the kernel are 0, which adds
+// nothing). Each output's sum runs over its taps in order, as the CPU reference's. Elsewhere,
+// pixel by pixel with the edge mode.
 
 // Weight k of the job's table, 0 outside 0..=2r.
 fn weight(j: Job, k: i32, r: i32) -> f32 {
@@ -453,12 +449,10 @@ fn motion_blur(@builtin(global_invocation_id) id: vec3<u32>) {
         var a2 = vec3<f32>(0.0);
         var a3 = vec3<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
-            let shift = table_u(j, 2u * k);
-            let dx = bitcast<i32>(shift << 16u) >> 16u;
-            let dy = bitcast<i32>(shift) >> 16u;
+            let d = motion_tap(j, k);
             let t = table_f(j, 2u * k + 1u);
-            let row = u32(clamp(i32(id.y) - dy, 0, h - 1)) * j.frame.x;
-            let xx = vec4<u32>(clamp(xs - vec4<i32>(dx), vec4<i32>(0), vec4<i32>(w - 1)));
+            let row = u32(clamp(i32(id.y) - d.y, 0, h - 1)) * j.frame.x;
+            let xx = vec4<u32>(clamp(xs - vec4<i32>(d.x), vec4<i32>(0), vec4<i32>(w - 1)));
             a0 = a0 + t * unpack4x8unorm(word(j, j.io.x, row + xx.x)).rgb;
             a1 = a1 + t * unpack4x8unorm(word(j, j.io.x, row + xx.y)).rgb;
             a2 = a2 + t * unpack4x8unorm(word(j, j.io.x, row + xx.z)).rgb;
@@ -496,7 +490,7 @@ fn snow_motion(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     let reach = i32(j.ints.y);
-    let bw = (j.frame.x + 3u) / 4u;
+    let bw = byte_words(j);
     let out = id.y * j.frame.x + u32(x0);
     if (x0 - reach >= 0 && x0 + reach + 20 <= w) {
         var a0 = vec4<f32>(0.0);

@@ -34,6 +34,17 @@ TABLES_BINDING
 // multiples of 4); the CPU reference reads and writes the same words one by one.
 @group(0) @binding(3) var<storage, read_write> quads: array<vec4<u32>>;
 
+// Whether a job's region (word offset) and rows lie on 16-byte boundaries (where `quad` and
+// `set_quad` may be used).
+fn rows_aligned(j: Job, region: u32) -> bool {
+    return ((j.frame.z + region) & 3u) == 0u && (j.frame.x & 3u) == 0u;
+}
+
+// Words per row of a plane of bytes (pixel x in byte x mod 4 of word x / 4).
+fn byte_words(j: Job) -> u32 {
+    return (j.frame.x + 3u) / 4u;
+}
+
 // Four consecutive words from word i of a region (frame word + region + i a multiple of 4).
 fn quad(j: Job, region: u32, i: u32) -> vec4<u32> {
     return quads[(j.frame.z + region + i) >> 2u];

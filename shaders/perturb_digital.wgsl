@@ -155,7 +155,7 @@ fn region8(j: Job, x: u32, y: u32) -> Region {
     var s1: Strip;
     var s2: Strip;
     var s3: Strip;
-    let aligned = ((j.frame.z + j.io.x) & 3u) == 0u && (j.frame.x & 3u) == 0u;
+    let aligned = rows_aligned(j, j.io.x);
     if (aligned && x + 8u <= j.frame.x && y + 8u <= j.frame.y) {
         // Inside the frame, on 16-byte boundaries: each row's eight pixels in two loads.
         let at = y * j.frame.x + x;
@@ -444,7 +444,7 @@ fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     var d_cur = word(j, j.io.z, rd + p0);
     let y0 = 2u * cy;
     let y1 = min(2u * cy + 1u, j.frame.y - 1u);
-    let aligned = ((j.frame.z + j.io.y) & 3u) == 0u && (j.frame.x & 3u) == 0u;
+    let aligned = rows_aligned(j, j.io.y);
     for (var i = 0u; i < PPI; i = i + 2u) {
         let cx = cx0 + i;
         if (cx >= cw) {

@@ -162,11 +162,6 @@ fn snow_value(j: Job, x: u32, y: u32) -> u32 {
     return exact_u32(floor(clamp(v, 0.0, 1.0) * 255.0 + 0.5));
 }
 
-// Words per row of a plane of bytes (pixel x in byte x mod 4 of word x / 4).
-fn byte_words(j: Job) -> u32 {
-    return (j.frame.x + 3u) / 4u;
-}
-
 // The snow layer as a plane of bytes: 16 consecutive pixels (4 words) per invocation.
 @compute @workgroup_size(64)
 fn snow_layer(@builtin(global_invocation_id) id: vec3<u32>) {

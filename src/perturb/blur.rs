@@ -259,7 +259,7 @@ pub fn motion_blur(j: &Job, data: &mut [u32], tables: &[u32]) {
 /// clamped).
 pub fn snow_motion(j: &Job, data: &mut [u32], tables: &[u32]) {
     let (w, h) = (j.frame[0] as i32, j.frame[1] as i32);
-    let bw = j.frame[0].div_ceil(4);
+    let bw = byte_words(j);
     for_pixels(j, |x, y| {
         let mut acc = 0.0f32;
         for k in 0..j.ints[0] {

@@ -81,6 +81,11 @@ pub fn table_f(j: &Job, tables: &[u32], i: u32) -> f32 {
     f32::from_bits(tables[(j.aux[2] + i) as usize])
 }
 
+/// Words per row of a plane of bytes (pixel x in byte x mod 4 of word x / 4).
+pub fn byte_words(j: &Job) -> u32 {
+    j.frame[0].div_ceil(4)
+}
+
 /// RGB in [0, 1] as three 10-bit fields.
 pub fn pack10(c: V3) -> u32 {
     let q = |v: f32| (v.clamp(0.0, 1.0) * 1023.0 + 0.5).floor() as u32;

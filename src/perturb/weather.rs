@@ -121,7 +121,7 @@ pub fn snow_lattice(j: &Job, data: &mut [u32], _tables: &[u32]) {
 /// The zoomed, thresholded, clipped snow layer.
 pub fn snow_layer(j: &Job, data: &mut [u32], _tables: &[u32]) {
     let (nx, ny) = (j.ints[0], j.ints[1]);
-    let bw = j.frame[0].div_ceil(4);
+    let bw = byte_words(j);
     for y in 0..j.frame[1] {
         for wx in 0..bw {
             let mut packed = 0u32;
