@@ -62,7 +62,13 @@ fn main() {
         {
             continue;
         }
-        let chain = [Perturbation::at_severity(c, 3)];
+        // PROBE_PARAMS (e.g. `angle_deg=0`) is appended to severity 3 where the corruption
+        // has such parameters.
+        let chain = [match std::env::var("PROBE_PARAMS") {
+            Ok(p) => gauntlet::perturb::parse_spec(&format!("{}:3,{p}", c.name()))
+                .unwrap_or_else(|_| Perturbation::at_severity(c, 3)),
+            Err(_) => Perturbation::at_severity(c, 3),
+        }];
         let frames = frame_batch(&images, &keys, &chain);
         let mut out = Vec::new();
         engine.apply_into(&frames, &mut out).expect("perturb");

@@ -3,51 +3,99 @@
 // others use (frame_stats: channel means and maximum; plane_min_max).
 //
 // CPU reference: `src/perturb/colour.rs`, with the same names and the same f32 math.
+//
+// The per-pixel kernels read and write four pixels per access through `quad` where the frame's
+// regions are aligned (`rows_aligned`; a four-word access costs lavapipe about 2.5 times a
+// word's instructions, not 4), one pixel at a time otherwise; `*_px` is the pixel's math.
 
 // HSV value + delta (skimage's rgb2hsv/hsv2rgb in closed form: with hue and saturation kept,
 // RGB scales with the value; black becomes grey).
+fn brightness_px(j: Job, c: vec3<f32>) -> vec3<f32> {
+    let v = max(max(c.x, c.y), c.z);
+    let v2 = clamp(v + j.p0.x, 0.0, 1.0);
+    var out = vec3<f32>(v2);
+    if (v > 0.0) {
+        out = c * (v2 / v);
+    }
+    return out;
+}
+
 @compute @workgroup_size(64)
 fn brightness(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    if (rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y)) {
+        for (var m = 0u; m < PPI; m = m + 4u) {
+            let x = quad_x(id.x, m);
+            if (x >= j.frame.x) {
+                return;
+            }
+            let at = id.y * j.frame.x + x;
+            let q = quad(j, j.io.x, at);
+            set_quad(j, j.io.y, at, vec4<u32>(
+                pack_rgb(brightness_px(j, unpack_rgb(q.x))),
+                pack_rgb(brightness_px(j, unpack_rgb(q.y))),
+                pack_rgb(brightness_px(j, unpack_rgb(q.z))),
+                pack_rgb(brightness_px(j, unpack_rgb(q.w)))));
+        }
+        return;
+    }
     for (var i = 0u; i < PPI; i = i + 1u) {
         let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        if (x >= j.frame.x) {
             return;
         }
-        let c = load_rgb(j, j.io.x, x, id.y);
-        let v = max(max(c.x, c.y), c.z);
-        let v2 = clamp(v + j.p0.x, 0.0, 1.0);
-        var out = vec3<f32>(v2);
-        if (v > 0.0) {
-            out = c * (v2 / v);
-        }
-        store_rgb(j, j.io.y, x, id.y, out);
+        store_rgb(j, j.io.y, x, id.y, brightness_px(j, load_rgb(j, j.io.x, x, id.y)));
     }
 }
 
 // HSV saturation · scale + offset, clipped to [0, 1] (grey pixels have hue 0, red, as in
 // skimage).
+fn saturate_px(j: Job, c: vec3<f32>) -> vec3<f32> {
+    let v = max(max(c.x, c.y), c.z);
+    let mn = min(min(c.x, c.y), c.z);
+    var s = 0.0;
+    if (v > 0.0) {
+        s = (v - mn) / v;
+    }
+    let s2 = clamp(s * j.p0.x + j.p0.y, 0.0, 1.0);
+    var out = vec3<f32>(v, v * (1.0 - s2), v * (1.0 - s2));
+    if (s > 0.0) {
+        out = vec3<f32>(v) - (vec3<f32>(v) - c) * (s2 / s);
+    }
+    return out;
+}
+
 @compute @workgroup_size(64)
 fn saturate(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    if (rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y)) {
+        for (var m = 0u; m < PPI; m = m + 4u) {
+            let x = quad_x(id.x, m);
+            if (x >= j.frame.x) {
+                return;
+            }
+            let at = id.y * j.frame.x + x;
+            let q = quad(j, j.io.x, at);
+            set_quad(j, j.io.y, at, vec4<u32>(
+                pack_rgb(saturate_px(j, unpack_rgb(q.x))),
+                pack_rgb(saturate_px(j, unpack_rgb(q.y))),
+                pack_rgb(saturate_px(j, unpack_rgb(q.z))),
+                pack_rgb(saturate_px(j, unpack_rgb(q.w)))));
+        }
+        return;
+    }
     for (var i = 0u; i < PPI; i = i + 1u) {
         let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        if (x >= j.frame.x) {
             return;
         }
-        let c = load_rgb(j, j.io.x, x, id.y);
-        let v = max(max(c.x, c.y), c.z);
-        let mn = min(min(c.x, c.y), c.z);
-        var s = 0.0;
-        if (v > 0.0) {
-            s = (v - mn) / v;
-        }
-        let s2 = clamp(s * j.p0.x + j.p0.y, 0.0, 1.0);
-        var out = vec3<f32>(v, v * (1.0 - s2), v * (1.0 - s2));
-        if (s > 0.0) {
-            out = vec3<f32>(v) - (vec3<f32>(v) - c) * (s2 / s);
-        }
-        store_rgb(j, j.io.y, x, id.y, out);
+        store_rgb(j, j.io.y, x, id.y, saturate_px(j, load_rgb(j, j.io.x, x, id.y)));
     }
 }
 
@@ -56,9 +104,28 @@ fn saturate(@builtin(global_invocation_id) id: vec3<u32>) {
 fn contrast(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let m = vec3<f32>(small_f(j, 0u), small_f(j, 1u), small_f(j, 2u));
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    if (rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y)) {
+        for (var k = 0u; k < PPI; k = k + 4u) {
+            let x = quad_x(id.x, k);
+            if (x >= j.frame.x) {
+                return;
+            }
+            let at = id.y * j.frame.x + x;
+            let q = quad(j, j.io.x, at);
+            set_quad(j, j.io.y, at, vec4<u32>(
+                pack_rgb((unpack_rgb(q.x) - m) * j.p0.x + m),
+                pack_rgb((unpack_rgb(q.y) - m) * j.p0.x + m),
+                pack_rgb((unpack_rgb(q.z) - m) * j.p0.x + m),
+                pack_rgb((unpack_rgb(q.w) - m) * j.p0.x + m)));
+        }
+        return;
+    }
     for (var i = 0u; i < PPI; i = i + 1u) {
         let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+        if (x >= j.frame.x) {
             return;
         }
         let c = load_rgb(j, j.io.x, x, id.y);

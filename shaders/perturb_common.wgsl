@@ -136,7 +136,12 @@ fn set_word(j: Job, region: u32, i: u32, v: u32) {
 }
 
 fn load_rgb(j: Job, region: u32, x: u32, y: u32) -> vec3<f32> {
-    return unpack4x8unorm(data_load(j.frame.z + region + y * j.frame.x + x)).rgb;
+    return unpack_rgb(data_load(j.frame.z + region + y * j.frame.x + x));
+}
+
+// A pixel's word as RGB in [0, 1].
+fn unpack_rgb(w: u32) -> vec3<f32> {
+    return unpack4x8unorm(w).rgb;
 }
 
 // Float-to-integer conversions of values known to be integers, without a conversion

@@ -26,10 +26,12 @@ fn fractal_lattice(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 
 // The fractal at every pixel (offset by ints.zw): Σ over levels of the bilinear lattice value,
-// periodic with the map size 2^ints.y (spacings are powers of two: shifts and masks). An
-// invocation takes PPI consecutive pixels of a row and, per level, keeps the lattice values of
-// the cell it is in, loading the next column's two only when it enters the next cell (the same
-// values and arithmetic per pixel as one pixel at a time; up to 16× fewer loads).
+// periodic with the map size 2^ints.y (spacings are powers of two: shifts and masks), each
+// level's value the cell's left and right edges interpolated down to the row (e, f), then
+// e + (f − e)·tx across. An invocation takes PPI consecutive pixels of a row and, per level,
+// keeps e and f of the cell it is in, loading and interpolating the next column's two only when
+// it enters the next cell (the same values and arithmetic per pixel as one pixel at a time; up
+// to 16× fewer loads, and one multiply-add per pixel and level).
 @compute @workgroup_size(64)
 fn fractal_plane(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -54,28 +56,32 @@ fn fractal_plane(@builtin(global_invocation_id) id: vec3<u32>) {
         let row0 = first + (iy & period_mask) * nx;
         let row1 = first + ((iy + 1u) & period_mask) * nx;
         var cell = (x0 + j.ints.z) >> lg;
-        var a = load_f(j, j.io.x, row0 + (cell & period_mask));
-        var b = load_f(j, j.io.x, row0 + ((cell + 1u) & period_mask));
-        var c = load_f(j, j.io.x, row1 + (cell & period_mask));
-        var d = load_f(j, j.io.x, row1 + ((cell + 1u) & period_mask));
+        // The cell's left and right edges interpolated down to this row.
+        var e = mix(load_f(j, j.io.x, row0 + (cell & period_mask)), load_f(j, j.io.x, row1 + (cell & period_mask)), ty);
+        var f = mix(load_f(j, j.io.x, row0 + ((cell + 1u) & period_mask)), load_f(j, j.io.x, row1 + ((cell + 1u) & period_mask)), ty);
         for (var k = 0u; k < PPI; k = k + 1u) {
             let gx = x0 + k + j.ints.z;
             let ix = gx >> lg;
             if (ix != cell) {
                 cell = ix;
-                a = b;
-                c = d;
-                b = load_f(j, j.io.x, row0 + ((ix + 1u) & period_mask));
-                d = load_f(j, j.io.x, row1 + ((ix + 1u) & period_mask));
+                e = f;
+                f = mix(load_f(j, j.io.x, row0 + ((ix + 1u) & period_mask)), load_f(j, j.io.x, row1 + ((ix + 1u) & period_mask)), ty);
             }
             let tx = f32(gx & ((1u << lg) - 1u)) * inv;
-            v[k] = v[k] + mix(mix(a, b, tx), mix(c, d, tx), ty);
+            v[k] = v[k] + (e + (f - e) * tx);
         }
     }
+    let out = id.y * j.frame.x + x0;
+    if (rows_aligned(j, j.io.y) && x0 + PPI <= j.frame.x) {
+        // Four stores of four words instead of sixteen of one.
+        for (var k = 0u; k < PPI; k = k + 4u) {
+            set_quad(j, j.io.y, out + k, bitcast<vec4<u32>>(vec4<f32>(v[k], v[k + 1u], v[k + 2u], v[k + 3u])));
+        }
+        return;
+    }
     for (var k = 0u; k < PPI; k = k + 1u) {
-        let x = x0 + k;
-        if (x < j.frame.x) {
-            store_f(j, j.io.y, id.y * j.frame.x + x, v[k]);
+        if (x0 + k < j.frame.x) {
+            store_f(j, j.io.y, out + k, v[k]);
         }
     }
 }

@@ -58,7 +58,8 @@ pub fn fractal_plane(j: &Job, data: &mut [u32], tables: &[u32]) {
             let b = load_f(data, j.io[0], first + y0 * nx + x1);
             let c = load_f(data, j.io[0], first + y1 * nx + x0);
             let d = load_f(data, j.io[0], first + y1 * nx + x1);
-            v += mix(mix(a, b, tx), mix(c, d, tx), ty);
+            let (e, f) = (mix(a, c, ty), mix(b, d, ty));
+            v += e + (f - e) * tx;
         }
         store_f(data, j.io[1], y * j.frame[0] + x, v);
     });
