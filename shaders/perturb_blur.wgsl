@@ -420,6 +420,68 @@ fn defocus_up(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
+// elastic_transform's displacement field (two f32 planes) reduced to the means of cells of
+// ints.x × ints.y pixels (the job's frame is the reduced one; ints.zw the full size; p0.x =
+// 1/(sx·sy)): io.xy the full planes, io.zw the reduced ones.
+@compute @workgroup_size(64)
+fn elastic_down(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let sx = j.ints.x;
+    let sy = j.ints.y;
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x) {
+            return;
+        }
+        var a = 0.0;
+        var b = 0.0;
+        for (var dy = 0u; dy < sy; dy = dy + 1u) {
+            let row = min(id.y * sy + dy, j.ints.w - 1u) * j.ints.z;
+            for (var dx = 0u; dx < sx; dx = dx + 1u) {
+                let xx = min(x * sx + dx, j.ints.z - 1u);
+                a = a + load_f(j, j.io.x, row + xx);
+                b = b + load_f(j, j.io.y, row + xx);
+            }
+        }
+        let p = id.y * j.frame.x + x;
+        store_f(j, j.io.z, p, a * j.p0.x);
+        store_f(j, j.io.w, p, b * j.p0.x);
+    }
+}
+
+// The reduced field (ints.x × ints.y cells, io.xy) upsampled bilinearly into the job's frame
+// (io.zw; p0.xy = 1/sx, 1/sy).
+@compute @workgroup_size(64)
+fn elastic_up(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    let ws = j.ints.x;
+    let cy = cell_pair(id.y, j.p0.y, j.ints.y);
+    let row0 = exact_u32(cy.x) * ws;
+    let row1 = exact_u32(cy.y) * ws;
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x) {
+            return;
+        }
+        let cx = cell_pair(x, j.p0.x, ws);
+        let c0 = exact_u32(cx.x);
+        let c1 = exact_u32(cx.y);
+        let p = id.y * j.frame.x + x;
+        let a = mix(mix(load_f(j, j.io.x, row0 + c0), load_f(j, j.io.x, row0 + c1), cx.z),
+            mix(load_f(j, j.io.x, row1 + c0), load_f(j, j.io.x, row1 + c1), cx.z), cy.z);
+        let b = mix(mix(load_f(j, j.io.y, row0 + c0), load_f(j, j.io.y, row0 + c1), cx.z),
+            mix(load_f(j, j.io.y, row1 + c0), load_f(j, j.io.y, row1 + c1), cx.z), cy.z);
+        store_f(j, j.io.z, p, a);
+        store_f(j, j.io.w, p, b);
+    }
+}
+
 // Tap k's shift (dx, dy) from its packed word.
 fn motion_tap(j: Job, k: u32) -> vec2<i32> {
     let shift = table_u(j, 2u * k);

@@ -120,11 +120,19 @@ fn gpu_matches_the_cpu_reference_for_every_corruption_in_one_batch() {
             ));
         }
     }
-    // The defocus disk on a frame reduced 2 and 3 times (at 256 px the severity table's radii
-    // stay on the frame itself).
+    // The defocus disk on a frame reduced 2 and 3 times, and the elastic field on cells of
+    // 2×1 and 5×2 pixels (at 256 px the severity tables stay on the frame itself).
     for (name, spec) in [
         ("defocus-reduced-2", "defocus_blur:3,working_radius_px=3"),
         ("defocus-reduced-3", "defocus_blur:5,working_radius_px=3"),
+        (
+            "elastic-reduced-2x1",
+            "elastic_transform:3,working_sigma_px=1",
+        ),
+        (
+            "elastic-reduced-5x2",
+            "elastic_transform:5,working_sigma_px=0.5",
+        ),
     ] {
         chains.push((name.into(), vec![parse_spec(spec).unwrap()]));
     }
@@ -205,6 +213,54 @@ fn defocus_on_a_reduced_frame_stays_close_to_the_full_disk() {
             assert!(
                 mean < 0.25 && worst <= 6,
                 "severity {severity}: mean {mean:.3}, largest {worst}"
+            );
+        }
+    }
+}
+
+/// `elastic_transform` smooths its displacement field on cells of a few pixels where its σ
+/// allows (`working_sigma_px`): on the 640×360 and 1280×720 sample frames its frames differ
+/// from those of the field smoothed at full resolution by a fraction of a level on average,
+/// and by more than 8 levels in under 0.5 % of values (at sharp edges).
+#[test]
+fn elastic_on_a_reduced_field_stays_close_to_the_full_field() {
+    for (w, h, severities) in [(640, 360, 1..=5u8), (1280, 720, 3..=3u8)] {
+        let img = sample("ccrs", w, h);
+        for severity in severities {
+            let p = Perturbation::at_severity(Corruption::ElasticTransform, severity);
+            let working = p.value(1, w);
+            let sx = gauntlet::perturb::plan::elastic_reduction(0.01 * w as f32, working);
+            let sy = gauntlet::perturb::plan::elastic_reduction(0.01 * h as f32, working);
+            let reduced = run_cpu(&img, &p.spec());
+            let full = run_cpu(&img, &format!("{},working_sigma_px=4096", p.spec()));
+            let (mut sum, mut worst, mut n) = (0u64, 0u8, 0u64);
+            for (i, (a, b)) in reduced.iter().zip(&full).enumerate() {
+                if i % 4 != 3 {
+                    let d = a.abs_diff(*b);
+                    sum += u64::from(d);
+                    worst = worst.max(d);
+                    n += 1;
+                }
+            }
+            let mean = sum as f64 / n as f64;
+            let over = reduced
+                .iter()
+                .zip(&full)
+                .enumerate()
+                .filter(|(i, (a, b))| i % 4 != 3 && a.abs_diff(**b) > 8)
+                .count() as f64
+                / n as f64;
+            eprintln!(
+                "{w}×{h} severity {severity}: cells {sx}×{sy}: mean difference {mean:.3}/255, {:.3} % of values more than 8/255 apart, largest {worst}/255",
+                100.0 * over
+            );
+            assert!(sx * sy > 1, "{w}×{h}: the field is not reduced");
+            // Sharp edges of the synthetic frames move with sub-pixel differences of the
+            // field: a few values far apart are expected, most not at all.
+            assert!(
+                mean < 0.25 && over < 0.005 && worst <= 48,
+                "{w}×{h} severity {severity}: mean {mean:.3}, {:.3} % over 8/255, largest {worst}",
+                100.0 * over
             );
         }
     }

@@ -231,6 +231,52 @@ pub fn defocus_up(j: &Job, data: &mut [u32], _tables: &[u32]) {
     });
 }
 
+/// `elastic_transform`'s displacement field (two f32 planes) reduced to the means of cells of
+/// `ints[0]` × `ints[1]` pixels (the job's frame is the reduced one; `ints[2..4]` the full
+/// size; `p0[0]` = 1/(sx·sy)).
+pub fn elastic_down(j: &Job, data: &mut [u32], _tables: &[u32]) {
+    let (sx, sy) = (j.ints[0], j.ints[1]);
+    let (src_w, src_h) = (j.ints[2], j.ints[3]);
+    for_pixels(j, |x, y| {
+        let (mut a, mut b) = (0.0f32, 0.0f32);
+        for dy in 0..sy {
+            let row = (y * sy + dy).min(src_h - 1) * src_w;
+            for dx in 0..sx {
+                let xx = (x * sx + dx).min(src_w - 1);
+                a += load_f(data, j.io[0], row + xx);
+                b += load_f(data, j.io[1], row + xx);
+            }
+        }
+        let p = y * j.frame[0] + x;
+        store_f(data, j.io[2], p, a * j.p0[0]);
+        store_f(data, j.io[3], p, b * j.p0[0]);
+    });
+}
+
+fn mix(a: f32, b: f32, t: f32) -> f32 {
+    a * (1.0 - t) + b * t
+}
+
+/// The reduced field (`ints[0]` × `ints[1]` cells) upsampled bilinearly into the job's frame
+/// (`p0[0..2]` = 1/sx, 1/sy).
+pub fn elastic_up(j: &Job, data: &mut [u32], _tables: &[u32]) {
+    let ws = j.ints[0];
+    for_pixels(j, |x, y| {
+        let (r0, r1, ty) = cell_pair(y, j.p0[1], j.ints[1]);
+        let (c0, c1, tx) = cell_pair(x, j.p0[0], ws);
+        let p = y * j.frame[0] + x;
+        for (src, dst) in [(j.io[0], j.io[2]), (j.io[1], j.io[3])] {
+            let cell = |x: u32, row: u32| load_f(data, src, row * ws + x);
+            let v = mix(
+                mix(cell(c0, r0), cell(c1, r0), tx),
+                mix(cell(c0, r1), cell(c1, r1), tx),
+                ty,
+            );
+            store_f(data, dst, p, v);
+        }
+    });
+}
+
 fn tap(j: &Job, tables: &[u32], k: u32) -> (i32, i32, f32) {
     let shift = table_u(j, tables, 2 * k);
     (

@@ -30,6 +30,8 @@ pub fn kernel_fn(k: Kernel) -> KernelFn {
         Kernel::DefocusDisk => blur::defocus_disk,
         Kernel::DefocusDown => blur::defocus_down,
         Kernel::DefocusUp => blur::defocus_up,
+        Kernel::ElasticDown => blur::elastic_down,
+        Kernel::ElasticUp => blur::elastic_up,
         Kernel::MotionBlur => blur::motion_blur,
         Kernel::SnowMotion => blur::snow_motion,
         Kernel::ZoomBlur => blur::zoom_blur,

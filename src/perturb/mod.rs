@@ -84,6 +84,10 @@ const fn px(name: &'static str, severity: [f32; 5], range: (f32, f32)) -> ParamD
 
 const BIG: f32 = 1e6;
 
+/// `elastic_transform`'s default `working_sigma_px`: the displacement field is smoothed on
+/// cells of s pixels where its σ is at least s times this (`plan::elastic_reduction`).
+const WORKING_SIGMA: f32 = 3.0;
+
 impl Corruption {
     /// All 19, in `imagecorruptions`' order.
     pub const ALL: [Corruption; 19] = [
@@ -254,7 +258,14 @@ impl Corruption {
                 }
             }
             Corruption::ElasticTransform => {
-                const { &[p("alpha", [12.5, 16.25, 21.25, 25.0, 30.0], (0.0, 1000.0))] }
+                const {
+                    &[
+                        p("alpha", [12.5, 16.25, 21.25, 25.0, 30.0], (0.0, 1000.0)),
+                        // Not a table value: the field is smoothed on cells of a few pixels
+                        // where its σ allows (`plan::elastic_reduction`).
+                        p("working_sigma_px", [WORKING_SIGMA; 5], (0.5, 4096.0)),
+                    ]
+                }
             }
             Corruption::Pixelate => {
                 const { &[p("factor", [0.6, 0.5, 0.4, 0.3, 0.25], (0.001, 1.0))] }

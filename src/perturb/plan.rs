@@ -155,6 +155,8 @@ kernels! {
     DefocusDisk => "defocus_disk", Blur, Pixels;
     DefocusDown => "defocus_down", Blur, Pixels;
     DefocusUp => "defocus_up", Blur, Pixels;
+    ElasticDown => "elastic_down", Blur, Pixels;
+    ElasticUp => "elastic_up", Blur, Pixels;
     MotionBlur => "motion_blur", Blur, Pixels;
     SnowMotion => "snow_motion", Blur, Pixels;
     ZoomBlur => "zoom_blur", Blur, Pixels;
@@ -435,28 +437,75 @@ fn blur_planes(
     edge: u32,
     scale: f32,
 ) {
+    let second = |i: usize| {
+        planes
+            .get(1)
+            .map_or(0, |p| c.region(if i == 0 { p.0 } else { p.1 }))
+    };
+    let set = PlaneSet {
+        w: c.w,
+        h: c.h,
+        src: [c.region(planes[0].0), second(0)],
+        tmp: [c.region(PLANE_T), c.region(PLANE_R)],
+        dst: [c.region(planes[0].1), second(1)],
+        n_planes: planes.len() as u32,
+    };
+    blur_plane_set(c, &set, sigma_x, sigma_y, truncate, edge, scale);
+}
+
+/// One or two f32 planes of `w × h` words (word offsets in the frame: where the blur reads
+/// them, keeps its horizontal pass and writes them).
+struct PlaneSet {
+    w: u32,
+    h: u32,
+    src: [u32; 2],
+    tmp: [u32; 2],
+    dst: [u32; 2],
+    n_planes: u32,
+}
+
+fn blur_plane_set(
+    c: &mut Ctx,
+    set: &PlaneSet,
+    sigma_x: f32,
+    sigma_y: f32,
+    truncate: f32,
+    edge: u32,
+    scale: f32,
+) {
     let wx = gaussian_weights(sigma_x, truncate);
     let wy = gaussian_weights(sigma_y, truncate);
     let (tx, nx) = c.tables.add_f32(&wx);
     let (ty, ny) = c.tables.add_f32(&wy);
-    let n_planes = planes.len() as u32;
-    let tmp = [PLANE_T, PLANE_R];
-    let mut j = c.job(planes[0].0, tmp[0]);
-    j.io[2] = c.region(planes.get(1).map_or(0, |p| p.0));
-    j.io[3] = c.region(tmp[1]);
+    let mut j = c.job(0, 0);
+    j.frame[0] = set.w;
+    j.frame[1] = set.h;
+    j.io = [set.src[0], set.tmp[0], set.src[1], set.tmp[1]];
     j.aux[2] = tx;
     j.aux[3] = nx;
-    j.ints = [(wx.len() / 2) as u32, edge, n_planes, 0];
+    j.ints = [(wx.len() / 2) as u32, edge, set.n_planes, 0];
     j.p0[0] = 1.0;
     c.push(Kernel::PlaneBlurH, j);
-    let mut j = c.job(tmp[0], planes[0].1);
-    j.io[2] = c.region(tmp[1]);
-    j.io[3] = c.region(planes.get(1).map_or(0, |p| p.1));
+    j.io = [set.tmp[0], set.dst[0], set.tmp[1], set.dst[1]];
     j.aux[2] = ty;
     j.aux[3] = ny;
-    j.ints = [(wy.len() / 2) as u32, edge, n_planes, 0];
+    j.ints = [(wy.len() / 2) as u32, edge, set.n_planes, 0];
     j.p0[0] = scale;
     c.push(Kernel::PlaneBlurV, j);
+}
+
+/// How many times `elastic_transform` reduces its displacement field along an axis before
+/// smoothing it with σ: the largest s with σ / s ≥ `working_sigma_px` (1: smoothed at full
+/// resolution along that axis).
+pub fn elastic_reduction(sigma_px: f32, working_sigma_px: f32) -> u32 {
+    (sigma_px / working_sigma_px.max(0.5)).floor().max(1.0) as u32
+}
+
+/// The σ, in cells of s pixels, that smooths the means of s-pixel cells as σ smooths the
+/// pixels (a cell's mean is itself a box filter of variance (s² − 1)/12 px²).
+pub fn reduced_sigma(sigma_px: f32, s: u32) -> f32 {
+    let s = s as f32;
+    (sigma_px * sigma_px - (s * s - 1.0) / 12.0).max(0.0).sqrt() / s
 }
 
 /// The taps of `imagecorruptions`' `_motion_blur`: integer shifts `(dx, dy)` and weights, as
@@ -900,18 +949,52 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
         }
         C::ElasticTransform => {
             let max_d = 0.005 * h as f32;
+            let (sigma_x, sigma_y) = (0.01 * w as f32, 0.01 * h as f32);
+            let sx = elastic_reduction(sigma_x, v(1));
+            let sy = elastic_reduction(sigma_y, v(1));
             let mut j = c.job(PLANE_P, PLANE_Q);
             j.p0[0] = max_d;
             c.push(Kernel::ElasticNoise, j);
-            blur_planes(
-                c,
-                &[(PLANE_P, PLANE_P), (PLANE_Q, PLANE_Q)],
-                0.01 * w as f32,
-                0.01 * h as f32,
-                3.0,
-                EDGE_REFLECT,
-                v(0),
-            );
+            if sx == 1 && sy == 1 {
+                blur_planes(
+                    c,
+                    &[(PLANE_P, PLANE_P), (PLANE_Q, PLANE_Q)],
+                    sigma_x,
+                    sigma_y,
+                    3.0,
+                    EDGE_REFLECT,
+                    v(0),
+                );
+            } else {
+                // The field smoothed on cells of sx × sy pixels: their means into R and T,
+                // smoothed through P and Q (free once read), upsampled back into P and Q.
+                let (ws, hs) = (w.div_ceil(sx), h.div_ceil(sy));
+                let (p, q) = (c.region(PLANE_P), c.region(PLANE_Q));
+                let (rp, rq) = (c.region(PLANE_R), c.region(PLANE_T));
+                let mut j = c.job(PLANE_P, PLANE_Q);
+                j.frame[0] = ws;
+                j.frame[1] = hs;
+                j.io = [p, q, rp, rq];
+                j.ints = [sx, sy, w, h];
+                j.p0[0] = 1.0 / (sx * sy) as f32;
+                c.push(Kernel::ElasticDown, j);
+                let set = PlaneSet {
+                    w: ws,
+                    h: hs,
+                    src: [rp, rq],
+                    tmp: [p, q],
+                    dst: [rp, rq],
+                    n_planes: 2,
+                };
+                let (sigma_xr, sigma_yr) = (reduced_sigma(sigma_x, sx), reduced_sigma(sigma_y, sy));
+                blur_plane_set(c, &set, sigma_xr, sigma_yr, 3.0, EDGE_REFLECT, v(0));
+                let mut j = c.job(PLANE_P, PLANE_Q);
+                j.io = [rp, rq, p, q];
+                j.ints = [ws, hs, 0, 0];
+                j.p0[0] = 1.0 / sx as f32;
+                j.p0[1] = 1.0 / sy as f32;
+                c.push(Kernel::ElasticUp, j);
+            }
             let mut j = c.job(cur, other);
             j.io[2] = c.region(PLANE_P);
             j.io[3] = c.region(PLANE_Q);
