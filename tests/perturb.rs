@@ -191,16 +191,7 @@ fn defocus_on_a_reduced_frame_stays_close_to_the_full_disk() {
         let s = gauntlet::perturb::plan::defocus_reduction(radius_px, p.value(1, 640));
         let reduced = run_cpu(&img, &p.spec());
         let full = run_cpu(&img, &format!("{},working_radius_px=4096", p.spec()));
-        let (mut sum, mut worst, mut n) = (0u64, 0u8, 0u64);
-        for (i, (a, b)) in reduced.iter().zip(&full).enumerate() {
-            if i % 4 != 3 {
-                let d = a.abs_diff(*b);
-                sum += u64::from(d);
-                worst = worst.max(d);
-                n += 1;
-            }
-        }
-        let mean = sum as f64 / n as f64;
+        let RgbDifference { mean, worst, .. } = rgb_difference(&reduced, &full);
         eprintln!(
             "severity {severity}: radius {radius_px:.2} px, reduced {s}×: mean difference {mean:.3}/255, largest {worst}/255"
         );
@@ -215,6 +206,32 @@ fn defocus_on_a_reduced_frame_stays_close_to_the_full_disk() {
                 "severity {severity}: mean {mean:.3}, largest {worst}"
             );
         }
+    }
+}
+
+/// How far two RGBA8 frames are apart in their RGB values (alpha left out): the mean absolute
+/// difference, the largest, and the share of values more than 8/255 apart.
+struct RgbDifference {
+    mean: f64,
+    worst: u8,
+    over: f64,
+}
+
+fn rgb_difference(a: &[u8], b: &[u8]) -> RgbDifference {
+    let (mut sum, mut worst, mut over, mut n) = (0u64, 0u8, 0u64, 0u64);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        if i % 4 != 3 {
+            let d = x.abs_diff(*y);
+            sum += u64::from(d);
+            worst = worst.max(d);
+            over += u64::from(d > 8);
+            n += 1;
+        }
+    }
+    RgbDifference {
+        mean: sum as f64 / n as f64,
+        worst,
+        over: over as f64 / n as f64,
     }
 }
 
@@ -233,23 +250,7 @@ fn elastic_on_a_reduced_field_stays_close_to_the_full_field() {
             let sy = gauntlet::perturb::plan::elastic_reduction(0.01 * h as f32, working);
             let reduced = run_cpu(&img, &p.spec());
             let full = run_cpu(&img, &format!("{},working_sigma_px=4096", p.spec()));
-            let (mut sum, mut worst, mut n) = (0u64, 0u8, 0u64);
-            for (i, (a, b)) in reduced.iter().zip(&full).enumerate() {
-                if i % 4 != 3 {
-                    let d = a.abs_diff(*b);
-                    sum += u64::from(d);
-                    worst = worst.max(d);
-                    n += 1;
-                }
-            }
-            let mean = sum as f64 / n as f64;
-            let over = reduced
-                .iter()
-                .zip(&full)
-                .enumerate()
-                .filter(|(i, (a, b))| i % 4 != 3 && a.abs_diff(**b) > 8)
-                .count() as f64
-                / n as f64;
+            let RgbDifference { mean, worst, over } = rgb_difference(&reduced, &full);
             eprintln!(
                 "{w}×{h} severity {severity}: cells {sx}×{sy}: mean difference {mean:.3}/255, {:.3} % of values more than 8/255 apart, largest {worst}/255",
                 100.0 * over
