@@ -166,8 +166,9 @@ impl Corruption {
                     &[
                         px("radius_px", [3.0, 4.0, 6.0, 8.0, 10.0], (0.0, 512.0)),
                         // Not a table value: a disk of a larger radius is drawn on the frame
-                        // reduced by an integer factor (`plan::defocus_reduction`).
-                        p("working_radius_px", [8.0; 5], (1.0, 4096.0)),
+                        // reduced by an integer factor (`plan::defocus_reduction`; 8 until
+                        // 2026-12-07, docs/perturbations.md).
+                        p("working_radius_px", [5.0; 5], (1.0, 4096.0)),
                     ]
                 }
             }
