@@ -63,10 +63,14 @@ fn main() {
             continue;
         }
         // PROBE_PARAMS (e.g. `angle_deg=0`) is appended to severity 3 where the corruption
-        // has such parameters.
+        // has such parameters; where it has not, the row says so.
         let chain = [match std::env::var("PROBE_PARAMS") {
-            Ok(p) => gauntlet::perturb::parse_spec(&format!("{}:3,{p}", c.name()))
-                .unwrap_or_else(|_| Perturbation::at_severity(c, 3)),
+            Ok(p) => {
+                gauntlet::perturb::parse_spec(&format!("{}:3,{p}", c.name())).unwrap_or_else(|e| {
+                    eprintln!("{}: PROBE_PARAMS not applied ({e}); severity 3", c.name());
+                    Perturbation::at_severity(c, 3)
+                })
+            }
             Err(_) => Perturbation::at_severity(c, 3),
         }];
         let frames = frame_batch(&images, &keys, &chain);

@@ -20,37 +20,6 @@ fn brightness_px(j: Job, c: vec3<f32>) -> vec3<f32> {
     return out;
 }
 
-@compute @workgroup_size(64)
-fn brightness(@builtin(global_invocation_id) id: vec3<u32>) {
-    let j = jobs[id.z];
-    if (id.y >= j.frame.y) {
-        return;
-    }
-    if (rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y)) {
-        for (var m = 0u; m < PPI; m = m + 4u) {
-            let x = quad_x(id.x, m);
-            if (x >= j.frame.x) {
-                return;
-            }
-            let at = id.y * j.frame.x + x;
-            let q = quad(j, j.io.x, at);
-            set_quad(j, j.io.y, at, vec4<u32>(
-                pack_rgb(brightness_px(j, unpack_rgb(q.x))),
-                pack_rgb(brightness_px(j, unpack_rgb(q.y))),
-                pack_rgb(brightness_px(j, unpack_rgb(q.z))),
-                pack_rgb(brightness_px(j, unpack_rgb(q.w)))));
-        }
-        return;
-    }
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x) {
-            return;
-        }
-        store_rgb(j, j.io.y, x, id.y, brightness_px(j, load_rgb(j, j.io.x, x, id.y)));
-    }
-}
-
 // HSV saturation · scale + offset, clipped to [0, 1] (grey pixels have hue 0, red, as in
 // skimage).
 fn saturate_px(j: Job, c: vec3<f32>) -> vec3<f32> {
@@ -68,44 +37,40 @@ fn saturate_px(j: Job, c: vec3<f32>) -> vec3<f32> {
     return out;
 }
 
-@compute @workgroup_size(64)
-fn saturate(@builtin(global_invocation_id) id: vec3<u32>) {
-    let j = jobs[id.z];
-    if (id.y >= j.frame.y) {
-        return;
-    }
-    if (rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y)) {
-        for (var m = 0u; m < PPI; m = m + 4u) {
-            let x = quad_x(id.x, m);
-            if (x >= j.frame.x) {
-                return;
-            }
-            let at = id.y * j.frame.x + x;
-            let q = quad(j, j.io.x, at);
-            set_quad(j, j.io.y, at, vec4<u32>(
-                pack_rgb(saturate_px(j, unpack_rgb(q.x))),
-                pack_rgb(saturate_px(j, unpack_rgb(q.y))),
-                pack_rgb(saturate_px(j, unpack_rgb(q.z))),
-                pack_rgb(saturate_px(j, unpack_rgb(q.w)))));
+// (x − mean)·factor + mean per channel (m: the frame's channel means).
+fn contrast_px(j: Job, m: vec3<f32>, c: vec3<f32>) -> vec3<f32> {
+    return (c - m) * j.p0.x + m;
+}
+
+// Which map `colour_map` applies: each entry point passes its own constant, which the driver
+// folds once the functions are inlined.
+const MAP_BRIGHTNESS: u32 = 0u;
+const MAP_SATURATE: u32 = 1u;
+const MAP_CONTRAST: u32 = 2u;
+
+fn colour_px(j: Job, map: u32, m: vec3<f32>, c: vec3<f32>) -> u32 {
+    switch map {
+        case MAP_BRIGHTNESS: {
+            return pack_rgb(brightness_px(j, c));
         }
-        return;
-    }
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x) {
-            return;
+        case MAP_SATURATE: {
+            return pack_rgb(saturate_px(j, c));
         }
-        store_rgb(j, j.io.y, x, id.y, saturate_px(j, load_rgb(j, j.io.x, x, id.y)));
+        default: {
+            return pack_rgb(contrast_px(j, m, c));
+        }
     }
 }
 
-// (x − mean)·factor + mean per channel.
-@compute @workgroup_size(64)
-fn contrast(@builtin(global_invocation_id) id: vec3<u32>) {
+// The per-pixel pass shared by the three colour corruptions.
+fn colour_map(id: vec3<u32>, map: u32) {
     let j = jobs[id.z];
-    let m = vec3<f32>(small_f(j, 0u), small_f(j, 1u), small_f(j, 2u));
     if (id.y >= j.frame.y) {
         return;
+    }
+    var m = vec3<f32>(0.0);
+    if (map == MAP_CONTRAST) {
+        m = vec3<f32>(small_f(j, 0u), small_f(j, 1u), small_f(j, 2u));
     }
     if (rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y)) {
         for (var k = 0u; k < PPI; k = k + 4u) {
@@ -116,10 +81,10 @@ fn contrast(@builtin(global_invocation_id) id: vec3<u32>) {
             let at = id.y * j.frame.x + x;
             let q = quad(j, j.io.x, at);
             set_quad(j, j.io.y, at, vec4<u32>(
-                pack_rgb((unpack_rgb(q.x) - m) * j.p0.x + m),
-                pack_rgb((unpack_rgb(q.y) - m) * j.p0.x + m),
-                pack_rgb((unpack_rgb(q.z) - m) * j.p0.x + m),
-                pack_rgb((unpack_rgb(q.w) - m) * j.p0.x + m)));
+                colour_px(j, map, m, unpack_rgb(q.x)),
+                colour_px(j, map, m, unpack_rgb(q.y)),
+                colour_px(j, map, m, unpack_rgb(q.z)),
+                colour_px(j, map, m, unpack_rgb(q.w))));
         }
         return;
     }
@@ -128,9 +93,24 @@ fn contrast(@builtin(global_invocation_id) id: vec3<u32>) {
         if (x >= j.frame.x) {
             return;
         }
-        let c = load_rgb(j, j.io.x, x, id.y);
-        store_rgb(j, j.io.y, x, id.y, (c - m) * j.p0.x + m);
+        let p = id.y * j.frame.x + x;
+        set_word(j, j.io.y, p, colour_px(j, map, m, unpack_rgb(word(j, j.io.x, p))));
     }
+}
+
+@compute @workgroup_size(64)
+fn brightness(@builtin(global_invocation_id) id: vec3<u32>) {
+    colour_map(id, MAP_BRIGHTNESS);
+}
+
+@compute @workgroup_size(64)
+fn saturate(@builtin(global_invocation_id) id: vec3<u32>) {
+    colour_map(id, MAP_SATURATE);
+}
+
+@compute @workgroup_size(64)
+fn contrast(@builtin(global_invocation_id) id: vec3<u32>) {
+    colour_map(id, MAP_CONTRAST);
 }
 
 var<workgroup> red_hi: array<vec4<u32>, 256>;

@@ -437,17 +437,16 @@ fn blur_planes(
     edge: u32,
     scale: f32,
 ) {
-    let second = |i: usize| {
-        planes
-            .get(1)
-            .map_or(0, |p| c.region(if i == 0 { p.0 } else { p.1 }))
-    };
+    // A second plane's words, or 0 (unused) when there is one plane.
+    let (src1, dst1) = planes
+        .get(1)
+        .map_or((0, 0), |&(src, dst)| (c.region(src), c.region(dst)));
     let set = PlaneSet {
         w: c.w,
         h: c.h,
-        src: [c.region(planes[0].0), second(0)],
+        src: [c.region(planes[0].0), src1],
         tmp: [c.region(PLANE_T), c.region(PLANE_R)],
-        dst: [c.region(planes[0].1), second(1)],
+        dst: [c.region(planes[0].1), dst1],
         n_planes: planes.len() as u32,
     };
     blur_plane_set(c, &set, sigma_x, sigma_y, truncate, edge, scale);
