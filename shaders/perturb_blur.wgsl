@@ -652,36 +652,66 @@ fn zoom_blur(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// One step of the local shuffle, in place: along an axis, pixel c pairs with c + k when
-// ⌊(c + o)/k⌋ is even, and a random bit per pair decides the swap. Pairs are disjoint, so
-// every invocation may swap without races; values are only moved, never mixed.
+// Glass blur's swap bits: one random word per pixel for up to 32 shuffle steps (bit s decides
+// step s of the pair this pixel leads), so the steps need one Philox block per pixel, not one
+// per pixel and step.
 @compute @workgroup_size(64)
-fn glass_shuffle(@builtin(global_invocation_id) id: vec3<u32>) {
+fn glass_bits(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
-    let axis = j.ints.x;
-    let k = j.ints.y;
     for (var i = 0u; i < PPI; i = i + 1u) {
         let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
-        var c = x;
-        var n = j.frame.x;
-        if (axis == 1u) {
-            c = id.y;
-            n = j.frame.y;
+        let p = id.y * j.frame.x + x;
+        set_word(j, j.io.y, p, rand4(j, j.ints.x, p).x);
+    }
+}
+
+// ⌊a / k⌋ for a < 2³¹ and k ≥ 1 without an integer division (which AVX2 lacks): a float
+// estimate through the reciprocal `inv_k`, corrected by one step either way.
+fn glass_div(a: u32, k: u32, inv_k: f32) -> u32 {
+    var t = exact_i32(floor((f32(bitcast<i32>(a)) + 0.5) * inv_k));
+    let r = bitcast<i32>(a) - t * bitcast<i32>(k);
+    t = t + select(0, 1, r >= bitcast<i32>(k)) - select(0, 1, r < 0);
+    return bitcast<u32>(t);
+}
+
+// One step of glass blur's shuffle traced backwards along one axis: where coordinate c of a
+// pixel came from. Pixel c pairs with c + k when ⌊(c + o)/k⌋ is even (n pixels along the
+// axis); the pair swapped when bit s of its leader's swap bits (`bits_at` + the leader's
+// offset along the axis times `stride`) is set.
+fn glass_trace(j: Job, c: u32, n: u32, at: u32, s: u32, bits_at: u32, stride: u32) -> u32 {
+    let k = table_u(j, at + 1u);
+    let t = glass_div(c + table_u(j, at + 2u), k, table_f(j, at + 3u));
+    let even = (t & 1u) == 0u;
+    let leader = select(c - k, c, even);
+    let partner = select(c - k, c + k, even);
+    let pairs = select(c >= k, c + k < n, even);
+    if (pairs && ((word(j, j.io.z, bits_at + leader * stride) >> s) & 1u) == 1u) {
+        return partner;
+    }
+    return c;
+}
+
+// Glass blur's local shuffle, up to 32 steps in one gather. The steps alternate x, y, x, y
+// (table: axis, k, o, 1/k per step). They compose to a permutation; each output pixel traces
+// its source back through them (last step first) and reads it once.
+@compute @workgroup_size(64)
+fn glass_gather(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let w = j.frame.x;
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= w || id.y >= j.frame.y) {
+            return;
         }
-        if (((c + j.ints.z) / k) % 2u == 0u && c + k < n) {
-            let p = id.y * j.frame.x + x;
-            var q = p + k;
-            if (axis == 1u) {
-                q = p + k * j.frame.x;
-            }
-            if ((rand4(j, j.ints.w, p).x & 1u) == 1u) {
-                let a = word(j, j.io.x, p);
-                set_word(j, j.io.x, p, word(j, j.io.x, q));
-                set_word(j, j.io.x, q, a);
-            }
+        var qx = x;
+        var qy = id.y;
+        for (var s = j.ints.x; s >= 2u; s = s - 2u) {
+            qy = glass_trace(j, qy, j.frame.y, 4u * (s - 1u), s - 1u, qx, w);
+            qx = glass_trace(j, qx, w, 4u * (s - 2u), s - 2u, qy * w, 1u);
         }
+        set_word(j, j.io.y, id.y * w + x, word(j, j.io.x, qy * w + qx));
     }
 }

@@ -178,6 +178,68 @@ fn gpu_matches_the_cpu_reference_for_every_corruption_in_one_batch() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// `glass_blur` without its Gaussians (σ = 0) is its local shuffle alone: every input pixel
+/// lands exactly once, no farther than the steps reach (each of the 4 steps per iteration moves
+/// a pixel by at most `shift_px` along x or y), GPU and CPU agree pixel for pixel, and the
+/// shuffle moves most pixels. Ten iterations are 40 steps: two gathers of swap bits.
+#[test]
+fn glass_shuffle_is_a_local_permutation() {
+    let (w, h) = (200u32, 120u32);
+    // Each pixel names its place: red x, green y.
+    let rgba: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).flat_map(move |x| [x as u8, y as u8, 0, 255]))
+        .collect();
+    let img = files::Image {
+        width_px: w,
+        height_px: h,
+        rgba,
+    };
+    let mut engine = gpu();
+    for (shift, iterations) in [(3u32, 3u32), (2, 10)] {
+        let chain = [parse_spec(&format!(
+            "glass_blur:sigma_px=0,shift_px={shift},iterations={iterations}"
+        ))
+        .unwrap()];
+        let on_cpu = cpu::perturb(&[frame(&img, &chain, "g.png")])
+            .unwrap()
+            .remove(0);
+        let on_gpu = engine
+            .apply(&[frame(&img, &chain, "g.png")])
+            .unwrap()
+            .remove(0);
+        let (differ, _) = differences(&on_gpu, &on_cpu);
+        assert!(
+            on_gpu == on_cpu,
+            "shift {shift}, {iterations} iterations: GPU ≠ CPU ({differ} values more than 1/255 apart)"
+        );
+        let reach = 2 * iterations * shift;
+        let mut seen = vec![false; (w * h) as usize];
+        let mut moved = 0;
+        for (i, px) in on_cpu.chunks_exact(4).enumerate() {
+            let (x, y) = (i as u32 % w, i as u32 / w);
+            let (sx, sy) = (u32::from(px[0]), u32::from(px[1]));
+            assert!(
+                sx < w && sy < h && px[2] == 0,
+                "pixel {x},{y}: not an input pixel"
+            );
+            assert!(
+                sx.abs_diff(x) <= reach && sy.abs_diff(y) <= reach,
+                "pixel {x},{y} came from {sx},{sy}: farther than {reach}"
+            );
+            let at = (sy * w + sx) as usize;
+            assert!(!seen[at], "input pixel {sx},{sy} used twice");
+            seen[at] = true;
+            moved += usize::from((sx, sy) != (x, y));
+        }
+        let share = moved as f64 / f64::from(w * h);
+        eprintln!(
+            "shift {shift}, {iterations} iterations: {:.1} % of pixels moved",
+            100.0 * share
+        );
+        assert!(share > 0.5, "only {:.1} % of pixels moved", 100.0 * share);
+    }
+}
+
 /// `defocus_blur` draws a disk of a large radius on the frame reduced by an integer factor
 /// (`plan::defocus_reduction`) and upsamples the result: at the severities' radii on a
 /// 640×360 sample frame, its frames stay within a few levels of the disk drawn on the frame

@@ -360,23 +360,54 @@ pub fn zoom_blur(j: &Job, data: &mut [u32], tables: &[u32]) {
     });
 }
 
-/// One step of the local shuffle, in place (disjoint pairs, a random bit per pair).
-pub fn glass_shuffle(j: &Job, data: &mut [u32], _tables: &[u32]) {
-    let (axis, k) = (j.ints[0], j.ints[1]);
+/// Glass blur's swap bits: one random word per pixel (bit s for step s of the pair it leads).
+pub fn glass_bits(j: &Job, data: &mut [u32], _tables: &[u32]) {
     for_pixels(j, |x, y| {
-        let (c, n) = if axis == 1 {
-            (y, j.frame[1])
-        } else {
-            (x, j.frame[0])
-        };
-        if ((c + j.ints[2]) / k) % 2 == 0 && c + k < n {
-            let p = y * j.frame[0] + x;
-            let q = if axis == 1 { p + k * j.frame[0] } else { p + k };
-            if rand4(j, j.ints[3], p)[0] & 1 == 1 {
-                let a = word(data, j.io[0], p);
-                set_word(data, j.io[0], p, word(data, j.io[0], q));
-                set_word(data, j.io[0], q, a);
-            }
+        let p = y * j.frame[0] + x;
+        set_word(data, j.io[1], p, rand4(j, j.ints[0], p)[0]);
+    });
+}
+
+/// One step of glass blur's shuffle traced backwards along one axis, as the shader's
+/// `glass_trace` (which divides through the reciprocal; here exactly).
+#[allow(clippy::too_many_arguments)]
+fn glass_trace(
+    j: &Job,
+    data: &[u32],
+    tables: &[u32],
+    c: u32,
+    n: u32,
+    s: u32,
+    bits_at: u32,
+    stride: u32,
+) -> u32 {
+    let k = table_u(j, tables, 4 * s + 1);
+    let t = (c + table_u(j, tables, 4 * s + 2)) / k;
+    let (leader, partner, pairs) = if t % 2 == 0 {
+        (c, c + k, c + k < n)
+    } else {
+        (c.wrapping_sub(k), c.wrapping_sub(k), c >= k)
+    };
+    if pairs && (word(data, j.io[2], bits_at + leader * stride) >> s) & 1 == 1 {
+        partner
+    } else {
+        c
+    }
+}
+
+/// Glass blur's local shuffle, up to 32 steps (x, y, x, y, …) in one gather: each output
+/// pixel traces its source back through the steps (table: axis, k, o, 1/k per step).
+pub fn glass_gather(j: &Job, data: &mut [u32], tables: &[u32]) {
+    let w = j.frame[0];
+    for_pixels(j, |x, y| {
+        let (mut qx, mut qy) = (x, y);
+        let mut s = j.ints[0];
+        while s >= 2 {
+            qy = glass_trace(j, data, tables, qy, j.frame[1], s - 1, qx, w);
+            qx = glass_trace(j, data, tables, qx, w, s - 2, qy * w, 1);
+            s -= 2;
         }
+        let v = word(data, j.io[0], qy * w + qx);
+        set_word(data, j.io[1], y * w + x, v);
     });
 }

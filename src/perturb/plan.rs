@@ -34,6 +34,9 @@ pub const PIXELATE_RUN: u32 = 8;
 /// Invocations along x of an `Items` dispatch row.
 pub const ITEMS_ROW: u32 = 1024 * WORKGROUP_SIZE;
 
+/// Shuffle steps of `glass_blur` one `glass_gather` pass composes (bits of a swap word).
+pub const GLASS_STEPS_PER_GATHER: usize = 32;
+
 /// Region indices of a frame (planes of width × height words).
 pub const IMAGE_A: u32 = 0;
 pub const IMAGE_B: u32 = 1;
@@ -160,7 +163,8 @@ kernels! {
     MotionBlur => "motion_blur", Blur, Pixels;
     SnowMotion => "snow_motion", Blur, Pixels;
     ZoomBlur => "zoom_blur", Blur, Pixels;
-    GlassShuffle => "glass_shuffle", Blur, Pixels;
+    GlassBits => "glass_bits", Blur, Pixels;
+    GlassGather => "glass_gather", Blur, Pixels;
     FractalLattice => "fractal_lattice", Weather, Items;
     FractalPlane => "fractal_plane", Weather, Pixels;
     FogCompose => "fog_compose", Weather, Pixels;
@@ -819,22 +823,35 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             blur_rgb(c, cur, other, sigma, 4.0, EDGE_NEAREST);
             // Per iteration, four shuffle steps (x, y, x, y): each pixel moves up to `shift`
             // along each axis twice, about as far as the original's sweep of swaps moves it.
-            for it in 0..iterations {
-                for step in 0..4u32 {
-                    if shift == 0 {
-                        continue;
-                    }
-                    let axis = step % 2;
-                    let sub = 4 * it + step;
+            // Step `sub` pairs c with c + k where ⌊(c + o)/k⌋ is even.
+            let mut steps = Vec::new();
+            if shift > 0 {
+                for sub in 0..4 * iterations {
                     let k = 1 + (c.uniform(1 + 2 * sub) * f64::from(shift)) as u32;
                     let o = (c.uniform(2 + 2 * sub) * f64::from(2 * k)) as u32;
-                    let mut j = c.job(other, other);
-                    j.ints = [axis, k.min(shift), o, sub];
-                    c.push(Kernel::GlassShuffle, j);
+                    let k = k.min(shift);
+                    steps.push([sub % 2, k, o, (1.0 / k as f32).to_bits()]);
                 }
             }
-            blur_rgb(c, other, cur, sigma, 4.0, EDGE_NEAREST);
-            cur
+            // Up to 32 steps per gather (one word of swap bits per pixel in T).
+            let mut shuffled = other;
+            for (chunk, part) in steps.chunks(GLASS_STEPS_PER_GATHER).enumerate() {
+                let mut j = c.job(shuffled, PLANE_T);
+                j.ints[0] = chunk as u32;
+                c.push(Kernel::GlassBits, j);
+                let (t, n) = c.tables.add(part.concat());
+                let target = if shuffled == other { cur } else { other };
+                let mut j = c.job(shuffled, target);
+                j.io[2] = c.region(PLANE_T);
+                j.aux[2] = t;
+                j.aux[3] = n;
+                j.ints[0] = part.len() as u32;
+                c.push(Kernel::GlassGather, j);
+                shuffled = target;
+            }
+            let result = if shuffled == other { cur } else { other };
+            blur_rgb(c, shuffled, result, sigma, 4.0, EDGE_NEAREST);
+            result
         }
         C::Fog => {
             let map_size = w.max(h).next_power_of_two();
