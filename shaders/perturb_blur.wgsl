@@ -482,10 +482,15 @@ fn elastic_up(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// Tap k's shift (dx, dy) from its packed word.
-fn motion_tap(j: Job, k: u32) -> vec2<i32> {
-    let shift = table_u(j, 2u * k);
+// A tap's shift (dx, dy) from its packed word (table word `at`).
+fn motion_shift(j: Job, at: u32) -> vec2<i32> {
+    let shift = table_u(j, at);
     return vec2<i32>(bitcast<i32>(shift << 16u) >> 16u, bitcast<i32>(shift) >> 16u);
+}
+
+// Tap k's shift.
+fn motion_tap(j: Job, k: u32) -> vec2<i32> {
+    return motion_shift(j, 2u * k);
 }
 
 // Σ weight·image[y − dy, x − dx] over the taps (shifts clamp at the edges, as the original's
@@ -519,6 +524,86 @@ fn motion_blur(@builtin(global_invocation_id) id: vec3<u32>) {
             a1 = a1 + t * unpack4x8unorm(word(j, j.io.x, row + xx.y)).rgb;
             a2 = a2 + t * unpack4x8unorm(word(j, j.io.x, row + xx.z)).rgb;
             a3 = a3 + t * unpack4x8unorm(word(j, j.io.x, row + xx.w)).rgb;
+        }
+        store_rgb(j, j.io.y, x, id.y, a0);
+        if (xs.y < w) {
+            store_rgb(j, j.io.y, u32(xs.y), id.y, a1);
+        }
+        if (xs.z < w) {
+            store_rgb(j, j.io.y, u32(xs.z), id.y, a2);
+        }
+        if (xs.w < w) {
+            store_rgb(j, j.io.y, u32(xs.w), id.y, a3);
+        }
+    }
+}
+
+// The RGB bytes of an RGBA8 word in three 10-bit fields (room for the sum of two pixels).
+fn spread10(v: u32) -> u32 {
+    return (v & 0xffu) | ((v & 0xff00u) << 2u) | ((v & 0xff0000u) << 4u);
+}
+
+// The three fields of a pair sum, as numbers (0–510).
+fn sum10(s: u32) -> vec3<f32> {
+    return vec3<f32>(f32(s & 1023u), f32((s >> 10u) & 1023u), f32(s >> 20u));
+}
+
+// Pair sums for `motion_blur_pairs`: each pixel plus its neighbour at (ex, 0), (0, ey) and
+// (ex, ey) (ints.x, ints.y: ±1; edges clamped as the taps' shifts), as three planes of 10-bit
+// fields.
+@compute @workgroup_size(64)
+fn motion_pair_sums(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let w = i32(j.frame.x);
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    let ex = bitcast<i32>(j.ints.x);
+    let row = id.y * j.frame.x;
+    let row_e = u32(clamp(i32(id.y) + bitcast<i32>(j.ints.y), 0, i32(j.frame.y) - 1)) * j.frame.x;
+    for (var i = 0u; i < PPI; i = i + 1u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x) {
+            return;
+        }
+        let xe = u32(clamp(i32(x) + ex, 0, w - 1));
+        let a = spread10(word(j, j.io.x, row + x));
+        set_word(j, j.io.y, row + x, a + spread10(word(j, j.io.x, row + xe)));
+        set_word(j, j.io.z, row + x, a + spread10(word(j, j.io.x, row_e + x)));
+        set_word(j, j.io.w, row + x, a + spread10(word(j, j.io.x, row_e + xe)));
+    }
+}
+
+// `motion_blur` with its taps in pairs: per pair the first tap's shift, the word offset of the
+// pair-sum plane of the step to the second, and the pair's mean weight / 255.
+@compute @workgroup_size(64)
+fn motion_blur_pairs(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    let w = i32(j.frame.x);
+    let h = i32(j.frame.y);
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var i = 0u; i < PPI; i = i + 4u) {
+        let x = pixel_x(id.x, i);
+        if (x >= j.frame.x) {
+            return;
+        }
+        let xs = vec4<i32>(i32(x)) + vec4<i32>(0, 64, 128, 192);
+        var a0 = vec3<f32>(0.0);
+        var a1 = vec3<f32>(0.0);
+        var a2 = vec3<f32>(0.0);
+        var a3 = vec3<f32>(0.0);
+        for (var k = 0u; k < j.ints.x; k = k + 1u) {
+            let d = motion_shift(j, 3u * k);
+            let plane = table_u(j, 3u * k + 1u);
+            let t = table_f(j, 3u * k + 2u);
+            let row = u32(clamp(i32(id.y) - d.y, 0, h - 1)) * j.frame.x;
+            let xx = vec4<u32>(clamp(xs - vec4<i32>(d.x), vec4<i32>(0), vec4<i32>(w - 1)));
+            a0 = a0 + t * sum10(word(j, plane, row + xx.x));
+            a1 = a1 + t * sum10(word(j, plane, row + xx.y));
+            a2 = a2 + t * sum10(word(j, plane, row + xx.z));
+            a3 = a3 + t * sum10(word(j, plane, row + xx.w));
         }
         store_rgb(j, j.io.y, x, id.y, a0);
         if (xs.y < w) {

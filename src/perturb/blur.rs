@@ -277,13 +277,15 @@ pub fn elastic_up(j: &Job, data: &mut [u32], _tables: &[u32]) {
     });
 }
 
+/// A tap's shift `(dx, dy)` from its packed word (table word `at`).
+fn motion_shift(j: &Job, tables: &[u32], at: u32) -> (i32, i32) {
+    let shift = table_u(j, tables, at);
+    (((shift << 16) as i32) >> 16, (shift as i32) >> 16)
+}
+
 fn tap(j: &Job, tables: &[u32], k: u32) -> (i32, i32, f32) {
-    let shift = table_u(j, tables, 2 * k);
-    (
-        ((shift << 16) as i32) >> 16,
-        (shift as i32) >> 16,
-        table_f(j, tables, 2 * k + 1),
-    )
+    let (dx, dy) = motion_shift(j, tables, 2 * k);
+    (dx, dy, table_f(j, tables, 2 * k + 1))
 }
 
 /// Σ weight·image[y − dy, x − dx] over the taps.
@@ -296,6 +298,53 @@ pub fn motion_blur(j: &Job, data: &mut [u32], tables: &[u32]) {
             let xx = (x as i32 - dx).clamp(0, w - 1) as u32;
             let yy = (y as i32 - dy).clamp(0, h - 1) as u32;
             acc = add3(acc, scale3(load_rgb(j, data, j.io[0], xx, yy), t));
+        }
+        store_rgb(j, data, j.io[1], x, y, acc);
+    });
+}
+
+/// The RGB bytes of an RGBA8 word in three 10-bit fields.
+fn spread10(v: u32) -> u32 {
+    (v & 0xff) | ((v & 0xff00) << 2) | ((v & 0xff0000) << 4)
+}
+
+/// The three fields of a pair sum, as numbers.
+fn sum10(s: u32) -> V3 {
+    [s & 1023, (s >> 10) & 1023, s >> 20].map(|v| v as f32)
+}
+
+/// Pair sums: each pixel plus its neighbour at (ex, 0), (0, ey), (ex, ey), edges clamped.
+pub fn motion_pair_sums(j: &Job, data: &mut [u32], _tables: &[u32]) {
+    let (w, h) = (j.frame[0] as i32, j.frame[1] as i32);
+    let (ex, ey) = (j.ints[0] as i32, j.ints[1] as i32);
+    for_pixels(j, |x, y| {
+        let row = y * j.frame[0];
+        let row_e = (y as i32 + ey).clamp(0, h - 1) as u32 * j.frame[0];
+        let xe = (x as i32 + ex).clamp(0, w - 1) as u32;
+        let a = spread10(word(data, j.io[0], row + x));
+        let sums =
+            [row + xe, row_e + x, row_e + xe].map(|at| a + spread10(word(data, j.io[0], at)));
+        set_word(data, j.io[1], row + x, sums[0]);
+        set_word(data, j.io[2], row + x, sums[1]);
+        set_word(data, j.io[3], row + x, sums[2]);
+    });
+}
+
+/// `motion_blur` with its taps in pairs (shift, pair-sum plane, mean weight / 255 per pair).
+pub fn motion_blur_pairs(j: &Job, data: &mut [u32], tables: &[u32]) {
+    let (w, h) = (j.frame[0] as i32, j.frame[1] as i32);
+    for_pixels(j, |x, y| {
+        let mut acc = [0.0f32; 3];
+        for k in 0..j.ints[0] {
+            let (dx, dy) = motion_shift(j, tables, 3 * k);
+            let plane = table_u(j, tables, 3 * k + 1);
+            let t = table_f(j, tables, 3 * k + 2);
+            let xx = (x as i32 - dx).clamp(0, w - 1) as u32;
+            let yy = (y as i32 - dy).clamp(0, h - 1) as u32;
+            acc = add3(
+                acc,
+                scale3(sum10(word(data, plane, yy * j.frame[0] + xx)), t),
+            );
         }
         store_rgb(j, data, j.io[1], x, y, acc);
     });

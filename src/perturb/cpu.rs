@@ -33,6 +33,8 @@ pub fn kernel_fn(k: Kernel) -> KernelFn {
         Kernel::ElasticDown => blur::elastic_down,
         Kernel::ElasticUp => blur::elastic_up,
         Kernel::MotionBlur => blur::motion_blur,
+        Kernel::MotionPairSums => blur::motion_pair_sums,
+        Kernel::MotionBlurPairs => blur::motion_blur_pairs,
         Kernel::SnowMotion => blur::snow_motion,
         Kernel::ZoomBlur => blur::zoom_blur,
         Kernel::GlassBits => blur::glass_bits,

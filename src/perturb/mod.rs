@@ -88,6 +88,10 @@ const BIG: f32 = 1e6;
 /// cells of s pixels where its σ is at least s times this (`plan::elastic_reduction`).
 const WORKING_SIGMA: f32 = 3.0;
 
+/// `motion_blur`'s default `pair_min_sigma_px`: from this σ (in pixels of the frame) on, its
+/// taps are read in pairs (`plan::motion_pairs`).
+const PAIR_MIN_SIGMA: f32 = 6.0;
+
 impl Corruption {
     /// All 19, in `imagecorruptions`' order.
     pub const ALL: [Corruption; 19] = [
@@ -188,6 +192,10 @@ impl Corruption {
                         px("sigma_px", [3.0, 5.0, 8.0, 12.0, 15.0], (0.01, 1024.0)),
                         // Not a table value: NaN draws the angle uniformly in ±45° as the original.
                         p("angle_deg", [f32::NAN; 5], (-360.0, 360.0)),
+                        // Not a table value: from this σ on, neighbouring taps are read in pairs
+                        // from sums of neighbouring pixels at their mean weight
+                        // (`plan::motion_pairs`; docs/perturbations.md).
+                        p("pair_min_sigma_px", [PAIR_MIN_SIGMA; 5], (0.0, 1e9)),
                     ]
                 }
             }

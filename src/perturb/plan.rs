@@ -161,6 +161,8 @@ kernels! {
     ElasticDown => "elastic_down", Blur, Pixels;
     ElasticUp => "elastic_up", Blur, Pixels;
     MotionBlur => "motion_blur", Blur, Pixels;
+    MotionPairSums => "motion_pair_sums", Blur, Pixels;
+    MotionBlurPairs => "motion_blur_pairs", Blur, Pixels;
     SnowMotion => "snow_motion", Blur, Pixels;
     ZoomBlur => "zoom_blur", Blur, Pixels;
     GlassBits => "glass_bits", Blur, Pixels;
@@ -280,10 +282,10 @@ fn regions_needed(c: Corruption) -> u32 {
         | C::Brightness
         | C::Saturate
         | C::Contrast
-        | C::MotionBlur
         | C::ZoomBlur
         | C::Pixelate => 2,
         C::GaussianBlur | C::GlassBlur => 3,
+        C::MotionBlur => 5,
         C::DefocusBlur
         | C::ElasticTransform
         | C::Fog
@@ -511,9 +513,9 @@ pub fn reduced_sigma(sigma_px: f32, s: u32) -> f32 {
     (sigma_px * sigma_px - (s * s - 1.0) / 12.0).max(0.0).sqrt() / s
 }
 
-/// The taps of `imagecorruptions`' `_motion_blur`: integer shifts `(dx, dy)` and weights, as
-/// `[dx | dy << 16 (16-bit two's complement each), weight bits]` per tap.
-pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> Vec<u32> {
+/// The Gaussian weights of `_motion_blur`'s kernel (one-sided, `2·radius + 1` taps, summing to
+/// 1) and its direction `(py, px) / hyp`.
+fn motion_kernel(radius: f32, sigma: f32, angle_deg: f64) -> (Vec<f64>, [f64; 2]) {
     let width = 2 * radius.round().max(0.0) as i64 + 1;
     let sigma = f64::from(sigma.max(1e-3));
     let k: Vec<f64> = (0..width)
@@ -523,17 +525,103 @@ pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> V
     let a = angle_deg.to_radians();
     let (py, px) = (width as f64 * a.sin(), width as f64 * a.cos());
     let hyp = py.hypot(px);
+    (k.iter().map(|v| v / z).collect(), [py / hyp, px / hyp])
+}
+
+/// Tap i's shift `(dx, dy)`: the tap reads the pixel at (x − dx, y − dy).
+fn motion_shift(i: usize, dir: [f64; 2]) -> (i64, i64) {
+    let dy = -((i as f64 * dir[0]) - 0.5).ceil() as i64;
+    let dx = -((i as f64 * dir[1]) - 0.5).ceil() as i64;
+    (dx, dy)
+}
+
+fn pack_shift(dx: i64, dy: i64) -> u32 {
+    (dx as i16 as u16 as u32) | ((dy as i16 as u16 as u32) << 16)
+}
+
+/// The taps of `imagecorruptions`' `_motion_blur` (the original stops at the first tap shifted
+/// by a frame's width or height): `(dx, dy, weight)`.
+fn motion_tap_list(
+    w: u32,
+    h: u32,
+    radius: f32,
+    sigma: f32,
+    angle_deg: f64,
+) -> Vec<(i64, i64, f64)> {
+    let (k, dir) = motion_kernel(radius, sigma, angle_deg);
     let mut taps = Vec::new();
     for (i, ki) in k.iter().enumerate() {
-        let dy = -((i as f64 * py / hyp) - 0.5).ceil() as i64;
-        let dx = -((i as f64 * px / hyp) - 0.5).ceil() as i64;
+        let (dx, dy) = motion_shift(i, dir);
         if dy.unsigned_abs() >= u64::from(h) || dx.unsigned_abs() >= u64::from(w) {
             break;
         }
-        let packed = (dx as i16 as u16 as u32) | ((dy as i16 as u16 as u32) << 16);
-        taps.extend([packed, ((ki / z) as f32).to_bits()]);
+        taps.push((dx, dy, *ki));
     }
     taps
+}
+
+/// The taps of `imagecorruptions`' `_motion_blur`: integer shifts `(dx, dy)` and weights, as
+/// `[dx | dy << 16 (16-bit two's complement each), weight bits]` per tap.
+pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> Vec<u32> {
+    motion_tap_list(w, h, radius, sigma, angle_deg)
+        .into_iter()
+        .flat_map(|(dx, dy, t)| [pack_shift(dx, dy), (t as f32).to_bits()])
+        .collect()
+}
+
+/// `_motion_blur`'s taps taken two at a time from pair sums (`motion_pair_sums`).
+pub struct MotionPairs {
+    /// Per pair: the first tap's packed shift, the word offset (in the frame) of the pair-sum
+    /// plane of the step to the second tap, and the pair's mean weight / 255 (the sums are of
+    /// bytes).
+    pub table: Vec<u32>,
+    /// The step `(ex, ey)` from a pair's first pixel to its second along x and y (±1 each): the
+    /// planes sum a pixel with its neighbour at (ex, 0), (0, ey) and (ex, ey).
+    pub step_px: [i32; 2],
+}
+
+/// `_motion_blur`'s taps in pairs: taps 2m and 2m + 1 read neighbouring pixels (consecutive
+/// taps step by one pixel along x, y or both), so one word of a pair-sum plane holds both, and
+/// the pair takes the mean of their weights. An odd last tap pairs with the next tap of the
+/// line at weight 0. `planes`: word offsets of the sums along x, along y and along both.
+pub fn motion_pairs(
+    w: u32,
+    h: u32,
+    radius: f32,
+    sigma: f32,
+    angle_deg: f64,
+    planes: [u32; 3],
+) -> MotionPairs {
+    let (_, dir) = motion_kernel(radius, sigma, angle_deg);
+    let mut taps = motion_tap_list(w, h, radius, sigma, angle_deg);
+    if taps.len() % 2 == 1 {
+        let (dx, dy) = motion_shift(taps.len(), dir);
+        taps.push((dx, dy, 0.0));
+    }
+    // The pixel read moves by −(shift step): along x the sign of dir's x, along y of dir's y.
+    let step_px = [
+        if dir[1] < 0.0 { -1 } else { 1 },
+        if dir[0] < 0.0 { -1 } else { 1 },
+    ];
+    let mut table = Vec::new();
+    for pair in taps.chunks_exact(2) {
+        let ((dx0, dy0, t0), (dx1, dy1, t1)) = (pair[0], pair[1]);
+        let (mx, my) = (dx0 - dx1, dy0 - dy1);
+        let plane = match (mx != 0, my != 0) {
+            (true, false) => planes[0],
+            (false, true) => planes[1],
+            _ => planes[2],
+        };
+        debug_assert!(mx == 0 || mx == i64::from(step_px[0]));
+        debug_assert!(my == 0 || my == i64::from(step_px[1]));
+        debug_assert!(mx != 0 || my != 0);
+        table.extend([
+            pack_shift(dx0, dy0),
+            plane,
+            (((t0 + t1) / (2.0 * 255.0)) as f32).to_bits(),
+        ]);
+    }
+    MotionPairs { table, step_px }
 }
 
 /// The largest |dx| of packed motion taps (how far along a row they reach).
@@ -791,13 +879,29 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             } else {
                 f64::from(v(2))
             };
-            let taps = motion_taps(w, h, v(0), v(1), angle);
-            let (t, n) = c.tables.add(taps);
-            let mut j = c.job(cur, other);
-            j.aux[2] = t;
-            j.aux[3] = n;
-            j.ints[0] = n / 2;
-            c.push(Kernel::MotionBlur, j);
+            if v(1) >= v(3) {
+                let planes = [PLANE_T, PLANE_P, PLANE_Q].map(|r| c.region(r));
+                let pairs = motion_pairs(w, h, v(0), v(1), angle, planes);
+                let mut j = c.job(cur, PLANE_T);
+                j.io[2] = planes[1];
+                j.io[3] = planes[2];
+                j.ints = [pairs.step_px[0] as u32, pairs.step_px[1] as u32, 0, 0];
+                c.push(Kernel::MotionPairSums, j);
+                let (t, n) = c.tables.add(pairs.table);
+                let mut j = c.job(PLANE_T, other);
+                j.aux[2] = t;
+                j.aux[3] = n;
+                j.ints[0] = n / 3;
+                c.push(Kernel::MotionBlurPairs, j);
+            } else {
+                let taps = motion_taps(w, h, v(0), v(1), angle);
+                let (t, n) = c.tables.add(taps);
+                let mut j = c.job(cur, other);
+                j.aux[2] = t;
+                j.aux[3] = n;
+                j.ints[0] = n / 2;
+                c.push(Kernel::MotionBlur, j);
+            }
             other
         }
         C::ZoomBlur => {
