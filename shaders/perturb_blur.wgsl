@@ -623,8 +623,57 @@ fn funnel(a: u32, b: u32, sh: u32) -> u32 {
     return select((a >> (8u * sh)) | (b << (32u - 8u * sh)), a, sh == 0u);
 }
 
-// The motion taps on snow's plane of bytes (`snow_layer`), into an f32 plane; ints.y is the
-// largest |dx|. An invocation takes 16 consecutive pixels (4 words of bytes) of a row: where
+// The bytes x + ex … x + 3 + ex of a row of bytes (x a multiple of 4; clamped to 0..w).
+fn shifted_bytes(j: Job, plane: u32, row: u32, x: i32, ex: i32, w: i32) -> u32 {
+    let first = x + ex;
+    if (first >= 0 && first + 3 < w) {
+        let at = row + u32(first >> 2u);
+        return funnel(word(j, plane, at), word(j, plane, at + 1u), u32(first & 3));
+    }
+    var v = 0u;
+    for (var i = 0; i < 4; i = i + 1) {
+        let xx = u32(clamp(first + i, 0, w - 1));
+        v = v | (((word(j, plane, row + xx / 4u) >> (8u * (xx & 3u))) & 255u) << (8u * u32(i)));
+    }
+    return v;
+}
+
+// The means of four pairs of bytes, rounded half to even.
+fn byte_means(a: u32, b: u32) -> u32 {
+    let h = (a & b) + (((a ^ b) >> 1u) & 0x7f7f7f7fu);
+    return h + ((a ^ b) & h & 0x01010101u);
+}
+
+// Pair means for `snow_motion`: each byte of the snow layer and its neighbour at (ex, 0),
+// (0, ey) and (ex, ey) (ints.x, ints.y: ±1; edges clamped), into three byte planes ints.z words
+// apart from io.y. 16 pixels (4 words) per invocation.
+@compute @workgroup_size(64)
+fn snow_pair_means(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = jobs[id.z];
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    let w = i32(j.frame.x);
+    let bw = byte_words(j);
+    let ex = bitcast<i32>(j.ints.x);
+    let row = id.y * bw;
+    let row_e = u32(clamp(i32(id.y) + bitcast<i32>(j.ints.y), 0, i32(j.frame.y) - 1)) * bw;
+    for (var m = 0u; m < PPI; m = m + 4u) {
+        let x = id.x * PPI + m;
+        if (x >= j.frame.x) {
+            return;
+        }
+        let at = x / 4u;
+        let a = word(j, j.io.x, row + at);
+        set_word(j, j.io.y, row + at, byte_means(a, shifted_bytes(j, j.io.x, row, i32(x), ex, w)));
+        set_word(j, j.io.y + j.ints.z, row + at, byte_means(a, word(j, j.io.x, row_e + at)));
+        set_word(j, j.io.y + 2u * j.ints.z, row + at, byte_means(a, shifted_bytes(j, j.io.x, row_e, i32(x), ex, w)));
+    }
+}
+
+// The motion taps on snow's plane of bytes (`snow_layer`) or on its planes of pair means
+// (`snow_pair_means`), into an f32 plane; per tap (or pair of taps) the table holds the shift,
+// the word offset of the plane it reads and the weight; ints.y is the largest |dx|. An invocation takes 16 consecutive pixels (4 words of bytes) of a row: where
 // every tap of them lies inside the row, a tap reads the 16 source bytes in five words and
 // shifts them into place; elsewhere byte by byte (clamped at the edges, as `motion_blur`).
 @compute @workgroup_size(64)
@@ -645,16 +694,17 @@ fn snow_motion(@builtin(global_invocation_id) id: vec3<u32>) {
         var a2 = vec4<f32>(0.0);
         var a3 = vec4<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
-            let d = motion_tap(j, k);
-            let t = table_f(j, 2u * k + 1u);
+            let d = motion_shift(j, 3u * k);
+            let plane = table_u(j, 3u * k + 1u);
+            let t = table_f(j, 3u * k + 2u);
             let first = x0 - d.x;
             let at = u32(clamp(i32(id.y) - d.y, 0, h - 1)) * bw + u32(first >> 2u);
             let sh = u32(first & 3);
-            let w0 = word(j, j.io.x, at);
-            let w1 = word(j, j.io.x, at + 1u);
-            let w2 = word(j, j.io.x, at + 2u);
-            let w3 = word(j, j.io.x, at + 3u);
-            let w4 = word(j, j.io.x, at + 4u);
+            let w0 = word(j, plane, at);
+            let w1 = word(j, plane, at + 1u);
+            let w2 = word(j, plane, at + 2u);
+            let w3 = word(j, plane, at + 3u);
+            let w4 = word(j, plane, at + 4u);
             a0 = a0 + t * unpack4x8unorm(funnel(w0, w1, sh));
             a1 = a1 + t * unpack4x8unorm(funnel(w1, w2, sh));
             a2 = a2 + t * unpack4x8unorm(funnel(w2, w3, sh));
@@ -682,17 +732,18 @@ fn snow_motion(@builtin(global_invocation_id) id: vec3<u32>) {
         }
         var a = vec4<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
-            let d = motion_tap(j, k);
-            let t = table_f(j, 2u * k + 1u);
+            let d = motion_shift(j, 3u * k);
+            let plane = table_u(j, 3u * k + 1u);
+            let t = table_f(j, 3u * k + 2u);
             let xx = vec4<u32>(clamp(xs - vec4<i32>(d.x), vec4<i32>(0), vec4<i32>(w - 1)));
             let row = u32(clamp(i32(id.y) - d.y, 0, h - 1)) * bw;
             let at = vec4<u32>(row) + xx / 4u;
             let sh = 8u * (xx & vec4<u32>(3u));
             let b = vec4<u32>(
-                word(j, j.io.x, at.x) >> sh.x,
-                word(j, j.io.x, at.y) >> sh.y,
-                word(j, j.io.x, at.z) >> sh.z,
-                word(j, j.io.x, at.w) >> sh.w,
+                word(j, plane, at.x) >> sh.x,
+                word(j, plane, at.y) >> sh.y,
+                word(j, plane, at.z) >> sh.z,
+                word(j, plane, at.w) >> sh.w,
             ) & vec4<u32>(255u);
             a = a + t * unpack4x8unorm(b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u));
         }

@@ -350,18 +350,64 @@ pub fn motion_blur_pairs(j: &Job, data: &mut [u32], tables: &[u32]) {
     });
 }
 
-/// The motion taps on snow's plane of bytes (`snow_layer`), into an f32 plane (edges
-/// clamped).
+/// The bytes x + ex … x + 3 + ex of a row of bytes (clamped to 0..w), as the shader's
+/// `shifted_bytes`.
+fn shifted_bytes(data: &[u32], plane: u32, row: u32, x: i32, ex: i32, w: i32) -> u32 {
+    let mut v = 0;
+    for i in 0..4 {
+        let xx = (x + ex + i).clamp(0, w - 1) as u32;
+        v |= ((word(data, plane, row + xx / 4) >> (8 * (xx % 4))) & 255) << (8 * i);
+    }
+    v
+}
+
+/// The means of four pairs of bytes, rounded half to even.
+fn byte_means(a: u32, b: u32) -> u32 {
+    u32::from_le_bytes(std::array::from_fn(|i| {
+        let s = ((a >> (8 * i)) & 255) + ((b >> (8 * i)) & 255);
+        let h = s / 2;
+        (h + (s & h & 1)) as u8
+    }))
+}
+
+/// Pair means of snow's byte plane along x, y and both, into three byte planes.
+pub fn snow_pair_means(j: &Job, data: &mut [u32], _tables: &[u32]) {
+    let w = j.frame[0] as i32;
+    let bw = byte_words(j);
+    let (ex, ey) = (j.ints[0] as i32, j.ints[1] as i32);
+    for y in 0..j.frame[1] {
+        let row = y * bw;
+        let row_e = (y as i32 + ey).clamp(0, j.frame[1] as i32 - 1) as u32 * bw;
+        for at in 0..bw {
+            let x = 4 * at as i32;
+            let a = word(data, j.io[0], row + at);
+            let means = [
+                shifted_bytes(data, j.io[0], row, x, ex, w),
+                word(data, j.io[0], row_e + at),
+                shifted_bytes(data, j.io[0], row_e, x, ex, w),
+            ]
+            .map(|b| byte_means(a, b));
+            for (k, m) in means.into_iter().enumerate() {
+                set_word(data, j.io[1] + k as u32 * j.ints[2], row + at, m);
+            }
+        }
+    }
+}
+
+/// The motion taps on snow's plane of bytes or its planes of pair means (shift, plane, weight
+/// per tap), into an f32 plane (edges clamped).
 pub fn snow_motion(j: &Job, data: &mut [u32], tables: &[u32]) {
     let (w, h) = (j.frame[0] as i32, j.frame[1] as i32);
     let bw = byte_words(j);
     for_pixels(j, |x, y| {
         let mut acc = 0.0f32;
         for k in 0..j.ints[0] {
-            let (dx, dy, t) = tap(j, tables, k);
+            let (dx, dy) = motion_shift(j, tables, 3 * k);
+            let plane = table_u(j, tables, 3 * k + 1);
+            let t = table_f(j, tables, 3 * k + 2);
             let xx = (x as i32 - dx).clamp(0, w - 1) as u32;
             let yy = (y as i32 - dy).clamp(0, h - 1) as u32;
-            let byte = (word(data, j.io[0], yy * bw + xx / 4) >> (8 * (xx % 4))) & 255;
+            let byte = (word(data, plane, yy * bw + xx / 4) >> (8 * (xx % 4))) & 255;
             acc += t * (byte as f32 / 255.0);
         }
         store_f(data, j.io[1], y * j.frame[0] + x, acc);

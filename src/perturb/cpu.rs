@@ -35,6 +35,7 @@ pub fn kernel_fn(k: Kernel) -> KernelFn {
         Kernel::MotionBlur => blur::motion_blur,
         Kernel::MotionPairSums => blur::motion_pair_sums,
         Kernel::MotionBlurPairs => blur::motion_blur_pairs,
+        Kernel::SnowPairMeans => blur::snow_pair_means,
         Kernel::SnowMotion => blur::snow_motion,
         Kernel::ZoomBlur => blur::zoom_blur,
         Kernel::GlassBits => blur::glass_bits,

@@ -220,6 +220,8 @@ impl Corruption {
                         px("radius_px", [10.0, 12.0, 12.0, 12.0, 12.0], (0.0, 1024.0)),
                         px("sigma_px", [4.0, 4.0, 8.0, 8.0, 12.0], (0.01, 1024.0)),
                         p("blend", [0.8, 0.7, 0.7, 0.65, 0.55], (0.0, 1.0)),
+                        // Not a table value: as `motion_blur`'s, for the layer's motion taps.
+                        p("pair_min_sigma_px", [PAIR_MIN_SIGMA; 5], (0.0, 1e9)),
                     ]
                 }
             }
@@ -287,7 +289,7 @@ impl Corruption {
 }
 
 /// Most parameters a corruption has.
-pub const MAX_PARAMS: usize = 7;
+pub const MAX_PARAMS: usize = 8;
 
 /// One perturbation of a chain: a corruption and its parameters (severity values or values
 /// given by name).

@@ -163,6 +163,7 @@ kernels! {
     MotionBlur => "motion_blur", Blur, Pixels;
     MotionPairSums => "motion_pair_sums", Blur, Pixels;
     MotionBlurPairs => "motion_blur_pairs", Blur, Pixels;
+    SnowPairMeans => "snow_pair_means", Blur, Pixels;
     SnowMotion => "snow_motion", Blur, Pixels;
     ZoomBlur => "zoom_blur", Blur, Pixels;
     GlassBits => "glass_bits", Blur, Pixels;
@@ -569,29 +570,29 @@ pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> V
         .collect()
 }
 
-/// `_motion_blur`'s taps taken two at a time from pair sums (`motion_pair_sums`).
+/// Two neighbouring taps of `_motion_blur` read as one.
+pub struct MotionPair {
+    /// The first tap's shift, packed as in [`motion_taps`].
+    pub shift: u32,
+    /// The step from the first tap's pixel to the second's: 0 along x, 1 along y, 2 both.
+    pub step: usize,
+    /// The sum of the two taps' weights.
+    pub weight: f64,
+}
+
+/// `_motion_blur`'s taps two at a time.
 pub struct MotionPairs {
-    /// Per pair: the first tap's packed shift, the word offset (in the frame) of the pair-sum
-    /// plane of the step to the second tap, and the pair's mean weight / 255 (the sums are of
-    /// bytes).
-    pub table: Vec<u32>,
-    /// The step `(ex, ey)` from a pair's first pixel to its second along x and y (±1 each): the
-    /// planes sum a pixel with its neighbour at (ex, 0), (0, ey) and (ex, ey).
+    pub pairs: Vec<MotionPair>,
+    /// The step `(ex, ey)` from a pair's first pixel to its second along x and y (±1 each):
+    /// a pair reads the pixel and its neighbour at (ex, 0), (0, ey) or (ex, ey).
     pub step_px: [i32; 2],
 }
 
 /// `_motion_blur`'s taps in pairs: taps 2m and 2m + 1 read neighbouring pixels (consecutive
-/// taps step by one pixel along x, y or both), so one word of a pair-sum plane holds both, and
-/// the pair takes the mean of their weights. An odd last tap pairs with the next tap of the
-/// line at weight 0. `planes`: word offsets of the sums along x, along y and along both.
-pub fn motion_pairs(
-    w: u32,
-    h: u32,
-    radius: f32,
-    sigma: f32,
-    angle_deg: f64,
-    planes: [u32; 3],
-) -> MotionPairs {
+/// taps step by one pixel along x, y or both), so a plane of the sums (or means) of each pixel
+/// and its neighbour in that direction holds both in one value, taken at the mean of their
+/// weights. An odd last tap pairs with the next tap of the line at weight 0.
+pub fn motion_pairs(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> MotionPairs {
     let (_, dir) = motion_kernel(radius, sigma, angle_deg);
     let mut taps = motion_tap_list(w, h, radius, sigma, angle_deg);
     if taps.len() % 2 == 1 {
@@ -603,30 +604,37 @@ pub fn motion_pairs(
         if dir[1] < 0.0 { -1 } else { 1 },
         if dir[0] < 0.0 { -1 } else { 1 },
     ];
-    let mut table = Vec::new();
-    for pair in taps.chunks_exact(2) {
-        let ((dx0, dy0, t0), (dx1, dy1, t1)) = (pair[0], pair[1]);
-        let (mx, my) = (dx0 - dx1, dy0 - dy1);
-        let plane = match (mx != 0, my != 0) {
-            (true, false) => planes[0],
-            (false, true) => planes[1],
-            _ => planes[2],
-        };
-        debug_assert!(mx == 0 || mx == i64::from(step_px[0]));
-        debug_assert!(my == 0 || my == i64::from(step_px[1]));
-        debug_assert!(mx != 0 || my != 0);
-        table.extend([
-            pack_shift(dx0, dy0),
-            plane,
-            (((t0 + t1) / (2.0 * 255.0)) as f32).to_bits(),
-        ]);
-    }
-    MotionPairs { table, step_px }
+    let pairs = taps
+        .chunks_exact(2)
+        .map(|pair| {
+            let ((dx0, dy0, t0), (dx1, dy1, t1)) = (pair[0], pair[1]);
+            let (mx, my) = (dx0 - dx1, dy0 - dy1);
+            debug_assert!(mx == 0 || mx == i64::from(step_px[0]));
+            debug_assert!(my == 0 || my == i64::from(step_px[1]));
+            debug_assert!(mx != 0 || my != 0);
+            MotionPair {
+                shift: pack_shift(dx0, dy0),
+                step: match (mx != 0, my != 0) {
+                    (true, false) => 0,
+                    (false, true) => 1,
+                    _ => 2,
+                },
+                weight: t0 + t1,
+            }
+        })
+        .collect();
+    MotionPairs { pairs, step_px }
 }
 
-/// The largest |dx| of packed motion taps (how far along a row they reach).
+/// Words of a row of bytes `w` pixels wide.
+fn byte_words_of(w: u32) -> u32 {
+    w.div_ceil(4)
+}
+
+/// The largest |dx| of `snow_motion`'s taps (shift, plane, weight each): how far along a row
+/// they reach.
 pub fn motion_reach(taps: &[u32]) -> u32 {
-    taps.chunks_exact(2)
+    taps.chunks_exact(3)
         .map(|t| i32::from(t[0] as u16 as i16).unsigned_abs())
         .max()
         .unwrap_or(0)
@@ -881,13 +889,22 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             };
             if v(1) >= v(3) {
                 let planes = [PLANE_T, PLANE_P, PLANE_Q].map(|r| c.region(r));
-                let pairs = motion_pairs(w, h, v(0), v(1), angle, planes);
+                let pairs = motion_pairs(w, h, v(0), v(1), angle);
                 let mut j = c.job(cur, PLANE_T);
                 j.io[2] = planes[1];
                 j.io[3] = planes[2];
                 j.ints = [pairs.step_px[0] as u32, pairs.step_px[1] as u32, 0, 0];
                 c.push(Kernel::MotionPairSums, j);
-                let (t, n) = c.tables.add(pairs.table);
+                // The planes hold sums of bytes: the pair's mean weight / 255.
+                let table: Vec<u32> = pairs
+                    .pairs
+                    .iter()
+                    .flat_map(|p| {
+                        let t = (p.weight / (2.0 * 255.0)) as f32;
+                        [p.shift, planes[p.step], t.to_bits()]
+                    })
+                    .collect();
+                let (t, n) = c.tables.add(table);
                 let mut j = c.job(PLANE_T, other);
                 j.aux[2] = t;
                 j.aux[3] = n;
@@ -1012,13 +1029,33 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             j.p0 = [sy, sx, v(3), 0.0];
             c.push(Kernel::SnowLayer, j);
             let angle = -135.0 + 90.0 * c.uniform(0);
-            let taps = motion_taps(w, h, v(4), v(5), angle);
-            let reach = motion_reach(&taps);
-            let (t, n) = c.tables.add(taps);
+            // Per tap (or pair of taps): shift, the byte plane it reads, weight.
+            let table: Vec<u32> = if v(5) >= v(7) {
+                // The means of neighbouring bytes along x, y and both, in T.
+                let size = byte_words_of(w) * h;
+                let planes = [0, size, 2 * size].map(|o| c.region(PLANE_T) + o);
+                let pairs = motion_pairs(w, h, v(4), v(5), angle);
+                let mut j = c.job(PLANE_P, PLANE_T);
+                j.ints = [pairs.step_px[0] as u32, pairs.step_px[1] as u32, size, 0];
+                c.push(Kernel::SnowPairMeans, j);
+                pairs
+                    .pairs
+                    .iter()
+                    .flat_map(|p| [p.shift, planes[p.step], (p.weight as f32).to_bits()])
+                    .collect()
+            } else {
+                let layer = c.region(PLANE_P);
+                motion_taps(w, h, v(4), v(5), angle)
+                    .chunks_exact(2)
+                    .flat_map(|t| [t[0], layer, t[1]])
+                    .collect()
+            };
+            let reach = motion_reach(&table);
+            let (t, n) = c.tables.add(table);
             let mut j = c.job(PLANE_P, PLANE_R);
             j.aux[2] = t;
             j.aux[3] = n;
-            j.ints[0] = n / 2;
+            j.ints[0] = n / 3;
             j.ints[1] = reach;
             c.push(Kernel::SnowMotion, j);
             let mut j = c.job(cur, other);
