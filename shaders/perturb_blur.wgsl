@@ -107,40 +107,106 @@ fn blur_v_pixel(j: Job, x: u32, y: i32, r: i32) -> vec3<f32> {
     return a;
 }
 
-// Vertical taps of the packed plane into an RGBA8 image.
+// The vertical blurs take a band of BAND rows of one quad column per invocation
+// (`plan::BAND_ROWS`): each input row of the band's reach is read once and added to every
+// output row it reaches, with the weight of its tap for that row (0 outside the kernel, which
+// adds nothing), so each output's sum runs over its taps in order, as one pixel at a time.
+const BAND: u32 = 8u;
+
+struct Band8 {
+    s0: vec4<f32>,
+    s1: vec4<f32>,
+    s2: vec4<f32>,
+    s3: vec4<f32>,
+    s4: vec4<f32>,
+    s5: vec4<f32>,
+    s6: vec4<f32>,
+    s7: vec4<f32>,
+}
+
+// Vertical taps of one quad column (aligned) of a plane for the BAND rows from y0.
+fn plane_v_band(j: Job, region: u32, xq: u32, y0: i32, r: i32) -> Band8 {
+    let h = i32(j.frame.y);
+    var b = Band8(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
+        let v = bitcast<vec4<f32>>(quad(j, region, u32(edge(y0 - r + i, h, j.ints.y)) * j.frame.x + xq));
+        b = band_add(j, b, i, r, v);
+    }
+    return b;
+}
+
+// Input row i of a band's reach (values v of a quad) added to each output row o with the
+// weight of tap i − o.
+fn band_add(j: Job, b: Band8, i: i32, r: i32, v: vec4<f32>) -> Band8 {
+    return Band8(
+        b.s0 + weight(j, i, r) * v,
+        b.s1 + weight(j, i - 1, r) * v,
+        b.s2 + weight(j, i - 2, r) * v,
+        b.s3 + weight(j, i - 3, r) * v,
+        b.s4 + weight(j, i - 4, r) * v,
+        b.s5 + weight(j, i - 5, r) * v,
+        b.s6 + weight(j, i - 6, r) * v,
+        b.s7 + weight(j, i - 7, r) * v,
+    );
+}
+
+// Row o of a band.
+fn band_row(b: Band8, o: u32) -> vec4<f32> {
+    switch o {
+        case 0u: { return b.s0; }
+        case 1u: { return b.s1; }
+        case 2u: { return b.s2; }
+        case 3u: { return b.s3; }
+        case 4u: { return b.s4; }
+        case 5u: { return b.s5; }
+        case 6u: { return b.s6; }
+        default: { return b.s7; }
+    }
+}
+
+// Vertical taps of the packed plane into an RGBA8 image: BAND rows of a quad column per
+// invocation, each channel of the quad's four pixels as one vec4.
 @compute @workgroup_size(64)
 fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
     let h = i32(j.frame.y);
-    let y = i32(id.y);
-    if (id.y >= j.frame.y) {
+    let xq = 4u * id.x;
+    let y0 = id.y * BAND;
+    if (xq >= j.frame.x || y0 >= j.frame.y) {
         return;
     }
-    let row = id.y * j.frame.x;
-    let aligned = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y);
-    for (var m = 0u; m < PPI; m = m + 4u) {
-        let xq = quad_x(id.x, m);
-        if (xq >= j.frame.x) {
-            return;
+    let rows = min(BAND, j.frame.y - y0);
+    if (rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y)) {
+        let z = vec4<f32>(0.0);
+        var red = Band8(z, z, z, z, z, z, z, z);
+        var green = red;
+        var blue = red;
+        for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
+            let v = quad(j, j.io.x, u32(edge(i32(y0) - r + i, h, j.ints.y)) * j.frame.x + xq);
+            red = band_add(j, red, i, r, vec4<f32>(v & vec4<u32>(1023u)) * (1.0 / 1023.0));
+            green = band_add(j, green, i, r, vec4<f32>((v >> vec4<u32>(10u)) & vec4<u32>(1023u)) * (1.0 / 1023.0));
+            blue = band_add(j, blue, i, r, vec4<f32>((v >> vec4<u32>(20u)) & vec4<u32>(1023u)) * (1.0 / 1023.0));
         }
-        if (aligned) {
-            var s = Sums3(vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0));
-            for (var k = 0; k <= 2 * r; k = k + 1) {
-                let t = table_f(j, u32(k));
-                let v = quad(j, j.io.x, u32(edge(y + k - r, h, j.ints.y)) * j.frame.x + xq);
-                s.a0 = s.a0 + t * unpack10(v.x);
-                s.a1 = s.a1 + t * unpack10(v.y);
-                s.a2 = s.a2 + t * unpack10(v.z);
-                s.a3 = s.a3 + t * unpack10(v.w);
-            }
-            set_quad(j, j.io.y, row + xq, vec4<u32>(pack_rgb(s.a0), pack_rgb(s.a1), pack_rgb(s.a2), pack_rgb(s.a3)));
-        } else {
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                let x = xq + i;
-                if (x < j.frame.x) {
-                    store_rgb(j, j.io.y, x, id.y, blur_v_pixel(j, x, y, r));
-                }
+        for (var o = 0u; o < rows; o = o + 1u) {
+            let c0 = band_row(red, o);
+            let c1 = band_row(green, o);
+            let c2 = band_row(blue, o);
+            set_quad(j, j.io.y, (y0 + o) * j.frame.x + xq, vec4<u32>(
+                pack_rgb(vec3<f32>(c0.x, c1.x, c2.x)),
+                pack_rgb(vec3<f32>(c0.y, c1.y, c2.y)),
+                pack_rgb(vec3<f32>(c0.z, c1.z, c2.z)),
+                pack_rgb(vec3<f32>(c0.w, c1.w, c2.w)),
+            ));
+        }
+        return;
+    }
+    for (var o = 0u; o < rows; o = o + 1u) {
+        let y = y0 + o;
+        for (var i = 0u; i < 4u; i = i + 1u) {
+            let x = xq + i;
+            if (x < j.frame.x) {
+                store_rgb(j, j.io.y, x, y, blur_v_pixel(j, x, i32(y), r));
             }
         }
     }
@@ -218,48 +284,42 @@ fn plane_v_pixel(j: Job, region: u32, x: u32, y: i32, r: i32) -> f32 {
     return a;
 }
 
-// Vertical taps of the four pixels of a quad (aligned) of one plane.
-fn plane_v_quad(j: Job, region: u32, xq: u32, y: i32, r: i32) -> vec4<f32> {
-    let h = i32(j.frame.y);
-    var s = vec4<f32>(0.0);
-    for (var k = 0; k <= 2 * r; k = k + 1) {
-        let at = u32(edge(y + k - r, h, j.ints.y)) * j.frame.x + xq;
-        s = s + table_f(j, u32(k)) * bitcast<vec4<f32>>(quad(j, region, at));
-    }
-    return s;
-}
-
-// Vertical taps of one or two f32 planes, scaled by p0.x.
+// Vertical taps of one or two f32 planes, scaled by p0.x: BAND rows of a quad column per
+// invocation.
 @compute @workgroup_size(64)
 fn plane_blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
-    let h = i32(j.frame.y);
-    let y = i32(id.y);
-    if (id.y >= j.frame.y) {
+    let xq = 4u * id.x;
+    let y0 = id.y * BAND;
+    if (xq >= j.frame.x || y0 >= j.frame.y) {
         return;
     }
-    let row = id.y * j.frame.x;
+    let rows = min(BAND, j.frame.y - y0);
     let two = j.ints.z > 1u;
     let inside = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y) && (!two || (rows_aligned(j, j.io.z) && rows_aligned(j, j.io.w)));
-    for (var m = 0u; m < PPI; m = m + 4u) {
-        let xq = quad_x(id.x, m);
-        if (xq >= j.frame.x) {
-            return;
+    if (inside) {
+        let a = plane_v_band(j, j.io.x, xq, i32(y0), r);
+        for (var o = 0u; o < rows; o = o + 1u) {
+            set_quad(j, j.io.y, (y0 + o) * j.frame.x + xq, bitcast<vec4<u32>>(band_row(a, o) * j.p0.x));
         }
-        if (inside) {
-            set_quad(j, j.io.y, row + xq, bitcast<vec4<u32>>(plane_v_quad(j, j.io.x, xq, y, r) * j.p0.x));
-            if (two) {
-                set_quad(j, j.io.w, row + xq, bitcast<vec4<u32>>(plane_v_quad(j, j.io.z, xq, y, r) * j.p0.x));
+        if (two) {
+            let b = plane_v_band(j, j.io.z, xq, i32(y0), r);
+            for (var o = 0u; o < rows; o = o + 1u) {
+                set_quad(j, j.io.w, (y0 + o) * j.frame.x + xq, bitcast<vec4<u32>>(band_row(b, o) * j.p0.x));
             }
-        } else {
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                let x = xq + i;
-                if (x < j.frame.x) {
-                    store_f(j, j.io.y, row + x, plane_v_pixel(j, j.io.x, x, y, r) * j.p0.x);
-                    if (two) {
-                        store_f(j, j.io.w, row + x, plane_v_pixel(j, j.io.z, x, y, r) * j.p0.x);
-                    }
+        }
+        return;
+    }
+    for (var o = 0u; o < rows; o = o + 1u) {
+        let y = y0 + o;
+        let row = y * j.frame.x;
+        for (var i = 0u; i < 4u; i = i + 1u) {
+            let x = xq + i;
+            if (x < j.frame.x) {
+                store_f(j, j.io.y, row + x, plane_v_pixel(j, j.io.x, x, i32(y), r) * j.p0.x);
+                if (two) {
+                    store_f(j, j.io.w, row + x, plane_v_pixel(j, j.io.z, x, i32(y), r) * j.p0.x);
                 }
             }
         }

@@ -23,6 +23,9 @@ pub const WORKGROUP_SIZE: u32 = 64;
 pub const REDUCE_SIZE: u32 = 256;
 /// Pixels of a row one invocation of a per-pixel kernel handles.
 pub const PIXELS_PER_INVOCATION: u32 = 16;
+/// Rows of a quad column one invocation of a vertical blur takes (`BAND` in
+/// `shaders/perturb_blur.wgsl`).
+pub const BAND_ROWS: u32 = 8;
 /// Per-frame scalar words after the planes.
 pub const SMALL_WORDS: u32 = 64;
 /// Alignment of every frame's place in the store, in words (256 bytes: a host may map each
@@ -119,6 +122,8 @@ pub enum Shape {
     Blocks16,
     /// [`PIXELS_PER_INVOCATION`] 2×2 pixel quads of a row of quads per invocation.
     Quads,
+    /// [`BAND_ROWS`] rows of a quad (four consecutive pixels) per invocation.
+    Bands,
     /// One workgroup of [`REDUCE_SIZE`] per frame.
     Reduce,
     /// `ints[3]` items, [`ITEMS_ROW`] per dispatch row.
@@ -151,9 +156,9 @@ kernels! {
     PlaneMinMax => "plane_min_max", Colour, Reduce;
     Contrast => "contrast", Colour, Pixels;
     BlurH => "blur_h", Blur, Pixels;
-    BlurV => "blur_v", Blur, Pixels;
+    BlurV => "blur_v", Blur, Bands;
     PlaneBlurH => "plane_blur_h", Blur, Pixels;
-    PlaneBlurV => "plane_blur_v", Blur, Pixels;
+    PlaneBlurV => "plane_blur_v", Blur, Bands;
     RowPrefix => "row_prefix", Blur, Rows;
     DefocusDisk => "defocus_disk", Blur, Pixels;
     DefocusDown => "defocus_down", Blur, Pixels;
@@ -208,6 +213,10 @@ impl Kernel {
                 h.div_ceil(2),
             ],
             Shape::Blocks16 => [w.div_ceil(16).div_ceil(WORKGROUP_SIZE), h.div_ceil(16)],
+            Shape::Bands => [
+                w.div_ceil(4).div_ceil(WORKGROUP_SIZE),
+                h.div_ceil(BAND_ROWS),
+            ],
             Shape::Reduce => [1, 1],
             Shape::Items => {
                 let n = job.ints[3];
