@@ -445,15 +445,6 @@ fn defocus_down(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// Where pixel i of a frame lies on the grid of a reduced one (p = 1/s; cell centres at
-// s·k + (s − 1)/2), clamped to its n cells: (the cell at or before it, the next, the weight
-// of the next).
-fn cell_pair(i: u32, p: f32, n: u32) -> vec3<f32> {
-    let u = clamp((f32(i) + 0.5) * p - 0.5, 0.0, f32(n - 1u));
-    let f = floor(u);
-    return vec3<f32>(f, min(f + 1.0, f32(n - 1u)), u - f);
-}
-
 // Bilinear upsampling of a packed 10-bit image of ints.y × ints.z cells, each s × s pixels
 // of the job's frame (p0.x = 1/s), into the job's RGBA8 image.
 @compute @workgroup_size(64)
@@ -509,36 +500,6 @@ fn elastic_down(@builtin(global_invocation_id) id: vec3<u32>) {
         let p = id.y * j.frame.x + x;
         store_f(j, j.io.z, p, a * j.p0.x);
         store_f(j, j.io.w, p, b * j.p0.x);
-    }
-}
-
-// The reduced field (ints.x × ints.y cells, io.xy) upsampled bilinearly into the job's frame
-// (io.zw; p0.xy = 1/sx, 1/sy).
-@compute @workgroup_size(64)
-fn elastic_up(@builtin(global_invocation_id) id: vec3<u32>) {
-    let j = jobs[id.z];
-    if (id.y >= j.frame.y) {
-        return;
-    }
-    let ws = j.ints.x;
-    let cy = cell_pair(id.y, j.p0.y, j.ints.y);
-    let row0 = exact_u32(cy.x) * ws;
-    let row1 = exact_u32(cy.y) * ws;
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x) {
-            return;
-        }
-        let cx = cell_pair(x, j.p0.x, ws);
-        let c0 = exact_u32(cx.x);
-        let c1 = exact_u32(cx.y);
-        let p = id.y * j.frame.x + x;
-        let a = mix(mix(load_f(j, j.io.x, row0 + c0), load_f(j, j.io.x, row0 + c1), cx.z),
-            mix(load_f(j, j.io.x, row1 + c0), load_f(j, j.io.x, row1 + c1), cx.z), cy.z);
-        let b = mix(mix(load_f(j, j.io.y, row0 + c0), load_f(j, j.io.y, row0 + c1), cx.z),
-            mix(load_f(j, j.io.y, row1 + c0), load_f(j, j.io.y, row1 + c1), cx.z), cy.z);
-        store_f(j, j.io.z, p, a);
-        store_f(j, j.io.w, p, b);
     }
 }
 

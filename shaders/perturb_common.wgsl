@@ -223,3 +223,12 @@ fn edge(i: i32, n: i32, mode: u32) -> i32 {
 fn luma(c: vec3<f32>) -> f32 {
     return 0.299 * c.x + 0.587 * c.y + 0.114 * c.z;
 }
+
+// Where pixel i of a frame lies on the grid of a reduced one (p = 1/s; cell centres at
+// s·k + (s − 1)/2), clamped to its n cells: (the cell at or before it, the next, the weight
+// of the next).
+fn cell_pair(i: u32, p: f32, n: u32) -> vec3<f32> {
+    let u = clamp((f32(i) + 0.5) * p - 0.5, 0.0, f32(n - 1u));
+    let f = floor(u);
+    return vec3<f32>(f, min(f + 1.0, f32(n - 1u)), u - f);
+}

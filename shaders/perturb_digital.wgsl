@@ -511,6 +511,27 @@ fn elastic_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
+// The displacement (dx, dy) at pixel (x, y): from the full-size planes io.zw, or (ints.x > 0)
+// upsampled bilinearly from the field smoothed on ints.x × ints.y cells (p0.xy = 1/sx, 1/sy).
+fn elastic_field(j: Job, x: u32, y: u32) -> vec2<f32> {
+    let ws = j.ints.x;
+    if (ws == 0u) {
+        let p = y * j.frame.x + x;
+        return vec2<f32>(load_f(j, j.io.z, p), load_f(j, j.io.w, p));
+    }
+    let cy = cell_pair(y, j.p0.y, j.ints.y);
+    let cx = cell_pair(x, j.p0.x, ws);
+    let row0 = exact_u32(cy.x) * ws;
+    let row1 = exact_u32(cy.y) * ws;
+    let c0 = exact_u32(cx.x);
+    let c1 = exact_u32(cx.y);
+    let a = mix(mix(load_f(j, j.io.z, row0 + c0), load_f(j, j.io.z, row0 + c1), cx.z),
+        mix(load_f(j, j.io.z, row1 + c0), load_f(j, j.io.z, row1 + c1), cx.z), cy.z);
+    let b = mix(mix(load_f(j, j.io.w, row0 + c0), load_f(j, j.io.w, row0 + c1), cx.z),
+        mix(load_f(j, j.io.w, row1 + c0), load_f(j, j.io.w, row1 + c1), cx.z), cy.z);
+    return vec2<f32>(a, b);
+}
+
 // The image sampled at (x + dx, y + dy), bilinear, reflected at the edges (scipy's
 // map_coordinates, order 1, mode `reflect`).
 @compute @workgroup_size(64)
@@ -523,9 +544,9 @@ fn elastic_warp(@builtin(global_invocation_id) id: vec3<u32>) {
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
-        let p = id.y * j.frame.x + x;
-        let fx = f32(x) + load_f(j, j.io.z, p);
-        let fy = f32(id.y) + load_f(j, j.io.w, p);
+        let d = elastic_field(j, x, id.y);
+        let fx = f32(x) + d.x;
+        let fy = f32(id.y) + d.y;
         let x0 = exact_i32(floor(fx));
         let y0 = exact_i32(floor(fy));
         let tx = fx - f32(x0);

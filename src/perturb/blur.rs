@@ -208,15 +208,6 @@ pub fn defocus_down(j: &Job, data: &mut [u32], _tables: &[u32]) {
     });
 }
 
-/// Where pixel `i` of a frame lies on the grid of a reduced one (`p` = 1/s; cell centres at
-/// s·k + (s − 1)/2), clamped to its `n` cells: (the cell at or before it, the next, the weight
-/// of the next).
-fn cell_pair(i: u32, p: f32, n: u32) -> (u32, u32, f32) {
-    let u = ((i as f32 + 0.5) * p - 0.5).clamp(0.0, (n - 1) as f32);
-    let f = u.floor();
-    (f as u32, (f + 1.0).min((n - 1) as f32) as u32, u - f)
-}
-
 /// Bilinear upsampling of a packed 10-bit image of `ints[1]` × `ints[2]` cells, each s × s
 /// pixels of the job's frame (`p0[0]` = 1/s), into the job's RGBA8 image.
 pub fn defocus_up(j: &Job, data: &mut [u32], _tables: &[u32]) {
@@ -250,30 +241,6 @@ pub fn elastic_down(j: &Job, data: &mut [u32], _tables: &[u32]) {
         let p = y * j.frame[0] + x;
         store_f(data, j.io[2], p, a * j.p0[0]);
         store_f(data, j.io[3], p, b * j.p0[0]);
-    });
-}
-
-fn mix(a: f32, b: f32, t: f32) -> f32 {
-    a * (1.0 - t) + b * t
-}
-
-/// The reduced field (`ints[0]` × `ints[1]` cells) upsampled bilinearly into the job's frame
-/// (`p0[0..2]` = 1/sx, 1/sy).
-pub fn elastic_up(j: &Job, data: &mut [u32], _tables: &[u32]) {
-    let ws = j.ints[0];
-    for_pixels(j, |x, y| {
-        let (r0, r1, ty) = cell_pair(y, j.p0[1], j.ints[1]);
-        let (c0, c1, tx) = cell_pair(x, j.p0[0], ws);
-        let p = y * j.frame[0] + x;
-        for (src, dst) in [(j.io[0], j.io[2]), (j.io[1], j.io[3])] {
-            let cell = |x: u32, row: u32| load_f(data, src, row * ws + x);
-            let v = mix(
-                mix(cell(c0, r0), cell(c1, r0), tx),
-                mix(cell(c0, r1), cell(c1, r1), tx),
-                ty,
-            );
-            store_f(data, dst, p, v);
-        }
     });
 }
 

@@ -143,3 +143,17 @@ pub fn for_pixels(j: &Job, mut f: impl FnMut(u32, u32)) {
         }
     }
 }
+
+/// WGSL's `mix` of two numbers.
+pub fn mix(a: f32, b: f32, t: f32) -> f32 {
+    a * (1.0 - t) + b * t
+}
+
+/// Where pixel `i` of a frame lies on the grid of a reduced one (`p` = 1/s; cell centres at
+/// s·k + (s − 1)/2), clamped to its `n` cells: (the cell at or before it, the next, the weight
+/// of the next).
+pub fn cell_pair(i: u32, p: f32, n: u32) -> (u32, u32, f32) {
+    let u = ((i as f32 + 0.5) * p - 0.5).clamp(0.0, (n - 1) as f32);
+    let f = u.floor();
+    (f as u32, (f + 1.0).min((n - 1) as f32) as u32, u - f)
+}

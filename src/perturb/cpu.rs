@@ -31,7 +31,6 @@ pub fn kernel_fn(k: Kernel) -> KernelFn {
         Kernel::DefocusDown => blur::defocus_down,
         Kernel::DefocusUp => blur::defocus_up,
         Kernel::ElasticDown => blur::elastic_down,
-        Kernel::ElasticUp => blur::elastic_up,
         Kernel::MotionBlur => blur::motion_blur,
         Kernel::MotionPairSums => blur::motion_pair_sums,
         Kernel::MotionBlurPairs => blur::motion_blur_pairs,

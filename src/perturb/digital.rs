@@ -321,13 +321,35 @@ fn mix3(a: V3, b: V3, t: f32) -> V3 {
     [0, 1, 2].map(|k| a[k] * (1.0 - t) + b[k] * t)
 }
 
+/// The displacement (dx, dy) at pixel (x, y): from the full-size planes, or (`ints[0]` > 0)
+/// upsampled bilinearly from the field smoothed on `ints[0]` × `ints[1]` cells (`p0[0..2]` =
+/// 1/sx, 1/sy).
+fn elastic_field(j: &Job, data: &[u32], x: u32, y: u32) -> (f32, f32) {
+    let ws = j.ints[0];
+    if ws == 0 {
+        let p = y * j.frame[0] + x;
+        return (load_f(data, j.io[2], p), load_f(data, j.io[3], p));
+    }
+    let (r0, r1, ty) = cell_pair(y, j.p0[1], j.ints[1]);
+    let (c0, c1, tx) = cell_pair(x, j.p0[0], ws);
+    let sample = |plane: u32| {
+        let cell = |x: u32, row: u32| load_f(data, plane, row * ws + x);
+        mix(
+            mix(cell(c0, r0), cell(c1, r0), tx),
+            mix(cell(c0, r1), cell(c1, r1), tx),
+            ty,
+        )
+    };
+    (sample(j.io[2]), sample(j.io[3]))
+}
+
 /// The image sampled at (x + dx, y + dy), bilinear, reflected at the edges.
 pub fn elastic_warp(j: &Job, data: &mut [u32], _tables: &[u32]) {
     let (w, h) = (j.frame[0] as i32, j.frame[1] as i32);
     for_pixels(j, |x, y| {
-        let p = y * j.frame[0] + x;
-        let fx = x as f32 + load_f(data, j.io[2], p);
-        let fy = y as f32 + load_f(data, j.io[3], p);
+        let (dx, dy) = elastic_field(j, data, x, y);
+        let fx = x as f32 + dx;
+        let fy = y as f32 + dy;
         let (x0, y0) = (fx.floor() as i32, fy.floor() as i32);
         let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
         let xa = edge(x0, w, 1) as u32;

@@ -164,7 +164,6 @@ kernels! {
     DefocusDown => "defocus_down", Blur, Pixels;
     DefocusUp => "defocus_up", Blur, Pixels;
     ElasticDown => "elastic_down", Blur, Pixels;
-    ElasticUp => "elastic_up", Blur, Pixels;
     MotionBlur => "motion_blur", Blur, Pixels;
     MotionPairSums => "motion_pair_sums", Blur, Pixels;
     MotionBlurPairs => "motion_blur_pairs", Blur, Pixels;
@@ -1154,12 +1153,15 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
                 };
                 let (sigma_xr, sigma_yr) = (reduced_sigma(sigma_x, sx), reduced_sigma(sigma_y, sy));
                 blur_plane_set(c, &set, sigma_xr, sigma_yr, 3.0, EDGE_REFLECT, v(0));
-                let mut j = c.job(PLANE_P, PLANE_Q);
-                j.io = [rp, rq, p, q];
+                // The warp upsamples the smoothed cells bilinearly as it reads them.
+                let mut j = c.job(cur, other);
+                j.io[2] = rp;
+                j.io[3] = rq;
                 j.ints = [ws, hs, 0, 0];
                 j.p0[0] = 1.0 / sx as f32;
                 j.p0[1] = 1.0 / sy as f32;
-                c.push(Kernel::ElasticUp, j);
+                c.push(Kernel::ElasticWarp, j);
+                return other;
             }
             let mut j = c.job(cur, other);
             j.io[2] = c.region(PLANE_P);

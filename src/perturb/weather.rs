@@ -4,10 +4,6 @@
 use super::common::*;
 use super::plan::{ITEMS_ROW, Job};
 
-fn mix(a: f32, b: f32, t: f32) -> f32 {
-    a * (1.0 - t) + b * t
-}
-
 /// Calls `f(i)` for every item of an `Items` job.
 fn for_items(j: &Job, mut f: impl FnMut(u32)) {
     let _ = ITEMS_ROW;
