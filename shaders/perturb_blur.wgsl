@@ -809,20 +809,16 @@ fn zoom_blur(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// Glass blur's swap bits: one random word per pixel for up to 32 shuffle steps (bit s decides
-// step s of the pair this pixel leads), so the steps need one Philox block per pixel, not one
-// per pixel and step.
-@compute @workgroup_size(64)
-fn glass_bits(@builtin(global_invocation_id) id: vec3<u32>) {
-    let j = jobs[id.z];
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
-            return;
-        }
-        let p = id.y * j.frame.x + x;
-        set_word(j, j.io.y, p, rand4(j, j.ints.x, p).x);
-    }
+// Glass blur's swap bit of the pair led by pixel `leader` at a step with host-drawn `key`: the
+// low bit of Wellons' lowbias32 hash of leader ^ key, as `blur::glass_swap`.
+fn glass_swap(leader: u32, key: u32) -> bool {
+    var x = leader ^ key;
+    x = x ^ (x >> 16u);
+    x = x * 0x7feb352du;
+    x = x ^ (x >> 15u);
+    x = x * 0x846ca68bu;
+    x = x ^ (x >> 16u);
+    return (x & 1u) == 1u;
 }
 
 // ⌊a / k⌋ for a < 2³¹ and k ≥ 1 without an integer division (which AVX2 lacks): a float
@@ -836,23 +832,23 @@ fn glass_div(a: u32, k: u32, inv_k: f32) -> u32 {
 
 // One step of glass blur's shuffle traced backwards along one axis: where coordinate c of a
 // pixel came from. Pixel c pairs with c + k when ⌊(c + o)/k⌋ is even (n pixels along the
-// axis); the pair swapped when bit s of its leader's swap bits (`bits_at` + the leader's
-// offset along the axis times `stride`) is set.
-fn glass_trace(j: Job, c: u32, n: u32, at: u32, s: u32, bits_at: u32, stride: u32) -> u32 {
+// axis); the pair swapped when the swap bit of its leader (pixel `first` + the leader's
+// coordinate times `stride`) is set. Table words from `at`: key, k, o, 1/k.
+fn glass_trace(j: Job, c: u32, n: u32, at: u32, first: u32, stride: u32) -> u32 {
     let k = table_u(j, at + 1u);
     let t = glass_div(c + table_u(j, at + 2u), k, table_f(j, at + 3u));
     let even = (t & 1u) == 0u;
     let leader = select(c - k, c, even);
     let partner = select(c - k, c + k, even);
     let pairs = select(c >= k, c + k < n, even);
-    if (pairs && ((word(j, j.io.z, bits_at + leader * stride) >> s) & 1u) == 1u) {
+    if (pairs && glass_swap(first + leader * stride, table_u(j, at))) {
         return partner;
     }
     return c;
 }
 
-// Glass blur's local shuffle, up to 32 steps in one gather. The steps alternate x, y, x, y
-// (table: axis, k, o, 1/k per step). They compose to a permutation; each output pixel traces
+// Glass blur's local shuffle in one gather. The steps alternate x, y, x, y (table: key, k,
+// o, 1/k per step). They compose to a permutation; each output pixel traces
 // its source back through them (last step first) and reads it once.
 @compute @workgroup_size(64)
 fn glass_gather(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -866,8 +862,8 @@ fn glass_gather(@builtin(global_invocation_id) id: vec3<u32>) {
         var qx = x;
         var qy = id.y;
         for (var s = j.ints.x; s >= 2u; s = s - 2u) {
-            qy = glass_trace(j, qy, j.frame.y, 4u * (s - 1u), s - 1u, qx, w);
-            qx = glass_trace(j, qx, w, 4u * (s - 2u), s - 2u, qy * w, 1u);
+            qy = glass_trace(j, qy, j.frame.y, 4u * (s - 1u), qx, w);
+            qx = glass_trace(j, qx, w, 4u * (s - 2u), qy * w, 1u);
         }
         set_word(j, j.io.y, id.y * w + x, word(j, j.io.x, qy * w + qx));
     }

@@ -250,7 +250,7 @@ fn snow_in_pairs_stays_close_to_single_taps() {
 /// `glass_blur` without its Gaussians (σ = 0) is its local shuffle alone: every input pixel
 /// lands exactly once, no farther than the steps reach (each of the 4 steps per iteration moves
 /// a pixel by at most `shift_px` along x or y), GPU and CPU agree pixel for pixel, and the
-/// shuffle moves most pixels. Ten iterations are 40 steps: two gathers of swap bits.
+/// shuffle moves most pixels, with few iterations and with many (40 steps).
 #[test]
 fn glass_shuffle_is_a_local_permutation() {
     let (w, h) = (200u32, 120u32);

@@ -37,7 +37,6 @@ pub fn kernel_fn(k: Kernel) -> KernelFn {
         Kernel::SnowPairMeans => blur::snow_pair_means,
         Kernel::SnowMotion => blur::snow_motion,
         Kernel::ZoomBlur => blur::zoom_blur,
-        Kernel::GlassBits => blur::glass_bits,
         Kernel::GlassGather => blur::glass_gather,
         Kernel::FractalLattice => weather::fractal_lattice,
         Kernel::FractalPlane => weather::fractal_plane,

@@ -37,9 +37,6 @@ pub const PIXELATE_RUN: u32 = 8;
 /// Invocations along x of an `Items` dispatch row.
 pub const ITEMS_ROW: u32 = 1024 * WORKGROUP_SIZE;
 
-/// Shuffle steps of `glass_blur` one `glass_gather` pass composes (bits of a swap word).
-pub const GLASS_STEPS_PER_GATHER: usize = 32;
-
 /// Region indices of a frame (planes of width × height words).
 pub const IMAGE_A: u32 = 0;
 pub const IMAGE_B: u32 = 1;
@@ -170,7 +167,6 @@ kernels! {
     SnowPairMeans => "snow_pair_means", Blur, Pixels;
     SnowMotion => "snow_motion", Blur, Pixels;
     ZoomBlur => "zoom_blur", Blur, Pixels;
-    GlassBits => "glass_bits", Blur, Pixels;
     GlassGather => "glass_gather", Blur, Pixels;
     FractalLattice => "fractal_lattice", Weather, Items;
     FractalPlane => "fractal_plane", Weather, Pixels;
@@ -952,35 +948,28 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             blur_rgb(c, cur, other, sigma, 4.0, EDGE_NEAREST);
             // Per iteration, four shuffle steps (x, y, x, y): each pixel moves up to `shift`
             // along each axis twice, about as far as the original's sweep of swaps moves it.
-            // Step `sub` pairs c with c + k where ⌊(c + o)/k⌋ is even.
+            // Step `sub` pairs c with c + k where ⌊(c + o)/k⌋ is even; its swap bits come
+            // from a key drawn on the host (word 2 of the block whose words 0–1 drew k).
+            if shift == 0 || iterations == 0 {
+                blur_rgb(c, other, cur, sigma, 4.0, EDGE_NEAREST);
+                return cur;
+            }
             let mut steps = Vec::new();
-            if shift > 0 {
-                for sub in 0..4 * iterations {
-                    let k = 1 + (c.uniform(1 + 2 * sub) * f64::from(shift)) as u32;
-                    let o = (c.uniform(2 + 2 * sub) * f64::from(2 * k)) as u32;
-                    let k = k.min(shift);
-                    steps.push([sub % 2, k, o, (1.0 / k as f32).to_bits()]);
-                }
+            for sub in 0..4 * iterations {
+                let k = 1 + (c.uniform(1 + 2 * sub) * f64::from(shift)) as u32;
+                let o = (c.uniform(2 + 2 * sub) * f64::from(2 * k)) as u32;
+                let key = c.rng.words(u32::MAX, 1 + 2 * sub)[2];
+                let k = k.min(shift);
+                steps.extend([key, k, o, (1.0 / k as f32).to_bits()]);
             }
-            // Up to 32 steps per gather (one word of swap bits per pixel in T).
-            let mut shuffled = other;
-            for (chunk, part) in steps.chunks(GLASS_STEPS_PER_GATHER).enumerate() {
-                let mut j = c.job(shuffled, PLANE_T);
-                j.ints[0] = chunk as u32;
-                c.push(Kernel::GlassBits, j);
-                let (t, n) = c.tables.add(part.concat());
-                let target = if shuffled == other { cur } else { other };
-                let mut j = c.job(shuffled, target);
-                j.io[2] = c.region(PLANE_T);
-                j.aux[2] = t;
-                j.aux[3] = n;
-                j.ints[0] = part.len() as u32;
-                c.push(Kernel::GlassGather, j);
-                shuffled = target;
-            }
-            let result = if shuffled == other { cur } else { other };
-            blur_rgb(c, shuffled, result, sigma, 4.0, EDGE_NEAREST);
-            result
+            let (t, n) = c.tables.add(steps);
+            let mut j = c.job(other, cur);
+            j.aux[2] = t;
+            j.aux[3] = n;
+            j.ints[0] = 4 * iterations;
+            c.push(Kernel::GlassGather, j);
+            blur_rgb(c, cur, other, sigma, 4.0, EDGE_NEAREST);
+            other
         }
         C::Fog => {
             let map_size = w.max(h).next_power_of_two();
