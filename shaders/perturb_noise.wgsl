@@ -67,13 +67,23 @@ fn shot_noise(@builtin(global_invocation_id) id: vec3<u32>) {
         let p = id.y * j.frame.x + x;
         let w = rand4(j, 0u, p);
         let v = word(j, j.io.x, p);
-        var out = vec3<f32>(0.0);
-        for (var c = 0u; c < 3u; c = c + 1u) {
-            let k = poisson_draw(j, (v >> (8u * c)) & 255u, w[c] >> 1u);
-            out[c] = min(f32(k) / j.p0.x, 1.0);
-        }
-        store_rgb(j, j.io.y, x, id.y, out);
+        let k = vec3<u32>(
+            poisson_draw(j, v & 255u, w.x >> 1u),
+            poisson_draw(j, (v >> 8u) & 255u, w.y >> 1u),
+            poisson_draw(j, (v >> 16u) & 255u, w.z >> 1u),
+        );
+        store_rgb(j, j.io.y, x, id.y, min(vec3<f32>(k) / j.p0.x, vec3<f32>(1.0)));
     }
+}
+
+// Channel c of pixel word v replaced by salt or pepper when its draw wc is under the
+// threshold (ints.x; always when ints.y = 1), salt when bit c of `coins` is 0.
+fn impulse_channel(j: Job, v: u32, wc: u32, coins: u32, c: u32) -> u32 {
+    if (wc < j.ints.x || j.ints.y == 1u) {
+        let byte = select(0u, 255u, ((coins >> c) & 1u) == 0u);
+        return (v & ~(255u << (8u * c))) | (byte << (8u * c));
+    }
+    return v;
 }
 
 // Salt and pepper: each channel replaced with probability `amount` by 1 or 0 (even odds).
@@ -88,13 +98,9 @@ fn impulse_noise(@builtin(global_invocation_id) id: vec3<u32>) {
         let p = id.y * j.frame.x + x;
         let w = rand4(j, 0u, p);
         var v = word(j, j.io.x, p);
-        for (var c = 0u; c < 3u; c = c + 1u) {
-            if (w[c] < j.ints.x || j.ints.y == 1u) {
-                let salt = ((w.w >> c) & 1u) == 0u;
-                let byte = select(0u, 255u, salt);
-                v = (v & ~(255u << (8u * c))) | (byte << (8u * c));
-            }
-        }
+        v = impulse_channel(j, v, w.x, w.w, 0u);
+        v = impulse_channel(j, v, w.y, w.w, 1u);
+        v = impulse_channel(j, v, w.z, w.w, 2u);
         set_word(j, j.io.y, p, v | 0xff000000u);
     }
 }
