@@ -385,35 +385,78 @@ fn defocus_disk(@builtin(global_invocation_id) id: vec3<u32>) {
     if (x0 >= w || id.y >= j.frame.y) {
         return;
     }
-    var acc: array<vec3<f32>, PPI>;
-    for (var k = 0u; k < PPI; k = k + 1u) {
-        acc[k] = vec3<f32>(0.0);
-    }
+    // The PPI = 16 pixels' sums, four per Sums3.
+    let z = vec3<f32>(0.0);
+    var a0 = Sums3(z, z, z, z);
+    var a1 = a0;
+    var a2 = a0;
+    var a3 = a0;
     for (var dy = -r; dy <= r; dy = dy + 1) {
-        let row = u32(edge(i32(id.y) + dy, h, 2u));
-        let n = i32(table_u(j, u32(2 * (dy + r))));
-        let frac = table_f(j, u32(2 * (dy + r) + 1));
-        var span = span_sum(j, row, x0 - n, x0 + n);
-        var left = load_rgb(j, j.io.z, u32(edge(x0 - n - 1, w, 2u)), row);
-        var right = load_rgb(j, j.io.z, u32(edge(x0 + n + 1, w, 2u)), row);
-        for (var k = 0u; k < PPI; k = k + 1u) {
-            acc[k] = acc[k] + span + frac * (left + right);
-            let x = x0 + i32(k);
-            let leaving = load_rgb(j, j.io.z, u32(edge(x - n, w, 2u)), row);
-            let end = load_rgb(j, j.io.z, u32(edge(x + n + 2, w, 2u)), row);
-            span = span + right - leaving;
-            left = leaving;
-            right = end;
-        }
+        var d: DiskRow;
+        d.row = u32(edge(i32(id.y) + dy, h, 2u));
+        d.n = i32(table_u(j, u32(2 * (dy + r))));
+        d.frac = table_f(j, u32(2 * (dy + r) + 1));
+        d.span = span_sum(j, d.row, x0 - d.n, x0 + d.n);
+        d.left = load_rgb(j, j.io.z, u32(edge(x0 - d.n - 1, w, 2u)), d.row);
+        d.right = load_rgb(j, j.io.z, u32(edge(x0 + d.n + 1, w, 2u)), d.row);
+        a0 = disk_quad(j, a0, &d, x0);
+        a1 = disk_quad(j, a1, &d, x0 + 4);
+        a2 = disk_quad(j, a2, &d, x0 + 8);
+        a3 = disk_quad(j, a3, &d, x0 + 12);
     }
-    for (var k = 0u; k < PPI; k = k + 1u) {
-        let x = u32(x0) + k;
-        if (x < j.frame.x) {
-            if (j.ints.y == 1u) {
-                set_word(j, j.io.y, id.y * j.frame.x + x, pack10(acc[k] * j.p0.x));
-            } else {
-                store_rgb(j, j.io.y, x, id.y, acc[k] * j.p0.x);
-            }
+    disk_store(j, a0, u32(x0), id.y);
+    disk_store(j, a1, u32(x0) + 4u, id.y);
+    disk_store(j, a2, u32(x0) + 8u, id.y);
+    disk_store(j, a3, u32(x0) + 12u, id.y);
+}
+
+// One disk row's sliding span at a pixel: the span's sum, the pixels just outside it.
+struct DiskRow {
+    row: u32,
+    n: i32,
+    frac: f32,
+    span: vec3<f32>,
+    left: vec3<f32>,
+    right: vec3<f32>,
+}
+
+// A disk row added to the sums of the four pixels from x, sliding the span along.
+fn disk_quad(j: Job, s: Sums3, d: ptr<function, DiskRow>, x: i32) -> Sums3 {
+    var out = s;
+    out.a0 = disk_step(j, d, x, out.a0);
+    out.a1 = disk_step(j, d, x + 1, out.a1);
+    out.a2 = disk_step(j, d, x + 2, out.a2);
+    out.a3 = disk_step(j, d, x + 3, out.a3);
+    return out;
+}
+
+// A disk row's share at pixel x added to its sum acc; then one pixel enters the span and one
+// leaves it.
+fn disk_step(j: Job, d: ptr<function, DiskRow>, x: i32, acc: vec3<f32>) -> vec3<f32> {
+    let w = i32(j.frame.x);
+    let share = acc + (*d).span + (*d).frac * ((*d).left + (*d).right);
+    let leaving = load_rgb(j, j.io.z, u32(edge(x - (*d).n, w, 2u)), (*d).row);
+    let end = load_rgb(j, j.io.z, u32(edge(x + (*d).n + 2, w, 2u)), (*d).row);
+    (*d).span = (*d).span + (*d).right - leaving;
+    (*d).left = leaving;
+    (*d).right = end;
+    return share;
+}
+
+// Four pixels' disks from x, scaled by p0.x, as packed 10-bit words (ints.y = 1) or RGBA8.
+fn disk_store(j: Job, s: Sums3, x: u32, y: u32) {
+    disk_store_pixel(j, s.a0, x, y);
+    disk_store_pixel(j, s.a1, x + 1u, y);
+    disk_store_pixel(j, s.a2, x + 2u, y);
+    disk_store_pixel(j, s.a3, x + 3u, y);
+}
+
+fn disk_store_pixel(j: Job, c: vec3<f32>, x: u32, y: u32) {
+    if (x < j.frame.x) {
+        if (j.ints.y == 1u) {
+            set_word(j, j.io.y, y * j.frame.x + x, pack10(c * j.p0.x));
+        } else {
+            store_rgb(j, j.io.y, x, y, c * j.p0.x);
         }
     }
 }

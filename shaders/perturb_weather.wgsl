@@ -40,50 +40,101 @@ fn fractal_plane(@builtin(global_invocation_id) id: vec3<u32>) {
     if (x0 >= j.frame.x || id.y >= j.frame.y) {
         return;
     }
-    var v: array<f32, PPI>;
-    for (var k = 0u; k < PPI; k = k + 1u) {
-        v[k] = 0.0;
-    }
+    // The PPI = 16 pixels' sums as four quads.
+    var v0 = vec4<f32>(0.0);
+    var v1 = vec4<f32>(0.0);
+    var v2 = vec4<f32>(0.0);
+    var v3 = vec4<f32>(0.0);
     let gy = id.y + j.ints.w;
     for (var n = 0u; n < j.ints.x; n = n + 1u) {
         let first = table_u(j, 4u * n);
         let nx = table_u(j, 4u * n + 1u);
         let lg = table_u(j, 4u * n + 2u);
-        let period_mask = map_mask >> lg;
+        var l: Level;
+        l.period_mask = map_mask >> lg;
+        l.lg = lg;
+        l.inv = 1.0 / f32(1u << lg);
+        l.ty = f32(gy & ((1u << lg) - 1u)) * l.inv;
         let iy = gy >> lg;
-        let inv = 1.0 / f32(1u << lg);
-        let ty = f32(gy & ((1u << lg) - 1u)) * inv;
-        let row0 = first + (iy & period_mask) * nx;
-        let row1 = first + ((iy + 1u) & period_mask) * nx;
-        var cell = (x0 + j.ints.z) >> lg;
+        l.row0 = first + (iy & l.period_mask) * nx;
+        l.row1 = first + ((iy + 1u) & l.period_mask) * nx;
+        var c: Cell;
+        c.cell = (x0 + j.ints.z) >> lg;
         // The cell's left and right edges interpolated down to this row.
-        var e = mix(load_f(j, j.io.x, row0 + (cell & period_mask)), load_f(j, j.io.x, row1 + (cell & period_mask)), ty);
-        var f = mix(load_f(j, j.io.x, row0 + ((cell + 1u) & period_mask)), load_f(j, j.io.x, row1 + ((cell + 1u) & period_mask)), ty);
-        for (var k = 0u; k < PPI; k = k + 1u) {
-            let gx = x0 + k + j.ints.z;
-            let ix = gx >> lg;
-            if (ix != cell) {
-                cell = ix;
-                e = f;
-                f = mix(load_f(j, j.io.x, row0 + ((ix + 1u) & period_mask)), load_f(j, j.io.x, row1 + ((ix + 1u) & period_mask)), ty);
-            }
-            let tx = f32(gx & ((1u << lg) - 1u)) * inv;
-            v[k] = v[k] + (e + (f - e) * tx);
-        }
+        c.e = level_edge(j, l, c.cell);
+        c.f = level_edge(j, l, c.cell + 1u);
+        let gx = x0 + j.ints.z;
+        v0 = v0 + level_quad(j, l, &c, gx);
+        v1 = v1 + level_quad(j, l, &c, gx + 4u);
+        v2 = v2 + level_quad(j, l, &c, gx + 8u);
+        v3 = v3 + level_quad(j, l, &c, gx + 12u);
     }
     let out = id.y * j.frame.x + x0;
     if (rows_aligned(j, j.io.y) && x0 + PPI <= j.frame.x) {
         // Four stores of four words instead of sixteen of one.
-        for (var k = 0u; k < PPI; k = k + 4u) {
-            set_quad(j, j.io.y, out + k, bitcast<vec4<u32>>(vec4<f32>(v[k], v[k + 1u], v[k + 2u], v[k + 3u])));
-        }
+        set_quad(j, j.io.y, out, bitcast<vec4<u32>>(v0));
+        set_quad(j, j.io.y, out + 4u, bitcast<vec4<u32>>(v1));
+        set_quad(j, j.io.y, out + 8u, bitcast<vec4<u32>>(v2));
+        set_quad(j, j.io.y, out + 12u, bitcast<vec4<u32>>(v3));
         return;
     }
-    for (var k = 0u; k < PPI; k = k + 1u) {
+    for (var k = 0u; k < 4u; k = k + 1u) {
         if (x0 + k < j.frame.x) {
-            store_f(j, j.io.y, out + k, v[k]);
+            store_f(j, j.io.y, out + k, v0[k]);
+        }
+        if (x0 + 4u + k < j.frame.x) {
+            store_f(j, j.io.y, out + 4u + k, v1[k]);
+        }
+        if (x0 + 8u + k < j.frame.x) {
+            store_f(j, j.io.y, out + 8u + k, v2[k]);
+        }
+        if (x0 + 12u + k < j.frame.x) {
+            store_f(j, j.io.y, out + 12u + k, v3[k]);
         }
     }
+}
+
+// One fractal level's lattice rows for a pixel row.
+struct Level {
+    row0: u32,
+    row1: u32,
+    period_mask: u32,
+    lg: u32,
+    inv: f32,
+    ty: f32,
+}
+
+// The lattice cell a run of pixels is in, and its left and right edges down at the row.
+struct Cell {
+    cell: u32,
+    e: f32,
+    f: f32,
+}
+
+// Lattice column `col` of a level interpolated down to the row.
+fn level_edge(j: Job, l: Level, col: u32) -> f32 {
+    return mix(load_f(j, j.io.x, l.row0 + (col & l.period_mask)), load_f(j, j.io.x, l.row1 + (col & l.period_mask)), l.ty);
+}
+
+// One pixel of a level at global column gx, moving to the next cell when gx enters it.
+fn level_pixel(j: Job, l: Level, c: ptr<function, Cell>, gx: u32) -> f32 {
+    let ix = gx >> l.lg;
+    if (ix != (*c).cell) {
+        (*c).cell = ix;
+        (*c).e = (*c).f;
+        (*c).f = level_edge(j, l, ix + 1u);
+    }
+    let tx = f32(gx & ((1u << l.lg) - 1u)) * l.inv;
+    return (*c).e + ((*c).f - (*c).e) * tx;
+}
+
+// Four consecutive pixels of a level from global column gx.
+fn level_quad(j: Job, l: Level, c: ptr<function, Cell>, gx: u32) -> vec4<f32> {
+    let a = level_pixel(j, l, c, gx);
+    let b = level_pixel(j, l, c, gx + 1u);
+    let d = level_pixel(j, l, c, gx + 2u);
+    let e = level_pixel(j, l, c, gx + 3u);
+    return vec4<f32>(a, b, d, e);
 }
 
 // The fractal normalised to [0, 1] by its minimum and maximum (small words 4, 5).
