@@ -137,10 +137,16 @@ fn level_quad(j: Job, l: Level, c: ptr<function, Cell>, gx: u32) -> vec4<f32> {
     return vec4<f32>(a, b, d, e);
 }
 
-// The fractal normalised to [0, 1] by its minimum and maximum (small words 4, 5).
-fn fractal_unit(j: Job, p: u32) -> f32 {
-    let lo = small_f(j, 4u);
-    let hi = small_f(j, 5u);
+// The fractal's minimum and maximum (small words 4, 5), read once per invocation: loads from
+// the store are not hoisted out of the pixel loops by the compiler (the kernels write to it).
+fn fractal_range(j: Job) -> vec2<f32> {
+    return vec2<f32>(small_f(j, 4u), small_f(j, 5u));
+}
+
+// The fractal normalised to [0, 1] by its range.
+fn fractal_unit(j: Job, range: vec2<f32>, p: u32) -> f32 {
+    let lo = range.x;
+    let hi = range.y;
     if (hi > lo) {
         return (load_f(j, j.io.z, p) - lo) / (hi - lo);
     }
@@ -153,12 +159,13 @@ fn fog_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let m = small_f(j, 3u);
     let c = j.p0.x;
+    let range = fractal_range(j);
     for (var i = 0u; i < PPI; i = i + 1u) {
         let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
-        let f = fractal_unit(j, id.y * j.frame.x + x);
+        let f = fractal_unit(j, range, id.y * j.frame.x + x);
         let v = load_rgb(j, j.io.x, x, id.y) + vec3<f32>(c * f);
         store_rgb(j, j.io.y, x, id.y, v * (m / (m + c)));
     }
@@ -169,12 +176,13 @@ fn fog_compose(@builtin(global_invocation_id) id: vec3<u32>) {
 @compute @workgroup_size(64)
 fn frost_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
+    let range = fractal_range(j);
     for (var i = 0u; i < PPI; i = i + 1u) {
         let x = pixel_x(id.x, i);
         if (x >= j.frame.x || id.y >= j.frame.y) {
             return;
         }
-        let t = fractal_unit(j, id.y * j.frame.x + x);
+        let t = fractal_unit(j, range, id.y * j.frame.x + x);
         let ridge = 1.0 - abs(2.0 * fract(3.0 * t) - 1.0);
         let r2 = ridge * ridge;
         let crystal = r2 * r2 * r2;
