@@ -613,8 +613,8 @@ fn sum10(s: u32) -> vec3<f32> {
 }
 
 // Pair sums for `motion_blur_pairs`: each pixel plus its neighbour at (ex, 0), (0, ey) and
-// (ex, ey) (ints.x, ints.y: ±1; edges clamped as the taps' shifts), as three planes of 10-bit
-// fields.
+// (ex, ey) (ints.x, ints.y: ±1; edges clamped as the taps' shifts) into io.yzw, and plus itself
+// into aux.x (for two taps on one pixel), as planes of 10-bit fields.
 @compute @workgroup_size(64)
 fn motion_pair_sums(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -635,6 +635,7 @@ fn motion_pair_sums(@builtin(global_invocation_id) id: vec3<u32>) {
         set_word(j, j.io.y, row + x, a + spread10(word(j, j.io.x, row + xe)));
         set_word(j, j.io.z, row + x, a + spread10(word(j, j.io.x, row_e + x)));
         set_word(j, j.io.w, row + x, a + spread10(word(j, j.io.x, row_e + xe)));
+        set_word(j, j.aux.x, row + x, a + a);
     }
 }
 

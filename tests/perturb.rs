@@ -192,8 +192,9 @@ fn gpu_matches_the_cpu_reference_for_every_corruption_in_one_batch() {
 
 /// `motion_blur` reads its taps in pairs from sums of neighbouring pixels (at the pair's mean
 /// weight) from `pair_min_sigma_px` on: on the 640×360 and 1280×720 sample frames, at several
-/// angles, its frames differ from those of the taps one by one by under 0.2 of a level on
-/// average and by at most 9 levels (measured 2026-12-07; diagonal angles differ most).
+/// angles, its frames differ from those of the taps one by one by at most 0.021 of a level on
+/// average and by at most 2 levels (measured 2026-12-07). Debug builds also check the pairs'
+/// steps (`plan::motion_pairs`): two taps on one pixel, as at 45°, read the pixel doubled.
 #[test]
 fn motion_blur_in_pairs_stays_close_to_single_taps() {
     for (w, h, severities) in [(640, 360, 1..=5u8), (1280, 720, 3..=3u8)] {
@@ -212,7 +213,7 @@ fn motion_blur_in_pairs_stays_close_to_single_taps() {
                 );
                 assert!(p.value(1, w) >= 6.0 && paired != single, "not paired");
                 assert!(
-                    mean < 0.25 && worst <= 12,
+                    mean < 0.05 && worst <= 3,
                     "{w}×{h} severity {severity} angle {angle}: mean {mean:.3}, largest {worst}"
                 );
             }

@@ -280,7 +280,8 @@ fn sum10(s: u32) -> V3 {
     [s & 1023, (s >> 10) & 1023, s >> 20].map(|v| v as f32)
 }
 
-/// Pair sums: each pixel plus its neighbour at (ex, 0), (0, ey), (ex, ey), edges clamped.
+/// Pair sums: each pixel plus its neighbour at (ex, 0), (0, ey), (ex, ey), edges clamped, and
+/// plus itself.
 pub fn motion_pair_sums(j: &Job, data: &mut [u32], _tables: &[u32]) {
     let (w, h) = (j.frame[0] as i32, j.frame[1] as i32);
     let (ex, ey) = (j.ints[0] as i32, j.ints[1] as i32);
@@ -294,6 +295,7 @@ pub fn motion_pair_sums(j: &Job, data: &mut [u32], _tables: &[u32]) {
         set_word(data, j.io[1], row + x, sums[0]);
         set_word(data, j.io[2], row + x, sums[1]);
         set_word(data, j.io[3], row + x, sums[2]);
+        set_word(data, j.aux[0], row + x, a + a);
     });
 }
 

@@ -290,8 +290,8 @@ fn regions_needed(c: Corruption) -> u32 {
         | C::ZoomBlur
         | C::Pixelate => 2,
         C::GaussianBlur | C::GlassBlur => 3,
-        C::MotionBlur => 5,
         C::DefocusBlur
+        | C::MotionBlur
         | C::ElasticTransform
         | C::Fog
         | C::Frost
@@ -578,7 +578,8 @@ pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> V
 pub struct MotionPair {
     /// The first tap's shift, packed as in [`motion_taps`].
     pub shift: u32,
-    /// The step from the first tap's pixel to the second's: 0 along x, 1 along y, 2 both.
+    /// The step from the first tap's pixel to the second's: 0 along x, 1 along y, 2 both, 3
+    /// none (the same pixel twice).
     pub step: usize,
     /// The sum of the two taps' weights.
     pub weight: f64,
@@ -593,8 +594,9 @@ pub struct MotionPairs {
 }
 
 /// `_motion_blur`'s taps in pairs: taps 2m and 2m + 1 read neighbouring pixels (consecutive
-/// taps step by one pixel along x, y or both), so a plane of the sums (or means) of each pixel
-/// and its neighbour in that direction holds both in one value, taken at the mean of their
+/// taps step by one pixel along x, y or both, or stay on the same pixel where neither
+/// coordinate's rounding moves), so a plane of the sums (or means) of each pixel and its
+/// neighbour in that direction (or itself) holds both in one value, taken at the mean of their
 /// weights. An odd last tap pairs with the next tap of the line at weight 0.
 pub fn motion_pairs(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> MotionPairs {
     let (_, dir) = motion_kernel(radius, sigma, angle_deg);
@@ -615,13 +617,15 @@ pub fn motion_pairs(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> 
             let (mx, my) = (dx0 - dx1, dy0 - dy1);
             debug_assert!(mx == 0 || mx == i64::from(step_px[0]));
             debug_assert!(my == 0 || my == i64::from(step_px[1]));
-            debug_assert!(mx != 0 || my != 0);
             MotionPair {
                 shift: pack_shift(dx0, dy0),
                 step: match (mx != 0, my != 0) {
                     (true, false) => 0,
                     (false, true) => 1,
-                    _ => 2,
+                    (true, true) => 2,
+                    // Both taps on the same pixel (neither coordinate's rounding moved, as
+                    // at 45°).
+                    (false, false) => 3,
                 },
                 weight: t0 + t1,
             }
@@ -892,11 +896,12 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
                 f64::from(v(2))
             };
             if v(1) >= v(3) {
-                let planes = [PLANE_T, PLANE_P, PLANE_Q].map(|r| c.region(r));
+                let planes = [PLANE_T, PLANE_P, PLANE_Q, PLANE_R].map(|r| c.region(r));
                 let pairs = motion_pairs(w, h, v(0), v(1), angle);
                 let mut j = c.job(cur, PLANE_T);
                 j.io[2] = planes[1];
                 j.io[3] = planes[2];
+                j.aux[0] = planes[3];
                 j.ints = [pairs.step_px[0] as u32, pairs.step_px[1] as u32, 0, 0];
                 c.push(Kernel::MotionPairSums, j);
                 // The planes hold sums of bytes: the pair's mean weight / 255.
@@ -1030,7 +1035,9 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             let table: Vec<u32> = if v(5) >= v(7) {
                 // The means of neighbouring bytes along x, y and both, in T.
                 let size = byte_words_of(w) * h;
-                let planes = [0, size, 2 * size].map(|o| c.region(PLANE_T) + o);
+                // A pair on one pixel reads the layer itself.
+                let t = c.region(PLANE_T);
+                let planes = [t, t + size, t + 2 * size, c.region(PLANE_P)];
                 let pairs = motion_pairs(w, h, v(4), v(5), angle);
                 let mut j = c.job(PLANE_P, PLANE_T);
                 j.ints = [pairs.step_px[0] as u32, pairs.step_px[1] as u32, size, 0];
