@@ -557,6 +557,21 @@ fn motion_tap(j: Job, k: u32) -> vec2<i32> {
     return motion_shift(j, 2u * k);
 }
 
+// The four pixels xs of row y (the first inside the row) stored where they lie inside it.
+fn store_rgb4(j: Job, xs: vec4<i32>, y: u32, s: Sums3) {
+    let w = i32(j.frame.x);
+    store_rgb(j, j.io.y, u32(xs.x), y, s.a0);
+    if (xs.y < w) {
+        store_rgb(j, j.io.y, u32(xs.y), y, s.a1);
+    }
+    if (xs.z < w) {
+        store_rgb(j, j.io.y, u32(xs.z), y, s.a2);
+    }
+    if (xs.w < w) {
+        store_rgb(j, j.io.y, u32(xs.w), y, s.a3);
+    }
+}
+
 // Σ weight·image[y − dy, x − dx] over the taps (shifts clamp at the edges, as the original's
 // `shift`); a tap is its shift (dx in the low, dy in the high 16 bits) and its weight. Four
 // pixels of the invocation's row (x, x + 64, x + 128, x + 192) at a time, so that each tap is
@@ -589,16 +604,7 @@ fn motion_blur(@builtin(global_invocation_id) id: vec3<u32>) {
             a2 = a2 + t * unpack4x8unorm(word(j, j.io.x, row + xx.z)).rgb;
             a3 = a3 + t * unpack4x8unorm(word(j, j.io.x, row + xx.w)).rgb;
         }
-        store_rgb(j, j.io.y, x, id.y, a0);
-        if (xs.y < w) {
-            store_rgb(j, j.io.y, u32(xs.y), id.y, a1);
-        }
-        if (xs.z < w) {
-            store_rgb(j, j.io.y, u32(xs.z), id.y, a2);
-        }
-        if (xs.w < w) {
-            store_rgb(j, j.io.y, u32(xs.w), id.y, a3);
-        }
+        store_rgb4(j, xs, id.y, Sums3(a0, a1, a2, a3));
     }
 }
 
@@ -670,16 +676,7 @@ fn motion_blur_pairs(@builtin(global_invocation_id) id: vec3<u32>) {
             a2 = a2 + t * sum10(word(j, plane, row + xx.z));
             a3 = a3 + t * sum10(word(j, plane, row + xx.w));
         }
-        store_rgb(j, j.io.y, x, id.y, a0);
-        if (xs.y < w) {
-            store_rgb(j, j.io.y, u32(xs.y), id.y, a1);
-        }
-        if (xs.z < w) {
-            store_rgb(j, j.io.y, u32(xs.z), id.y, a2);
-        }
-        if (xs.w < w) {
-            store_rgb(j, j.io.y, u32(xs.w), id.y, a3);
-        }
+        store_rgb4(j, xs, id.y, Sums3(a0, a1, a2, a3));
     }
 }
 
