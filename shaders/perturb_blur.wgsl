@@ -552,6 +552,17 @@ fn motion_shift(j: Job, at: u32) -> vec2<i32> {
     return vec2<i32>(bitcast<i32>(shift << 16u) >> 16u, bitcast<i32>(shift) >> 16u);
 }
 
+// Tap (or pair of taps) k of a table of three words per tap: shift, the plane it reads, weight.
+struct PlaneTap {
+    d: vec2<i32>,
+    plane: u32,
+    t: f32,
+}
+
+fn plane_tap(j: Job, k: u32) -> PlaneTap {
+    return PlaneTap(motion_shift(j, 3u * k), table_u(j, 3u * k + 1u), table_f(j, 3u * k + 2u));
+}
+
 // Tap k's shift.
 fn motion_tap(j: Job, k: u32) -> vec2<i32> {
     return motion_shift(j, 2u * k);
@@ -666,9 +677,10 @@ fn motion_blur_pairs(@builtin(global_invocation_id) id: vec3<u32>) {
         var a2 = vec3<f32>(0.0);
         var a3 = vec3<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
-            let d = motion_shift(j, 3u * k);
-            let plane = table_u(j, 3u * k + 1u);
-            let t = table_f(j, 3u * k + 2u);
+            let tap = plane_tap(j, k);
+            let d = tap.d;
+            let plane = tap.plane;
+            let t = tap.t;
             let row = u32(clamp(i32(id.y) - d.y, 0, h - 1)) * j.frame.x;
             let xx = vec4<u32>(clamp(xs - vec4<i32>(d.x), vec4<i32>(0), vec4<i32>(w - 1)));
             a0 = a0 + t * sum10(word(j, plane, row + xx.x));
@@ -756,9 +768,10 @@ fn snow_motion(@builtin(global_invocation_id) id: vec3<u32>) {
         var a2 = vec4<f32>(0.0);
         var a3 = vec4<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
-            let d = motion_shift(j, 3u * k);
-            let plane = table_u(j, 3u * k + 1u);
-            let t = table_f(j, 3u * k + 2u);
+            let tap = plane_tap(j, k);
+            let d = tap.d;
+            let plane = tap.plane;
+            let t = tap.t;
             let first = x0 - d.x;
             let at = u32(clamp(i32(id.y) - d.y, 0, h - 1)) * bw + u32(first >> 2u);
             let sh = u32(first & 3);
@@ -794,9 +807,10 @@ fn snow_motion(@builtin(global_invocation_id) id: vec3<u32>) {
         }
         var a = vec4<f32>(0.0);
         for (var k = 0u; k < j.ints.x; k = k + 1u) {
-            let d = motion_shift(j, 3u * k);
-            let plane = table_u(j, 3u * k + 1u);
-            let t = table_f(j, 3u * k + 2u);
+            let tap = plane_tap(j, k);
+            let d = tap.d;
+            let plane = tap.plane;
+            let t = tap.t;
             let xx = vec4<u32>(clamp(xs - vec4<i32>(d.x), vec4<i32>(0), vec4<i32>(w - 1)));
             let row = u32(clamp(i32(id.y) - d.y, 0, h - 1)) * bw;
             let at = vec4<u32>(row) + xx / 4u;

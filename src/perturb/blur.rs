@@ -250,6 +250,17 @@ fn motion_shift(j: &Job, tables: &[u32], at: u32) -> (i32, i32) {
     (((shift << 16) as i32) >> 16, (shift as i32) >> 16)
 }
 
+/// Tap (or pair of taps) k of a table of three words per tap: shift, the plane it reads, weight.
+fn plane_tap(j: &Job, tables: &[u32], k: u32) -> (i32, i32, u32, f32) {
+    let (dx, dy) = motion_shift(j, tables, 3 * k);
+    (
+        dx,
+        dy,
+        table_u(j, tables, 3 * k + 1),
+        table_f(j, tables, 3 * k + 2),
+    )
+}
+
 fn tap(j: &Job, tables: &[u32], k: u32) -> (i32, i32, f32) {
     let (dx, dy) = motion_shift(j, tables, 2 * k);
     (dx, dy, table_f(j, tables, 2 * k + 1))
@@ -305,9 +316,7 @@ pub fn motion_blur_pairs(j: &Job, data: &mut [u32], tables: &[u32]) {
     for_pixels(j, |x, y| {
         let mut acc = [0.0f32; 3];
         for k in 0..j.ints[0] {
-            let (dx, dy) = motion_shift(j, tables, 3 * k);
-            let plane = table_u(j, tables, 3 * k + 1);
-            let t = table_f(j, tables, 3 * k + 2);
+            let (dx, dy, plane, t) = plane_tap(j, tables, k);
             let xx = (x as i32 - dx).clamp(0, w - 1) as u32;
             let yy = (y as i32 - dy).clamp(0, h - 1) as u32;
             acc = add3(
@@ -371,9 +380,7 @@ pub fn snow_motion(j: &Job, data: &mut [u32], tables: &[u32]) {
     for_pixels(j, |x, y| {
         let mut acc = 0.0f32;
         for k in 0..j.ints[0] {
-            let (dx, dy) = motion_shift(j, tables, 3 * k);
-            let plane = table_u(j, tables, 3 * k + 1);
-            let t = table_f(j, tables, 3 * k + 2);
+            let (dx, dy, plane, t) = plane_tap(j, tables, k);
             let xx = (x as i32 - dx).clamp(0, w - 1) as u32;
             let yy = (y as i32 - dy).clamp(0, h - 1) as u32;
             let byte = (word(data, plane, yy * bw + xx / 4) >> (8 * (xx % 4))) & 255;
@@ -440,7 +447,6 @@ pub fn glass_swap(leader: u32, key: u32) -> bool {
 /// One step of glass blur's shuffle traced backwards along one axis (the pair's leader is
 /// pixel `at + leader · stride`), as the shader's `glass_trace` (which divides through the
 /// reciprocal; here exactly).
-#[allow(clippy::too_many_arguments)]
 fn glass_trace(j: &Job, tables: &[u32], c: u32, n: u32, s: u32, at: u32, stride: u32) -> u32 {
     let k = table_u(j, tables, 4 * s + 1);
     let t = (c + table_u(j, tables, 4 * s + 2)) / k;

@@ -545,14 +545,14 @@ fn pack_shift(dx: i64, dy: i64) -> u32 {
 }
 
 /// The taps of `imagecorruptions`' `_motion_blur` (the original stops at the first tap shifted
-/// by a frame's width or height): `(dx, dy, weight)`.
+/// by a frame's width or height): `(dx, dy, weight)`, and the kernel's direction.
 fn motion_tap_list(
     w: u32,
     h: u32,
     radius: f32,
     sigma: f32,
     angle_deg: f64,
-) -> Vec<(i64, i64, f64)> {
+) -> (Vec<(i64, i64, f64)>, [f64; 2]) {
     let (k, dir) = motion_kernel(radius, sigma, angle_deg);
     let mut taps = Vec::new();
     for (i, ki) in k.iter().enumerate() {
@@ -562,13 +562,14 @@ fn motion_tap_list(
         }
         taps.push((dx, dy, *ki));
     }
-    taps
+    (taps, dir)
 }
 
 /// The taps of `imagecorruptions`' `_motion_blur`: integer shifts `(dx, dy)` and weights, as
 /// `[dx | dy << 16 (16-bit two's complement each), weight bits]` per tap.
 pub fn motion_taps(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> Vec<u32> {
     motion_tap_list(w, h, radius, sigma, angle_deg)
+        .0
         .into_iter()
         .flat_map(|(dx, dy, t)| [pack_shift(dx, dy), (t as f32).to_bits()])
         .collect()
@@ -599,8 +600,7 @@ pub struct MotionPairs {
 /// neighbour in that direction (or itself) holds both in one value, taken at the mean of their
 /// weights. An odd last tap pairs with the next tap of the line at weight 0.
 pub fn motion_pairs(w: u32, h: u32, radius: f32, sigma: f32, angle_deg: f64) -> MotionPairs {
-    let (_, dir) = motion_kernel(radius, sigma, angle_deg);
-    let mut taps = motion_tap_list(w, h, radius, sigma, angle_deg);
+    let (mut taps, dir) = motion_tap_list(w, h, radius, sigma, angle_deg);
     if taps.len() % 2 == 1 {
         let (dx, dy) = motion_shift(taps.len(), dir);
         taps.push((dx, dy, 0.0));
@@ -895,7 +895,8 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
             } else {
                 f64::from(v(2))
             };
-            if v(1) >= v(3) {
+            // Per tap (or pair of taps) two words, or three with the plane it reads.
+            let (kernel, src, table, words) = if v(1) >= v(3) {
                 let planes = [PLANE_T, PLANE_P, PLANE_Q, PLANE_R].map(|r| c.region(r));
                 let pairs = motion_pairs(w, h, v(0), v(1), angle);
                 let mut j = c.job(cur, PLANE_T);
@@ -913,21 +914,17 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
                         [p.shift, planes[p.step], t.to_bits()]
                     })
                     .collect();
-                let (t, n) = c.tables.add(table);
-                let mut j = c.job(PLANE_T, other);
-                j.aux[2] = t;
-                j.aux[3] = n;
-                j.ints[0] = n / 3;
-                c.push(Kernel::MotionBlurPairs, j);
+                (Kernel::MotionBlurPairs, PLANE_T, table, 3)
             } else {
                 let taps = motion_taps(w, h, v(0), v(1), angle);
-                let (t, n) = c.tables.add(taps);
-                let mut j = c.job(cur, other);
-                j.aux[2] = t;
-                j.aux[3] = n;
-                j.ints[0] = n / 2;
-                c.push(Kernel::MotionBlur, j);
-            }
+                (Kernel::MotionBlur, cur, taps, 2)
+            };
+            let (t, n) = c.tables.add(table);
+            let mut j = c.job(src, other);
+            j.aux[2] = t;
+            j.aux[3] = n;
+            j.ints[0] = n / words;
+            c.push(kernel, j);
             other
         }
         C::ZoomBlur => {
