@@ -1,4 +1,4 @@
-// Sensor noise of ImageNet-C: gaussian_noise, shot_noise (integer-exact Poisson by table
+// Sensor noise of ImageNet-C: gaussian_noise, shot_noise (integer-exact Poisson by guided table
 // inversion), impulse_noise (salt and pepper per channel), speckle_noise. One invocation per
 // PPI pixels of a row; `global_invocation_id.z` is the job.
 //
@@ -38,21 +38,20 @@ fn speckle_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// The smallest k with u < CDF(k) in the table row of byte value v (n entries).
+// The smallest k with u < CDF(k) in the table row of byte value v (n = ints.x entries; n when
+// there is none): from the first draw of u's bucket in the row's guide (`plan::poisson_guide`,
+// at word ints.z, buckets of 2^ints.y), comparing up to its last.
 fn poisson_draw(j: Job, v: u32, u: u32) -> u32 {
     let n = j.ints.x;
+    let shift = j.ints.y;
+    let bucket = table_u(j, j.ints.z + (v << (31u - shift)) + (u >> shift));
+    let last = bucket >> 16u;
     let row = v * n;
-    var lo = 0u;
-    var hi = n;
-    while (lo < hi) {
-        let mid = (lo + hi) / 2u;
-        if (u < table_u(j, row + mid)) {
-            hi = mid;
-        } else {
-            lo = mid + 1u;
-        }
+    var k = bucket & 0xffffu;
+    while (k < last && u >= table_u(j, row + k)) {
+        k = k + 1u;
     }
-    return lo;
+    return k;
 }
 
 // Poisson(λ·x)/λ per channel, clipped to 1.

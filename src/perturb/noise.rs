@@ -1,5 +1,5 @@
 //! CPU reference of `shaders/perturb_noise.wgsl`: gaussian_noise, shot_noise (integer-exact
-//! Poisson by table inversion), impulse_noise, speckle_noise; the same names and f32 math.
+//! Poisson by guided table inversion), impulse_noise, speckle_noise; the same names and f32 math.
 
 use super::common::*;
 use super::plan::Job;
@@ -37,20 +37,20 @@ pub fn speckle_noise(j: &Job, data: &mut [u32], _tables: &[u32]) {
     });
 }
 
-/// The smallest k with u < CDF(k) in the table row of byte value v.
+/// The smallest k with u < CDF(k) in the table row of byte value v (n = ints[0] entries; n when
+/// there is none): from the first draw of u's bucket in the row's guide (`plan::poisson_guide`,
+/// at word ints[2], buckets of 2^ints[1]), comparing up to its last.
 fn poisson_draw(j: &Job, tables: &[u32], v: u32, u: u32) -> u32 {
     let n = j.ints[0];
+    let shift = j.ints[1];
+    let bucket = table_u(j, tables, j.ints[2] + (v << (31 - shift)) + (u >> shift));
+    let last = bucket >> 16;
     let row = v * n;
-    let (mut lo, mut hi) = (0, n);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if u < table_u(j, tables, row + mid) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
+    let mut k = bucket & 0xffff;
+    while k < last && u >= table_u(j, tables, row + k) {
+        k += 1;
     }
-    lo
+    k
 }
 
 /// Poisson(λ·x)/λ per channel, clipped to 1.

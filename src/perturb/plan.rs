@@ -648,6 +648,46 @@ pub fn motion_reach(taps: &[u32]) -> u32 {
         .unwrap_or(0)
 }
 
+/// `shot_noise`'s tables: the CDF of Poisson(λ·v/255) for v = 0..255 ([`poisson_table`], n
+/// = ⌊λ⌋ + 1 words a row) followed by its guide ([`poisson_guide`], 2^bits words a row), and
+/// (n, bits).
+pub fn poisson_tables(lambda: f32) -> (Vec<u32>, u32, u32) {
+    let cdf = poisson_table(lambda);
+    let n = cdf.len() as u32 / 256;
+    // About two buckets per entry of a row: a draw then lands in a bucket that holds one value
+    // of k (no comparison at all) in about half the cases, and needs one or two otherwise.
+    let bits = (2 * n).next_power_of_two().trailing_zeros().clamp(4, 8);
+    let guide = poisson_guide(&cdf, n, bits);
+    let mut t = cdf;
+    t.extend(guide);
+    (t, n, bits)
+}
+
+/// The smallest k in 0..=n with u < CDF(k) in row `row` of a CDF table of n words a row (n when
+/// there is none): the draw the guide's buckets are made of.
+fn poisson_inverse(cdf: &[u32], n: u32, row: u32, u: u32) -> u32 {
+    let r = &cdf[(row * n) as usize..((row + 1) * n) as usize];
+    r.partition_point(|&c| u >= c) as u32
+}
+
+/// A guide to the CDF table (Chen and Asau's guide table, "indexed search"): per row, 2^bits
+/// buckets of the 31-bit draw u, each the word `first | last << 16` with the draws at the
+/// bucket's smallest and largest u. A draw u then lies between the two of its bucket
+/// (u >> (31 − bits)), and `poisson_draw` compares u with the CDF from `first` up, at most
+/// `last − first` times: the same k as a search of the whole row.
+pub fn poisson_guide(cdf: &[u32], n: u32, bits: u32) -> Vec<u32> {
+    let shift = 31 - bits;
+    let mut g = Vec::with_capacity(256 << bits);
+    for row in 0..256 {
+        for b in 0..1u32 << bits {
+            let first = poisson_inverse(cdf, n, row, b << shift);
+            let last = poisson_inverse(cdf, n, row, ((b + 1) << shift) - 1);
+            g.push(first | last << 16);
+        }
+    }
+    g
+}
+
 /// Inverse CDF of Poisson(λ·v/255) for v = 0..255 as 31-bit fixed point: entry `[v][j]` is
 /// ⌊P(X ≤ j)·2³¹⌋ for j = 0..=⌊λ⌋ (a draw above ⌊λ⌋ saturates to white anyway).
 pub fn poisson_table(lambda: f32) -> Vec<u32> {
@@ -817,11 +857,14 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
         }
         C::ShotNoise => {
             let lambda = v(0);
-            let (t, n) = c.tables.add(poisson_table(lambda));
+            let (tables, n, bits) = poisson_tables(lambda);
+            let (t, len) = c.tables.add(tables);
             let mut j = c.job(cur, other);
             j.aux[2] = t;
-            j.aux[3] = n;
-            j.ints[0] = lambda.floor() as u32 + 1;
+            j.aux[3] = len;
+            j.ints[0] = n;
+            j.ints[1] = 31 - bits;
+            j.ints[2] = 256 * n;
             j.p0[0] = lambda;
             c.push(Kernel::ShotNoise, j);
             other
@@ -1330,5 +1373,51 @@ mod tests {
         assert!(sev3.iter().all(|&a| a >= FRACTAL_MIN_AMPLITUDE));
         assert!(1.7f32.powi(-16) < FRACTAL_MIN_AMPLITUDE);
         assert_eq!(amplitudes(1.4).len(), 11);
+    }
+
+    /// `shot_noise`'s guided draw (`noise::poisson_draw`, the WGSL the same) gives the k of a
+    /// search of the whole CDF row for every byte value, at both ends of every bucket and on
+    /// either side of every CDF entry, for λ of every severity and a large one.
+    #[test]
+    fn poisson_guide_gives_the_draws_of_the_whole_row() {
+        for lambda in [60.0f32, 25.0, 12.0, 5.0, 3.0, 0.4, 700.0] {
+            let (t, n, bits) = poisson_tables(lambda);
+            let (cdf, guide) = t.split_at((256 * n) as usize);
+            assert_eq!(guide.len(), 256 << bits);
+            let shift = 31 - bits;
+            let compares = std::cell::Cell::new(0u64);
+            let guided = |v: u32, u: u32| -> u32 {
+                let bucket = guide[((v << bits) + (u >> shift)) as usize];
+                let (mut k, last) = (bucket & 0xffff, bucket >> 16);
+                while k < last && u >= cdf[(v * n + k) as usize] {
+                    compares.set(compares.get() + 1);
+                    k += 1;
+                }
+                compares.set(compares.get() + u64::from(k < last));
+                k
+            };
+            for v in 0..256 {
+                let row = &cdf[(v * n) as usize..((v + 1) * n) as usize];
+                let mut us: Vec<u32> = (0..1u32 << bits)
+                    .flat_map(|b| [b << shift, ((b + 1) << shift) - 1])
+                    .collect();
+                us.extend(row.iter().flat_map(|&c| [c.saturating_sub(1), c, c + 1]));
+                for u in us.into_iter().filter(|&u| u < 1 << 31) {
+                    let whole = row.iter().position(|&c| u < c).unwrap_or(n as usize) as u32;
+                    assert_eq!(guided(v, u), whole, "λ {lambda} v {v} u {u}");
+                }
+            }
+            // The guide narrows the search: over evenly spaced draws, about one comparison
+            // with the CDF per draw at most (a binary search of the row would take ⌈log₂(n + 1)⌉).
+            compares.set(0);
+            let draws = 256 * 4096;
+            for v in 0..256 {
+                for i in 0..4096u32 {
+                    guided(v, (i << 19) + 0x2_9a5f);
+                }
+            }
+            let mean = compares.get() as f64 / f64::from(draws);
+            assert!(mean < 1.0, "λ {lambda}: {mean} comparisons per draw");
+        }
     }
 }
