@@ -77,6 +77,17 @@ fn quad_x(gx: u32, m: u32) -> u32 {
     return (gx & ~63u) * PPI + m * 64u + (gx & 63u) * 4u;
 }
 
+// Groups of four pixels of a row, x, x + 64, x + 128 and x + 192 for x in 256k to 256k + 63
+// (the pixels `pixel_x` gives one invocation at i = 4g to 4g + 3): the unit of a noise kernel's
+// randomness. A group draws `blocks` consecutive Philox blocks from element `group_element`
+// on and shares their words out among its pixels (slot s: pixel x + 64s), so that a lane draws
+// each block once for four pixels while neighbouring lanes still touch neighbouring words
+// (lanes four words apart made the noise kernels 30 % slower on lavapipe).
+fn group_element(j: Job, x: u32, y: u32, blocks: u32) -> u32 {
+    let runs = (j.frame.x + 255u) >> 8u;
+    return ((y * runs + (x >> 8u)) * 64u + (x & 63u)) * blocks;
+}
+
 const ITEMS_ROW: u32 = 65536u;
 
 // 32×32 → 64-bit multiply as (high, low) words.

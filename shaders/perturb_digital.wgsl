@@ -495,19 +495,42 @@ fn jpeg_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// Uniform displacements in ±max (p0.x) along x into io.x and along y into io.y.
+// Pixel p's displacements from its two random words.
+fn elastic_noise_px(j: Job, p: u32, wx: u32, wy: u32) {
+    store_f(j, j.io.x, p, (2.0 * unit(wx) - 1.0) * j.p0.x);
+    store_f(j, j.io.y, p, (2.0 * unit(wy) - 1.0) * j.p0.x);
+}
+
+// Uniform displacements in ±max (p0.x) along x into io.x and along y into io.y; pixel s of a
+// group (`group_element`) takes words 2s and 2s + 1 of the group's two blocks.
 @compute @workgroup_size(64)
 fn elastic_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var g = 0u; g < PPI; g = g + 4u) {
+        let x = pixel_x(id.x, g);
+        if (x >= j.frame.x) {
             return;
         }
+        let e = group_element(j, x, id.y, 2u);
+        let a = rand4(j, 0u, e);
+        let b = rand4(j, 0u, e + 1u);
         let p = id.y * j.frame.x + x;
-        let w = rand4(j, 0u, p);
-        store_f(j, j.io.x, p, (2.0 * unit(w.x) - 1.0) * j.p0.x);
-        store_f(j, j.io.y, p, (2.0 * unit(w.y) - 1.0) * j.p0.x);
+        elastic_noise_px(j, p, a.x, a.y);
+        if (x + 64u >= j.frame.x) {
+            return;
+        }
+        elastic_noise_px(j, p + 64u, a.z, a.w);
+        if (x + 128u >= j.frame.x) {
+            return;
+        }
+        elastic_noise_px(j, p + 128u, b.x, b.y);
+        if (x + 192u >= j.frame.x) {
+            return;
+        }
+        elastic_noise_px(j, p + 192u, b.z, b.w);
     }
 }
 

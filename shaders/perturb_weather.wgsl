@@ -269,18 +269,36 @@ fn snow_compose(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// The liquid layer: N(mean, σ) per pixel.
+// The liquid layer: N(mean, σ) per pixel; pixel s of a group (`group_element`) takes normal s
+// of the two pairs of the group's block.
 @compute @workgroup_size(64)
 fn spatter_noise(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
-    for (var i = 0u; i < PPI; i = i + 1u) {
-        let x = pixel_x(id.x, i);
-        if (x >= j.frame.x || id.y >= j.frame.y) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var g = 0u; g < PPI; g = g + 4u) {
+        let x = pixel_x(id.x, g);
+        if (x >= j.frame.x) {
             return;
         }
+        let w = rand4(j, 0u, group_element(j, x, id.y, 1u));
+        let n = vec4<f32>(normal_pair(w.x, w.y), normal_pair(w.z, w.w));
+        let l = vec4<f32>(j.p0.x) + j.p0.y * n;
         let p = id.y * j.frame.x + x;
-        let w = rand4(j, 0u, p);
-        store_f(j, j.io.x, p, j.p0.x + j.p0.y * normal_pair(w.x, w.y).x);
+        store_f(j, j.io.x, p, l.x);
+        if (x + 64u >= j.frame.x) {
+            return;
+        }
+        store_f(j, j.io.x, p + 64u, l.y);
+        if (x + 128u >= j.frame.x) {
+            return;
+        }
+        store_f(j, j.io.x, p + 128u, l.z);
+        if (x + 192u >= j.frame.x) {
+            return;
+        }
+        store_f(j, j.io.x, p + 192u, l.w);
     }
 }
 

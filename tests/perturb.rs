@@ -467,6 +467,61 @@ fn noise_statistics_match_their_definitions() {
     );
 }
 
+/// Pearson correlation of two equally long series.
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+/// The noise kernels share the words of a group's Philox blocks among its four pixels (x, x +
+/// 64, x + 128, x + 192) and three channels: no two of them may be correlated, within a group
+/// or across neighbours. Over 512×96 pixels a correlation's standard error is 0.0045.
+#[test]
+fn noise_is_uncorrelated_across_pixels_and_channels() {
+    let (w, h) = (512u32, 96u32);
+    let img = flat(w, h, 128);
+    for (spec, hit) in [
+        ("gaussian_noise:sigma=0.1", false),
+        ("speckle_noise:sigma=0.2", false),
+        ("shot_noise:lambda=12", false),
+        // Salt and pepper as two indicators: whether a value was hit, and whether by salt.
+        ("impulse_noise:amount=0.3", true),
+    ] {
+        let out = run_cpu(&img, spec);
+        let value = |x: u32, y: u32, c: usize| -> f64 {
+            let v = out[(4 * (y * w + x)) as usize + c];
+            if hit {
+                f64::from(u8::from(v != 128) + u8::from(v == 255))
+            } else {
+                f64::from(v)
+            }
+        };
+        let series = |dx: u32, c: usize| -> Vec<f64> {
+            (0..h)
+                .flat_map(|y| (0..w - 192).map(move |x| (x + dx, y)))
+                .map(|(x, y)| value(x, y, c))
+                .collect()
+        };
+        let base = series(0, 0);
+        for (what, other) in [
+            ("the next pixel", series(1, 0)),
+            ("the pixel 64 on (same group)", series(64, 0)),
+            ("the pixel 128 on (same group)", series(128, 0)),
+            ("the pixel 192 on (same group)", series(192, 0)),
+            ("the green channel", series(0, 1)),
+            ("the blue channel", series(0, 2)),
+            ("the next pixel's blue channel", series(1, 2)),
+        ] {
+            let r = correlation(&base, &other);
+            assert!(r.abs() < 0.02, "{spec}: red and {what} correlate, r = {r}");
+        }
+    }
+}
+
 #[test]
 fn distance_from_the_clean_frame_grows_with_severity() {
     let img = sample("ccrs", 320, 180);
@@ -595,6 +650,8 @@ fn frames_of_different_sizes_in_one_batch() {
         (160, 90),
         (37, 32),
         (100, 60),
+        // Past one run of 256 pixels, with groups cut short by the row's end.
+        (331, 33),
     ];
     let images: Vec<files::Image> = sizes
         .iter()
@@ -608,6 +665,8 @@ fn frames_of_different_sizes_in_one_batch() {
         parse_spec("gaussian_blur:2").unwrap(),
         parse_spec("elastic_transform:2").unwrap(),
         parse_spec("snow:2").unwrap(),
+        parse_spec("impulse_noise:1").unwrap(),
+        parse_spec("spatter:2").unwrap(),
     ];
     let names: Vec<String> = (0..sizes.len()).map(|i| format!("sizes/{i}.png")).collect();
     let frames: Vec<FrameIn> = images

@@ -134,6 +134,40 @@ pub fn clamp3(c: V3, lo: f32, hi: f32) -> V3 {
     c.map(|v| v.clamp(lo, hi))
 }
 
+/// Calls `f(x, y, e)` for every group of four pixels (x, x + 64, x + 128, x + 192 of row y,
+/// those inside the row; x in 256k to 256k + 63; e the element of the group's first of `blocks`
+/// Philox blocks): `group_element` and the group loops of the WGSL.
+pub fn for_groups(j: &Job, blocks: u32, mut f: impl FnMut(u32, u32, u32)) {
+    let runs = j.frame[0].div_ceil(256);
+    for y in 0..j.frame[1] {
+        for run in 0..runs {
+            for lane in 0..64 {
+                let x = 256 * run + lane;
+                if x < j.frame[0] {
+                    f(x, y, ((y * runs + run) * 64 + lane) * blocks);
+                }
+            }
+        }
+    }
+}
+
+/// The pixels of the group whose first is x: (slot, column) for those inside the row.
+pub fn group_slots(j: &Job, x: u32) -> impl Iterator<Item = (usize, u32)> {
+    let w = j.frame[0];
+    (0..4)
+        .map(move |s| (s, x + 64 * s as u32))
+        .filter(move |&(_, x)| x < w)
+}
+
+/// The words of `blocks` consecutive Philox blocks of step 0 from element `e` on, in order.
+pub fn group_words<const N: usize>(j: &Job, e: u32) -> [u32; N] {
+    let mut w = [0; N];
+    for (b, chunk) in w.chunks_mut(4).enumerate() {
+        chunk.copy_from_slice(&rand4(j, 0, e + b as u32));
+    }
+    w
+}
+
 /// Calls `f(x, y)` for every pixel of the job's frame, in the order the shader's invocations
 /// cover them.
 pub fn for_pixels(j: &Job, mut f: impl FnMut(u32, u32)) {

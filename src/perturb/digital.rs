@@ -309,11 +309,13 @@ pub fn jpeg_compose(j: &Job, data: &mut [u32], _tables: &[u32]) {
 
 /// Uniform displacements in ±max along x and y.
 pub fn elastic_noise(j: &Job, data: &mut [u32], _tables: &[u32]) {
-    for_pixels(j, |x, y| {
-        let p = y * j.frame[0] + x;
-        let w = rand4(j, 0, p);
-        store_f(data, j.io[0], p, (2.0 * unit(w[0]) - 1.0) * j.p0[0]);
-        store_f(data, j.io[1], p, (2.0 * unit(w[1]) - 1.0) * j.p0[0]);
+    for_groups(j, 2, |x, y, e| {
+        let w: [u32; 8] = group_words(j, e);
+        for (s, x) in group_slots(j, x) {
+            let p = y * j.frame[0] + x;
+            store_f(data, j.io[0], p, (2.0 * unit(w[2 * s]) - 1.0) * j.p0[0]);
+            store_f(data, j.io[1], p, (2.0 * unit(w[2 * s + 1]) - 1.0) * j.p0[0]);
+        }
     });
 }
 

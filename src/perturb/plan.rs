@@ -23,6 +23,9 @@ pub const WORKGROUP_SIZE: u32 = 64;
 pub const REDUCE_SIZE: u32 = 256;
 /// Pixels of a row one invocation of a per-pixel kernel handles.
 pub const PIXELS_PER_INVOCATION: u32 = 16;
+// The noise kernels' groups (`common::for_groups`) are pixels 4g to 4g + 3 of an invocation,
+// and a workgroup's pixels a whole number of 256-pixel runs.
+const _: () = assert!(PIXELS_PER_INVOCATION % 4 == 0 && (64 * PIXELS_PER_INVOCATION) % 256 == 0);
 /// Rows of a quad column one invocation of a vertical blur takes (`BAND` in
 /// `shaders/perturb_blur.wgsl`).
 pub const BAND_ROWS: u32 = 8;
@@ -871,8 +874,8 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
         }
         C::ImpulseNoise => {
             let mut j = c.job(cur, other);
-            j.ints[0] = (f64::from(v(0)) * 4_294_967_296.0).min(4_294_967_295.0) as u32;
-            j.ints[1] = u32::from(v(0) >= 1.0);
+            // A channel is hit when its 16-bit draw is under this (2¹⁶: always).
+            j.ints[0] = (f64::from(v(0)) * 65_536.0).round().min(65_536.0) as u32;
             c.push(Kernel::ImpulseNoise, j);
             other
         }

@@ -174,15 +174,13 @@ pub fn snow_compose(j: &Job, data: &mut [u32], _tables: &[u32]) {
 
 /// The liquid layer: N(mean, σ) per pixel.
 pub fn spatter_noise(j: &Job, data: &mut [u32], _tables: &[u32]) {
-    for_pixels(j, |x, y| {
-        let p = y * j.frame[0] + x;
-        let w = rand4(j, 0, p);
-        store_f(
-            data,
-            j.io[0],
-            p,
-            j.p0[0] + j.p0[1] * normal_pair(w[0], w[1])[0],
-        );
+    for_groups(j, 1, |x, y, e| {
+        let w = rand4(j, 0, e);
+        let n = [normal_pair(w[0], w[1]), normal_pair(w[2], w[3])];
+        for (s, x) in group_slots(j, x) {
+            let p = y * j.frame[0] + x;
+            store_f(data, j.io[0], p, j.p0[0] + j.p0[1] * n[s / 2][s % 2]);
+        }
     });
 }
 
