@@ -5,15 +5,18 @@
 //
 // CPU reference: `src/perturb/weather.rs`, with the same names and the same f32 math.
 
-// Lattice values of every fractal level: item i of level n gets amplitude·uniform(−1, 1).
+// Lattice values of every fractal level: item i of level n gets amplitude·uniform(−1, 1) from
+// word i mod 4 of block ⌊i/4⌋ of step n, four consecutive items (4g to 4g + 3, of one level:
+// levels start on multiples of 4) per invocation.
 // Level table per level: first lattice word, lattice columns, spacing, amplitude (f32 bits).
 @compute @workgroup_size(64)
 fn fractal_lattice(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
-    let idx = id.y * ITEMS_ROW + id.x;
-    if (idx >= j.ints.w) {
+    let g = id.y * ITEMS_ROW + id.x;
+    if (g >= j.ints.w) {
         return;
     }
+    let idx = 4u * g;
     var level = 0u;
     for (var n = 1u; n < j.ints.x; n = n + 1u) {
         if (idx >= table_u(j, 4u * n)) {
@@ -22,7 +25,21 @@ fn fractal_lattice(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let local = idx - table_u(j, 4u * level);
     let amp = table_f(j, 4u * level + 3u);
-    store_f(j, j.io.x, idx, amp * (2.0 * unit(rand4(j, level, local).x) - 1.0));
+    let w = rand4(j, level, local >> 2u);
+    let v = vec4<f32>(
+        amp * (2.0 * unit(w.x) - 1.0),
+        amp * (2.0 * unit(w.y) - 1.0),
+        amp * (2.0 * unit(w.z) - 1.0),
+        amp * (2.0 * unit(w.w) - 1.0),
+    );
+    if (((j.frame.z + j.io.x) & 3u) == 0u) {
+        set_quad(j, j.io.x, idx, bitcast<vec4<u32>>(v));
+        return;
+    }
+    store_f(j, j.io.x, idx, v.x);
+    store_f(j, j.io.x, idx + 1u, v.y);
+    store_f(j, j.io.x, idx + 2u, v.z);
+    store_f(j, j.io.x, idx + 3u, v.w);
 }
 
 // The fractal at every pixel (offset by ints.zw): Σ over levels of the bilinear lattice value,

@@ -692,6 +692,29 @@ fn frames_of_different_sizes_in_one_batch() {
     assert_eq!(small[0], together[2]);
 }
 
+/// Frost and fog on narrow frames: frost's random offset once made the fractal's lattice
+/// outgrow its two planes on them (the CPU reference panicked, the GPU wrote past the frame).
+#[test]
+fn narrow_frames_take_frost_and_fog() {
+    // Four of each (four offsets): with the former offsets at least one of them overflowed.
+    let sizes = [(32, 2048), (2048, 32)].repeat(4);
+    let images: Vec<files::Image> = sizes.iter().map(|&(w, h)| sample("ccrs", w, h)).collect();
+    let chain = [parse_spec("frost:5").unwrap(), parse_spec("fog:5").unwrap()];
+    let names: Vec<String> = (0..sizes.len())
+        .map(|i| format!("narrow/{i}.png"))
+        .collect();
+    let frames: Vec<FrameIn> = images
+        .iter()
+        .zip(&names)
+        .map(|(img, name)| frame(img, &chain, name))
+        .collect();
+    let on_gpu = gpu().apply(&frames).expect("gpu");
+    let on_cpu = cpu::perturb(&frames).expect("cpu");
+    for (i, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
+        assert_eq!(differences(g, c).0, 0, "frame {i} {:?} differs", sizes[i]);
+    }
+}
+
 /// `apply_into` reuses the caller's outputs: entries left from a larger batch of other sizes
 /// are resized or dropped, and the frames equal `apply`'s.
 #[test]

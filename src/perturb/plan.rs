@@ -798,7 +798,8 @@ pub const FRACTAL_MIN_AMPLITUDE: f32 = 1.0 / 4096.0;
 
 /// The levels of a plasma fractal (`imagecorruptions`' diamond-square) as value-noise octaves:
 /// per level `[first lattice word, lattice columns, log2 of the spacing px, amplitude]`, and the total
-/// lattice words. Level n has spacing `map_size / 2^(n+1)` and amplitude `decay^(−2n)` (the
+/// lattice words (each level's first word a multiple of 4: `fractal_lattice` fills four words
+/// of one level from a Philox block). Level n has spacing `map_size / 2^(n+1)` and amplitude `decay^(−2n)` (the
 /// original draws `uniform(−w, w)·w` with `w` divided by `decay` per level).
 /// Levels whose amplitude is below [`FRACTAL_MIN_AMPLITUDE`] (of the first's, 1) are left out:
 /// the finest levels have a lattice point per pixel or nearly, and at the severities' decays
@@ -817,20 +818,34 @@ fn fractal_levels(w: u32, h: u32, map_size: u32, decay: f32) -> (Vec<u32>, u32) 
         let nx = ((w - 1) / g + 2).min(period);
         let ny = ((h - 1) / g + 2).min(period);
         levels.extend([total, nx, g.trailing_zeros(), amp.to_bits()]);
-        total += nx * ny;
+        total += (nx * ny).next_multiple_of(4);
         n += 1;
     }
     (levels, total)
 }
 
+/// Frost's fractal map size and the range of its random offset along x and y: the map size,
+/// but not more than the frame's width and height. (A larger offset along the short side of a
+/// narrow frame, 32 × 4096 say, made the lattice cover the whole period of every level: more
+/// words than the two planes it has.)
+fn frost_map(w: u32, h: u32) -> (u32, (u32, u32)) {
+    let map_size = (w.max(h).next_power_of_two() / 4).max(8);
+    (map_size, (map_size.min(w), map_size.min(h)))
+}
+
 fn fractal(c: &mut Ctx, map_size: u32, decay: f32, offset: (u32, u32)) {
     let (levels, total) = fractal_levels(c.w + offset.0, c.h + offset.1, map_size, decay);
+    // The lattice lies in planes Q and R (the last two of fog's and frost's six).
+    debug_assert!(
+        PLANE_R == PLANE_Q + 1 && total <= 2 * c.plane,
+        "{total} lattice words"
+    );
     let n_levels = (levels.len() / 4) as u32;
     let (t, n) = c.tables.add(levels);
     let mut j = c.job(PLANE_Q, PLANE_Q);
     j.aux[2] = t;
     j.aux[3] = n;
-    j.ints = [n_levels, map_size, 0, total];
+    j.ints = [n_levels, map_size, 0, total / 4];
     c.push(Kernel::FractalLattice, j);
     let mut j = c.job(PLANE_Q, PLANE_P);
     j.aux[2] = t;
@@ -1038,10 +1053,10 @@ fn passes(c: &mut Ctx, p: &Perturbation, cur: u32, regions: u32) -> u32 {
         C::Frost => {
             // Procedural frost: a finer fractal than fog's (features about a quarter of the
             // frame width and smaller), offset at random as the original crops its photos.
-            let map_size = (w.max(h).next_power_of_two() / 4).max(8);
+            let (map_size, reach) = frost_map(w, h);
             let off = (
-                (c.uniform(0) * f64::from(map_size)) as u32,
-                (c.uniform(1) * f64::from(map_size)) as u32,
+                (c.uniform(0) * f64::from(reach.0)) as u32,
+                (c.uniform(1) * f64::from(reach.1)) as u32,
             );
             fractal(c, map_size, 1.25, off);
             let mut j = c.job(PLANE_P, PLANE_P);
@@ -1376,6 +1391,33 @@ mod tests {
         assert!(sev3.iter().all(|&a| a >= FRACTAL_MIN_AMPLITUDE));
         assert!(1.7f32.powi(-16) < FRACTAL_MIN_AMPLITUDE);
         assert_eq!(amplitudes(1.4).len(), 11);
+    }
+
+    /// The fractal's lattice (levels padded to multiples of 4 words) fits the two planes it
+    /// is given, for fog's smallest decay and frost's largest offset, at the frame sizes'
+    /// extremes and some in between.
+    #[test]
+    fn fractal_lattice_fits_its_two_planes() {
+        let sizes = [
+            (32, 32),
+            (33, 32),
+            (32, 4096),
+            (4096, 32),
+            (37, 61),
+            (1242, 375),
+            (4096, 4096),
+        ];
+        for (w, h) in sizes {
+            let fog_map = u32::max(w, h).next_power_of_two();
+            let (frost_map, reach) = frost_map(w, h);
+            for (ww, hh, map, decay) in [
+                (w, h, fog_map, 1.01f32),
+                (w + reach.0 - 1, h + reach.1 - 1, frost_map, 1.25),
+            ] {
+                let (_, total) = fractal_levels(ww, hh, map, decay);
+                assert!(total <= 2 * w * h, "{w}×{h}: {total} lattice words");
+            }
+        }
     }
 
     /// `shot_noise`'s guided draw (`noise::poisson_draw`, the WGSL the same) gives the k of a

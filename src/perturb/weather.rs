@@ -12,9 +12,10 @@ fn for_items(j: &Job, mut f: impl FnMut(u32)) {
     }
 }
 
-/// Lattice values of every fractal level.
+/// Lattice values of every fractal level, four consecutive items per Philox block.
 pub fn fractal_lattice(j: &Job, data: &mut [u32], tables: &[u32]) {
-    for_items(j, |idx| {
+    for_items(j, |g| {
+        let idx = 4 * g;
         let mut level = 0;
         for n in 1..j.ints[0] {
             if idx >= table_u(j, tables, 4 * n) {
@@ -23,12 +24,10 @@ pub fn fractal_lattice(j: &Job, data: &mut [u32], tables: &[u32]) {
         }
         let local = idx - table_u(j, tables, 4 * level);
         let amp = table_f(j, tables, 4 * level + 3);
-        store_f(
-            data,
-            j.io[0],
-            idx,
-            amp * (2.0 * unit(rand4(j, level, local)[0]) - 1.0),
-        );
+        let w = rand4(j, level, local / 4);
+        for (k, w) in w.into_iter().enumerate() {
+            store_f(data, j.io[0], idx + k as u32, amp * (2.0 * unit(w) - 1.0));
+        }
     });
 }
 
