@@ -88,7 +88,7 @@ fn speckle_noise(@builtin(global_invocation_id) id: vec3<u32>) {
 
 // The smallest k with u < CDF(k) in the table row of byte value v (n = ints.x entries; n when
 // there is none): from the first draw of u's bucket in the row's guide (`plan::poisson_guide`,
-// at word ints.z, buckets of 2^ints.y), comparing up to its last.
+// at word ints.z, buckets of 2^ints.y), comparing up to its last (`plan::poisson_guided_draw`).
 fn poisson_draw(j: Job, v: u32, u: u32) -> u32 {
     let n = j.ints.x;
     let shift = j.ints.y;

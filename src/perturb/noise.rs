@@ -3,7 +3,7 @@
 //! groups of four pixels sharing Philox blocks (all but shot_noise), and the same f32 math.
 
 use super::common::*;
-use super::plan::Job;
+use super::plan::{Job, poisson_guided_draw};
 
 /// The twelve standard normals of a group, three per pixel (normal 3s + c for channel c of
 /// pixel s), from its three blocks' words in pairs (Box–Muller).
@@ -50,19 +50,11 @@ pub fn speckle_noise(j: &Job, data: &mut [u32], _tables: &[u32]) {
 }
 
 /// The smallest k with u < CDF(k) in the table row of byte value v (n = ints[0] entries; n when
-/// there is none): from the first draw of u's bucket in the row's guide (`plan::poisson_guide`,
-/// at word ints[2], buckets of 2^ints[1]), comparing up to its last.
+/// there is none), through the row's guide (at word ints[2], buckets of 2^ints[1]):
+/// `plan::poisson_guided_draw`.
 fn poisson_draw(j: &Job, tables: &[u32], v: u32, u: u32) -> u32 {
-    let n = j.ints[0];
-    let shift = j.ints[1];
-    let bucket = table_u(j, tables, j.ints[2] + (v << (31 - shift)) + (u >> shift));
-    let last = bucket >> 16;
-    let row = v * n;
-    let mut k = bucket & 0xffff;
-    while k < last && u >= table_u(j, tables, row + k) {
-        k += 1;
-    }
-    k
+    let t = &tables[j.aux[2] as usize..];
+    poisson_guided_draw(t, j.ints[0], j.ints[1], j.ints[2], v, u)
 }
 
 /// Poisson(λ·x)/λ per channel, clipped to 1.

@@ -691,6 +691,21 @@ pub fn poisson_guide(cdf: &[u32], n: u32, bits: u32) -> Vec<u32> {
     g
 }
 
+/// `shot_noise`'s draw (`noise::poisson_draw`; the WGSL's the same): the smallest k in 0..=n with
+/// u < CDF(k) in row v of `t` ([`poisson_tables`]' layout: n words a row, the guide from word
+/// `guide_at` on, buckets of 2^`shift` draws), from the first draw of u's bucket, comparing up
+/// to its last.
+pub fn poisson_guided_draw(t: &[u32], n: u32, shift: u32, guide_at: u32, v: u32, u: u32) -> u32 {
+    let bucket = t[(guide_at + (v << (31 - shift)) + (u >> shift)) as usize];
+    let last = bucket >> 16;
+    let row = v * n;
+    let mut k = bucket & 0xffff;
+    while k < last && u >= t[(row + k) as usize] {
+        k += 1;
+    }
+    k
+}
+
 /// Inverse CDF of Poisson(λ·v/255) for v = 0..255 as 31-bit fixed point: entry `[v][j]` is
 /// ⌊P(X ≤ j)·2³¹⌋ for j = 0..=⌊λ⌋ (a draw above ⌊λ⌋ saturates to white anyway).
 pub fn poisson_table(lambda: f32) -> Vec<u32> {
@@ -1420,7 +1435,7 @@ mod tests {
         }
     }
 
-    /// `shot_noise`'s guided draw (`noise::poisson_draw`, the WGSL the same) gives the k of a
+    /// `shot_noise`'s guided draw ([`poisson_guided_draw`], which `noise::poisson_draw` calls; the WGSL the same) gives the k of a
     /// search of the whole CDF row for every byte value, at both ends of every bucket and on
     /// either side of every CDF entry, for λ of every severity and a large one.
     #[test]
@@ -1430,16 +1445,12 @@ mod tests {
             let (cdf, guide) = t.split_at((256 * n) as usize);
             assert_eq!(guide.len(), 256 << bits);
             let shift = 31 - bits;
-            let compares = std::cell::Cell::new(0u64);
-            let guided = |v: u32, u: u32| -> u32 {
+            let draw = |v: u32, u: u32| poisson_guided_draw(&t, n, shift, 256 * n, v, u);
+            // The comparisons with the CDF a draw of k made: one per step up from its bucket's
+            // first, and a last one that stopped it unless it reached the bucket's last.
+            let compares = |v: u32, u: u32, k: u32| -> u64 {
                 let bucket = guide[((v << bits) + (u >> shift)) as usize];
-                let (mut k, last) = (bucket & 0xffff, bucket >> 16);
-                while k < last && u >= cdf[(v * n + k) as usize] {
-                    compares.set(compares.get() + 1);
-                    k += 1;
-                }
-                compares.set(compares.get() + u64::from(k < last));
-                k
+                u64::from(k - (bucket & 0xffff)) + u64::from(k < bucket >> 16)
             };
             for v in 0..256 {
                 let row = &cdf[(v * n) as usize..((v + 1) * n) as usize];
@@ -1449,19 +1460,20 @@ mod tests {
                 us.extend(row.iter().flat_map(|&c| [c.saturating_sub(1), c, c + 1]));
                 for u in us.into_iter().filter(|&u| u < 1 << 31) {
                     let whole = row.iter().position(|&c| u < c).unwrap_or(n as usize) as u32;
-                    assert_eq!(guided(v, u), whole, "λ {lambda} v {v} u {u}");
+                    assert_eq!(draw(v, u), whole, "λ {lambda} v {v} u {u}");
                 }
             }
             // The guide narrows the search: over evenly spaced draws, about one comparison
             // with the CDF per draw at most (a binary search of the row would take ⌈log₂(n + 1)⌉).
-            compares.set(0);
             let draws = 256 * 4096;
+            let mut total = 0;
             for v in 0..256 {
                 for i in 0..4096u32 {
-                    guided(v, (i << 19) + 0x2_9a5f);
+                    let u = (i << 19) + 0x2_9a5f;
+                    total += compares(v, u, draw(v, u));
                 }
             }
-            let mean = compares.get() as f64 / f64::from(draws);
+            let mean = total as f64 / f64::from(draws);
             assert!(mean < 1.0, "λ {lambda}: {mean} comparisons per draw");
         }
     }
