@@ -1049,10 +1049,22 @@ impl PerturbEngine {
             let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
             let family = kernel.family();
             let module = self.modules.entry((family, tables)).or_insert_with(|| {
-                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                let desc = wgpu::ShaderModuleDescriptor {
                     label: Some(family.name()),
                     source: wgpu::ShaderSource::Wgsl(Cow::Owned(perturb_wgsl(family, tables))),
-                })
+                };
+                // Every check wgpu offers except naga's loop bounding, which adds a 64-bit
+                // counter to every loop (3–10 % of a corruption's time on lavapipe, where
+                // loop-carried values are masked by the execution mask on every iteration).
+                let mut checks = wgpu::ShaderRuntimeChecks::checked();
+                checks.force_loop_bounding = false;
+                // SAFETY: wgpu requires that no loop of these shaders runs forever. Every loop
+                // in `shaders/perturb_*.wgsl` steps a counter toward a bound fixed before it
+                // starts: a constant, or a radius, tap count, table length or frame size that
+                // `perturb::plan` derives from frames no larger than `MAX_FRAME_EDGE_PX` and
+                // from its severity tables (ARCHITECTURE.md, "Invariants"). Naga's bounding
+                // would stop a runaway loop only after 2^64 iterations anyway.
+                unsafe { device.create_shader_module_trusted(desc, checks) }
             });
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(kernel.name()),
