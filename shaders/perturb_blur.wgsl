@@ -6,37 +6,23 @@
 //
 // CPU reference: `src/perturb/blur.rs`, with the same names and the same f32 math.
 
-// The separable blurs: an invocation takes four quads (four consecutive pixels each) of a
-// row, placed by `quad_x` so that neighbouring invocations take neighbouring quads. Where the
-// rows are 16-byte aligned, they read four words per load (`quad`): the vertical passes one
-// quad per tap (rows mapped by the edge mode); the horizontal passes, for a quad whose taps lie
-// inside the row, each quad of the row's span once, adding its four pixels to the four outputs
-// with the weights their distances select (weights outside the kernel are 0, which adds
-// nothing). Each output's sum runs over its taps in order, as the CPU reference's. Elsewhere,
-// pixel by pixel with the edge mode.
+// The separable blurs work on bands: an invocation adds each input row (vertical passes) or
+// column (horizontal passes) of its reach once to every output row or column of its band that
+// it reaches, with the weight of its tap for that output (weights outside the kernel are 0,
+// which adds nothing), so each output's sum runs over its taps in order, as the CPU
+// reference's. The vertical passes take BAND rows of a quad (four consecutive pixels; four
+// words per load where the rows are 16-byte aligned, pixel by pixel otherwise); the horizontal
+// passes BAND columns of four consecutive rows, a word per row, with neighbouring invocations
+// on neighbouring row quads so that every lane reads the same columns (lavapipe loads a word
+// per lane either way: a band reads each input once where a quad of outputs along the row
+// read a tap's span once per quad, twice the loads).
 
 // Weight k of the job's table, 0 outside 0..=2r.
 fn weight(j: Job, k: i32, r: i32) -> f32 {
     return select(0.0, table_f(j, u32(clamp(k, 0, 2 * r))), k >= 0 && k <= 2 * r);
 }
 
-// The weights of taps k − 3 … k + 3 (0 outside the kernel): in the horizontal passes, pixel dp
-// of the output quad takes pixel di of an input quad with the weight of tap k + di − dp.
-struct Weights7 {
-    m3: f32,
-    m2: f32,
-    m1: f32,
-    z: f32,
-    p1: f32,
-    p2: f32,
-    p3: f32,
-}
-
-fn weights7(j: Job, k: i32, r: i32) -> Weights7 {
-    return Weights7(weight(j, k - 3, r), weight(j, k - 2, r), weight(j, k - 1, r), weight(j, k, r), weight(j, k + 1, r), weight(j, k + 2, r), weight(j, k + 3, r));
-}
-
-// Four pixels' sums of the horizontal taps, RGB.
+// Four pixels' sums, RGB.
 struct Sums3 {
     a0: vec3<f32>,
     a1: vec3<f32>,
@@ -44,54 +30,57 @@ struct Sums3 {
     a3: vec3<f32>,
 }
 
-// One pixel of blur_h, word by word.
-fn blur_h_pixel(j: Job, row: u32, x: i32, r: i32) -> vec3<f32> {
-    let w = i32(j.frame.x);
-    var a = vec3<f32>(0.0);
-    for (var k = 0; k <= 2 * r; k = k + 1) {
-        a = a + table_f(j, u32(k)) * unpack4x8unorm(word(j, j.io.x, row + u32(edge(x + k - r, w, j.ints.y)))).rgb;
-    }
-    return a;
+// The rows y0 … y0 + 3 of a column band (the last clamped to the frame): their word offsets.
+fn band_rows(j: Job, y0: u32) -> vec4<u32> {
+    let last = j.frame.y - 1u;
+    return vec4<u32>(y0, min(y0 + 1u, last), min(y0 + 2u, last), min(y0 + 3u, last)) * j.frame.x;
 }
 
-// Horizontal taps of an RGBA8 image into the packed 10-bit plane.
+// Horizontal taps of an RGBA8 image into the packed 10-bit plane: the horizontal pass is the
+// vertical one along the other axis. An invocation takes BAND columns of four consecutive rows
+// (neighbouring invocations take neighbouring row quads, so every lane of a SIMD group reads
+// the same columns); each input column of the band's reach is read once, a word per row, and
+// added to every output column it reaches with the weight of its tap for that column.
 @compute @workgroup_size(64)
 fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
     let w = i32(j.frame.x);
-    if (id.y >= j.frame.y) {
+    let y0 = 4u * id.x;
+    let x0 = id.y * BAND;
+    if (y0 >= j.frame.y || x0 >= j.frame.x) {
         return;
     }
-    let row = id.y * j.frame.x;
-    let aligned = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y);
-    for (var m = 0u; m < PPI; m = m + 4u) {
-        let xq = i32(quad_x(id.x, m));
-        if (xq >= w) {
-            return;
+    let rows = band_rows(j, y0);
+    let z = vec4<f32>(0.0);
+    var red = Band8(z, z, z, z, z, z, z, z);
+    var green = red;
+    var blue = red;
+    for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
+        let x = u32(edge(i32(x0) - r + i, w, j.ints.y));
+        let p0 = unpack4x8unorm(word(j, j.io.x, rows.x + x));
+        let p1 = unpack4x8unorm(word(j, j.io.x, rows.y + x));
+        let p2 = unpack4x8unorm(word(j, j.io.x, rows.z + x));
+        let p3 = unpack4x8unorm(word(j, j.io.x, rows.w + x));
+        red = band_add(j, red, i, r, vec4<f32>(p0.x, p1.x, p2.x, p3.x));
+        green = band_add(j, green, i, r, vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+        blue = band_add(j, blue, i, r, vec4<f32>(p0.z, p1.z, p2.z, p3.z));
+    }
+    let n = min(4u, j.frame.y - y0);
+    for (var o = 0u; o < min(BAND, j.frame.x - x0); o = o + 1u) {
+        let c0 = band_row(red, o);
+        let c1 = band_row(green, o);
+        let c2 = band_row(blue, o);
+        let x = x0 + o;
+        set_word(j, j.io.y, rows.x + x, pack10(vec3<f32>(c0.x, c1.x, c2.x)));
+        if (n > 1u) {
+            set_word(j, j.io.y, rows.y + x, pack10(vec3<f32>(c0.y, c1.y, c2.y)));
         }
-        if (aligned && xq >= r && xq + 3 + r < w) {
-            var s = Sums3(vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0));
-            for (var b = (xq - r) & ~3; b <= xq + 3 + r; b = b + 4) {
-                let v = quad(j, j.io.x, row + u32(b));
-                let p0 = unpack4x8unorm(v.x).rgb;
-                let p1 = unpack4x8unorm(v.y).rgb;
-                let p2 = unpack4x8unorm(v.z).rgb;
-                let p3 = unpack4x8unorm(v.w).rgb;
-                let t = weights7(j, b - xq + r, r);
-                s.a0 = s.a0 + t.z * p0 + t.p1 * p1 + t.p2 * p2 + t.p3 * p3;
-                s.a1 = s.a1 + t.m1 * p0 + t.z * p1 + t.p1 * p2 + t.p2 * p3;
-                s.a2 = s.a2 + t.m2 * p0 + t.m1 * p1 + t.z * p2 + t.p1 * p3;
-                s.a3 = s.a3 + t.m3 * p0 + t.m2 * p1 + t.m1 * p2 + t.z * p3;
-            }
-            set_quad(j, j.io.y, row + u32(xq), vec4<u32>(pack10(s.a0), pack10(s.a1), pack10(s.a2), pack10(s.a3)));
-        } else {
-            for (var i = 0; i < 4; i = i + 1) {
-                let x = xq + i;
-                if (x < w) {
-                    set_word(j, j.io.y, row + u32(x), pack10(blur_h_pixel(j, row, x, r)));
-                }
-            }
+        if (n > 2u) {
+            set_word(j, j.io.y, rows.z + x, pack10(vec3<f32>(c0.z, c1.z, c2.z)));
+        }
+        if (n > 3u) {
+            set_word(j, j.io.y, rows.w + x, pack10(vec3<f32>(c0.w, c1.w, c2.w)));
         }
     }
 }
@@ -212,65 +201,54 @@ fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// One pixel of plane_blur_h (plane at `region`), word by word.
-fn plane_h_pixel(j: Job, region: u32, row: u32, x: i32, r: i32) -> f32 {
+// Horizontal taps of one plane (at `region`) for the BAND columns from x0 of the four rows
+// `rows` (as `blur_h`).
+fn plane_h_band(j: Job, region: u32, rows: vec4<u32>, x0: i32, r: i32) -> Band8 {
     let w = i32(j.frame.x);
-    var a = 0.0;
-    for (var k = 0; k <= 2 * r; k = k + 1) {
-        a = a + table_f(j, u32(k)) * load_f(j, region, row + u32(edge(x + k - r, w, j.ints.y)));
+    let z = vec4<f32>(0.0);
+    var b = Band8(z, z, z, z, z, z, z, z);
+    for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
+        let x = u32(edge(x0 - r + i, w, j.ints.y));
+        let v = vec4<f32>(load_f(j, region, rows.x + x), load_f(j, region, rows.y + x), load_f(j, region, rows.z + x), load_f(j, region, rows.w + x));
+        b = band_add(j, b, i, r, v);
     }
-    return a;
+    return b;
 }
 
-// Horizontal taps of the four pixels of a quad (inside the row, aligned) of one plane.
-fn plane_h_quad(j: Job, region: u32, row: u32, xq: i32, r: i32) -> vec4<f32> {
-    var s = vec4<f32>(0.0);
-    for (var b = (xq - r) & ~3; b <= xq + 3 + r; b = b + 4) {
-        let p = bitcast<vec4<f32>>(quad(j, region, row + u32(b)));
-        let t = weights7(j, b - xq + r, r);
-        s.x = s.x + t.z * p.x + t.p1 * p.y + t.p2 * p.z + t.p3 * p.w;
-        s.y = s.y + t.m1 * p.x + t.z * p.y + t.p1 * p.z + t.p2 * p.w;
-        s.z = s.z + t.m2 * p.x + t.m1 * p.y + t.z * p.z + t.p1 * p.w;
-        s.w = s.w + t.m3 * p.x + t.m2 * p.y + t.m1 * p.z + t.z * p.w;
+// A band's outputs (scaled by p0.x) into the plane at `region`: n of the four rows.
+fn plane_h_store(j: Job, region: u32, rows: vec4<u32>, n: u32, x0: u32, b: Band8) {
+    for (var o = 0u; o < min(BAND, j.frame.x - x0); o = o + 1u) {
+        let c = band_row(b, o) * j.p0.x;
+        let x = x0 + o;
+        store_f(j, region, rows.x + x, c.x);
+        if (n > 1u) {
+            store_f(j, region, rows.y + x, c.y);
+        }
+        if (n > 2u) {
+            store_f(j, region, rows.z + x, c.z);
+        }
+        if (n > 3u) {
+            store_f(j, region, rows.w + x, c.w);
+        }
     }
-    return s;
 }
 
-// Horizontal taps of one or two f32 planes (io.x → io.y, io.z → io.w), scaled by p0.x.
+// Horizontal taps of one or two f32 planes (io.x → io.y, io.z → io.w), scaled by p0.x: BAND
+// columns of four consecutive rows per invocation, as `blur_h`.
 @compute @workgroup_size(64)
 fn plane_blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let r = i32(j.ints.x);
-    let w = i32(j.frame.x);
-    if (id.y >= j.frame.y) {
+    let y0 = 4u * id.x;
+    let x0 = id.y * BAND;
+    if (y0 >= j.frame.y || x0 >= j.frame.x) {
         return;
     }
-    let row = id.y * j.frame.x;
-    let two = j.ints.z > 1u;
-    let aligned = rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y) && (!two || (rows_aligned(j, j.io.z) && rows_aligned(j, j.io.w)));
-    for (var m = 0u; m < PPI; m = m + 4u) {
-        let xq = i32(quad_x(id.x, m));
-        if (xq >= w) {
-            return;
-        }
-        if (aligned && xq >= r && xq + 3 + r < w) {
-            let a = plane_h_quad(j, j.io.x, row, xq, r) * j.p0.x;
-            set_quad(j, j.io.y, row + u32(xq), bitcast<vec4<u32>>(a));
-            if (two) {
-                let b = plane_h_quad(j, j.io.z, row, xq, r) * j.p0.x;
-                set_quad(j, j.io.w, row + u32(xq), bitcast<vec4<u32>>(b));
-            }
-        } else {
-            for (var i = 0; i < 4; i = i + 1) {
-                let x = xq + i;
-                if (x < w) {
-                    store_f(j, j.io.y, row + u32(x), plane_h_pixel(j, j.io.x, row, x, r) * j.p0.x);
-                    if (two) {
-                        store_f(j, j.io.w, row + u32(x), plane_h_pixel(j, j.io.z, row, x, r) * j.p0.x);
-                    }
-                }
-            }
-        }
+    let rows = band_rows(j, y0);
+    let n = min(4u, j.frame.y - y0);
+    plane_h_store(j, j.io.y, rows, n, x0, plane_h_band(j, j.io.x, rows, i32(x0), r));
+    if (j.ints.z > 1u) {
+        plane_h_store(j, j.io.w, rows, n, x0, plane_h_band(j, j.io.z, rows, i32(x0), r));
     }
 }
 

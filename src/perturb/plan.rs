@@ -124,6 +124,8 @@ pub enum Shape {
     Quads,
     /// [`BAND_ROWS`] rows of a quad (four consecutive pixels) per invocation.
     Bands,
+    /// [`BAND_ROWS`] columns of four consecutive rows per invocation, invocations along y.
+    Columns,
     /// One workgroup of [`REDUCE_SIZE`] per frame.
     Reduce,
     /// `ints[3]` items, [`ITEMS_ROW`] per dispatch row.
@@ -155,9 +157,9 @@ kernels! {
     FrameStats => "frame_stats", Colour, Reduce;
     PlaneMinMax => "plane_min_max", Colour, Reduce;
     Contrast => "contrast", Colour, Pixels;
-    BlurH => "blur_h", Blur, Pixels;
+    BlurH => "blur_h", Blur, Columns;
     BlurV => "blur_v", Blur, Bands;
-    PlaneBlurH => "plane_blur_h", Blur, Pixels;
+    PlaneBlurH => "plane_blur_h", Blur, Columns;
     PlaneBlurV => "plane_blur_v", Blur, Bands;
     RowPrefix => "row_prefix", Blur, Rows;
     DefocusDisk => "defocus_disk", Blur, Pixels;
@@ -214,6 +216,10 @@ impl Kernel {
             Shape::Bands => [
                 w.div_ceil(4).div_ceil(WORKGROUP_SIZE),
                 h.div_ceil(BAND_ROWS),
+            ],
+            Shape::Columns => [
+                h.div_ceil(4).div_ceil(WORKGROUP_SIZE),
+                w.div_ceil(BAND_ROWS),
             ],
             Shape::Reduce => [1, 1],
             Shape::Items => {
