@@ -6,7 +6,8 @@
 //! split), which is what this probe is for: `benches/perturb.rs` gives the figures to publish.
 //!
 //! `cargo run --release --example perturb_probe` (`ONLY=fog,snow`; `PROBE_BATCH`, default 8;
-//! `PROBE_SIZE`, default `640x360`; `MIN_S`, seconds per corruption, default 1.5).
+//! `PROBE_SIZE`, default `640x360`; `MIN_S`, seconds per corruption, default 1.5;
+//! `PROBE_COMPARE=1` also counts the channel values that differ from the CPU reference).
 
 use std::time::Instant;
 
@@ -82,6 +83,25 @@ fn main() {
             .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
                 (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
             });
+        if std::env::var("PROBE_COMPARE").is_ok() {
+            // How far the GPU path's frames are from the CPU reference's: channel values that
+            // differ, and the largest difference.
+            let reference = gauntlet::perturb::cpu::perturb(&frames).expect("cpu reference");
+            let (mut differ, mut worst, mut values) = (0usize, 0u8, 0usize);
+            for (a, b) in out.iter().zip(&reference) {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    if i % 4 != 3 {
+                        values += 1;
+                        differ += usize::from(x != y);
+                        worst = worst.max(x.abs_diff(*y));
+                    }
+                }
+            }
+            eprintln!(
+                "{}: {differ} of {values} channel values differ from the CPU reference, at most by {worst}",
+                c.name()
+            );
+        }
         let (c0, t0) = (process_cpu_s(), Instant::now());
         let mut runs = 0;
         while t0.elapsed().as_secs_f64() < min_s || runs < 2 {

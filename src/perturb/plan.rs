@@ -126,6 +126,8 @@ pub enum Shape {
     Bands,
     /// [`BAND_ROWS`] columns of four consecutive rows per invocation, invocations along y.
     Columns,
+    /// Four consecutive rows of one column per invocation.
+    Stacks,
     /// One workgroup of [`REDUCE_SIZE`] per frame.
     Reduce,
     /// `ints[3]` items, [`ITEMS_ROW`] per dispatch row.
@@ -171,7 +173,7 @@ kernels! {
     MotionBlurPairs => "motion_blur_pairs", Blur, Pixels;
     SnowPairMeans => "snow_pair_means", Blur, Pixels;
     SnowMotion => "snow_motion", Blur, Pixels;
-    ZoomBlur => "zoom_blur", Blur, Pixels;
+    ZoomBlur => "zoom_blur", Blur, Stacks;
     GlassGather => "glass_gather", Blur, Pixels;
     FractalLattice => "fractal_lattice", Weather, Items;
     FractalPlane => "fractal_plane", Weather, Pixels;
@@ -221,6 +223,7 @@ impl Kernel {
                 h.div_ceil(4).div_ceil(WORKGROUP_SIZE),
                 w.div_ceil(BAND_ROWS),
             ],
+            Shape::Stacks => [w.div_ceil(WORKGROUP_SIZE), h.div_ceil(4)],
             Shape::Reduce => [1, 1],
             Shape::Items => {
                 let n = job.ints[3];
