@@ -133,6 +133,8 @@ fn gpu_matches_the_cpu_reference_for_every_corruption_in_one_batch() {
             "elastic-reduced-5x2",
             "elastic_transform:5,working_sigma_px=0.5",
         ),
+        // Zooms up to 2.2: below a scale of 2/3 `zoom_blur` samples each row on its own.
+        ("zoom-large", "zoom_blur:3,max_zoom=2.3,step=0.3"),
     ] {
         chains.push((name.into(), vec![parse_spec(spec).unwrap()]));
     }
