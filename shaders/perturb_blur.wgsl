@@ -901,62 +901,83 @@ fn zoom_blur(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// Glass blur's swap bit of the pair led by pixel `leader` at a step with host-drawn `key`: the
-// low bit of Wellons' lowbias32 hash of leader ^ key, as `blur::glass_swap`.
-fn glass_swap(leader: u32, key: u32) -> bool {
-    var x = leader ^ key;
-    x = x ^ (x >> 16u);
+// Glass blur's swap bits of the pairs led by four pixels `leader` at a step with host-drawn
+// `key`: the low bit of Wellons' lowbias32 hash of leader ^ key, as `blur::glass_swap`.
+fn glass_swap4(leader: vec4<u32>, key: u32) -> vec4<bool> {
+    var x = leader ^ vec4<u32>(key);
+    x = x ^ (x >> vec4<u32>(16u));
     x = x * 0x7feb352du;
-    x = x ^ (x >> 15u);
+    x = x ^ (x >> vec4<u32>(15u));
     x = x * 0x846ca68bu;
-    x = x ^ (x >> 16u);
-    return (x & 1u) == 1u;
+    x = x ^ (x >> vec4<u32>(16u));
+    return (x & vec4<u32>(1u)) == vec4<u32>(1u);
 }
 
-// ⌊a / k⌋ for a < 2³¹ and k ≥ 1 without an integer division (which AVX2 lacks): a float
+// ⌊a / k⌋ of four a < 2³¹ for k ≥ 1 without an integer division (which AVX2 lacks): a float
 // estimate through the reciprocal `inv_k`, corrected by one step either way.
-fn glass_div(a: u32, k: u32, inv_k: f32) -> u32 {
-    var t = exact_i32(floor((f32(bitcast<i32>(a)) + 0.5) * inv_k));
-    let r = bitcast<i32>(a) - t * bitcast<i32>(k);
-    t = t + select(0, 1, r >= bitcast<i32>(k)) - select(0, 1, r < 0);
-    return bitcast<u32>(t);
+fn glass_div4(a: vec4<u32>, k: u32, inv_k: f32) -> vec4<u32> {
+    let ai = bitcast<vec4<i32>>(a);
+    let v = floor((vec4<f32>(ai) + 0.5) * inv_k) + 12582912.0;
+    var t = bitcast<vec4<i32>>(v) - vec4<i32>(0x4b400000);
+    let r = ai - t * bitcast<i32>(k);
+    t = t + select(vec4<i32>(0), vec4<i32>(1), r >= vec4<i32>(bitcast<i32>(k))) - select(vec4<i32>(0), vec4<i32>(1), r < vec4<i32>(0));
+    return bitcast<vec4<u32>>(t);
 }
 
-// One step of glass blur's shuffle traced backwards along one axis: where coordinate c of a
-// pixel came from. Pixel c pairs with c + k when ⌊(c + o)/k⌋ is even (n pixels along the
-// axis); the pair swapped when the swap bit of its leader (pixel `first` + the leader's
-// coordinate times `stride`) is set. Table words from `at`: key, k, o, 1/k.
-fn glass_trace(j: Job, c: u32, n: u32, at: u32, first: u32, stride: u32) -> u32 {
+// One step of glass blur's shuffle traced backwards along one axis, for four pixels at once
+// (four independent chains of dependent integer steps keep the core busy where one leaves it
+// waiting on each multiply): where coordinate c of each came from. Pixel c pairs with c + k
+// when ⌊(c + o)/k⌋ is even (n pixels along the axis); the pair swapped when the swap bit of
+// its leader (pixel `first` + the leader's coordinate times `stride`) is set. Table words
+// from `at`: key, k, o, 1/k.
+fn glass_trace4(j: Job, c: vec4<u32>, n: u32, at: u32, first: vec4<u32>, stride: u32) -> vec4<u32> {
     let k = table_u(j, at + 1u);
-    let t = glass_div(c + table_u(j, at + 2u), k, table_f(j, at + 3u));
-    let even = (t & 1u) == 0u;
-    let leader = select(c - k, c, even);
-    let partner = select(c - k, c + k, even);
-    let pairs = select(c >= k, c + k < n, even);
-    if (pairs && glass_swap(first + leader * stride, table_u(j, at))) {
-        return partner;
-    }
-    return c;
+    let t = glass_div4(c + vec4<u32>(table_u(j, at + 2u)), k, table_f(j, at + 3u));
+    let even = (t & vec4<u32>(1u)) == vec4<u32>(0u);
+    let kv = vec4<u32>(k);
+    let leader = select(c - kv, c, even);
+    let partner = select(c - kv, c + kv, even);
+    let pairs = select(c >= kv, c + kv < vec4<u32>(n), even);
+    return select(c, partner, pairs & glass_swap4(first + leader * stride, table_u(j, at)));
 }
 
 // Glass blur's local shuffle in one gather. The steps alternate x, y, x, y (table: key, k,
-// o, 1/k per step). They compose to a permutation; each output pixel traces
-// its source back through them (last step first) and reads it once.
+// o, 1/k per step). They compose to a permutation; each output pixel traces its source back
+// through them (last step first) and reads it once. Four of the invocation's pixels (x, x +
+// 64, x + 128, x + 192) at a time.
 @compute @workgroup_size(64)
 fn glass_gather(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
     let w = j.frame.x;
-    for (var i = 0u; i < PPI; i = i + 1u) {
+    if (id.y >= j.frame.y) {
+        return;
+    }
+    for (var i = 0u; i < PPI; i = i + 4u) {
         let x = pixel_x(id.x, i);
-        if (x >= w || id.y >= j.frame.y) {
+        if (x >= w) {
             return;
         }
-        var qx = x;
-        var qy = id.y;
+        // Pixels past the row's end trace a pixel inside it (the first) and are not written.
+        let xs = vec4<u32>(x, x + 64u, x + 128u, x + 192u);
+        var qx = select(vec4<u32>(x), xs, xs < vec4<u32>(w));
+        var qy = vec4<u32>(id.y);
         for (var s = j.ints.x; s >= 2u; s = s - 2u) {
-            qy = glass_trace(j, qy, j.frame.y, 4u * (s - 1u), qx, w);
-            qx = glass_trace(j, qx, w, 4u * (s - 2u), qy * w, 1u);
+            qy = glass_trace4(j, qy, j.frame.y, 4u * (s - 1u), qx, w);
+            qx = glass_trace4(j, qx, w, 4u * (s - 2u), qy * w, 1u);
         }
-        set_word(j, j.io.y, id.y * w + x, word(j, j.io.x, qy * w + qx));
+        let row = id.y * w;
+        set_word(j, j.io.y, row + x, word(j, j.io.x, qy.x * w + qx.x));
+        if (xs.y >= w) {
+            return;
+        }
+        set_word(j, j.io.y, row + xs.y, word(j, j.io.x, qy.y * w + qx.y));
+        if (xs.z >= w) {
+            return;
+        }
+        set_word(j, j.io.y, row + xs.z, word(j, j.io.x, qy.z * w + qx.z));
+        if (xs.w >= w) {
+            return;
+        }
+        set_word(j, j.io.y, row + xs.w, word(j, j.io.x, qy.w * w + qx.w));
     }
 }
