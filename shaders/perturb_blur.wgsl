@@ -878,9 +878,9 @@ fn zoom_blur(@builtin(global_invocation_id) id: vec3<u32>) {
             let r4 = min(z0.r + 4u, last);
             let h4 = mix(load_rgb(j, j.io.x, x0, r4), load_rgb(j, j.io.x, x1, r4), tx);
             a0 = a0 + mix(h0, h1, z0.t);
-            a1 = a1 + select(mix(h0, h1, z1.t), mix(h1, h2, z1.t), d1 == 1u);
-            a2 = a2 + select(mix(h1, h2, z2.t), mix(h2, h3, z2.t), d2 == 2u);
-            a3 = a3 + select(mix(h2, h3, z3.t), mix(h3, h4, z3.t), d3 == 3u);
+            a1 = a1 + mix(select(h0, h1, d1 == 1u), select(h1, h2, d1 == 1u), z1.t);
+            a2 = a2 + mix(select(h1, h2, d2 == 2u), select(h2, h3, d2 == 2u), z2.t);
+            a3 = a3 + mix(select(h2, h3, d3 == 3u), select(h3, h4, d3 == 3u), z3.t);
         } else {
             a0 = a0 + bilinear_rgb(j, j.io.x, fx, table_f(j, 4u * k) + f32(y0) * table_f(j, 4u * k + 1u));
             a1 = a1 + bilinear_rgb(j, j.io.x, fx, table_f(j, 4u * k) + f32(y0 + 1u) * table_f(j, 4u * k + 1u));
