@@ -56,15 +56,17 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
     var red = Band8(z, z, z, z, z, z, z, z);
     var green = red;
     var blue = red;
+    var t = BandWeights(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
+        t = band_weights(j, t, i, r);
         let x = u32(edge(i32(x0) - r + i, w, j.ints.y));
         let p0 = unpack4x8unorm(word(j, j.io.x, rows.x + x));
         let p1 = unpack4x8unorm(word(j, j.io.x, rows.y + x));
         let p2 = unpack4x8unorm(word(j, j.io.x, rows.z + x));
         let p3 = unpack4x8unorm(word(j, j.io.x, rows.w + x));
-        red = band_add(j, red, i, r, vec4<f32>(p0.x, p1.x, p2.x, p3.x));
-        green = band_add(j, green, i, r, vec4<f32>(p0.y, p1.y, p2.y, p3.y));
-        blue = band_add(j, blue, i, r, vec4<f32>(p0.z, p1.z, p2.z, p3.z));
+        red = band_add(red, t, vec4<f32>(p0.x, p1.x, p2.x, p3.x));
+        green = band_add(green, t, vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+        blue = band_add(blue, t, vec4<f32>(p0.z, p1.z, p2.z, p3.z));
     }
     let n = min(4u, j.frame.y - y0);
     for (var o = 0u; o < min(BAND, j.frame.x - x0); o = o + 1u) {
@@ -117,26 +119,36 @@ struct Band8 {
 fn plane_v_band(j: Job, region: u32, xq: u32, y0: i32, r: i32) -> Band8 {
     let h = i32(j.frame.y);
     var b = Band8(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    var t = BandWeights(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
+        t = band_weights(j, t, i, r);
         let v = bitcast<vec4<f32>>(quad(j, region, u32(edge(y0 - r + i, h, j.ints.y)) * j.frame.x + xq));
-        b = band_add(j, b, i, r, v);
+        b = band_add(b, t, v);
     }
     return b;
 }
 
-// Input row i of a band's reach (values v of a quad) added to each output row o with the
-// weight of tap i − o.
-fn band_add(j: Job, b: Band8, i: i32, r: i32, v: vec4<f32>) -> Band8 {
-    return Band8(
-        b.s0 + weight(j, i, r) * v,
-        b.s1 + weight(j, i - 1, r) * v,
-        b.s2 + weight(j, i - 2, r) * v,
-        b.s3 + weight(j, i - 3, r) * v,
-        b.s4 + weight(j, i - 4, r) * v,
-        b.s5 + weight(j, i - 5, r) * v,
-        b.s6 + weight(j, i - 6, r) * v,
-        b.s7 + weight(j, i - 7, r) * v,
-    );
+// The weights of input row (or column) i for the band's eight outputs (w_o: tap i − o, 0
+// outside the kernel), slid along from those of i − 1: one table read per input.
+struct BandWeights {
+    w0: f32,
+    w1: f32,
+    w2: f32,
+    w3: f32,
+    w4: f32,
+    w5: f32,
+    w6: f32,
+    w7: f32,
+}
+
+fn band_weights(j: Job, prev: BandWeights, i: i32, r: i32) -> BandWeights {
+    return BandWeights(weight(j, i, r), prev.w0, prev.w1, prev.w2, prev.w3, prev.w4, prev.w5, prev.w6);
+}
+
+// Input row (or column) i (values v of a quad) added to each output o of a band with weight
+// t.w_o.
+fn band_add(b: Band8, t: BandWeights, v: vec4<f32>) -> Band8 {
+    return Band8(b.s0 + t.w0 * v, b.s1 + t.w1 * v, b.s2 + t.w2 * v, b.s3 + t.w3 * v, b.s4 + t.w4 * v, b.s5 + t.w5 * v, b.s6 + t.w6 * v, b.s7 + t.w7 * v);
 }
 
 // Row o of a band.
@@ -171,11 +183,13 @@ fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
         var red = Band8(z, z, z, z, z, z, z, z);
         var green = red;
         var blue = red;
+        var t = BandWeights(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
+            t = band_weights(j, t, i, r);
             let v = quad(j, j.io.x, u32(edge(i32(y0) - r + i, h, j.ints.y)) * j.frame.x + xq);
-            red = band_add(j, red, i, r, vec4<f32>(v & vec4<u32>(1023u)) * (1.0 / 1023.0));
-            green = band_add(j, green, i, r, vec4<f32>((v >> vec4<u32>(10u)) & vec4<u32>(1023u)) * (1.0 / 1023.0));
-            blue = band_add(j, blue, i, r, vec4<f32>((v >> vec4<u32>(20u)) & vec4<u32>(1023u)) * (1.0 / 1023.0));
+            red = band_add(red, t, vec4<f32>(v & vec4<u32>(1023u)) * (1.0 / 1023.0));
+            green = band_add(green, t, vec4<f32>((v >> vec4<u32>(10u)) & vec4<u32>(1023u)) * (1.0 / 1023.0));
+            blue = band_add(blue, t, vec4<f32>((v >> vec4<u32>(20u)) & vec4<u32>(1023u)) * (1.0 / 1023.0));
         }
         for (var o = 0u; o < rows; o = o + 1u) {
             let c0 = band_row(red, o);
@@ -207,10 +221,12 @@ fn plane_h_band(j: Job, region: u32, rows: vec4<u32>, x0: i32, r: i32) -> Band8 
     let w = i32(j.frame.x);
     let z = vec4<f32>(0.0);
     var b = Band8(z, z, z, z, z, z, z, z);
+    var t = BandWeights(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
+        t = band_weights(j, t, i, r);
         let x = u32(edge(x0 - r + i, w, j.ints.y));
         let v = vec4<f32>(load_f(j, region, rows.x + x), load_f(j, region, rows.y + x), load_f(j, region, rows.z + x), load_f(j, region, rows.w + x));
-        b = band_add(j, b, i, r, v);
+        b = band_add(b, t, v);
     }
     return b;
 }
