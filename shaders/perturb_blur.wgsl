@@ -52,10 +52,7 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     let rows = band_rows(j, y0);
-    let z = vec4<f32>(0.0);
-    var red = Band8(z, z, z, z, z, z, z, z);
-    var green = red;
-    var blue = red;
+    var b = rgb_band_zero();
     var t = BandWeights(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
         t = band_weights(j, t, i, r);
@@ -64,15 +61,13 @@ fn blur_h(@builtin(global_invocation_id) id: vec3<u32>) {
         let p1 = unpack4x8unorm(word(j, j.io.x, rows.y + x));
         let p2 = unpack4x8unorm(word(j, j.io.x, rows.z + x));
         let p3 = unpack4x8unorm(word(j, j.io.x, rows.w + x));
-        red = band_add(red, t, vec4<f32>(p0.x, p1.x, p2.x, p3.x));
-        green = band_add(green, t, vec4<f32>(p0.y, p1.y, p2.y, p3.y));
-        blue = band_add(blue, t, vec4<f32>(p0.z, p1.z, p2.z, p3.z));
+        b = rgb_band_add(b, t, vec4<f32>(p0.x, p1.x, p2.x, p3.x), vec4<f32>(p0.y, p1.y, p2.y, p3.y), vec4<f32>(p0.z, p1.z, p2.z, p3.z));
     }
     let n = min(4u, j.frame.y - y0);
     for (var o = 0u; o < min(BAND, j.frame.x - x0); o = o + 1u) {
-        let c0 = band_row(red, o);
-        let c1 = band_row(green, o);
-        let c2 = band_row(blue, o);
+        let c0 = band_row(b.red, o);
+        let c1 = band_row(b.green, o);
+        let c2 = band_row(b.blue, o);
         let x = x0 + o;
         set_word(j, j.io.y, rows.x + x, pack10(vec3<f32>(c0.x, c1.x, c2.x)));
         if (n > 1u) {
@@ -151,6 +146,24 @@ fn band_add(b: Band8, t: BandWeights, v: vec4<f32>) -> Band8 {
     return Band8(b.s0 + t.w0 * v, b.s1 + t.w1 * v, b.s2 + t.w2 * v, b.s3 + t.w3 * v, b.s4 + t.w4 * v, b.s5 + t.w5 * v, b.s6 + t.w6 * v, b.s7 + t.w7 * v);
 }
 
+// A band of each of the three colour channels (the RGB passes).
+struct RgbBand {
+    red: Band8,
+    green: Band8,
+    blue: Band8,
+}
+
+fn rgb_band_zero() -> RgbBand {
+    let z = vec4<f32>(0.0);
+    let b = Band8(z, z, z, z, z, z, z, z);
+    return RgbBand(b, b, b);
+}
+
+// An input row (or column) of each channel added to the band with weights t.
+fn rgb_band_add(b: RgbBand, t: BandWeights, red: vec4<f32>, green: vec4<f32>, blue: vec4<f32>) -> RgbBand {
+    return RgbBand(band_add(b.red, t, red), band_add(b.green, t, green), band_add(b.blue, t, blue));
+}
+
 // Row o of a band.
 fn band_row(b: Band8, o: u32) -> vec4<f32> {
     switch o {
@@ -179,22 +192,17 @@ fn blur_v(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let rows = min(BAND, j.frame.y - y0);
     if (rows_aligned(j, j.io.x) && rows_aligned(j, j.io.y)) {
-        let z = vec4<f32>(0.0);
-        var red = Band8(z, z, z, z, z, z, z, z);
-        var green = red;
-        var blue = red;
+        var b = rgb_band_zero();
         var t = BandWeights(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         for (var i = 0; i < i32(BAND) + 2 * r; i = i + 1) {
             t = band_weights(j, t, i, r);
             let v = quad(j, j.io.x, u32(edge(i32(y0) - r + i, h, j.ints.y)) * j.frame.x + xq);
-            red = band_add(red, t, vec4<f32>(v & vec4<u32>(1023u)) * (1.0 / 1023.0));
-            green = band_add(green, t, vec4<f32>((v >> vec4<u32>(10u)) & vec4<u32>(1023u)) * (1.0 / 1023.0));
-            blue = band_add(blue, t, vec4<f32>((v >> vec4<u32>(20u)) & vec4<u32>(1023u)) * (1.0 / 1023.0));
+            b = rgb_band_add(b, t, vec4<f32>(v & vec4<u32>(1023u)) * (1.0 / 1023.0), vec4<f32>((v >> vec4<u32>(10u)) & vec4<u32>(1023u)) * (1.0 / 1023.0), vec4<f32>((v >> vec4<u32>(20u)) & vec4<u32>(1023u)) * (1.0 / 1023.0));
         }
         for (var o = 0u; o < rows; o = o + 1u) {
-            let c0 = band_row(red, o);
-            let c1 = band_row(green, o);
-            let c2 = band_row(blue, o);
+            let c0 = band_row(b.red, o);
+            let c1 = band_row(b.green, o);
+            let c2 = band_row(b.blue, o);
             set_quad(j, j.io.y, (y0 + o) * j.frame.x + xq, vec4<u32>(
                 pack_rgb(vec3<f32>(c0.x, c1.x, c2.x)),
                 pack_rgb(vec3<f32>(c0.y, c1.y, c2.y)),
@@ -825,19 +833,6 @@ fn snow_motion(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// Bilinear sample of an RGBA8 image at real coordinates inside it.
-fn bilinear_rgb(j: Job, region: u32, fx: f32, fy: f32) -> vec3<f32> {
-    let x0 = exact_u32(floor(clamp(fx, 0.0, f32(j.frame.x - 1u))));
-    let y0 = exact_u32(floor(clamp(fy, 0.0, f32(j.frame.y - 1u))));
-    let x1 = min(x0 + 1u, j.frame.x - 1u);
-    let y1 = min(y0 + 1u, j.frame.y - 1u);
-    let tx = fx - f32(x0);
-    let ty = fy - f32(y0);
-    let top = mix(load_rgb(j, region, x0, y0), load_rgb(j, region, x1, y0), tx);
-    let bottom = mix(load_rgb(j, region, x0, y1), load_rgb(j, region, x1, y1), tx);
-    return mix(top, bottom, ty);
-}
-
 // Zoom k's sample row of output row y (scipy's `zoom`, corners aligned): the input row above it
 // and the weight of the one below.
 struct ZoomRow {
@@ -851,12 +846,26 @@ fn zoom_row(j: Job, k: u32, y: u32) -> ZoomRow {
     return ZoomRow(r, fy - f32(r));
 }
 
+// Input row r blended along x between columns x0 and x1 with weight tx (a bilinear sample's
+// first step, as `blur::bilinear_rgb`).
+fn zoom_h(j: Job, x0: u32, x1: u32, tx: f32, r: u32) -> vec3<f32> {
+    return mix(load_rgb(j, j.io.x, x0, r), load_rgb(j, j.io.x, x1, r), tx);
+}
+
+// The bilinear sample at column fx of sample row z (the rows r and r + 1, clamped).
+fn zoom_sample(j: Job, fx: f32, z: ZoomRow) -> vec3<f32> {
+    let x0 = exact_u32(floor(clamp(fx, 0.0, f32(j.frame.x - 1u))));
+    let x1 = min(x0 + 1u, j.frame.x - 1u);
+    let tx = fx - f32(x0);
+    return mix(zoom_h(j, x0, x1, tx, z.r), zoom_h(j, x0, x1, tx, min(z.r + 1u, j.frame.y - 1u)), z.t);
+}
+
 // (x + Σ clipped_zoom(x, z)) / (zooms + 1); per zoom the table holds the crop's top and the
 // output-to-input scale along y and x. An invocation takes four consecutive rows of a column.
 // Per zoom, where their input rows step by 0 or 1, 1 or 2 and 2 or 3 from the first's (scales
 // from 2/3 to 1: the zooms of ImageNet-C), it blends each of the five input rows from the
 // first along x once and each output row between the two of them it falls between (the same
-// blends as `bilinear_rgb`); otherwise it samples each output row with `bilinear_rgb`.
+// blends as a bilinear sample); otherwise it samples each output row on its own (`zoom_sample`).
 @compute @workgroup_size(64)
 fn zoom_blur(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = jobs[id.z];
@@ -884,24 +893,20 @@ fn zoom_blur(@builtin(global_invocation_id) id: vec3<u32>) {
             let x0 = exact_u32(floor(clamp(fx, 0.0, f32(j.frame.x - 1u))));
             let x1 = min(x0 + 1u, j.frame.x - 1u);
             let tx = fx - f32(x0);
-            let h0 = mix(load_rgb(j, j.io.x, x0, z0.r), load_rgb(j, j.io.x, x1, z0.r), tx);
-            let r1 = min(z0.r + 1u, last);
-            let h1 = mix(load_rgb(j, j.io.x, x0, r1), load_rgb(j, j.io.x, x1, r1), tx);
-            let r2 = min(z0.r + 2u, last);
-            let h2 = mix(load_rgb(j, j.io.x, x0, r2), load_rgb(j, j.io.x, x1, r2), tx);
-            let r3 = min(z0.r + 3u, last);
-            let h3 = mix(load_rgb(j, j.io.x, x0, r3), load_rgb(j, j.io.x, x1, r3), tx);
-            let r4 = min(z0.r + 4u, last);
-            let h4 = mix(load_rgb(j, j.io.x, x0, r4), load_rgb(j, j.io.x, x1, r4), tx);
+            let h0 = zoom_h(j, x0, x1, tx, z0.r);
+            let h1 = zoom_h(j, x0, x1, tx, min(z0.r + 1u, last));
+            let h2 = zoom_h(j, x0, x1, tx, min(z0.r + 2u, last));
+            let h3 = zoom_h(j, x0, x1, tx, min(z0.r + 3u, last));
+            let h4 = zoom_h(j, x0, x1, tx, min(z0.r + 4u, last));
             a0 = a0 + mix(h0, h1, z0.t);
             a1 = a1 + mix(select(h0, h1, d1 == 1u), select(h1, h2, d1 == 1u), z1.t);
             a2 = a2 + mix(select(h1, h2, d2 == 2u), select(h2, h3, d2 == 2u), z2.t);
             a3 = a3 + mix(select(h2, h3, d3 == 3u), select(h3, h4, d3 == 3u), z3.t);
         } else {
-            a0 = a0 + bilinear_rgb(j, j.io.x, fx, table_f(j, 4u * k) + f32(y0) * table_f(j, 4u * k + 1u));
-            a1 = a1 + bilinear_rgb(j, j.io.x, fx, table_f(j, 4u * k) + f32(y0 + 1u) * table_f(j, 4u * k + 1u));
-            a2 = a2 + bilinear_rgb(j, j.io.x, fx, table_f(j, 4u * k) + f32(y0 + 2u) * table_f(j, 4u * k + 1u));
-            a3 = a3 + bilinear_rgb(j, j.io.x, fx, table_f(j, 4u * k) + f32(y0 + 3u) * table_f(j, 4u * k + 1u));
+            a0 = a0 + zoom_sample(j, fx, z0);
+            a1 = a1 + zoom_sample(j, fx, z1);
+            a2 = a2 + zoom_sample(j, fx, z2);
+            a3 = a3 + zoom_sample(j, fx, z3);
         }
     }
     let m = 1.0 / f32(j.ints.x + 1u);
